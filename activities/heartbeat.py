@@ -1,0 +1,25 @@
+"""Heartbeats around slow awaits, so Temporal notices a dead worker in seconds, not minutes,
+and so a cancelled task's in-flight call is interrupted."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from temporalio import activity
+
+T = TypeVar("T")
+
+
+async def heartbeating(awaitable: Awaitable[T], every_seconds: float = 2.0) -> T:
+    task = asyncio.ensure_future(awaitable)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=every_seconds)
+            if done:
+                return task.result()
+            activity.heartbeat()
+    finally:
+        if not task.done():
+            task.cancel()

@@ -1,0 +1,152 @@
+"""Model calls through the LiteLLM proxy: one activity is one turn of the agent loop."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.action_formats import ChatMessage, build_chat_request, parse_model_reply
+from activities.db.models import Message
+from activities.db.steps import (
+    NewEvent,
+    NewMessage,
+    StepCounters,
+    find_step_message,
+    load_messages,
+    record_step,
+)
+from activities.heartbeat import heartbeating
+from activities.tool_registry import ToolRegistry
+from workflows.contracts import ModelTurnRequest, ModelTurnResult, ToolCall
+
+# Statuses that will not get better by asking again: bad request, auth, unknown model.
+REJECTED_STATUSES = {400, 401, 403, 404, 422}
+
+
+class LlmActivities:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        http: httpx.AsyncClient,
+        registry: ToolRegistry,
+    ) -> None:
+        """`http` is already pointed at the LiteLLM proxy and carries its key."""
+        self._sessions = session_factory
+        self._http = http
+        self._registry = registry
+
+    @activity.defn
+    async def model_turn(self, request: ModelTurnRequest) -> ModelTurnResult:
+        step_key = f"model:{request.iteration}"
+        async with self._sessions() as session:
+            done = await find_step_message(session, request.task_id, step_key)
+            if done is not None:  # an earlier attempt got the reply: don't pay for it twice
+                return _result_from_message(done)
+            rows = await load_messages(session, request.task_id, request.message_ids)
+
+        tools = [self._registry.get(name) for name in request.tools]
+        body: dict[str, Any] = build_chat_request(
+            request.tool_call_format, [_chat_message(row) for row in rows], tools
+        )
+        body.update(
+            model=request.model, temperature=request.temperature, max_tokens=request.max_tokens
+        )
+        started = time.monotonic()
+        reply = await heartbeating(self._complete(body))
+        duration_ms = int((time.monotonic() - started) * 1000)
+
+        message = reply["choices"][0]["message"]
+        usage = reply.get("usage") or {}
+        prompt_tokens = int(usage.get("prompt_tokens") or 0)
+        completion_tokens = int(usage.get("completion_tokens") or 0)
+        parsed = parse_model_reply(
+            request.tool_call_format,
+            message,
+            offered_tools=request.tools,
+            call_id_prefix=f"call-{request.iteration}",
+        )
+        event = NewEvent(
+            "llm_call",
+            {
+                "iteration": request.iteration,
+                "model": request.model,
+                "served_by": reply.get("model"),
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "duration_ms": duration_ms,
+                "tool_calls": [call.name for call in parsed.tool_calls],
+                "problems": parsed.problems,
+            },
+        )
+        async with self._sessions.begin() as session:
+            row = await record_step(
+                session,
+                request.task_id,
+                step_key,
+                NewMessage(
+                    "assistant",
+                    parsed.content,
+                    tool_calls=[call.model_dump() for call in parsed.tool_calls] or None,
+                ),
+                event,
+                StepCounters(
+                    llm_calls=1,
+                    prompt_tokens=prompt_tokens,
+                    completion_tokens=completion_tokens,
+                    iterations=request.iteration + 1,
+                ),
+            )
+        result = _result_from_message(row)
+        result.prompt_tokens, result.completion_tokens = prompt_tokens, completion_tokens
+        return result
+
+    async def _complete(self, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            response = await self._http.post("/v1/chat/completions", json=body)
+        except httpx.HTTPError as exc:
+            raise ApplicationError(f"model gateway unreachable: {type(exc).__name__}") from exc
+        if response.status_code in REJECTED_STATUSES:
+            raise ApplicationError(
+                f"model gateway rejected the request ({response.status_code}): "
+                f"{_error_text(response)}",
+                type="ModelRequestRejected",
+                non_retryable=True,
+            )
+        if response.status_code >= 400:
+            raise ApplicationError(
+                f"model gateway failed ({response.status_code}): {_error_text(response)}"
+            )
+        data: dict[str, Any] = response.json()
+        return data
+
+
+def _chat_message(row: Message) -> ChatMessage:
+    return ChatMessage(
+        role=row.role,
+        content=row.content,
+        tool_calls=[ToolCall.model_validate(c) for c in row.tool_calls or []],
+        tool_call_id=row.tool_call_id,
+        name=row.name,
+    )
+
+
+def _result_from_message(row: Message) -> ModelTurnResult:
+    calls = [ToolCall.model_validate(c) for c in row.tool_calls or []]
+    return ModelTurnResult(
+        message_id=row.id, tool_calls=calls, final_text=None if calls else (row.content or "")
+    )
+
+
+def _error_text(response: httpx.Response) -> str:
+    """The proxy's own message, short; never our request (it may hold user data)."""
+    try:
+        error = response.json().get("error", {})
+        text = error.get("message") if isinstance(error, dict) else str(error)
+    except ValueError:
+        text = response.text
+    return (text or "")[:300]

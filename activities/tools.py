@@ -1,0 +1,75 @@
+"""Tool execution: one activity runs one tool call and records its result as a message.
+
+A tool's failure is an answer, not a crash: it goes back to the model as the tool result.
+"""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from activities.db.steps import NewEvent, NewMessage, StepCounters, find_step_message, record_step
+from activities.heartbeat import heartbeating
+from activities.tool_registry import ToolArgumentError, ToolError, ToolRegistry, UnknownToolError
+from workflows.contracts import ToolCallRequest, ToolCallResult
+
+RESULT_LIMIT = 16_000  # characters of a tool result kept for the model
+ERROR_PREFIX = "error: "
+
+
+class ToolActivities:
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], registry: ToolRegistry
+    ) -> None:
+        self._sessions = session_factory
+        self._registry = registry
+
+    @activity.defn
+    async def run_tool(self, request: ToolCallRequest) -> ToolCallResult:
+        call = request.call
+        step_key = f"tool:{request.iteration}:{call.id}"
+        async with self._sessions() as session:
+            done = await find_step_message(session, request.task_id, step_key)
+        if done is not None:
+            return ToolCallResult(
+                message_id=done.id, is_error=(done.content or "").startswith(ERROR_PREFIX)
+            )
+
+        started = time.monotonic()
+        is_error = False
+        try:
+            tool = self._registry.get(call.name)
+            result = await heartbeating(tool.invoke(call.arguments))
+        except (UnknownToolError, ToolArgumentError, ToolError) as exc:
+            is_error, result = True, f"{ERROR_PREFIX}{exc}"
+        except Exception as exc:  # a tool's bug is reported to the model, and logged for us
+            activity.logger.exception("tool %s failed", call.name)
+            is_error, result = True, f"{ERROR_PREFIX}tool {call.name} failed ({type(exc).__name__})"
+        duration_ms = int((time.monotonic() - started) * 1000)
+        if len(result) > RESULT_LIMIT:
+            result = result[:RESULT_LIMIT] + f"\n[truncated {len(result) - RESULT_LIMIT} chars]"
+
+        async with self._sessions.begin() as session:
+            row = await record_step(
+                session,
+                request.task_id,
+                step_key,
+                NewMessage("tool", result, tool_call_id=call.id, name=call.name),
+                NewEvent(
+                    "tool_call",
+                    {
+                        "iteration": request.iteration,
+                        "call_id": call.id,
+                        "name": call.name,
+                        "arguments": call.arguments,
+                        "result": result[:2000],
+                        "is_error": is_error,
+                        "duration_ms": duration_ms,
+                        "attempt": activity.info().attempt,
+                    },
+                ),
+                StepCounters(tool_calls=1),
+            )
+        return ToolCallResult(message_id=row.id, is_error=is_error)

@@ -1,0 +1,155 @@
+"""The `agentry` command: run the embedded stack, a worker, the gateway; manage API keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+from services.settings import get_settings
+
+
+def _dev(_: argparse.Namespace) -> int:
+    from services.devstack import DevStack
+
+    settings = get_settings()
+    stack = DevStack(settings)
+
+    async def run() -> int:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        print("starting the embedded stack (logs in %s) ..." % (settings.data_dir / "logs"))
+        starting = asyncio.create_task(stack.start())
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if stopping.done():
+            starting.cancel()
+            with contextlib.suppress(BaseException):
+                await starting
+            await stack.stop()
+            print("stopped.")
+            return 130
+        stopping.cancel()
+        try:
+            info = starting.result()
+        except Exception as exc:
+            print(f"start-up failed: {exc}", file=sys.stderr)
+            return 1
+        print(_banner(info))
+        supervising = asyncio.create_task(stack.supervise())
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({supervising, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        code = 0
+        if supervising.done() and supervising.exception() is not None:
+            print(f"stopping: {supervising.exception()}", file=sys.stderr)
+            code = 1
+        supervising.cancel()
+        print("stopping the embedded stack ...")
+        await stack.stop()
+        print("stopped.")
+        return code
+
+    return asyncio.run(run())
+
+
+def _banner(info: object) -> str:
+    from services.devstack import StackInfo
+
+    assert isinstance(info, StackInfo)
+    lines = [
+        "",
+        "Agentry is running.",
+        f"  API         {info.gateway_url}   (OpenAPI: {info.gateway_url}/docs)",
+        f"  Temporal UI {info.temporal_ui_url or '(external Temporal)'}",
+        f"  LiteLLM     {info.litellm_url}",
+        f"  API key     {info.api_key}",
+        "",
+        "Submit a task:",
+        f"  curl -s -X POST {info.gateway_url}/v1/tasks \\",
+        f"    -H 'Authorization: Bearer {info.api_key}' -H 'Content-Type: application/json' \\",
+        "    -d '{\"agent\": \"assistant\", \"input\": \"What is 1234 * 5678 + 91?\"}'",
+        "Then read it back:",
+        f"  curl -s {info.gateway_url}/v1/tasks/<id> -H 'Authorization: Bearer {info.api_key}'",
+        "",
+        "Ctrl-C stops everything.",
+    ]
+    return "\n".join(lines)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from services.worker import run_worker
+
+    settings = get_settings()
+    asyncio.run(run_worker(settings, args.pool or settings.worker_pools))
+    return 0
+
+
+def _gateway(_: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "services.gateway.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def _migrate(_: argparse.Namespace) -> int:
+    from services.migrations import upgrade_database
+
+    upgrade_database(get_settings().resolved_database_url)
+    print("database is at the latest migration")
+    return 0
+
+
+def _create_key(args: argparse.Namespace) -> int:
+    from activities.db.engine import create_engine, create_session_factory
+    from services.api_keys import create_api_key
+
+    async def run() -> str:
+        engine = create_engine(get_settings().resolved_database_url, pool_size=1)
+        try:
+            return await create_api_key(
+                create_session_factory(engine), args.tenant, role=args.role, name=args.name
+            )
+        finally:
+            await engine.dispose()
+
+    print(asyncio.run(run()))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="agentry", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("dev", help="run the whole embedded stack (what `make run` does)").set_defaults(
+        func=_dev
+    )
+    worker = sub.add_parser("worker", help="run a worker for one or more pools")
+    worker.add_argument("--pool", action="append", help="pool to serve (repeatable)")
+    worker.set_defaults(func=_worker)
+    sub.add_parser("gateway", help="run the REST gateway").set_defaults(func=_gateway)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=_migrate)
+    keys = sub.add_parser("create-key", help="create an API key and print it once")
+    keys.add_argument("--tenant", required=True)
+    keys.add_argument("--role", default="submitter",
+                      choices=["submitter", "approver", "operator", "admin"])
+    keys.add_argument("--name", default="cli")
+    keys.set_defaults(func=_create_key)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

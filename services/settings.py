@@ -1,0 +1,91 @@
+"""The one place that reads the environment.
+
+Every knob is an ``AGENTRY_*`` variable (or a line in ``.env``). The defaults describe the
+embedded stack that ``make run`` starts on loopback; pointing the URLs elsewhere (an external
+Temporal, Postgres or LiteLLM) needs no code change.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AGENTRY_", env_file=".env", extra="ignore")
+
+    # where the embedded stack keeps its state
+    data_dir: Path = PROJECT_ROOT / ".agentry"
+    agents_dir: Path = PROJECT_ROOT / "agents"
+
+    # gateway
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_input_bytes: int = Field(default=64 * 1024, description="largest accepted task input")
+    max_metadata_bytes: int = 16 * 1024
+    cancel_wait_seconds: float = 5.0
+
+    # Postgres; when unset the embedded server is used
+    database_url: str | None = None
+    embedded_postgres_port: int = 5433
+
+    # Temporal
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_ui_port: int = 8233
+    embedded_temporal: bool = True
+
+    # LiteLLM proxy (the only way the workers reach models)
+    litellm_url: str = "http://127.0.0.1:4000"
+    litellm_key: SecretStr = SecretStr("sk-agentry-local")
+    embedded_litellm: bool = True
+    litellm_config: Path = PROJECT_ROOT / "deploy" / "litellm" / "config.yaml"
+
+    # embedded model servers (llama.cpp); the LiteLLM config refers to these ports
+    embedded_models: bool = True
+    packages_dir: Path = PROJECT_ROOT / ".agentry" / "packages"  # `make setup` installs here
+    models_dir: Path = PROJECT_ROOT / ".agentry" / "models"  # assembled, sha256-checked
+    default_model: str = "agent-default"
+    small_model: str = "agent-small"
+    default_model_port: int = 8081
+    small_model_port: int = 8082
+    model_threads: int = 2
+    model_context: int = 8192
+
+    # workers
+    worker_pools: list[str] = ["default"]
+    llm_timeout_seconds: float = 300.0
+
+    # dev supervisor
+    dev_key_file: Path | None = None
+
+    @property
+    def resolved_database_url(self) -> str:
+        """SQLAlchemy URL; the embedded server listens on loopback only."""
+        if self.database_url:
+            return self.database_url
+        return (
+            f"postgresql+asyncpg://postgres@127.0.0.1:{self.embedded_postgres_port}/agentry"
+        )
+
+    def as_env(self) -> dict[str, str]:
+        """These settings as AGENTRY_* variables, so child processes see the same config."""
+        env: dict[str, str] = {}
+        for name, value in self.model_dump(mode="json").items():
+            if value is None:
+                continue
+            text = json.dumps(value) if isinstance(value, list | dict) else str(value)
+            env[f"AGENTRY_{name.upper()}"] = text
+        env["AGENTRY_LITELLM_KEY"] = self.litellm_key.get_secret_value()
+        return env
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,325 @@
+"""Scripted OpenAI-compatible model server: the deterministic stand-in for SGLang / llama.cpp.
+
+Orchestration tests reach it through a real LiteLLM proxy. A test registers a queue of replies
+under a key (``PUT /_scripts/{key}``) and puts ``[script:<key>]`` in the conversation; every chat
+completion whose messages carry that marker is answered with the key's next reply. Keys keep many
+concurrent tests (pytest-xdist) apart on one server process. Running out of replies or forgetting
+the marker is an HTTP error, never a silent default, so a test that calls the model more often
+than it scripted fails loudly.
+
+Run: ``python -m tests.fakes.scripted_model --host 127.0.0.1 --port 18500``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import logging
+import re
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
+
+logger = logging.getLogger(__name__)
+
+MARKER = re.compile(r"\[script:([^\]\s]+)\]")
+"""The first marker found in the messages, in order, selects the script."""
+
+_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 429: "rate_limit_error"}
+
+
+class ScriptedToolCall(BaseModel):
+    """One native tool call; ``arguments`` is sent as a JSON string, as OpenAI does."""
+
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    id: str | None = None
+
+
+class Reply(BaseModel):
+    """One scripted model answer (or a scripted HTTP error when ``status`` is set)."""
+
+    content: str | None = None
+    tool_calls: list[ScriptedToolCall] | None = None
+    delay_s: float = 0.0  # sleep before answering, to hold a call in flight
+    chunk_delay_s: float = 0.0  # sleep between streamed chunks, to observe tokens arriving
+    status: int | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+class Script(BaseModel):
+    replies: list[Reply]
+
+
+class LoadOverride(BaseModel):
+    """Extra load reported by /metrics on top of what is really in flight."""
+
+    running: int = 0
+    queued: int = 0
+    token_usage: float | None = None  # None: derived from in-flight prompt tokens
+
+
+@dataclass
+class _KeyState:
+    replies: deque[Reply]
+    served: int = 0
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class _ServerState:
+    scripts: dict[str, _KeyState] = field(default_factory=dict)
+    running: int = 0
+    running_tokens: int = 0
+    load: LoadOverride = field(default_factory=LoadOverride)
+    ids: Iterator[int] = field(default_factory=itertools.count)
+
+
+def estimate_tokens(text: str) -> int:
+    """Deterministic stand-in for a tokenizer: four characters a token, at least one."""
+    return max(1, len(text) // 4)
+
+
+def _texts(messages: list[Any]) -> Iterator[str]:
+    """Every piece of text the model would be shown, in conversation order."""
+    for message in messages:
+        if not isinstance(message, dict):
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            yield content
+        elif isinstance(content, list):
+            yield from (p["text"] for p in content if isinstance(p, dict) and "text" in p)
+        for call in message.get("tool_calls") or []:
+            yield str((call.get("function") or {}).get("arguments", ""))
+
+
+def find_script_key(messages: list[Any]) -> str | None:
+    for text in _texts(messages):
+        if match := MARKER.search(str(text)):
+            return match.group(1)
+    return None
+
+
+def _error(status: int, message: str, code: str | None = None) -> JSONResponse:
+    """An OpenAI-style error body, which LiteLLM passes on with the message intact."""
+    kind = _ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
+    return JSONResponse(body, status_code=status)
+
+
+@dataclass
+class _Answer:
+    """One reply being served: counted in flight until released, rendered as JSON or SSE."""
+
+    reply: Reply
+    n: int
+    model: str
+    prompt_tokens: int
+    state: _ServerState
+    released: bool = False
+
+    def __post_init__(self) -> None:
+        self.state.running += 1
+        self.state.running_tokens += self.prompt_tokens
+
+    def release(self) -> None:
+        """Idempotent, so the stream's end and the response's background task can both call it."""
+        if not self.released:
+            self.released = True
+            self.state.running -= 1
+            self.state.running_tokens -= self.prompt_tokens
+
+    def calls(self) -> list[dict[str, Any]]:
+        return [
+            {"id": c.id or f"call_{self.n}_{i}", "type": "function",
+             "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
+            for i, c in enumerate(self.reply.tool_calls or [])
+        ]  # fmt: skip
+
+    def usage(self) -> dict[str, int]:
+        arguments = (c["function"]["arguments"] for c in self.calls())
+        written = (self.reply.content or "") + "".join(arguments)
+        done = self.reply.completion_tokens
+        done = estimate_tokens(written) if done is None else done
+        prompt = self.prompt_tokens
+        return {"prompt_tokens": prompt, "completion_tokens": done, "total_tokens": prompt + done}
+
+    def head(self, kind: str) -> dict[str, Any]:
+        created = int(time.time())
+        return {"id": f"chatcmpl-scripted-{self.n}", "object": kind, "created": created,
+                "model": self.model}  # fmt: skip
+
+    def finish_reason(self) -> str:
+        return "tool_calls" if self.reply.tool_calls else "stop"
+
+    def completion(self) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": self.reply.content}
+        if calls := self.calls():
+            message["tool_calls"] = calls
+        choice = {"index": 0, "message": message, "logprobs": None,
+                  "finish_reason": self.finish_reason()}  # fmt: skip
+        return {**self.head("chat.completion"), "choices": [choice], "usage": self.usage()}
+
+    async def stream(self, include_usage: bool) -> AsyncIterator[str]:
+        """OpenAI SSE chunks: role, content pieces, tool-call deltas, finish, [usage], [DONE]."""
+        head = self.head("chat.completion.chunk")
+        usage_field = {"usage": None} if include_usage else {}
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
+            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+            return f"data: {json.dumps({**head, 'choices': [choice], **usage_field})}\n\n"
+
+        pieces = re.findall(r"\s*\S+\s*", self.reply.content or "")
+        deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
+        deltas += [{"content": piece} for piece in pieces]
+        for i, call in enumerate(self.calls()):
+            name, arguments = call["function"]["name"], call["function"]["arguments"]
+            opening = {**call, "function": {"name": name, "arguments": ""}}
+            deltas.append({"tool_calls": [{"index": i, **opening}]})
+            deltas.append({"tool_calls": [{"index": i, "function": {"arguments": arguments}}]})
+        try:
+            for delta in deltas:
+                yield chunk(delta)
+                await asyncio.sleep(self.reply.chunk_delay_s)
+            yield chunk({}, self.finish_reason())
+            if include_usage:
+                yield f"data: {json.dumps({**head, 'choices': [], 'usage': self.usage()})}\n\n"
+            yield "data: [DONE]\n\n"
+        finally:
+            self.release()
+
+
+def _prometheus(gauges: list[tuple[str, str, str, float]]) -> str:
+    lines = []
+    for name, labels, help_text, value in gauges:
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name}{labels} {value}"]
+    return "\n".join(lines) + "\n"
+
+
+def create_app(model_names: tuple[str, ...] = ("fake-model",), kv_tokens: int = 8192) -> FastAPI:
+    """The server; its state lives in the app, so each in-process app is isolated."""
+    app = FastAPI(title="scripted-model")
+    state = _ServerState()
+
+    def unknown(key: str) -> JSONResponse:
+        return _error(404, f"script '{key}' is not registered", "script_not_registered")
+
+    @app.put("/_scripts/{key}")
+    async def put_script(key: str, script: Script) -> dict[str, int]:
+        """Register or replace a key's queue; its served count and recorded requests reset."""
+        state.scripts[key] = _KeyState(replies=deque(script.replies))
+        return {"remaining": len(script.replies), "served": 0}
+
+    @app.get("/_scripts/{key}", response_model=None)
+    async def get_script(key: str) -> dict[str, int] | JSONResponse:
+        if (script := state.scripts.get(key)) is None:
+            return unknown(key)
+        return {"remaining": len(script.replies), "served": script.served}
+
+    @app.get("/_scripts/{key}/requests", response_model=None)
+    async def get_requests(key: str) -> list[dict[str, Any]] | JSONResponse:
+        script = state.scripts.get(key)
+        return unknown(key) if script is None else script.requests
+
+    @app.delete("/_scripts/{key}", status_code=204)
+    async def delete_script(key: str) -> None:
+        state.scripts.pop(key, None)
+
+    @app.put("/_load")
+    async def put_load(load: LoadOverride) -> LoadOverride:
+        state.load = load
+        return load
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(request: Request) -> Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, "request body is not JSON")
+        messages = body.get("messages") if isinstance(body, dict) else None
+        if not isinstance(messages, list):
+            return _error(400, "'messages' must be a list")
+        if (key := find_script_key(messages)) is None:
+            logger.warning("chat completion without a [script:<key>] marker")
+            return _error(400, "no script marker [script:<key>] found in messages", "no_marker")
+        if (script := state.scripts.get(key)) is None:
+            return _error(409, f"script '{key}' is not registered", "script_not_registered")
+        script.requests.append(body)
+        if not script.replies:
+            logger.warning("script %r exhausted after %d replies", key, script.served)
+            message = f"script '{key}' is exhausted: all {script.served} replies were served"
+            return _error(409, message, "script_exhausted")
+        reply = script.replies.popleft()
+        script.served += 1
+        prompt_tokens = reply.prompt_tokens
+        if prompt_tokens is None:
+            prompt_tokens = estimate_tokens("".join(_texts(messages)))
+        model = str(body.get("model") or model_names[0])
+        answer, streaming = _Answer(reply, next(state.ids), model, prompt_tokens, state), False
+        try:
+            await asyncio.sleep(reply.delay_s)
+            if reply.status is not None:
+                message = f"scripted HTTP {reply.status} from script '{key}'"
+                return _error(reply.status, message, "scripted_error")
+            if not body.get("stream"):
+                return JSONResponse(answer.completion())
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            streaming = True  # the stream releases when done; the task covers one never begun
+            events, done = answer.stream(include_usage), BackgroundTask(answer.release)
+            return StreamingResponse(events, media_type="text/event-stream", background=done)
+        finally:
+            if not streaming:
+                answer.release()
+
+    @app.get("/v1/models")
+    async def list_models() -> dict[str, Any]:
+        entry = {"object": "model", "created": 0, "owned_by": "scripted"}
+        return {"object": "list", "data": [{"id": name, **entry} for name in model_names]}
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/metrics")
+    async def metrics() -> PlainTextResponse:
+        """The load gauges llama.cpp and SGLang expose, as admission control will read them."""
+        running, queued = state.running + state.load.running, state.load.queued
+        usage = state.load.token_usage
+        usage = min(1.0, state.running_tokens / kv_tokens) if usage is None else usage
+        label = f'{{model_name="{model_names[0]}"}}'
+        text = _prometheus([
+            ("llamacpp:requests_processing", "", "Number of requests processing.", running),
+            ("llamacpp:requests_deferred", "", "Number of requests deferred.", queued),
+            ("sglang:num_running_reqs", label, "The number of running requests.", running),
+            ("sglang:num_queue_reqs", label, "The number of requests in the queue.", queued),
+            ("sglang:token_usage", label, "The token usage.", usage),
+        ])  # fmt: skip
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=18500)
+    parser.add_argument("--log-level", default="warning")
+    args = parser.parse_args(argv)
+    app = create_app()
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+
+
+if __name__ == "__main__":
+    main()

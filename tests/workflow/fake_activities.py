@@ -1,0 +1,72 @@
+"""Activities with the real names and contracts but scripted behaviour, for workflow tests."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from temporalio import activity
+
+from workflows.contracts import (
+    BeginTaskRequest,
+    BeginTaskResult,
+    FinishTaskRequest,
+    FinishTaskResult,
+    ModelTurnRequest,
+    ModelTurnResult,
+    ToolCall,
+    ToolCallRequest,
+    ToolCallResult,
+)
+
+
+@dataclass
+class ScriptedActivities:
+    """`turns` are the model's replies in order: a list of tool calls, or a final text."""
+
+    turns: list[list[ToolCall] | str]
+    finished: list[FinishTaskRequest] = field(default_factory=list)
+    model_requests: list[ModelTurnRequest] = field(default_factory=list)
+    tool_requests: list[ToolCallRequest] = field(default_factory=list)
+    tools_in_flight: int = 0
+    max_tools_in_flight: int = 0
+    tool_delay: float = 0.0
+    model_delay: float = 0.0
+    _next_id: int = 100
+
+    def _id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    @activity.defn(name="begin_task")
+    async def begin_task(self, request: BeginTaskRequest) -> BeginTaskResult:
+        return BeginTaskResult(message_ids=[1, 2])
+
+    @activity.defn(name="model_turn")
+    async def model_turn(self, request: ModelTurnRequest) -> ModelTurnResult:
+        self.model_requests.append(request)
+        if self.model_delay:
+            await asyncio.sleep(self.model_delay)
+        turn = self.turns[request.iteration % len(self.turns)]
+        if isinstance(turn, str):
+            return ModelTurnResult(message_id=self._id(), final_text=turn)
+        return ModelTurnResult(message_id=self._id(), tool_calls=turn)
+
+    @activity.defn(name="run_tool")
+    async def run_tool(self, request: ToolCallRequest) -> ToolCallResult:
+        self.tool_requests.append(request)
+        self.tools_in_flight += 1
+        self.max_tools_in_flight = max(self.max_tools_in_flight, self.tools_in_flight)
+        try:
+            await asyncio.sleep(self.tool_delay)
+        finally:
+            self.tools_in_flight -= 1
+        return ToolCallResult(message_id=self._id())
+
+    @activity.defn(name="finish_task")
+    async def finish_task(self, request: FinishTaskRequest) -> FinishTaskResult:
+        self.finished.append(request)
+        return FinishTaskResult(status=request.status)
+
+    def all(self) -> list[object]:
+        return [self.begin_task, self.model_turn, self.run_tool, self.finish_task]
