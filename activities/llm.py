@@ -6,12 +6,13 @@ import time
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.action_formats import ChatMessage, build_chat_request, parse_model_reply
-from activities.db.models import Message
+from activities.db.models import Message, TaskEvent
 from activities.db.steps import (
     NewEvent,
     NewMessage,
@@ -46,7 +47,7 @@ class LlmActivities:
         async with self._sessions() as session:
             done = await find_step_message(session, request.task_id, step_key)
             if done is not None:  # an earlier attempt got the reply: don't pay for it twice
-                return _result_from_message(done)
+                return await _result_of_recorded_turn(session, request.task_id, step_key, done)
             rows = await load_messages(session, request.task_id, request.message_ids)
 
         tools = [self._registry.get(name) for name in request.tools]
@@ -81,6 +82,8 @@ class LlmActivities:
                 "duration_ms": duration_ms,
                 "tool_calls": [call.name for call in parsed.tool_calls],
                 "problems": parsed.problems,
+                "invalid_calls": parsed.invalid_calls,
+                "final_text": parsed.final_text,
             },
         )
         async with self._sessions.begin() as session:
@@ -101,9 +104,14 @@ class LlmActivities:
                     iterations=request.iteration + 1,
                 ),
             )
-        result = _result_from_message(row)
-        result.prompt_tokens, result.completion_tokens = prompt_tokens, completion_tokens
-        return result
+        return ModelTurnResult(
+            message_id=row.id,
+            tool_calls=parsed.tool_calls,
+            final_text=parsed.final_text,
+            invalid_calls=parsed.invalid_calls,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+        )
 
     async def _complete(self, body: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -135,10 +143,20 @@ def _chat_message(row: Message) -> ChatMessage:
     )
 
 
-def _result_from_message(row: Message) -> ModelTurnResult:
+async def _result_of_recorded_turn(
+    session: AsyncSession, task_id: str, step_key: str, row: Message
+) -> ModelTurnResult:
+    """Rebuild a turn's result from what its first attempt recorded."""
+    event = await session.scalar(
+        select(TaskEvent).where(TaskEvent.task_id == row.task_id, TaskEvent.step_key == step_key)
+    )
+    data = event.data if event is not None else {}
     calls = [ToolCall.model_validate(c) for c in row.tool_calls or []]
     return ModelTurnResult(
-        message_id=row.id, tool_calls=calls, final_text=None if calls else (row.content or "")
+        message_id=row.id,
+        tool_calls=calls,
+        final_text=None if calls else data.get("final_text", row.content or ""),
+        invalid_calls=data.get("invalid_calls") or {},
     )
 
 

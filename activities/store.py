@@ -30,6 +30,8 @@ class StoreActivities:
         """Mark the task running and write its opening messages (system prompt, user input)."""
         async with self._sessions.begin() as session:
             task = await _lock_task(session, request.task_id)
+            if TaskStatus(task.status).is_final:
+                return BeginTaskResult(message_ids=[], final_status=TaskStatus(task.status))
             if task.status == TaskStatus.queued:
                 task.status = TaskStatus.running
                 task.started_at = datetime.now(UTC)

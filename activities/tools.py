@@ -40,6 +40,8 @@ class ToolActivities:
         started = time.monotonic()
         is_error = False
         try:
+            if request.rejection is not None:
+                raise ToolError(request.rejection)
             tool = self._registry.get(call.name)
             result = await heartbeating(tool.invoke(call.arguments))
         except (UnknownToolError, ToolArgumentError, ToolError) as exc:

@@ -72,7 +72,7 @@ def _banner(info: object) -> str:
         "Submit a task:",
         f"  curl -s -X POST {info.gateway_url}/v1/tasks \\",
         f"    -H 'Authorization: Bearer {info.api_key}' -H 'Content-Type: application/json' \\",
-        "    -d '{\"agent\": \"assistant\", \"input\": \"What is 1234 * 5678 + 91?\"}'",
+        '    -d \'{"agent": "assistant", "input": "What is 1234 * 5678 + 91?"}\'',
         "Then read it back:",
         f"  curl -s {info.gateway_url}/v1/tasks/<id> -H 'Authorization: Bearer {info.api_key}'",
         "",
@@ -142,8 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=_migrate)
     keys = sub.add_parser("create-key", help="create an API key and print it once")
     keys.add_argument("--tenant", required=True)
-    keys.add_argument("--role", default="submitter",
-                      choices=["submitter", "approver", "operator", "admin"])
+    keys.add_argument(
+        "--role", default="submitter", choices=["submitter", "approver", "operator", "admin"]
+    )
     keys.add_argument("--name", default="cli")
     keys.set_defaults(func=_create_key)
     args = parser.parse_args(argv)

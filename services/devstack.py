@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,9 +91,17 @@ class DevStack:
         await child.start()
         return child
 
-    def _spec(self, name: str, argv: list[str], **kw: object) -> ChildSpec:
-        return ChildSpec(name=name, argv=argv, log_file=self._logs / f"{name}.log",
-                         env=self._env, **kw)  # type: ignore[arg-type]
+    def _spec(
+        self, name: str, argv: list[str], restart: bool = False, stop_timeout: float = 15.0
+    ) -> ChildSpec:
+        return ChildSpec(
+            name=name,
+            argv=argv,
+            log_file=self._logs / f"{name}.log",
+            env=self._env,
+            restart=restart,
+            stop_timeout=stop_timeout,
+        )
 
     # --- components --------------------------------------------------------------------
 
@@ -108,8 +117,11 @@ class DevStack:
 
         async def ready() -> bool:
             conn = await asyncpg.connect(
-                host="127.0.0.1", port=s.embedded_postgres_port, user="postgres",
-                database="postgres", timeout=2,
+                host="127.0.0.1",
+                port=s.embedded_postgres_port,
+                user="postgres",
+                database="postgres",
+                timeout=2,
             )
             try:
                 exists = await conn.fetchval("select 1 from pg_database where datname='agentry'")
@@ -128,15 +140,38 @@ class DevStack:
         host, _, port = s.temporal_address.rpartition(":")
         db = s.data_dir / "temporal" / "temporal.db"
         db.parent.mkdir(parents=True, exist_ok=True)
-        child = await self._spawn(self._spec("temporal", [
-            str(VENV_BIN / "temporal"), "server", "start-dev",
-            "--ip", host, "--port", port, "--ui-ip", host, "--ui-port", str(s.temporal_ui_port),
-            "--db-filename", str(db), "--namespace", s.temporal_namespace,
-            "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=NORMAL",
-            "--dynamic-config-value", "system.enableActivityEagerExecution=true",
-            "--dynamic-config-value", "system.enableEagerWorkflowStart=true",
-            "--log-level", "warn",
-        ]))
+        child = await self._spawn(
+            self._spec(
+                "temporal",
+                [
+                    str(VENV_BIN / "temporal"),
+                    "server",
+                    "start-dev",
+                    "--ip",
+                    host,
+                    "--port",
+                    port,
+                    "--ui-ip",
+                    host,
+                    "--ui-port",
+                    str(s.temporal_ui_port),
+                    "--db-filename",
+                    str(db),
+                    "--namespace",
+                    s.temporal_namespace,
+                    "--sqlite-pragma",
+                    "journal_mode=wal",
+                    "--sqlite-pragma",
+                    "synchronous=NORMAL",
+                    "--dynamic-config-value",
+                    "system.enableActivityEagerExecution=true",
+                    "--dynamic-config-value",
+                    "system.enableEagerWorkflowStart=true",
+                    "--log-level",
+                    "warn",
+                ],
+            )
+        )
 
         async def ready() -> bool:
             await connect_temporal(s)
@@ -155,13 +190,31 @@ class DevStack:
         waits = []
         for alias, model, port in models:
             path = await asyncio.to_thread(ensure_model_file, model, s.packages_dir, s.models_dir)
-            child = await self._spawn(self._spec(f"model-{alias}", [
-                sys.executable, "-m", "services.model_server", "--model", str(path),
-                "--alias", alias, "--port", str(port), "--threads", str(s.model_threads),
-                "--context", str(s.model_context),
-            ]))
-            waits.append(wait_until(_http_ok(f"http://127.0.0.1:{port}/health"),
-                                    f"model server {alias}", 120, child))
+            child = await self._spawn(
+                self._spec(
+                    f"model-{alias}",
+                    [
+                        sys.executable,
+                        "-m",
+                        "services.model_server",
+                        "--model",
+                        str(path),
+                        "--alias",
+                        alias,
+                        "--port",
+                        str(port),
+                        "--threads",
+                        str(s.model_threads),
+                        "--context",
+                        str(s.model_context),
+                    ],
+                )
+            )
+            waits.append(
+                wait_until(
+                    _http_ok(f"http://127.0.0.1:{port}/health"), f"model server {alias}", 120, child
+                )
+            )
         await asyncio.gather(*waits)
 
     async def _start_litellm(self) -> None:
@@ -178,13 +231,22 @@ class DevStack:
             "AGENTRY_MODEL_SERVER_KEY": "none",
             "DISABLE_SCHEMA_UPDATE": "True",
         }
-        child = await self._spawn(ChildSpec(
-            name="litellm",
-            argv=[str(VENV_BIN / "litellm"), "--config", str(s.litellm_config),
-                  "--host", "127.0.0.1", "--port", str(port)],
-            log_file=self._logs / "litellm.log",
-            env=env,
-        ))
+        child = await self._spawn(
+            ChildSpec(
+                name="litellm",
+                argv=[
+                    str(VENV_BIN / "litellm"),
+                    "--config",
+                    str(s.litellm_config),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                log_file=self._logs / "litellm.log",
+                env=env,
+            )
+        )
         await wait_until(_http_ok(f"{s.litellm_url}/health/liveliness"), "litellm", 120, child)
 
     def _migrate(self) -> None:
@@ -226,13 +288,15 @@ class DevStack:
 
     async def _start_gateway(self) -> None:
         s = self.settings
-        child = await self._spawn(self._spec(
-            "gateway", [sys.executable, "-m", "services.cli", "gateway"], stop_timeout=15
-        ))
+        child = await self._spawn(
+            self._spec(
+                "gateway", [sys.executable, "-m", "services.cli", "gateway"], stop_timeout=15
+            )
+        )
         await wait_until(_http_ok(f"http://{s.host}:{s.port}/readyz"), "gateway", 60, child)
 
 
-def _http_ok(url: str):  # type: ignore[no-untyped-def]
+def _http_ok(url: str) -> Callable[[], Awaitable[bool]]:
     async def check() -> bool:
         async with httpx.AsyncClient(timeout=2) as http:
             return (await http.get(url)).status_code == 200

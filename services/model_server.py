@@ -16,8 +16,9 @@ import xllamacpp
 logger = logging.getLogger(__name__)
 
 
-def serve(model: str, host: str, port: int, alias: str, threads: int, context: int,
-          parallel: int) -> None:
+def serve(
+    model: str, host: str, port: int, alias: str, threads: int, context: int, parallel: int
+) -> None:
     params = xllamacpp.CommonParams()
     params.model.path = model
     params.hostnames = [host]

@@ -75,8 +75,9 @@ class Child:
             self.process.send_signal(self.spec.stop_signal)
             await asyncio.wait_for(self.process.wait(), self.spec.stop_timeout)
         except TimeoutError:
-            logger.warning("%s did not stop in %ss; killing it", self.spec.name,
-                           self.spec.stop_timeout)
+            logger.warning(
+                "%s did not stop in %ss; killing it", self.spec.name, self.spec.stop_timeout
+            )
             self.process.kill()
             await self.process.wait()
         except ProcessLookupError:

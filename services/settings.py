@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     max_input_bytes: int = Field(default=64 * 1024, description="largest accepted task input")
     max_metadata_bytes: int = 16 * 1024
     cancel_wait_seconds: float = 5.0
+    migrate_on_start: bool = False  # the dev supervisor migrates before starting the gateway
 
     # Postgres; when unset the embedded server is used
     database_url: str | None = None
@@ -70,9 +71,7 @@ class Settings(BaseSettings):
         """SQLAlchemy URL; the embedded server listens on loopback only."""
         if self.database_url:
             return self.database_url
-        return (
-            f"postgresql+asyncpg://postgres@127.0.0.1:{self.embedded_postgres_port}/agentry"
-        )
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.embedded_postgres_port}/agentry"
 
     def as_env(self) -> dict[str, str]:
         """These settings as AGENTRY_* variables, so child processes see the same config."""

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from temporalio.client import Client
@@ -34,7 +36,12 @@ def build_workers(
     llm: LlmActivities,
     tools: ToolActivities,
 ) -> list[Worker]:
-    activities = [store.begin_task, store.finish_task, llm.model_turn, tools.run_tool]
+    activities: list[Callable[..., Any]] = [
+        store.begin_task,
+        store.finish_task,
+        llm.model_turn,
+        tools.run_tool,
+    ]
     return [
         Worker(
             client,

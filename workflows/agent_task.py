@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from activities.llm import LlmActivities
@@ -34,11 +34,12 @@ class AgentTaskWorkflow:
     async def run(self, task: AgentTaskInput) -> AgentTaskResult:
         try:
             return await self._loop(task)
-        except asyncio.CancelledError:
-            await self._finish(task, TaskStatus.cancelled)
-            raise
-        except ActivityError as exc:
-            cause = exc.cause
+        except (asyncio.CancelledError, ActivityError) as exc:
+            if is_cancelled_exception(exc):
+                # cancelled, possibly while an activity ran: record it, then end as cancelled
+                await self._finish(task, TaskStatus.cancelled)
+                raise asyncio.CancelledError("task cancelled") from exc
+            cause = exc.cause if isinstance(exc, ActivityError) else None
             message = str(cause) if cause is not None else str(exc)
             await self._finish(task, TaskStatus.failed, error=message, error_code="step_failed")
             raise ApplicationError(f"task failed: {message}", non_retryable=True) from exc
@@ -53,6 +54,8 @@ class AgentTaskWorkflow:
                 start_to_close_timeout=policies.STORE_TIMEOUT,
                 retry_policy=policies.STORE_RETRY,
             )
+            if begun.final_status is not None:
+                return AgentTaskResult(task_id=task.task_id, status=begun.final_status)
             message_ids = begun.message_ids
 
         first_iteration = task.iteration
@@ -91,7 +94,12 @@ class AgentTaskWorkflow:
                 *(
                     workflow.execute_activity_method(
                         ToolActivities.run_tool,
-                        ToolCallRequest(task_id=task.task_id, iteration=iteration, call=call),
+                        ToolCallRequest(
+                            task_id=task.task_id,
+                            iteration=iteration,
+                            call=call,
+                            rejection=turn.invalid_calls.get(call.id),
+                        ),
                         start_to_close_timeout=policies.TOOL_CALL_TIMEOUT,
                         heartbeat_timeout=policies.TOOL_CALL_HEARTBEAT,
                         retry_policy=policies.TOOL_CALL_RETRY,

@@ -88,6 +88,8 @@ class BeginTaskRequest(BaseModel):
 
 class BeginTaskResult(BaseModel):
     message_ids: list[int]
+    # the task was finished before its workflow began (e.g. cancelled): do nothing more
+    final_status: TaskStatus | None = None
 
 
 class ModelTurnRequest(BaseModel):
@@ -105,6 +107,8 @@ class ModelTurnResult(BaseModel):
     message_id: int
     tool_calls: list[ToolCall] = Field(default_factory=list)
     final_text: str | None = None  # set when the turn holds no tool call
+    # calls that must not run (e.g. arguments that are not JSON): call id → error for the model
+    invalid_calls: dict[str, str] = Field(default_factory=dict)
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
@@ -113,6 +117,7 @@ class ToolCallRequest(BaseModel):
     task_id: str
     iteration: int
     call: ToolCall
+    rejection: str | None = None  # when set, the call is answered with this error, not run
 
 
 class ToolCallResult(BaseModel):

@@ -1,1 +1,3 @@
-"""Postgres access: SQLAlchemy 2 async models and repositories. Migrations live in deploy/migrations."""
+"""Postgres access: SQLAlchemy 2 async models and repositories.
+
+Migrations live in deploy/migrations."""

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
-from temporalio.worker import Worker
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer, Worker
 
 from tests.workflow.fake_activities import ScriptedActivities
 from workflows import policies
@@ -17,6 +20,17 @@ from workflows.agent_task import AgentTaskWorkflow
 from workflows.contracts import AgentConfig, AgentTaskInput, AgentTaskResult, TaskStatus, ToolCall
 
 HISTORIES = Path(__file__).parent / "histories"
+RECORD = os.environ.get("AGENTRY_RECORD_HISTORIES") == "1"
+
+
+async def replay_and_maybe_record(handle: WorkflowHandle[Any, Any], name: str) -> None:
+    """Replay the fresh history on this code; with AGENTRY_RECORD_HISTORIES=1 keep it for
+    test_replay.py, which replays the kept ones on every later version of the code."""
+    history = await handle.fetch_history()
+    replayer = Replayer(workflows=[AgentTaskWorkflow], data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(history)
+    if RECORD:
+        (HISTORIES / f"{name}.json").write_text(history.to_json())
 
 
 def calc(call_id: str, expression: str) -> ToolCall:
@@ -48,7 +62,9 @@ def worker(client: Client, queue: str, acts: ScriptedActivities) -> Worker:
 async def test_final_answer_without_tools_succeeds(temporal_client: Client, queue: str) -> None:
     acts = ScriptedActivities(turns=["42"])
     async with worker(temporal_client, queue, acts):
-        result = await (await start(temporal_client, queue)).result()
+        handle = await start(temporal_client, queue)
+        result = await handle.result()
+    await replay_and_maybe_record(handle, "answer_only")
     assert result.status == TaskStatus.succeeded and result.output == "42"
     assert [f.status for f in acts.finished] == [TaskStatus.succeeded]
 
@@ -66,8 +82,7 @@ async def test_tool_calls_of_one_turn_run_concurrently_then_the_model_sees_them(
     assert acts.max_tools_in_flight == 3
     # the second model turn is shown every earlier message: 2 opening, 1 reply, 3 tool results
     assert len(acts.model_requests[1].message_ids) == 6
-    history = await handle.fetch_history()
-    (HISTORIES / "tools_then_answer.json").write_text(history.to_json())
+    await replay_and_maybe_record(handle, "tools_then_answer")
 
 
 async def test_running_out_of_iterations_fails_with_a_clear_code(
@@ -75,7 +90,9 @@ async def test_running_out_of_iterations_fails_with_a_clear_code(
 ) -> None:
     acts = ScriptedActivities(turns=[[calc("x", "1")]])
     async with worker(temporal_client, queue, acts):
-        result = await (await start(temporal_client, queue, max_iterations=3)).result()
+        handle = await start(temporal_client, queue, max_iterations=3)
+        result = await handle.result()
+    await replay_and_maybe_record(handle, "max_iterations")
     assert result.status == TaskStatus.failed
     assert len(acts.model_requests) == 3
     assert acts.finished[-1].error_code == "max_iterations"
@@ -93,6 +110,7 @@ async def test_cancel_records_cancelled_and_stops_the_workflow(
         await handle.cancel()
         with pytest.raises(WorkflowFailureError):
             await handle.result()
+    await replay_and_maybe_record(handle, "cancelled")
     assert [f.status for f in acts.finished] == [TaskStatus.cancelled]
 
 

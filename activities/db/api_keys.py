@@ -1,0 +1,43 @@
+"""Tenants and their API keys. Keys are looked up by hash; the plaintext is never stored."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from activities.db.models import ApiKey, Tenant
+
+
+class TenantRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get_or_create(self, name: str) -> Tenant:
+        """Safe under concurrent callers: the unique name decides who inserts."""
+        await self._session.execute(
+            insert(Tenant)
+            .values(id=uuid.uuid4(), name=name)
+            .on_conflict_do_nothing(index_elements=[Tenant.name])
+        )
+        statement = select(Tenant).where(Tenant.name == name)
+        return (await self._session.execute(statement)).scalar_one()
+
+
+class ApiKeyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def find_active(self, key_hash: str) -> ApiKey | None:
+        statement = select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+        return (await self._session.execute(statement)).scalar_one_or_none()
+
+    async def create(
+        self, *, tenant_id: uuid.UUID, name: str, prefix: str, key_hash: str, role: str
+    ) -> ApiKey:
+        key = ApiKey(tenant_id=tenant_id, name=name, prefix=prefix, key_hash=key_hash, role=role)
+        self._session.add(key)
+        await self._session.flush()
+        return key

@@ -1,0 +1,167 @@
+"""Task rows: submission with idempotency, tenant-scoped reads, cancel requests.
+
+Methods never commit: the caller owns the transaction, so a task and its first event can be
+stored together.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from activities.db.models import Task
+from workflows.contracts import TaskStatus
+
+FINAL_STATUSES = tuple(status.value for status in TaskStatus if status.is_final)
+
+TaskKey = tuple[datetime, uuid.UUID]
+"""A task's position in newest-first order: (created_at, id)."""
+
+
+@dataclass(frozen=True)
+class NewTask:
+    tenant_id: uuid.UUID
+    agent: str
+    input: str
+    metadata: dict[str, Any]
+    workflow_id: str
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    tasks: list[Task]
+    next_key: TaskKey | None
+    """Key of the last task returned when more follow, else None."""
+
+
+class TaskRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def create(self, new: NewTask) -> tuple[Task, bool]:
+        """Insert unless the tenant already used the idempotency key; (task, created).
+
+        ON CONFLICT DO NOTHING makes two racing submits with one key agree on one row.
+        """
+        task_id = new.id or uuid.uuid4()
+        statement = (
+            insert(Task)
+            .values(
+                id=task_id,
+                tenant_id=new.tenant_id,
+                agent=new.agent,
+                status=TaskStatus.queued.value,
+                input=new.input,
+                task_metadata=new.metadata,
+                workflow_id=new.workflow_id,
+                idempotency_key=new.idempotency_key,
+                request_hash=new.request_hash,
+                llm_calls=0,
+                tool_calls=0,
+                prompt_tokens=0,
+                completion_tokens=0,
+                iterations=0,
+            )
+            .on_conflict_do_nothing(constraint="uq_tasks_tenant_idempotency")
+            .returning(Task.id)
+        )
+        inserted = (await self._session.execute(statement)).scalar_one_or_none()
+        if inserted is not None:
+            task = await self._session.get(Task, inserted)
+            assert task is not None
+            return task, True
+        if new.idempotency_key is None:
+            raise RuntimeError("insert without an idempotency key conflicted")
+        existing = await self.get_by_idempotency_key(new.tenant_id, new.idempotency_key)
+        if existing is None:
+            raise RuntimeError("idempotency conflict but no row holds the key")
+        return existing, False
+
+    async def get(self, tenant_id: uuid.UUID, task_id: uuid.UUID) -> Task | None:
+        """The task if it belongs to the tenant; re-read from the database every time."""
+        statement = (
+            select(Task)
+            .where(Task.id == task_id, Task.tenant_id == tenant_id)
+            .execution_options(populate_existing=True)
+        )
+        return (await self._session.execute(statement)).scalar_one_or_none()
+
+    async def get_by_idempotency_key(self, tenant_id: uuid.UUID, key: str) -> Task | None:
+        statement = (
+            select(Task)
+            .where(Task.tenant_id == tenant_id, Task.idempotency_key == key)
+            .execution_options(populate_existing=True)
+        )
+        return (await self._session.execute(statement)).scalar_one_or_none()
+
+    async def list_page(
+        self,
+        tenant_id: uuid.UUID,
+        *,
+        limit: int,
+        status: str | None = None,
+        agent: str | None = None,
+        after: TaskKey | None = None,
+    ) -> TaskPage:
+        """Newest first; keyset pagination on (created_at, id) stays exact under inserts."""
+        statement = select(Task).where(Task.tenant_id == tenant_id)
+        if status is not None:
+            statement = statement.where(Task.status == status)
+        if agent is not None:
+            statement = statement.where(Task.agent == agent)
+        if after is not None:
+            statement = statement.where(tuple_(Task.created_at, Task.id) < tuple_(*after))
+        statement = statement.order_by(Task.created_at.desc(), Task.id.desc()).limit(limit + 1)
+        rows = list((await self._session.execute(statement)).scalars())
+        if len(rows) <= limit:
+            return TaskPage(tasks=rows, next_key=None)
+        last = rows[limit - 1]
+        return TaskPage(tasks=rows[:limit], next_key=(last.created_at, last.id))
+
+    async def request_cancel(
+        self, tenant_id: uuid.UUID, task_id: uuid.UUID, reason: str | None
+    ) -> Task | None:
+        """Record the reason while the task is not final; None when it already is (or is gone).
+
+        A reason given earlier is kept when this request brings none.
+        """
+        statement = (
+            update(Task)
+            .where(
+                Task.id == task_id,
+                Task.tenant_id == tenant_id,
+                Task.status.not_in(FINAL_STATUSES),
+            )
+            .values(cancel_reason=reason if reason is not None else Task.cancel_reason)
+            .returning(Task)
+            .execution_options(populate_existing=True)
+        )
+        return (await self._session.execute(statement)).scalar_one_or_none()
+
+    async def mark_cancelled_if_queued(self, task_id: uuid.UUID) -> bool:
+        """Finish a task whose workflow never started: nobody else ever will."""
+        statement = (
+            update(Task)
+            .where(Task.id == task_id, Task.status == TaskStatus.queued.value)
+            .values(status=TaskStatus.cancelled.value, finished_at=func.now())
+            .returning(Task.id)
+        )
+        return (await self._session.execute(statement)).scalar_one_or_none() is not None
+
+    async def delete_unstarted(self, task_id: uuid.UUID) -> bool:
+        """Remove a task whose workflow could not be started, so nothing stays half-stored."""
+        statement = (
+            delete(Task)
+            .where(Task.id == task_id, Task.status == TaskStatus.queued.value)
+            .returning(Task.id)
+        )
+        return (await self._session.execute(statement)).scalar_one_or_none() is not None

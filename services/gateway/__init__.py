@@ -1,0 +1,1 @@
+"""The REST gateway: a FastAPI app built by `create_app`."""

@@ -1,0 +1,99 @@
+"""The FastAPI app. Clients (database engine, Temporal client, agent catalog) open once in
+the lifespan and live on `app.state`; routes reach them through services.gateway.deps."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from activities.db.engine import create_engine, create_session_factory
+from services.agent_specs import AgentCatalog
+from services.gateway.errors import PROBLEM_CONTENT_TYPE, install_error_handlers
+from services.gateway.routes import agents, health, tasks
+from services.settings import Settings, get_settings
+from services.temporal_client import connect_temporal
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+Run AI agents as durable tasks. Submit a task with `POST /v1/tasks`, then poll
+`GET /v1/tasks/{id}` (or read its events) until its status is final.
+
+Every `/v1` endpoint needs an API key: `Authorization: Bearer agk_...`.
+Errors are [RFC 9457](https://www.rfc-editor.org/rfc/rfc9457) `application/problem+json`.
+"""
+
+
+def known_tool_names() -> set[str] | None:
+    """Tool names from the registry, or None (no check) while the registry is not there."""
+    try:
+        module = importlib.import_module("activities.tool_registry")
+    except ModuleNotFoundError as exc:
+        if exc.name != "activities.tool_registry":
+            raise
+        logger.warning("activities.tool_registry not found; agent tools are not checked")
+        return None
+    return set(module.default_registry().names())
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    database_url = settings.resolved_database_url
+    # AGENTRY_MIGRATE_ON_START: upgrade the schema before serving (off: the deploy step or
+    # the dev supervisor migrates).
+    if getattr(settings, "migrate_on_start", False):
+        from services.migrations import upgrade_database
+
+        await asyncio.to_thread(upgrade_database, database_url)
+
+    app.state.catalog = AgentCatalog.load(settings.agents_dir, known_tools=known_tool_names())
+    engine = create_engine(database_url)
+    app.state.engine = engine
+    app.state.session_factory = create_session_factory(engine)
+    try:
+        app.state.temporal_client = await connect_temporal(settings)
+        yield
+    finally:
+        await engine.dispose()
+
+
+def _openapi_with_problem_media_type(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """Error answers are documented as application/problem+json, the type they are sent as."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = FastAPI.openapi(app)
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    for code, answer in operation.get("responses", {}).items():
+                        content = answer.get("content", {})
+                        if code.isdigit() and int(code) >= 400 and "application/json" in content:
+                            content[PROBLEM_CONTENT_TYPE] = content.pop("application/json")
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    return openapi
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    app = FastAPI(
+        title="Agentry",
+        version="0.1.0",
+        summary="Durable agent tasks over REST.",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings or get_settings()
+    install_error_handlers(app)
+    app.openapi = _openapi_with_problem_media_type(app)  # type: ignore[method-assign]
+    app.include_router(health.router)
+    app.include_router(tasks.router)
+    app.include_router(agents.router)
+    return app

@@ -1,0 +1,119 @@
+"""Request dependencies. Clients live on `app.state` (opened in the lifespan); routes ask for
+them through these `Annotated` aliases so tests can override any one of them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from activities.db.api_keys import ApiKeyRepository
+from activities.db.models import Task
+from activities.db.tasks import TaskRepository
+from services.agent_specs import AgentCatalog
+from services.api_keys import Role, hash_api_key
+from services.gateway.errors import ProblemError
+from services.settings import Settings
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="An API key: `Authorization: Bearer agk_...` (create one with `agentry`).",
+)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the tenant owning the key, and the key's role."""
+
+    tenant_id: uuid.UUID
+    api_key_id: uuid.UUID
+    role: Role
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_session_factory(request: Request) -> async_sessionmaker[AsyncSession]:
+    factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
+    return factory
+
+
+async def get_session(
+    factory: Annotated[async_sessionmaker[AsyncSession], Depends(get_session_factory)],
+) -> AsyncIterator[AsyncSession]:
+    async with factory() as session:
+        yield session
+
+
+def get_temporal_client(request: Request) -> Client:
+    client: Client = request.app.state.temporal_client
+    return client
+
+
+def get_catalog(request: Request) -> AgentCatalog:
+    catalog: AgentCatalog = request.app.state.catalog
+    return catalog
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+TemporalDep = Annotated[Client, Depends(get_temporal_client)]
+CatalogDep = Annotated[AgentCatalog, Depends(get_catalog)]
+
+_UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
+
+
+async def get_principal(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None:
+        raise ProblemError(
+            401,
+            "missing API key: send 'Authorization: Bearer <key>'",
+            kind="unauthenticated",
+            headers=_UNAUTHORIZED,
+        )
+    key = await ApiKeyRepository(session).find_active(hash_api_key(credentials.credentials))
+    if key is None:
+        raise ProblemError(
+            401,
+            "the API key is not valid or was revoked",
+            kind="unauthenticated",
+            headers=_UNAUTHORIZED,
+        )
+    return Principal(tenant_id=key.tenant_id, api_key_id=key.id, role=Role(key.role))
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def parse_task_id(raw: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        return None
+
+
+async def get_owned_task(
+    task_id: Annotated[str, Path(description="The task's id, as returned on submit.")],
+    principal: PrincipalDep,
+    session: SessionDep,
+) -> Task:
+    """The caller's task; a malformed id, an unknown one and another tenant's all read 404."""
+    parsed = parse_task_id(task_id)
+    task = await TaskRepository(session).get(principal.tenant_id, parsed) if parsed else None
+    if task is None:
+        raise ProblemError(404, f"task {task_id} not found", kind="task-not-found")
+    return task
+
+
+OwnedTaskDep = Annotated[Task, Depends(get_owned_task)]

@@ -1,0 +1,176 @@
+"""Every error leaves the gateway as RFC 9457 `application/problem+json`.
+
+Messages say what was wrong and how to fix it; a 500 never carries the exception's text,
+which may hold SQL, URLs or secrets. It goes to the log instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_TYPE_PREFIX = "urn:agentry:problem:"
+
+
+class ProblemError(Exception):
+    """Raise from a route to answer with a problem; `kind` becomes the problem's type URI."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        kind: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.kind = kind
+        self.extra = dict(extra or {})
+        self.headers = dict(headers or {})
+
+
+def problem_body(
+    status: int,
+    detail: str | None,
+    *,
+    instance: str | None = None,
+    kind: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_PREFIX + kind if kind else "about:blank",
+        "title": _title(status),
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
+    body.update(extra or {})
+    return body
+
+
+def problem_response(
+    status: int,
+    detail: str | None,
+    *,
+    instance: str | None = None,
+    kind: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(
+        problem_body(status, detail, instance=instance, kind=kind, extra=extra),
+        status_code=status,
+        media_type=PROBLEM_CONTENT_TYPE,
+        headers=dict(headers) if headers else None,
+    )
+
+
+def describe_validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """One entry per bad field, e.g. {"field": "body.input", "message": "...", "type": "..."}."""
+    described = []
+    for error in errors:
+        location = [str(part) for part in error.get("loc", ())]
+        described.append(
+            {
+                "field": ".".join(location) or "request",
+                "message": str(error.get("msg", "is invalid")),
+                "type": str(error.get("type", "value_error")),
+            }
+        )
+    return described
+
+
+def is_malformed_json(errors: Sequence[Any]) -> bool:
+    return any(error.get("type") == "json_invalid" for error in errors)
+
+
+def _body_not_an_object(errors: Sequence[Any]) -> bool:
+    """FastAPI's complaint when a body arrives that was not parsed as JSON."""
+    return any(tuple(error.get("loc", ())) == ("body",) for error in errors)
+
+
+async def _problem_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ProblemError)
+    return problem_response(
+        exc.status,
+        exc.detail,
+        instance=request.url.path,
+        kind=exc.kind,
+        extra=exc.extra,
+        headers=exc.headers,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else _title(exc.status_code)
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"no resource at {request.url.path}"
+    return problem_response(
+        exc.status_code,
+        detail,
+        instance=request.url.path,
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if is_malformed_json(errors):
+        return problem_response(
+            400,
+            "request body is not valid JSON",
+            instance=request.url.path,
+            kind="malformed-json",
+        )
+    content_type = request.headers.get("content-type", "")
+    body_sent = request.headers.get("content-length", "0") != "0"
+    if body_sent and "json" not in content_type and _body_not_an_object(errors):
+        return problem_response(
+            415,
+            "send the request body as JSON with 'Content-Type: application/json'",
+            instance=request.url.path,
+            kind="unsupported-media-type",
+        )
+    described = describe_validation_errors(errors)
+    summary = "; ".join(f"{item['field']}: {item['message']}" for item in described)
+    return problem_response(
+        422,
+        f"the request is invalid: {summary}",
+        instance=request.url.path,
+        kind="validation",
+        extra={"errors": described},
+    )
+
+
+async def _unhandled_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(500, "internal error", instance=request.url.path)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ProblemError, _problem_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unhandled_error)
+
+
+def _title(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

@@ -1,0 +1,16 @@
+"""/v1/agents: the agents a task may name, as loaded from the spec directory at start."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from services.gateway.deps import CatalogDep, PrincipalDep
+from services.gateway.schemas import AgentList, AgentOut, problem_responses
+
+router = APIRouter(prefix="/v1/agents", tags=["agents"], responses=problem_responses(401))
+
+
+@router.get("", summary="List the agents")
+async def list_agents(catalog: CatalogDep, principal: PrincipalDep) -> AgentList:
+    specs = [catalog.get(name) for name in catalog.names()]
+    return AgentList(items=[AgentOut.from_spec(spec) for spec in specs if spec is not None])

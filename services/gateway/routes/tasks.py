@@ -1,0 +1,237 @@
+"""/v1/tasks: submit, read, list, cancel, and a task's events and transcript."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Header, Query, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.db.events import EventRepository, MessageRepository
+from activities.db.models import Task
+from activities.db.tasks import TaskRepository
+from services.gateway.cursors import InvalidCursorError, decode_cursor, encode_cursor
+from services.gateway.deps import (
+    CatalogDep,
+    OwnedTaskDep,
+    PrincipalDep,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+)
+from services.gateway.errors import ProblemError
+from services.gateway.schemas import (
+    EventList,
+    EventOut,
+    MessageList,
+    MessageOut,
+    TaskCancel,
+    TaskCreate,
+    TaskList,
+    TaskOut,
+    problem_responses,
+)
+from services.gateway.submission import Submission, check_sizes, resolve_agent, submit_task
+from services.settings import Settings
+from workflows.contracts import TaskStatus
+
+logger = logging.getLogger(__name__)
+
+CANCEL_POLL_SECONDS = 0.1
+
+router = APIRouter(prefix="/v1/tasks", tags=["tasks"], responses=problem_responses(401, 422))
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Submit a task",
+    response_description="The task, stored and its workflow started.",
+    responses={
+        200: {"model": TaskOut, "description": "A retry with the same Idempotency-Key."},
+        **problem_responses(400, 409, 413, 415, 503),
+    },
+)
+async def create_task(
+    body: TaskCreate,
+    response: Response,
+    principal: PrincipalDep,
+    session: SessionDep,
+    client: TemporalDep,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=200,
+            description="Makes retries safe: the same key with the same body returns the "
+            "task created first (200) and starts nothing new.",
+        ),
+    ] = None,
+) -> TaskOut:
+    """Store the task and start its workflow; answers once the workflow is started."""
+    metadata = body.metadata or {}
+    check_sizes(body.input, metadata, settings)
+    spec = resolve_agent(catalog, body.agent)
+    submission = Submission(
+        tenant_id=principal.tenant_id,
+        agent=body.agent,
+        input=body.input,
+        metadata=metadata,
+        idempotency_key=idempotency_key,
+    )
+    task, created = await submit_task(session, client, spec, submission)
+    response.headers["Location"] = f"/v1/tasks/{task.id}"
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return TaskOut.from_row(task)
+
+
+@router.get("", summary="List tasks, newest first", responses=problem_responses(400))
+async def list_tasks(
+    principal: PrincipalDep,
+    session: SessionDep,
+    status_filter: Annotated[
+        TaskStatus | None, Query(alias="status", description="Only tasks in this status.")
+    ] = None,
+    agent: Annotated[str | None, Query(description="Only tasks of this agent.")] = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 20,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+) -> TaskList:
+    after = None
+    if cursor is not None:
+        try:
+            after = decode_cursor(cursor)
+        except InvalidCursorError as exc:
+            raise ProblemError(400, str(exc), kind="invalid-cursor") from exc
+    page = await TaskRepository(session).list_page(
+        principal.tenant_id,
+        limit=limit,
+        status=status_filter.value if status_filter else None,
+        agent=agent,
+        after=after,
+    )
+    return TaskList(
+        items=[TaskOut.from_row(task) for task in page.tasks],
+        next_cursor=encode_cursor(page.next_key) if page.next_key else None,
+    )
+
+
+@router.get("/{task_id}", summary="Get a task", responses=problem_responses(404))
+async def get_task(task: OwnedTaskDep) -> TaskOut:
+    return TaskOut.from_row(task)
+
+
+@router.post(
+    "/{task_id}/cancel",
+    summary="Cancel a task",
+    response_description="The task, now final.",
+    responses={
+        202: {"model": TaskOut, "description": "Cancellation requested; still finishing."},
+        **problem_responses(404, 409, 503),
+    },
+)
+async def cancel_task(
+    task: OwnedTaskDep,
+    principal: PrincipalDep,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    response: Response,
+    body: Annotated[TaskCancel | None, Body()] = None,
+) -> TaskOut:
+    """Request cancellation and wait briefly for the task to stop: 200 once it is final,
+    202 if it is still finishing (poll GET /v1/tasks/{id})."""
+    tasks = TaskRepository(session)
+    reason = body.reason if body else None
+    requested = await tasks.request_cancel(principal.tenant_id, task.id, reason)
+    await session.commit()
+    if requested is None:
+        latest = await tasks.get(principal.tenant_id, task.id)
+        raise ProblemError(
+            409,
+            f"task {task.id} is already {(latest or task).status}; it cannot be cancelled",
+            kind="task-final",
+        )
+    await _cancel_workflow(session, client, requested)
+    final = await _wait_until_final(session, tasks, principal.tenant_id, requested, settings)
+    response.status_code = (
+        status.HTTP_200_OK if final.status in _FINAL else status.HTTP_202_ACCEPTED
+    )
+    return TaskOut.from_row(final)
+
+
+@router.get(
+    "/{task_id}/events", summary="A task's events, in order", responses=problem_responses(404)
+)
+async def list_events(
+    task: OwnedTaskDep,
+    session: SessionDep,
+    after: Annotated[
+        int | None, Query(ge=0, description="Only events with a larger id (resume point).")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> EventList:
+    events = await EventRepository(session).list(task.id, after=after, limit=limit)
+    return EventList(items=[EventOut.from_row(event) for event in events])
+
+
+@router.get("/{task_id}/messages", summary="A task's transcript", responses=problem_responses(404))
+async def list_messages(task: OwnedTaskDep, session: SessionDep) -> MessageList:
+    messages = await MessageRepository(session).list(task.id)
+    return MessageList(items=[MessageOut.from_row(message) for message in messages])
+
+
+_FINAL = {status.value for status in TaskStatus if status.is_final}
+
+
+async def _cancel_workflow(session: AsyncSession, client: Client, task: Task) -> None:
+    try:
+        await client.get_workflow_handle(task.workflow_id).cancel()
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            logger.warning("cancel of %s failed: %s", task.workflow_id, exc.status.name)
+            raise ProblemError(
+                503,
+                "cancellation could not be requested because the workflow service is "
+                "unavailable; retry later",
+                kind="workflow-service-unavailable",
+                headers={"Retry-After": "5"},
+            ) from exc
+        # Its workflow never started (a submit crashed before starting it): nobody else
+        # will ever finish this task, so the gateway does.
+        if await TaskRepository(session).mark_cancelled_if_queued(task.id):
+            data = {"status": TaskStatus.cancelled.value}
+            if task.cancel_reason:
+                data["reason"] = task.cancel_reason
+            await EventRepository(session).add(task.id, "status", data, "status:cancelled")
+        await session.commit()
+
+
+async def _wait_until_final(
+    session: AsyncSession,
+    tasks: TaskRepository,
+    tenant_id: uuid.UUID,
+    task: Task,
+    settings: Settings,
+) -> Task:
+    """Poll Postgres (the workflow writes the final status) until final or out of patience."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.cancel_wait_seconds
+    current = task
+    while True:
+        latest = await tasks.get(tenant_id, task.id)
+        await session.commit()  # end the read so the next poll sees new commits
+        if latest is None:  # deleted meanwhile; report what we knew
+            return current
+        current = latest
+        if current.status in _FINAL or loop.time() >= deadline:
+            return current
+        await asyncio.sleep(min(CANCEL_POLL_SECONDS, max(0.0, deadline - loop.time())))

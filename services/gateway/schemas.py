@@ -1,0 +1,301 @@
+"""Request and response bodies of the REST API; their descriptions are the /docs page."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from http import HTTPStatus
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from activities.db.models import Message, Task, TaskEvent
+from services.agent_specs import AgentSpec
+from workflows.contracts import TaskStatus
+
+_EXAMPLE_ID = "0b8f6c1e-4f7a-4c59-9d1e-3a1f2b7c9d10"
+_EXAMPLE_TIME = "2026-01-01T12:00:00Z"
+
+
+class TaskCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "agent": "assistant",
+                    "input": "What is 17 * 23?",
+                    "metadata": {"ticket": "SUP-1234"},
+                }
+            ]
+        },
+    )
+
+    agent: str = Field(
+        min_length=1, max_length=200, description="Name of the agent to run (see GET /v1/agents)."
+    )
+    input: str = Field(
+        min_length=1,
+        description="The task for the agent, as text. Limited to the gateway's "
+        "`max_input_bytes` (UTF-8 bytes; 64 KiB by default).",
+    )
+    metadata: dict[str, Any] | None = Field(
+        default=None,
+        description="Free-form JSON object stored with the task and returned as given; "
+        "limited to `max_metadata_bytes` (16 KiB by default).",
+    )
+
+    @field_validator("input")
+    @classmethod
+    def _input_has_text(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must contain more than whitespace")
+        return value
+
+
+class TaskCancel(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "submitted by mistake"}]}
+    )
+
+    reason: str | None = Field(
+        default=None, max_length=2000, description="Why the task is cancelled; stored with it."
+    )
+
+
+class TaskError(BaseModel):
+    code: str | None = Field(description="Machine-readable error code, e.g. `max_iterations`.")
+    message: str = Field(description="What went wrong, for people.")
+
+
+class TaskUsage(BaseModel):
+    llm_calls: int = 0
+    tool_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    iterations: int = 0
+
+
+class TaskOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": _EXAMPLE_ID,
+                    "agent": "assistant",
+                    "status": "succeeded",
+                    "input": "What is 17 * 23?",
+                    "metadata": {"ticket": "SUP-1234"},
+                    "result": "17 * 23 = 391",
+                    "error": None,
+                    "cancel_reason": None,
+                    "usage": {
+                        "llm_calls": 2,
+                        "tool_calls": 1,
+                        "prompt_tokens": 512,
+                        "completion_tokens": 48,
+                        "iterations": 2,
+                    },
+                    "created_at": _EXAMPLE_TIME,
+                    "started_at": _EXAMPLE_TIME,
+                    "finished_at": _EXAMPLE_TIME,
+                    "updated_at": _EXAMPLE_TIME,
+                }
+            ]
+        }
+    )
+
+    id: uuid.UUID
+    agent: str
+    status: TaskStatus = Field(
+        description="`queued` → `running` → one of `succeeded`, `failed`, `cancelled` (final)."
+    )
+    input: str
+    metadata: dict[str, Any]
+    result: str | None = Field(description="The agent's final answer once it succeeded.")
+    error: TaskError | None = Field(description="Why the task failed, when it did.")
+    cancel_reason: str | None
+    usage: TaskUsage
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, task: Task) -> TaskOut:
+        error = None
+        if task.error is not None or task.error_code is not None:
+            error = TaskError(code=task.error_code, message=task.error or task.error_code or "")
+        return cls(
+            id=task.id,
+            agent=task.agent,
+            status=TaskStatus(task.status),
+            input=task.input,
+            metadata=task.task_metadata or {},
+            result=task.output,
+            error=error,
+            cancel_reason=task.cancel_reason,
+            usage=TaskUsage(
+                llm_calls=task.llm_calls,
+                tool_calls=task.tool_calls,
+                prompt_tokens=task.prompt_tokens,
+                completion_tokens=task.completion_tokens,
+                iterations=task.iterations,
+            ),
+            created_at=task.created_at,
+            started_at=task.started_at,
+            finished_at=task.finished_at,
+            updated_at=task.updated_at,
+        )
+
+
+class TaskList(BaseModel):
+    items: list[TaskOut] = Field(description="Tasks, newest first.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page."
+    )
+
+
+class EventOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    "type": "status",
+                    "data": {"status": "queued"},
+                    "created_at": _EXAMPLE_TIME,
+                }
+            ]
+        }
+    )
+
+    id: int = Field(description="Increasing; pass the last one seen as `after` to resume.")
+    type: str = Field(description="`status`, `llm_call` or `tool_call`.")
+    data: dict[str, Any]
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, event: TaskEvent) -> EventOut:
+        return cls(id=event.id, type=event.type, data=event.data, created_at=event.created_at)
+
+
+class EventList(BaseModel):
+    items: list[EventOut] = Field(description="Events in the order they happened.")
+
+
+class MessageOut(BaseModel):
+    id: int
+    role: str = Field(description="`system`, `user`, `assistant` or `tool`.")
+    content: str | None
+    tool_calls: list[dict[str, Any]] | None = Field(
+        description="Tool calls the assistant asked for in this message."
+    )
+    tool_call_id: str | None = Field(description="For `tool` messages: the call answered.")
+    name: str | None = Field(description="For `tool` messages: the tool's name.")
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, message: Message) -> MessageOut:
+        return cls(
+            id=message.id,
+            role=message.role,
+            content=message.content,
+            tool_calls=message.tool_calls,
+            tool_call_id=message.tool_call_id,
+            name=message.name,
+            created_at=message.created_at,
+        )
+
+
+class MessageList(BaseModel):
+    items: list[MessageOut] = Field(description="The transcript, in order.")
+
+
+class AgentOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "assistant",
+                    "description": "Answers questions.",
+                    "tools": ["calculator", "current_time"],
+                    "pool": "default",
+                    "model": "agent-default",
+                }
+            ]
+        }
+    )
+
+    name: str
+    description: str
+    tools: list[str]
+    pool: str = Field(description="The worker pool that runs this agent's tasks.")
+    model: str = Field(description="Model name routed by the LLM gateway.")
+
+    @classmethod
+    def from_spec(cls, spec: AgentSpec) -> AgentOut:
+        return cls(
+            name=spec.name,
+            description=spec.description,
+            tools=list(spec.tools),
+            pool=spec.pool,
+            model=spec.model,
+        )
+
+
+class AgentList(BaseModel):
+    items: list[AgentOut] = Field(description="Agents, by name.")
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, served as `application/problem+json`."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "about:blank",
+                    "title": "Not Found",
+                    "status": 404,
+                    "detail": f"task {_EXAMPLE_ID} not found",
+                    "instance": f"/v1/tasks/{_EXAMPLE_ID}",
+                }
+            ]
+        },
+    )
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Where: `body.input`, `query.limit`, `header.Idempotency-Key`.")
+    message: str
+    type: str = Field(description="Machine-readable kind of error, e.g. `missing`.")
+
+
+class ValidationProblem(Problem):
+    """A 422: the request is well-formed JSON but some fields are wrong."""
+
+    errors: list[FieldError] = Field(default_factory=list, description="One entry per bad field.")
+
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for error answers (served as application/problem+json; see app.py)."""
+    return {
+        code: {
+            "model": ValidationProblem if code == 422 else Problem,
+            "description": HTTPStatus(code).phrase,
+        }
+        for code in codes
+    }
+
+
+class HealthOut(BaseModel):
+    status: str
+    checks: dict[str, str] = Field(default_factory=dict)

@@ -1,0 +1,22 @@
+"""One task end to end on the real CPU model (Qwen2.5-Coder-0.5B via llama.cpp via LiteLLM)."""
+
+from __future__ import annotations
+
+import re
+
+from tests.integration.helpers import events, submit, wait_for_status
+from tests.stack import RunningStack
+
+
+async def test_builtin_assistant_answers_with_its_calculator(stack: RunningStack) -> None:
+    async with stack.api() as api:
+        task = await submit(api, "assistant", "What is 1234 * 5678 + 91?")
+        done = await wait_for_status(api, task["id"], timeout=240)
+        log = await events(api, task["id"])
+
+    assert done["status"] == "succeeded", done
+    calls = [e["data"] for e in log if e["type"] == "tool_call"]
+    assert calls and calls[0]["name"] == "calculator"
+    assert calls[0]["result"] == "7006743"
+    assert "7006743" in re.sub(r"[,\s]", "", done["result"])
+    assert done["usage"]["llm_calls"] >= 2 and done["usage"]["prompt_tokens"] > 0

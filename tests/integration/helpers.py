@@ -1,0 +1,60 @@
+"""Small helpers for tests that drive the running stack over REST."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+
+from tests.stack import RunningStack
+
+FINAL = {"succeeded", "failed", "cancelled"}
+
+
+async def submit(api: httpx.AsyncClient, agent: str, text: str, **extra: Any) -> dict[str, Any]:
+    response = await api.post("/v1/tasks", json={"agent": agent, "input": text, **extra})
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def wait_for_status(
+    api: httpx.AsyncClient, task_id: str, statuses: set[str] = FINAL, timeout: float = 90
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        response = await api.get(f"/v1/tasks/{task_id}")
+        assert response.status_code == 200, response.text
+        task: dict[str, Any] = response.json()
+        if task["status"] in statuses:
+            return task
+        if time.monotonic() > deadline:
+            raise AssertionError(f"task {task_id} still {task['status']} after {timeout}s")
+        await asyncio.sleep(0.1)
+
+
+async def events(api: httpx.AsyncClient, task_id: str) -> list[dict[str, Any]]:
+    response = await api.get(f"/v1/tasks/{task_id}/events")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    items: list[dict[str, Any]] = body["items"] if isinstance(body, dict) else body
+    return items
+
+
+async def messages(api: httpx.AsyncClient, task_id: str) -> list[dict[str, Any]]:
+    response = await api.get(f"/v1/tasks/{task_id}/messages")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    items: list[dict[str, Any]] = body["items"] if isinstance(body, dict) else body
+    return items
+
+
+async def served_at_least(stack: RunningStack, key: str, count: int, timeout: float = 60) -> None:
+    """Wait until the scripted model has received `count` requests for this script."""
+    deadline = time.monotonic() + timeout
+    while (await stack.scripted.status(key))["served"] < count:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the model got fewer than {count} requests in {timeout}s")
+        await asyncio.sleep(0.05)

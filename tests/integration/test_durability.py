@@ -1,0 +1,75 @@
+"""A worker killed with SIGKILL mid-task: a new worker finishes the task, and no tool call
+that had completed runs again."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+
+from services.temporal_client import connect_temporal
+from tests.fakes.script_client import reply_text, reply_tool_calls, unique_key
+from tests.integration.helpers import events, served_at_least, submit, wait_for_status
+from tests.stack import RunningStack
+
+
+async def test_sigkilled_worker_mid_task_is_replaced_and_the_task_completes(
+    stack: RunningStack,
+) -> None:
+    key = unique_key("kill")
+    marker = await stack.scripted.script(
+        key,
+        [
+            reply_tool_calls(
+                [("calculator", {"expression": "3*3"}), ("calculator", {"expression": "4*4"})]
+            ),
+            reply_text("never delivered: the worker dies while waiting", delay_s=30),
+            reply_text("9 and 16"),
+        ],
+    )
+    worker = stack.stack.children["worker"]
+    async with stack.api() as api:
+        task = await submit(api, "scripted-native", f"squares {marker}")
+        await served_at_least(stack, key, 2)  # tools done, second model call in flight
+        assert worker.pid is not None
+        os.kill(worker.pid, signal.SIGKILL)
+        assert worker.process is not None
+        await worker.process.wait()
+        await worker.start()  # a new worker process takes over
+        done = await wait_for_status(api, task["id"], timeout=120)
+        log = await events(api, task["id"])
+
+    assert done["status"] == "succeeded", done
+    assert done["result"] == "9 and 16"
+    tool_events = [e for e in log if e["type"] == "tool_call"]
+    assert sorted(e["data"]["result"] for e in tool_events) == ["16", "9"]
+    assert all(e["data"]["attempt"] == 1 for e in tool_events)
+
+    client: Client = await connect_temporal(stack.settings)
+    history = await client.get_workflow_handle(
+        done["workflow_id"] if "workflow_id" in done else f"task-{done['id']}"
+    ).fetch_history()
+    started = [
+        e for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+    ]
+    scheduled = {
+        e.event_id: e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    }
+    tool_starts = [
+        e
+        for e in started
+        if scheduled[e.activity_task_started_event_attributes.scheduled_event_id] == "run_tool"
+    ]
+    assert len(tool_starts) == 2
+    assert all(e.activity_task_started_event_attributes.attempt == 1 for e in tool_starts)
+    # the interrupted model call was retried on the new worker
+    model_attempts = [
+        e.activity_task_started_event_attributes.attempt
+        for e in started
+        if scheduled[e.activity_task_started_event_attributes.scheduled_event_id] == "model_turn"
+    ]
+    assert max(model_attempts) >= 2
