@@ -158,9 +158,10 @@ def _checked(value: Any) -> Number:
 def _format_number(value: Number) -> str:
     if isinstance(value, int):
         return str(value)
+    value = float(f"{value:.15g}")  # 0.1+0.2 reads 0.3, log(1000, 10) reads 3
     if value.is_integer() and abs(value) < 1e16:
         return str(int(value))
-    return repr(float(f"{value:.15g}"))  # 0.1+0.2 reads 0.3, not 0.30000000000000004
+    return repr(value)
 
 
 def current_time(
@@ -179,15 +180,23 @@ def current_time(
             if suggestion
             else "; use an IANA name like 'Europe/Paris'"
         )
-        raise ToolError(f"unknown time zone {timezone!r}{hint}") from None
+        raise ToolError(f"unknown time zone {timezone[:80]!r}{hint}") from None
     return datetime.now(zone).isoformat(timespec="seconds")
 
 
 def _suggest_zone(name: str) -> str | None:
-    """The zone whose city part matches what the model wrote ('tokyo' → 'Asia/Tokyo')."""
+    """The zone the model meant, by case-blind name or city ('utc' → 'UTC', 'tokyo' →
+    'Asia/Tokyo')."""
     wanted = name.replace(" ", "_").lower()
-    matches = [zone for zone in _zone_names() if zone.rsplit("/", 1)[-1].lower() == wanted]
-    return matches[0] if len(matches) == 1 else None
+    for whole in (True, False):
+        matches = [
+            zone
+            for zone in _zone_names()
+            if (zone if whole else zone.rsplit("/", 1)[-1]).lower() == wanted
+        ]
+        if matches:
+            return matches[0] if len(matches) == 1 else None
+    return None
 
 
 @cache

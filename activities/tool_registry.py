@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import re
 import typing
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, overload
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 ToolFunction = Callable[..., Any]
 F = TypeVar("F", bound=ToolFunction)
+_TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what the OpenAI tools API accepts
 
 
 class ToolError(Exception):
@@ -38,6 +40,8 @@ class Tool:
     def __init__(self, func: ToolFunction, name: str | None = None, description: str | None = None):
         self.func = func
         self.name = name or func.__name__
+        if not _TOOL_NAME.fullmatch(self.name):
+            raise ValueError(f"tool name {self.name!r} must match {_TOOL_NAME.pattern}")
         self.description = description or _first_paragraph(inspect.getdoc(func))
         self.arguments_model, self._field_names = _arguments_model(func, self.name)
         self.parameters_schema = _clean_schema(self.arguments_model.model_json_schema())
@@ -56,8 +60,16 @@ class Tool:
             },
         }
 
+    def unknown_arguments(self, arguments: dict[str, Any]) -> list[str]:
+        """Names the tool does not take. Small models copy schema words such as `required`
+        into their calls; those are dropped (and reported by the caller), not fatal."""
+        known = set(self._field_names.values())
+        return sorted(name for name in arguments if name not in known)
+
     def validate(self, arguments: dict[str, Any]) -> dict[str, Any]:
         """Check and coerce arguments; the error names each wrong argument for the model."""
+        unknown = set(self.unknown_arguments(arguments))
+        arguments = {name: value for name, value in arguments.items() if name not in unknown}
         try:
             validated = self.arguments_model.model_validate(arguments)
         except ValidationError as exc:
@@ -170,7 +182,10 @@ def _arguments_model(func: ToolFunction, tool_name: str) -> tuple[type[BaseModel
     Fields get a private name and the parameter name as alias, so parameters called e.g.
     `json` or `schema` don't collide with BaseModel attributes.
     """
-    hints = typing.get_type_hints(func, include_extras=True)
+    try:
+        hints = typing.get_type_hints(func, include_extras=True)
+    except NameError as exc:  # string annotations naming a type local to a function
+        raise TypeError(f"tool {tool_name!r}: cannot resolve its annotations ({exc})") from None
     fields: dict[str, Any] = {}
     names: dict[str, str] = {}
     for index, param in enumerate(inspect.signature(func).parameters.values()):

@@ -39,10 +39,12 @@ class ToolActivities:
 
         started = time.monotonic()
         is_error = False
+        ignored: list[str] = []
         try:
             if request.rejection is not None:
                 raise ToolError(request.rejection)
             tool = self._registry.get(call.name)
+            ignored = tool.unknown_arguments(call.arguments)
             result = await heartbeating(tool.invoke(call.arguments))
         except (UnknownToolError, ToolArgumentError, ToolError) as exc:
             is_error, result = True, f"{ERROR_PREFIX}{exc}"
@@ -68,6 +70,7 @@ class ToolActivities:
                         "arguments": call.arguments,
                         "result": result[:2000],
                         "is_error": is_error,
+                        "ignored_arguments": ignored,
                         "duration_ms": duration_ms,
                         "attempt": activity.info().attempt,
                     },

@@ -149,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     keys.set_defaults(func=_create_key)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    for chatty in ("httpx", "alembic.runtime.plugins"):  # readiness polls, plugin set-up
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     return int(args.func(args))
 
 
