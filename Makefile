@@ -8,7 +8,7 @@ VENV   := .venv
 PACKAGES := .agentry/packages
 PYTEST_ARGS ?=
 
-.PHONY: setup run test lint bench clean-state
+.PHONY: setup run test lint clean-state
 
 setup: $(VENV)/.synced $(PACKAGES)/.installed
 
@@ -29,16 +29,13 @@ $(PACKAGES)/.installed: deploy/models-requirements.txt $(VENV)/.synced
 run: setup
 	$(VENV)/bin/agentry dev
 
-test: setup
+test: lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-
-bench: setup
-	$(VENV)/bin/python -m bench
 
 # Removes the embedded stack's data (tasks, Temporal history, logs); keeps the model files.
 clean-state:

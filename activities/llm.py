@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.action_formats import ChatMessage, build_chat_request, parse_model_reply
 from activities.db.models import Message, TaskEvent
 from activities.db.steps import (
     NewEvent,
@@ -22,6 +21,8 @@ from activities.db.steps import (
     record_step,
 )
 from activities.heartbeat import heartbeating
+from activities.model_replies import parse_model_reply
+from activities.model_requests import ChatMessage, build_chat_request
 from activities.tool_registry import ToolRegistry
 from workflows.contracts import ModelTurnRequest, ModelTurnResult, ToolCall
 

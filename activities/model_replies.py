@@ -1,55 +1,22 @@
-"""How tool calls are asked of a model and read back, in the three `ToolCallFormat`s.
+"""Reading tool calls or a final answer out of a model reply, in the three `ToolCallFormat`s.
 
-`native` uses the OpenAI `tools` API; `text` describes the tools in the system prompt and reads
-calls out of the reply (small models write `<tool_call>` blocks or bare JSON); `json_schema`
-constrains decoding to an action object. The tools section goes at the end of the first system
-message so the prompt prefix stays the same from turn to turn (the server's prefix cache).
+Small models write calls as bare or fenced JSON, one object per line, or `<tool_call>` blocks;
+native replies carry OpenAI `tool_calls`; constrained replies are an action object.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-from activities.tool_registry import Tool
 from workflows.contracts import ToolCall, ToolCallFormat
 
-# Worded like Qwen's own tool template: small models follow it best (measured).
-_TOOLS_INTRO = (
-    "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
-    "You are provided with function signatures within <tools></tools> XML tags:\n<tools>\n"
-)
-_TEXT_INSTRUCTIONS = (
-    "For each function call, return a json object with function name and arguments within "
-    "<tool_call></tool_call> XML tags:\n<tool_call>\n"
-    '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>'
-)
-_JSON_SCHEMA_INSTRUCTIONS = (
-    'To call functions, reply {"tool_calls": [{"name": <function-name>, "arguments": '
-    '<args-json-object>}]}. To answer the user, reply {"final_answer": <answer-text>}. '
-    'After a <tool_response>, reply {"final_answer": <answer-text>} unless you need another '
-    "function."
-)
-# Small models call the same tool again instead of answering unless told, and where they are
-# told matters (measured with Qwen2.5-0.5B): for `text` beside each result, for `json_schema`
-# in the system prompt (there a nudge beside the result did not help).
-_RESULT_NUDGE = "Use this result to answer in plain text."
 _TOOL_CALL_BLOCK = re.compile(r"<tool_call>(.*?)(?:</tool_call>|$)", re.DOTALL)
 _FENCED_BLOCK = re.compile(r"```[\w-]*[ \t]*\n?(.*?)```", re.DOTALL)
 _NAME_FIELD = re.compile(r'"(?:name|tool)"\s*:\s*"([^"]+)"')
-
-
-class ChatMessage(BaseModel):
-    """One message of a conversation as stored, before it is rendered for a format."""
-
-    role: Literal["system", "user", "assistant", "tool"]
-    content: str | None = None
-    tool_calls: list[ToolCall] = Field(default_factory=list)
-    tool_call_id: str | None = None  # role tool: the call this answers
-    name: str | None = None  # role tool: the tool that answered
 
 
 class ParsedReply(BaseModel):
@@ -61,132 +28,6 @@ class ParsedReply(BaseModel):
     problems: list[str] = Field(default_factory=list)  # for logs and events
     # Calls that must not run: call id → the error to return to the model as its result.
     invalid_calls: dict[str, str] = Field(default_factory=dict)
-
-
-# --- requests ----------------------------------------------------------------------------
-
-
-def build_chat_request(
-    fmt: ToolCallFormat, messages: list[ChatMessage], tools: list[Tool]
-) -> dict[str, Any]:
-    """The chat-completions body fields that depend on the format: messages and tool options."""
-    fmt = ToolCallFormat(fmt)
-    if fmt is ToolCallFormat.native:
-        body: dict[str, Any] = {"messages": [_native_message(m) for m in messages]}
-        if tools:
-            body["tools"] = [tool.openai_tool() for tool in tools]
-            body["tool_choice"] = "auto"
-        return body
-    section = tools_prompt_section(fmt, tools)
-    body = {"messages": _with_tools_section(_text_messages(fmt, messages), section)}
-    if fmt is ToolCallFormat.json_schema:
-        body["response_format"] = {
-            "type": "json_schema",
-            "json_schema": {"name": "agent_action", "strict": True, "schema": action_schema(tools)},
-        }
-    return body
-
-
-def tools_prompt_section(fmt: ToolCallFormat, tools: list[Tool]) -> str:
-    """The system-prompt text that offers the tools (empty for native or without tools)."""
-    if fmt is ToolCallFormat.native or not tools:
-        return ""
-    lines = [
-        json.dumps(
-            {"name": t.name, "description": t.description, "parameters": _prompt_schema(t)},
-            ensure_ascii=False,
-        )
-        for t in tools
-    ]
-    rules = _TEXT_INSTRUCTIONS if fmt is ToolCallFormat.text else _JSON_SCHEMA_INSTRUCTIONS
-    return _TOOLS_INTRO + "\n".join(lines) + "\n</tools>\n\n" + rules
-
-
-def _prompt_schema(tool: Tool) -> dict[str, Any]:
-    return {k: v for k, v in tool.parameters_schema.items() if k != "additionalProperties"}
-
-
-def action_schema(tools: list[Tool]) -> dict[str, Any]:
-    """A JSON schema admitting exactly a final answer or calls to the offered tools."""
-    final = _object({"final_answer": {"type": "string"}})
-    if not tools:
-        return final
-    calls = [
-        _object({"name": {"type": "string", "enum": [t.name]}, "arguments": t.parameters_schema})
-        for t in tools
-    ]
-    items = calls[0] if len(calls) == 1 else {"anyOf": calls}
-    return {
-        "anyOf": [final, _object({"tool_calls": {"type": "array", "minItems": 1, "items": items}})]
-    }
-
-
-def _object(properties: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": list(properties),
-        "additionalProperties": False,
-    }
-
-
-def _native_message(message: ChatMessage) -> dict[str, Any]:
-    out: dict[str, Any] = {"role": message.role, "content": message.content}
-    if message.role == "assistant" and message.tool_calls:
-        out["tool_calls"] = [
-            {
-                "id": call.id,
-                "type": "function",
-                "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
-            }
-            for call in message.tool_calls
-        ]
-    if message.role == "tool":
-        out["tool_call_id"] = message.tool_call_id
-    return out
-
-
-def _text_messages(fmt: ToolCallFormat, messages: list[ChatMessage]) -> list[dict[str, Any]]:
-    """Assistant turns as the model wrote them; tool results as one user turn of responses."""
-    out: list[dict[str, Any]] = []
-    for message in messages:
-        if message.role == "tool":
-            response = f"<tool_response>\n{message.content or ''}\n</tool_response>"
-            if out and out[-1].get("tool_results"):
-                out[-1]["content"] += "\n" + response
-            else:
-                out.append({"role": "user", "content": response, "tool_results": True})
-        elif message.role == "assistant":
-            out.append({"role": "assistant", "content": _assistant_text(fmt, message)})
-        else:
-            out.append({"role": message.role, "content": message.content or ""})
-    for item in out:
-        if item.pop("tool_results", False) and fmt is ToolCallFormat.text:
-            item["content"] += "\n" + _RESULT_NUDGE
-    return out
-
-
-def _assistant_text(fmt: ToolCallFormat, message: ChatMessage) -> str:
-    if (message.content and message.content.strip()) or not message.tool_calls:
-        return message.content or ""
-    calls = [{"name": call.name, "arguments": call.arguments} for call in message.tool_calls]
-    if fmt is ToolCallFormat.json_schema:
-        return json.dumps({"tool_calls": calls}, ensure_ascii=False)
-    blocks = (f"<tool_call>\n{json.dumps(c, ensure_ascii=False)}\n</tool_call>" for c in calls)
-    return "\n".join(blocks)
-
-
-def _with_tools_section(messages: list[dict[str, Any]], section: str) -> list[dict[str, Any]]:
-    if not section:
-        return messages
-    for message in messages:
-        if message["role"] == "system":
-            message["content"] = f"{message['content']}\n\n{section}".lstrip()
-            return messages
-    return [{"role": "system", "content": section}, *messages]
-
-
-# --- replies -----------------------------------------------------------------------------
 
 
 def parse_model_reply(

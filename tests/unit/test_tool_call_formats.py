@@ -12,13 +12,8 @@ from typing import Any
 
 import pytest
 
-from activities.action_formats import (
-    ChatMessage,
-    ParsedReply,
-    action_schema,
-    build_chat_request,
-    parse_model_reply,
-)
+from activities.model_replies import ParsedReply, parse_model_reply
+from activities.model_requests import ChatMessage, action_schema, build_chat_request
 from activities.tool_registry import Tool, default_registry
 from workflows.contracts import ToolCall, ToolCallFormat
 
