@@ -62,9 +62,20 @@ class Settings(BaseSettings):
     # workers
     worker_pools: list[str] = ["default"]
     llm_timeout_seconds: float = 300.0
+    workspaces_dir: Path | None = (
+        None  # file tools' per-task folders; default <data_dir>/workspaces
+    )
+
+    # approvals
+    approval_webhook_url: str | None = None  # agents may name their own
+    approval_resignal_seconds: float = 5.0  # how often decisions not yet signalled are re-sent
 
     # dev supervisor
     dev_key_file: Path | None = None
+
+    @property
+    def resolved_workspaces_dir(self) -> Path:
+        return self.workspaces_dir or self.data_dir / "workspaces"
 
     @property
     def resolved_database_url(self) -> str:

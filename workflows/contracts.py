@@ -6,6 +6,7 @@ Every workflow, activity and signal takes one of these and returns one. They car
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -15,6 +16,8 @@ from pydantic import BaseModel, Field
 class TaskStatus(StrEnum):
     queued = "queued"
     running = "running"
+    waiting_approval = "waiting_approval"  # a tool call waits for a human decision
+    waiting_input = "waiting_input"  # a conversation waits for the user's next message
     succeeded = "succeeded"
     failed = "failed"
     cancelled = "cancelled"
@@ -32,6 +35,29 @@ class ToolCallFormat(StrEnum):
     json_schema = "json_schema"  # constrained decoding of an action object
 
 
+class ArgumentRule(BaseModel):
+    """A condition on one argument of a tool call; when it holds, the call needs approval.
+
+    ops: gt/gte/lt/lte (numbers), eq/ne, in/not_in (a list), matches (regex search),
+    outside/inside (a path relative to a folder, after normalising `..`).
+    """
+
+    argument: str
+    op: Literal["gt", "gte", "lt", "lte", "eq", "ne", "in", "not_in", "matches", "outside", "inside"]
+    value: Any
+
+
+class ApprovalPolicy(BaseModel):
+    """Which calls of one tool wait for a human, and what happens if nobody decides."""
+
+    tool: str
+    when: list[ArgumentRule] = Field(default_factory=list)  # any rule holds; empty: every call
+    deadline_seconds: int = Field(default=86_400, gt=0)
+    on_timeout: Literal["reject", "escalate"] = "reject"
+    # after an escalation, the call is auto-rejected if still undecided after this long
+    escalation_deadline_seconds: int = Field(default=86_400, gt=0)
+
+
 class AgentConfig(BaseModel):
     """The part of an agent spec a running task needs, frozen at submit time."""
 
@@ -44,6 +70,10 @@ class AgentConfig(BaseModel):
     max_iterations: int = 8
     temperature: float = 0.0
     max_tokens: int = 512
+    approvals: list[ApprovalPolicy] = Field(default_factory=list)
+    # a conversation stays open this long for the next user message after each answer
+    idle_timeout_seconds: int | None = None
+    webhook_url: str | None = None  # called when an approval is requested (else settings')
 
 
 class Usage(BaseModel):
@@ -145,4 +175,94 @@ class Empty(BaseModel):
     """For calls that need to say nothing."""
 
 
-EventType = Literal["status", "llm_call", "tool_call"]
+# --- approvals ----------------------------------------------------------------------------
+
+
+class ApprovalDecisionKind(StrEnum):
+    approve = "approve"
+    reject = "reject"
+    edit = "edit"
+
+
+class ApprovalOutcome(StrEnum):
+    """How an approval ended (or `pending`/`escalated` while it waits)."""
+
+    pending = "pending"
+    escalated = "escalated"  # the deadline passed; escalated, still waiting
+    approved = "approved"
+    rejected = "rejected"
+    edited = "edited"
+    timed_out = "timed_out"  # auto-rejected at the deadline
+    cancelled = "cancelled"  # the task ended first
+
+    @property
+    def is_open(self) -> bool:
+        return self in (ApprovalOutcome.pending, ApprovalOutcome.escalated)
+
+
+class ApprovalDecided(BaseModel):
+    """Signal `approval_decided`: sent by the gateway after the decision is in Postgres."""
+
+    approval_id: str
+    decision: ApprovalDecisionKind
+    arguments: dict[str, Any] | None = None  # for edit: the arguments to run with
+    comment: str | None = None
+
+
+class UserMessageAdded(BaseModel):
+    """Signal `user_message_added`: a follow-up the gateway already stored as a message."""
+
+    message_id: int
+
+
+class ApprovalNeeded(BaseModel):
+    call: ToolCall
+    reason: str  # which rule matched, for the approver
+    deadline_at: datetime
+    on_timeout: Literal["reject", "escalate"]
+    escalation_deadline_seconds: int
+
+
+class RequestApprovalsRequest(BaseModel):
+    task_id: str
+    iteration: int
+    assistant_message_id: int
+    message_ids: list[int]  # the conversation so far, for the context snapshot
+    needed: list[ApprovalNeeded]
+    webhook_url: str | None = None
+
+
+class ApprovalRef(BaseModel):
+    approval_id: str
+    call_id: str
+
+
+class RequestApprovalsResult(BaseModel):
+    approvals: list[ApprovalRef]
+
+
+class ExpireApprovalRequest(BaseModel):
+    approval_id: str
+    action: Literal["reject", "escalate"]
+    new_deadline_at: datetime | None = None  # for escalate
+
+
+class ExpireApprovalResult(BaseModel):
+    """What the approval is now; a decision that raced the deadline wins."""
+
+    outcome: ApprovalOutcome
+    decision: ApprovalDecided | None = None
+
+
+class SetStatusRequest(BaseModel):
+    task_id: str
+    status: TaskStatus
+    output: str | None = None  # the latest answer, while a conversation waits
+
+
+class NotifyApprovalRequest(BaseModel):
+    approval_id: str
+    url: str
+
+
+EventType = Literal["status", "llm_call", "tool_call", "approval", "message"]

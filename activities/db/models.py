@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -113,4 +114,49 @@ class TaskEvent(Base):
     step_key: Mapped[str] = mapped_column(String(200))
     type: Mapped[str] = mapped_column(String(32))
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Approval(Base):
+    """A tool call waiting for (or decided by) a human, with what the approver needs to see.
+
+    The decision is written here first; `signalled_at` stays empty until the workflow has been
+    told, so a decision lost to a crash between the two steps is found and sent again.
+    """
+
+    __tablename__ = "approvals"
+    __table_args__ = (
+        UniqueConstraint("task_id", "iteration", "call_id", name="uq_approvals_task_call"),
+        Index("ix_approvals_tenant_status_created", "tenant_id", "status", "created_at", "id"),
+        Index(
+            "ix_approvals_unsignalled",
+            "decided_at",
+            postgresql_where=text("signalled_at IS NULL AND decided_at IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    task_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tasks.id", ondelete="CASCADE"), index=True
+    )
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    agent: Mapped[str] = mapped_column(String(200))
+    iteration: Mapped[int] = mapped_column(Integer)
+    call_id: Mapped[str] = mapped_column(String(100))
+    tool: Mapped[str] = mapped_column(String(200))
+    arguments: Mapped[dict[str, Any]] = mapped_column(JSONB)  # as the model proposed them
+    reason: Mapped[str] = mapped_column(Text)  # the policy rule that matched
+    # reasoning (the model's text of that turn) and recent_messages [{role, content, ...}]
+    context: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(32), default="pending")  # ApprovalOutcome
+    on_timeout: Mapped[str] = mapped_column(String(16))
+    deadline_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decision: Mapped[str | None] = mapped_column(String(16))  # approve | reject | edit
+    decided_arguments: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    comment: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))  # api_keys.id
+    decided_by_name: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    signalled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
