@@ -8,9 +8,23 @@ VENV   := .venv
 PACKAGES := .agentry/packages
 PYTEST_ARGS ?=
 
-.PHONY: setup run test lint clean-state
+# Debian packages the browser tests drive (headless Chromium); installed once, when missing.
+DEBIAN_PACKAGES := chromium chromium-driver
 
-setup: $(VENV)/.synced $(PACKAGES)/.installed
+.PHONY: setup system-packages run test lint bench clean-state
+
+setup: system-packages $(VENV)/.synced $(PACKAGES)/.installed
+
+system-packages:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" -ne 0 ]; then \
+			echo "setup: /usr/bin/chromium is missing; as root run:" \
+				"apt-get update && apt-get install -y --no-install-recommends $(DEBIAN_PACKAGES)" >&2; \
+			exit 1; \
+		fi; \
+		apt-get update && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEBIAN_PACKAGES); \
+	fi
 
 $(UV): deploy/requirements-uv.txt
 	$(PYTHON) -m venv $(TOOLS)
@@ -31,6 +45,10 @@ run: setup
 
 test: lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Benchmarks (bench/): figures go to docs/BENCHMARKS.md; never part of `make test`.
+bench: setup
+	$(VENV)/bin/python -m bench
 
 lint: setup
 	$(VENV)/bin/ruff check .

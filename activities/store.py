@@ -1,4 +1,4 @@
-"""Task lifecycle bookkeeping in Postgres: a task starts running, a task finishes."""
+"""Task lifecycle bookkeeping in Postgres: a task starts, changes status, finishes."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ from activities.db.steps import NewEvent, NewMessage, add_event, record_step
 from workflows.contracts import (
     BeginTaskRequest,
     BeginTaskResult,
+    Empty,
     FinishTaskRequest,
     FinishTaskResult,
+    SetStatusRequest,
     TaskStatus,
 )
 
@@ -83,6 +85,26 @@ class StoreActivities:
                 session, request.task_id, f"status:{request.status.value}", NewEvent("status", data)
             )
         return FinishTaskResult(status=request.status)
+
+    @activity.defn
+    async def set_status(self, request: SetStatusRequest) -> Empty:
+        """A non-final change (running ⇄ waiting_approval ⇄ waiting_input); never reopens a
+        finished task."""
+        async with self._sessions.begin() as session:
+            task = await _lock_task(session, request.task_id)
+            if TaskStatus(task.status).is_final or task.status == request.status:
+                return Empty()
+            task.status = request.status.value
+            if request.output is not None:
+                task.output = request.output
+            task.updated_at = datetime.now(UTC)
+            await add_event(
+                session,
+                request.task_id,
+                request.step_key,
+                NewEvent("status", {"status": request.status.value}),
+            )
+        return Empty()
 
 
 async def _lock_task(session: AsyncSession, task_id: str) -> Task:

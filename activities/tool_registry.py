@@ -160,9 +160,10 @@ def default_registry() -> ToolRegistry:
     """A fresh registry of the built-in tools (fresh, so adding tools never leaks between users)."""
     # Imported here: the built-in tools import this module for ToolError.
     from activities.builtin_tools import BUILTIN_TOOLS
+    from activities.workspace_tools import WORKSPACE_TOOLS
 
     registry = ToolRegistry()
-    for func in BUILTIN_TOOLS:
+    for func in (*BUILTIN_TOOLS, *WORKSPACE_TOOLS):
         registry.add(func)
     return registry
 

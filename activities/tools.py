@@ -6,12 +6,14 @@ A tool's failure is an answer, not a crash: it goes back to the model as the too
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities.db.steps import NewEvent, NewMessage, StepCounters, find_step_message, record_step
 from activities.heartbeat import heartbeating
+from activities.tool_context import ToolContext, use_tool_context
 from activities.tool_registry import ToolArgumentError, ToolError, ToolRegistry, UnknownToolError
 from workflows.contracts import ToolCallRequest, ToolCallResult
 
@@ -21,10 +23,15 @@ ERROR_PREFIX = "error: "
 
 class ToolActivities:
     def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], registry: ToolRegistry
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        registry: ToolRegistry,
+        workspaces_dir: Path,
     ) -> None:
+        """`workspaces_dir` holds one folder per task for the file tools."""
         self._sessions = session_factory
         self._registry = registry
+        self._workspaces = workspaces_dir
 
     @activity.defn
     async def run_tool(self, request: ToolCallRequest) -> ToolCallResult:
@@ -45,7 +52,13 @@ class ToolActivities:
                 raise ToolError(request.rejection)
             tool = self._registry.get(call.name)
             ignored = tool.unknown_arguments(call.arguments)
-            result = await heartbeating(tool.invoke(call.arguments))
+            context = ToolContext(
+                task_id=request.task_id,
+                tenant_id=None,
+                workspace=self._workspaces / request.task_id,
+            )
+            with use_tool_context(context):
+                result = await heartbeating(tool.invoke(call.arguments))
         except (UnknownToolError, ToolArgumentError, ToolError) as exc:
             is_error, result = True, f"{ERROR_PREFIX}{exc}"
         except Exception as exc:  # a tool's bug is reported to the model, and logged for us

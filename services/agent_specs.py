@@ -1,23 +1,110 @@
-"""Agent specs: YAML files in agents/, validated once and looked up by name."""
+"""Agent specs: YAML files in agents/, validated once and looked up by name.
+
+A spec is checked when it loads, never while it runs. A typo in an approval rule must stop
+the gateway from starting. Silently running every call unapproved is the worse outcome.
+"""
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from workflows.contracts import AgentConfig, ToolCallFormat
+from workflows.contracts import AgentConfig, ApprovalPolicy, ArgumentRule, ToolCallFormat
 
 AGENT_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+_DURATION = re.compile(r"(\d+)\s*([smhd]?)")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3_600, "d": 86_400}
+MAX_DURATION_SECONDS = 366 * 86_400  # longer than a year is a typo; it would also overflow dates
 
 
 class AgentSpecError(ValueError):
     """A spec file that cannot be used; the message names the file and the field."""
 
 
+def parse_duration(value: object) -> int:
+    """Seconds from an int (seconds) or text like `90s`, `30m`, `24h`, `7d`."""
+    seconds: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        seconds = value
+    elif isinstance(value, str) and (match := _DURATION.fullmatch(value.strip())):
+        seconds = int(match[1]) * _UNIT_SECONDS[match[2]]
+    if seconds is None:
+        raise ValueError(f"{value!r} is not a duration; write seconds or e.g. 90s, 30m, 24h, 7d")
+    if not 0 < seconds <= MAX_DURATION_SECONDS:
+        raise ValueError(f"{value!r} must be more than 0 seconds and at most 366 days")
+    return seconds
+
+
+Duration = Annotated[int, BeforeValidator(parse_duration)]
+
+
+class ArgumentRuleSpec(ArgumentRule):
+    """An `ArgumentRule` whose value is checked against its op when the spec loads."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="after")
+    def _value_fits_op(self) -> ArgumentRuleSpec:
+        op, value = self.op, self.value
+        if op in ("gt", "gte", "lt", "lte"):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"op {op!r} needs a number as value, not {value!r}")
+            if not math.isfinite(value):
+                raise ValueError(f"op {op!r} needs a finite number as value")
+        elif op in ("in", "not_in") and not isinstance(value, list):
+            raise ValueError(f"op {op!r} needs a list as value, not {value!r}")
+        elif op == "matches":
+            if not isinstance(value, str):
+                raise ValueError(f"op 'matches' needs a regular expression, not {value!r}")
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"regular expression {value!r} does not compile: {exc}") from None
+        elif op in ("outside", "inside") and not (isinstance(value, str) and value.strip()):
+            raise ValueError(f"op {op!r} needs a folder path as value, not {value!r}")
+        return self
+
+
+class ApprovalSpec(BaseModel):
+    """YAML form of an `ApprovalPolicy`, with readable durations."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tool: str
+    when: list[ArgumentRuleSpec] = Field(default_factory=list)
+    deadline: Duration = 86_400
+    on_timeout: Literal["reject", "escalate"] = "reject"
+    escalation_deadline: Duration = 86_400
+
+    def to_policy(self) -> ApprovalPolicy:
+        return ApprovalPolicy(
+            tool=self.tool,
+            when=[ArgumentRule.model_validate(rule.model_dump()) for rule in self.when],
+            deadline_seconds=self.deadline,
+            on_timeout=self.on_timeout,
+            escalation_deadline_seconds=self.escalation_deadline,
+        )
+
+
 class AgentSpec(BaseModel):
+    # unknown keys are errors: a misspelt `approvals:` would otherwise drop every approval
+    model_config = ConfigDict(extra="forbid")
+
     name: str
     description: str = ""
     pool: str = "default"
@@ -28,6 +115,9 @@ class AgentSpec(BaseModel):
     max_iterations: int = Field(default=8, ge=1, le=500)
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     max_tokens: int = Field(default=512, ge=1, le=32768)
+    approvals: list[ApprovalSpec] = Field(default_factory=list)
+    idle_timeout: Duration | None = None
+    webhook_url: str | None = None
 
     @field_validator("name")
     @classmethod
@@ -36,8 +126,56 @@ class AgentSpec(BaseModel):
             raise ValueError("must be lowercase letters, digits, '-' or '_'")
         return value
 
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_is_http(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        if parts.username or parts.password:
+            # the spec travels in workflow inputs and histories, where secrets must not go
+            raise ValueError("must not carry credentials; webhook signing comes from settings")
+        return value
+
+    @model_validator(mode="after")
+    def _approvals_name_own_tools(self) -> AgentSpec:
+        seen: set[str] = set()
+        for approval in self.approvals:
+            if approval.tool not in self.tools:
+                raise ValueError(
+                    f"approval policy for tool {approval.tool!r}, which the agent does not list"
+                    f" in tools {self.tools}"
+                )
+            if approval.tool in seen:
+                raise ValueError(f"tool {approval.tool!r} has more than one approval policy")
+            seen.add(approval.tool)
+        return self
+
     def to_config(self) -> AgentConfig:
-        return AgentConfig(**self.model_dump(exclude={"description"}))
+        return AgentConfig(
+            **self.model_dump(exclude={"description", "approvals", "idle_timeout", "webhook_url"}),
+            approvals=[approval.to_policy() for approval in self.approvals],
+            idle_timeout_seconds=self.idle_timeout,
+            webhook_url=self.webhook_url,
+        )
+
+    def unknown_rule_arguments(self, tool_schemas: Mapping[str, Mapping[str, Any]]) -> list[str]:
+        """Rules on arguments their tool does not take (tools without a schema are skipped)."""
+        problems = []
+        for approval in self.approvals:
+            schema = tool_schemas.get(approval.tool)
+            if schema is None:
+                continue
+            taken = set(schema.get("properties", {}))
+            for rule in approval.when:
+                if rule.argument not in taken:
+                    problems.append(
+                        f"approval rule on {approval.tool}({rule.argument}): the tool takes"
+                        f" {sorted(taken)}"
+                    )
+        return problems
 
 
 class AgentCatalog:
@@ -45,7 +183,16 @@ class AgentCatalog:
         self._specs = specs
 
     @classmethod
-    def load(cls, directory: Path, known_tools: set[str] | None = None) -> AgentCatalog:
+    def load(
+        cls,
+        directory: Path,
+        known_tools: set[str] | None = None,
+        tool_schemas: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> AgentCatalog:
+        """Every spec in directory, checked against the tools (names, and argument schemas
+        by tool name, e.g. `Tool.parameters_schema`) when the caller knows them."""
+        if known_tools is None and tool_schemas is not None:
+            known_tools = set(tool_schemas)
         specs: dict[str, AgentSpec] = {}
         for path in sorted(directory.glob("*.y*ml")):
             try:
@@ -57,6 +204,9 @@ class AgentCatalog:
             unknown = set(spec.tools) - known_tools if known_tools is not None else set()
             if unknown:
                 raise AgentSpecError(f"{path}: unknown tools {sorted(unknown)}")
+            problems = spec.unknown_rule_arguments(tool_schemas or {})
+            if problems:
+                raise AgentSpecError(f"{path}: " + "; ".join(problems))
             specs[spec.name] = spec
         return cls(specs)
 

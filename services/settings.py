@@ -61,6 +61,8 @@ class Settings(BaseSettings):
 
     # workers
     worker_pools: list[str] = ["default"]
+    # workflows kept in a worker's memory; 0 makes every step replay history (a bench mode)
+    worker_max_cached_workflows: int = 1000
     llm_timeout_seconds: float = 300.0
     workspaces_dir: Path | None = (
         None  # file tools' per-task folders; default <data_dir>/workspaces

@@ -13,6 +13,7 @@ import httpx
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.approvals import ApprovalActivities
 from activities.db.engine import create_engine, create_session_factory
 from activities.llm import LlmActivities
 from activities.store import StoreActivities
@@ -35,12 +36,18 @@ def build_workers(
     store: StoreActivities,
     llm: LlmActivities,
     tools: ToolActivities,
+    approvals: ApprovalActivities,
+    max_cached_workflows: int = 1000,
 ) -> list[Worker]:
     activities: list[Callable[..., Any]] = [
         store.begin_task,
+        store.set_status,
         store.finish_task,
         llm.model_turn,
         tools.run_tool,
+        approvals.request_approvals,
+        approvals.expire_approval,
+        approvals.notify_approval_requested,
     ]
     return [
         Worker(
@@ -49,6 +56,7 @@ def build_workers(
             workflows=[AgentTaskWorkflow],
             activities=activities,
             graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+            max_cached_workflows=max_cached_workflows,
         )
         for pool in pools
     ]
@@ -60,17 +68,22 @@ async def run_worker(settings: Settings, pools: list[str]) -> None:
     sessions = create_session_factory(engine)
     registry = default_registry()
     timeout = httpx.Timeout(settings.llm_timeout_seconds, connect=10.0)
-    async with httpx.AsyncClient(
-        base_url=settings.litellm_url,
-        headers={"Authorization": f"Bearer {settings.litellm_key.get_secret_value()}"},
-        timeout=timeout,
-    ) as http:
+    async with (
+        httpx.AsyncClient(
+            base_url=settings.litellm_url,
+            headers={"Authorization": f"Bearer {settings.litellm_key.get_secret_value()}"},
+            timeout=timeout,
+        ) as http,
+        httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as webhooks,
+    ):
         workers = build_workers(
             client,
             pools,
             StoreActivities(sessions),
             LlmActivities(sessions, http, registry),
-            ToolActivities(sessions, registry),
+            ToolActivities(sessions, registry, settings.resolved_workspaces_dir),
+            ApprovalActivities(sessions, webhooks, settings.approval_webhook_url),
+            max_cached_workflows=settings.worker_max_cached_workflows,
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

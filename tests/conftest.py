@@ -103,6 +103,8 @@ def gateway_settings(postgres_url: str, temporal_client: Client) -> Settings:
         temporal_address=temporal_client.service_client.config.target_host,
         temporal_namespace=temporal_client.namespace,
         cancel_wait_seconds=0.5,
+        # tests run the decision outbox's pass themselves; the background loop stays idle
+        approval_resignal_seconds=3600,
     )
 
 

@@ -8,6 +8,7 @@ import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -31,7 +32,8 @@ class RunningStack:
     stack: DevStack
     info: StackInfo
     scripted: ScriptedModel
-    scripted_child: Child
+    helpers: list[Child]  # the scripted model server and the webhook receiver
+    webhooks_url: str
 
     def api(self, key: str | None = None) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -41,28 +43,19 @@ class RunningStack:
         )
 
 
-async def start_stack(base: Path) -> RunningStack:
+async def start_stack(base: Path, **overrides: Any) -> RunningStack:
+    """`overrides` are extra Settings fields, e.g. `worker_max_cached_workflows=0` (bench/)."""
     agents = base / "agents"
     agents.mkdir(parents=True)
     for spec in [*(ROOT / "agents").glob("*.yaml"), *(ROOT / "tests" / "agents").glob("*.yaml")]:
         shutil.copy(spec, agents / spec.name)
 
-    scripted_port = free_port()
-    scripted_child = Child(
-        ChildSpec(
-            name="scripted-model",
-            argv=[sys.executable, "-m", "tests.fakes.scripted_model", "--port", str(scripted_port)],
-            log_file=base / "logs" / "scripted-model.log",
-        )
-    )
-    await scripted_child.start()
+    scripted_port, webhook_port = free_port(), free_port()
+    helpers = [
+        await _start_helper(base, "scripted-model", "tests.fakes.scripted_model", scripted_port),
+        await _start_helper(base, "webhook-receiver", "tests.fakes.webhook_receiver", webhook_port),
+    ]
     scripted = ScriptedModel(f"http://127.0.0.1:{scripted_port}")
-
-    async def scripted_up() -> bool:
-        async with httpx.AsyncClient(timeout=2) as http:
-            return (await http.get(f"{scripted.base_url}/health")).status_code == 200
-
-    await wait_until(scripted_up, "scripted model server", 30, scripted_child)
 
     settings = Settings(
         _env_file=None,
@@ -77,6 +70,9 @@ async def start_stack(base: Path) -> RunningStack:
         default_model_port=free_port(),
         small_model_port=free_port(),
         cancel_wait_seconds=10,
+        approval_webhook_url=f"http://127.0.0.1:{webhook_port}/hook",
+        approval_resignal_seconds=1,
+        **overrides,
     )
     stack = DevStack(
         settings, extra_env={"AGENTRY_SCRIPTED_MODEL_API_BASE": f"{scripted.base_url}/v1"}
@@ -84,12 +80,34 @@ async def start_stack(base: Path) -> RunningStack:
     try:
         info = await stack.start()
     except BaseException:
-        await scripted_child.stop()
+        for helper in helpers:
+            await helper.stop()
         raise
-    return RunningStack(settings, stack, info, scripted, scripted_child)
+    webhooks = f"http://127.0.0.1:{webhook_port}"
+    return RunningStack(settings, stack, info, scripted, helpers, webhooks)
 
 
 async def stop_stack(running: RunningStack) -> None:
     await running.stack.stop()
     await running.scripted.aclose()
-    await running.scripted_child.stop()
+    for helper in running.helpers:
+        await helper.stop()
+
+
+async def _start_helper(base: Path, name: str, module: str, port: int) -> Child:
+    """A fake peer of the stack (model server, webhook receiver) as a child process."""
+    child = Child(
+        ChildSpec(
+            name=name,
+            argv=[sys.executable, "-m", module, "--port", str(port)],
+            log_file=base / "logs" / f"{name}.log",
+        )
+    )
+    await child.start()
+
+    async def up() -> bool:
+        async with httpx.AsyncClient(timeout=2) as http:
+            return (await http.get(f"http://127.0.0.1:{port}/health")).status_code == 200
+
+    await wait_until(up, name, 30, child)
+    return child

@@ -1,8 +1,9 @@
 """AgentTaskWorkflow: the agent loop. It decides; activities act.
 
-model turn → run the turn's tool calls concurrently → next turn, until the model answers
-without a tool call or the iteration budget is spent. The workflow holds message ids, never
-message texts, so its history stays small however long the transcript grows.
+model turn → tool calls (those a policy holds wait for a human; the rest run at once,
+concurrently) → next turn, until the model answers without a tool call or the iteration
+budget is spent. A conversation then waits for the next user message until its idle timeout.
+The workflow holds message ids, never message texts, so its history stays small.
 """
 
 from __future__ import annotations
@@ -15,21 +16,40 @@ from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_
 with workflow.unsafe.imports_passed_through():
     from activities.llm import LlmActivities
     from activities.store import StoreActivities
-    from activities.tools import ToolActivities
     from workflows import policies
+    from workflows.approval_wait import ApprovalWait
     from workflows.contracts import (
         AgentTaskInput,
         AgentTaskResult,
+        ApprovalDecided,
         BeginTaskRequest,
         FinishTaskRequest,
         ModelTurnRequest,
+        ModelTurnResult,
         TaskStatus,
-        ToolCallRequest,
+        UserMessageAdded,
     )
+    from workflows.task_status import set_status
 
 
 @workflow.defn(name=policies.WORKFLOW_NAME)
 class AgentTaskWorkflow:
+    def __init__(self) -> None:
+        self._decisions: dict[str, ApprovalDecided] = {}
+        self._new_messages: list[int] = []
+        self._seen_messages: set[int] = set()
+
+    @workflow.signal(name="approval_decided")
+    def approval_decided(self, decision: ApprovalDecided) -> None:
+        """The gateway re-sends decisions it is unsure were delivered: keep the first."""
+        self._decisions.setdefault(decision.approval_id, decision)
+
+    @workflow.signal(name="user_message_added")
+    def user_message_added(self, added: UserMessageAdded) -> None:
+        if added.message_id not in self._seen_messages:
+            self._seen_messages.add(added.message_id)
+            self._new_messages.append(added.message_id)
+
     @workflow.run
     async def run(self, task: AgentTaskInput) -> AgentTaskResult:
         try:
@@ -47,6 +67,7 @@ class AgentTaskWorkflow:
     async def _loop(self, task: AgentTaskInput) -> AgentTaskResult:
         agent = task.agent
         message_ids = list(task.message_ids)
+        self._seen_messages.update(message_ids)
         if not message_ids:
             begun = await workflow.execute_activity_method(
                 StoreActivities.begin_task,
@@ -58,56 +79,37 @@ class AgentTaskWorkflow:
                 return AgentTaskResult(task_id=task.task_id, status=begun.final_status)
             message_ids = begun.message_ids
 
-        first_iteration = task.iteration
-        for iteration in range(task.iteration, agent.max_iterations):
+        iteration, budget_start, first_iteration = task.iteration, task.budget_start, task.iteration
+        while iteration - budget_start < agent.max_iterations:
+            message_ids.extend(self._take_new_messages())
             if self._should_continue_as_new(iteration - first_iteration):
                 workflow.continue_as_new(
-                    task.model_copy(update={"message_ids": message_ids, "iteration": iteration})
-                )
-            turn = await workflow.execute_activity_method(
-                LlmActivities.model_turn,
-                ModelTurnRequest(
-                    task_id=task.task_id,
-                    iteration=iteration,
-                    model=agent.model,
-                    message_ids=message_ids,
-                    tools=agent.tools,
-                    tool_call_format=agent.tool_call_format,
-                    temperature=agent.temperature,
-                    max_tokens=agent.max_tokens,
-                ),
-                start_to_close_timeout=policies.MODEL_CALL_TIMEOUT,
-                heartbeat_timeout=policies.MODEL_CALL_HEARTBEAT,
-                retry_policy=policies.MODEL_CALL_RETRY,
-            )
-            message_ids.append(turn.message_id)
-            if not turn.tool_calls:
-                output = turn.final_text or ""
-                await self._finish(task, TaskStatus.succeeded, output=output)
-                return AgentTaskResult(
-                    task_id=task.task_id,
-                    status=TaskStatus.succeeded,
-                    output=output,
-                    iterations=iteration + 1,
-                )
-            results = await asyncio.gather(
-                *(
-                    workflow.execute_activity_method(
-                        ToolActivities.run_tool,
-                        ToolCallRequest(
-                            task_id=task.task_id,
-                            iteration=iteration,
-                            call=call,
-                            rejection=turn.invalid_calls.get(call.id),
-                        ),
-                        start_to_close_timeout=policies.TOOL_CALL_TIMEOUT,
-                        heartbeat_timeout=policies.TOOL_CALL_HEARTBEAT,
-                        retry_policy=policies.TOOL_CALL_RETRY,
+                    task.model_copy(
+                        update={
+                            "message_ids": message_ids,
+                            "iteration": iteration,
+                            "budget_start": budget_start,
+                        }
                     )
-                    for call in turn.tool_calls
                 )
+            turn = await self._model_turn(task, iteration, message_ids)
+            message_ids.append(turn.message_id)
+            iteration += 1
+            if turn.tool_calls:
+                wait = ApprovalWait(task, iteration - 1, turn, message_ids, self._decisions)
+                message_ids.extend(await wait.run_calls())
+                continue
+            output = turn.final_text or ""
+            if self._new_messages or await self._await_next_message(task, iteration, output):
+                budget_start = iteration  # each user message gets the full budget
+                continue
+            await self._finish(task, TaskStatus.succeeded, output=output)
+            return AgentTaskResult(
+                task_id=task.task_id,
+                status=TaskStatus.succeeded,
+                output=output,
+                iterations=iteration,
             )
-            message_ids.extend(result.message_id for result in results)
 
         error = (
             f"the agent used all {agent.max_iterations} iterations without a final answer; "
@@ -115,11 +117,46 @@ class AgentTaskWorkflow:
         )
         await self._finish(task, TaskStatus.failed, error=error, error_code="max_iterations")
         return AgentTaskResult(
-            task_id=task.task_id,
-            status=TaskStatus.failed,
-            error=error,
-            iterations=agent.max_iterations,
+            task_id=task.task_id, status=TaskStatus.failed, error=error, iterations=iteration
         )
+
+    async def _model_turn(
+        self, task: AgentTaskInput, iteration: int, message_ids: list[int]
+    ) -> ModelTurnResult:
+        agent = task.agent
+        return await workflow.execute_activity_method(
+            LlmActivities.model_turn,
+            ModelTurnRequest(
+                task_id=task.task_id,
+                iteration=iteration,
+                model=agent.model,
+                message_ids=message_ids,
+                tools=agent.tools,
+                tool_call_format=agent.tool_call_format,
+                temperature=agent.temperature,
+                max_tokens=agent.max_tokens,
+            ),
+            start_to_close_timeout=policies.MODEL_CALL_TIMEOUT,
+            heartbeat_timeout=policies.MODEL_CALL_HEARTBEAT,
+            retry_policy=policies.MODEL_CALL_RETRY,
+        )
+
+    async def _await_next_message(self, task: AgentTaskInput, iteration: int, output: str) -> bool:
+        """A conversation stays open after an answer; True when the user wrote again."""
+        idle = task.agent.idle_timeout_seconds
+        if not idle:
+            return False
+        await set_status(task.task_id, TaskStatus.waiting_input, output=output)
+        try:
+            await workflow.wait_condition(lambda: bool(self._new_messages), timeout=idle)
+        except TimeoutError:
+            return False
+        await set_status(task.task_id, TaskStatus.running)
+        return True
+
+    def _take_new_messages(self) -> list[int]:
+        taken, self._new_messages = self._new_messages, []
+        return taken
 
     @staticmethod
     def _should_continue_as_new(iterations_this_run: int) -> bool:

@@ -43,7 +43,9 @@ class ArgumentRule(BaseModel):
     """
 
     argument: str
-    op: Literal["gt", "gte", "lt", "lte", "eq", "ne", "in", "not_in", "matches", "outside", "inside"]
+    op: Literal[
+        "gt", "gte", "lt", "lte", "eq", "ne", "in", "not_in", "matches", "outside", "inside"
+    ]
     value: Any
 
 
@@ -98,6 +100,7 @@ class AgentTaskInput(BaseModel):
     # set when the workflow continues as new: where the previous run left off
     message_ids: list[int] = Field(default_factory=list)
     iteration: int = 0
+    budget_start: int = 0  # the iteration at which the latest user message arrived
 
 
 class AgentTaskResult(BaseModel):
@@ -257,12 +260,13 @@ class ExpireApprovalResult(BaseModel):
 class SetStatusRequest(BaseModel):
     task_id: str
     status: TaskStatus
+    step_key: str  # unique per change, so a retried activity logs the change once
     output: str | None = None  # the latest answer, while a conversation waits
 
 
 class NotifyApprovalRequest(BaseModel):
     approval_id: str
-    url: str
+    url: str | None = None  # the agent's webhook; else the worker's configured one, if any
 
 
 EventType = Literal["status", "llm_call", "tool_call", "approval", "message"]

@@ -49,3 +49,12 @@ TOOL_CALL_RETRY = RetryPolicy(
 
 # A long task continues as new before its history grows large.
 CONTINUE_AS_NEW_AFTER_ITERATIONS = 50
+
+# Approval webhooks: retried with backoff for a while, then given up (never blocks the task).
+WEBHOOK_TIMEOUT = timedelta(seconds=30)
+WEBHOOK_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=8,
+)

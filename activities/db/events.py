@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +28,12 @@ class EventRepository:
         )
         return (await self._session.execute(statement)).scalar_one_or_none()
 
+    async def delete(self, task_id: uuid.UUID, step_key: str) -> None:
+        """Take back an event whose step was undone (e.g. a message its workflow never got)."""
+        await self._session.execute(
+            delete(TaskEvent).where(TaskEvent.task_id == task_id, TaskEvent.step_key == step_key)
+        )
+
     async def list(
         self, task_id: uuid.UUID, *, after: int | None = None, limit: int = 100
     ) -> list[TaskEvent]:
@@ -45,3 +51,13 @@ class MessageRepository:
     async def list(self, task_id: uuid.UUID) -> list[Message]:
         statement = select(Message).where(Message.task_id == task_id).order_by(Message.id)
         return list((await self._session.execute(statement)).scalars())
+
+    async def add_user_message(self, task_id: uuid.UUID, step_key: str, content: str) -> int:
+        """A message the user sent while the task runs; its id."""
+        message = Message(task_id=task_id, step_key=step_key, role="user", content=content)
+        self._session.add(message)
+        await self._session.flush()
+        return message.id
+
+    async def delete(self, message_id: int) -> None:
+        await self._session.execute(delete(Message).where(Message.id == message_id))

@@ -95,6 +95,12 @@ class TaskRepository:
         )
         return (await self._session.execute(statement)).scalar_one_or_none()
 
+    async def status_locked(self, task_id: uuid.UUID) -> str | None:
+        """The task's committed status, share-locked until the transaction ends so it cannot
+        turn final meanwhile; None when the task is gone."""
+        statement = select(Task.status).where(Task.id == task_id).with_for_update(read=True)
+        return (await self._session.execute(statement)).scalar_one_or_none()
+
     async def get_by_idempotency_key(self, tenant_id: uuid.UUID, key: str) -> Task | None:
         statement = (
             select(Task)

@@ -1,11 +1,10 @@
-"""The FastAPI app. Clients (database engine, Temporal client, agent catalog) open once in
-the lifespan and live on `app.state`; routes reach them through services.gateway.deps."""
+"""The FastAPI app. Clients (database engine, Temporal client, agent catalog, tool registry) open
+once in the lifespan and live on `app.state`; routes reach them through services.gateway.deps.
+The decision outbox (re-sending approval decisions) runs beside them for the app's lifetime."""
 
 from __future__ import annotations
 
 import asyncio
-import importlib
-import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,33 +12,26 @@ from typing import Any
 from fastapi import FastAPI
 
 from activities.db.engine import create_engine, create_session_factory
+from activities.tool_registry import default_registry
 from services.agent_specs import AgentCatalog
+from services.gateway.decision_outbox import DecisionOutbox
 from services.gateway.errors import PROBLEM_CONTENT_TYPE, install_error_handlers
-from services.gateway.routes import agents, health, tasks
+from services.gateway.routes import agents, approvals, health, tasks, ui
 from services.settings import Settings, get_settings
 from services.temporal_client import connect_temporal
-
-logger = logging.getLogger(__name__)
 
 DESCRIPTION = """\
 Run AI agents as durable tasks. Submit a task with `POST /v1/tasks`, then poll
 `GET /v1/tasks/{id}` (or read its events) until its status is final.
 
-Every `/v1` endpoint needs an API key: `Authorization: Bearer agk_...`.
+Tool calls an agent's policy marks as risky wait for a human: approvers find them with
+`GET /v1/approvals` and decide with `POST /v1/approvals/{id}/decision`.
+
+Every `/v1` endpoint needs an API key: `Authorization: Bearer agk_...`. Any key may read;
+submitting, cancelling and messaging tasks needs the role `submitter`, `operator` or `admin`;
+deciding approvals needs `approver` or `admin`.
 Errors are [RFC 9457](https://www.rfc-editor.org/rfc/rfc9457) `application/problem+json`.
 """
-
-
-def known_tool_names() -> set[str] | None:
-    """Tool names from the registry, or None (no check) while the registry is not there."""
-    try:
-        module = importlib.import_module("activities.tool_registry")
-    except ModuleNotFoundError as exc:
-        if exc.name != "activities.tool_registry":
-            raise
-        logger.warning("activities.tool_registry not found; agent tools are not checked")
-        return None
-    return set(module.default_registry().names())
 
 
 @asynccontextmanager
@@ -53,13 +45,21 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
         await asyncio.to_thread(upgrade_database, database_url)
 
-    app.state.catalog = AgentCatalog.load(settings.agents_dir, known_tools=known_tool_names())
+    # the gateway checks agents' tool names and edited approval arguments against this
+    app.state.tool_registry = registry = default_registry()
+    schemas = {tool.name: tool.parameters_schema for tool in registry.tools(registry.names())}
+    app.state.catalog = AgentCatalog.load(settings.agents_dir, tool_schemas=schemas)
     engine = create_engine(database_url)
     app.state.engine = engine
-    app.state.session_factory = create_session_factory(engine)
+    app.state.session_factory = session_factory = create_session_factory(engine)
     try:
-        app.state.temporal_client = await connect_temporal(settings)
-        yield
+        app.state.temporal_client = client = await connect_temporal(settings)
+        outbox = DecisionOutbox(session_factory, client, settings.approval_resignal_seconds)
+        outbox.start()
+        try:
+            yield
+        finally:
+            await outbox.stop()
     finally:
         await engine.dispose()
 
@@ -95,5 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi = _openapi_with_problem_media_type(app)  # type: ignore[method-assign]
     app.include_router(health.router)
     app.include_router(tasks.router)
+    app.include_router(approvals.router)
     app.include_router(agents.router)
+    app.include_router(ui.router)
     return app

@@ -4,7 +4,7 @@ them through these `Annotated` aliases so tests can override any one of them."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -14,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from activities.db.api_keys import ApiKeyRepository
-from activities.db.models import Task
+from activities.db.approvals import ApprovalRepository
+from activities.db.models import Approval, Task
 from activities.db.tasks import TaskRepository
+from activities.tool_registry import ToolRegistry
 from services.agent_specs import AgentCatalog
 from services.api_keys import Role, hash_api_key
 from services.gateway.errors import ProblemError
@@ -29,10 +31,11 @@ _bearer = HTTPBearer(
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the tenant owning the key, and the key's role."""
+    """Who is calling: the tenant owning the key, the key, and its role."""
 
     tenant_id: uuid.UUID
     api_key_id: uuid.UUID
+    api_key_name: str
     role: Role
 
 
@@ -63,10 +66,16 @@ def get_catalog(request: Request) -> AgentCatalog:
     return catalog
 
 
+def get_tool_registry(request: Request) -> ToolRegistry:
+    registry: ToolRegistry = request.app.state.tool_registry
+    return registry
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 TemporalDep = Annotated[Client, Depends(get_temporal_client)]
 CatalogDep = Annotated[AgentCatalog, Depends(get_catalog)]
+ToolRegistryDep = Annotated[ToolRegistry, Depends(get_tool_registry)]
 
 _UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 
@@ -90,13 +99,43 @@ async def get_principal(
             kind="unauthenticated",
             headers=_UNAUTHORIZED,
         )
-    return Principal(tenant_id=key.tenant_id, api_key_id=key.id, role=Role(key.role))
+    return Principal(
+        tenant_id=key.tenant_id, api_key_id=key.id, api_key_name=key.name, role=Role(key.role)
+    )
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
+# What each role may do; reading tasks and approvals needs only a valid key.
+TASK_WRITER_ROLES = (Role.submitter, Role.operator, Role.admin)
+APPROVER_ROLES = (Role.approver, Role.admin)
 
-def parse_task_id(raw: str) -> uuid.UUID | None:
+
+def require_role(action: str, *roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency admitting only keys with one of `roles`; others get a 403 naming them."""
+    allowed = [role.value for role in roles]
+
+    async def check(principal: PrincipalDep) -> Principal:
+        if principal.role not in roles:
+            raise ProblemError(
+                403,
+                f"an API key with role {principal.role.value!r} may not {action}; "
+                f"allowed roles: {', '.join(allowed)}",
+                kind="forbidden-role",
+                extra={"role": principal.role.value, "allowed_roles": allowed},
+            )
+        return principal
+
+    return check
+
+
+TaskWriterDep = Annotated[
+    Principal, Depends(require_role("submit, cancel or message tasks", *TASK_WRITER_ROLES))
+]
+ApproverDep = Annotated[Principal, Depends(require_role("decide approvals", *APPROVER_ROLES))]
+
+
+def parse_uuid(raw: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(raw)
     except ValueError:
@@ -109,7 +148,7 @@ async def get_owned_task(
     session: SessionDep,
 ) -> Task:
     """The caller's task; a malformed id, an unknown one and another tenant's all read 404."""
-    parsed = parse_task_id(task_id)
+    parsed = parse_uuid(task_id)
     task = await TaskRepository(session).get(principal.tenant_id, parsed) if parsed else None
     if task is None:
         raise ProblemError(404, f"task {task_id} not found", kind="task-not-found")
@@ -117,3 +156,20 @@ async def get_owned_task(
 
 
 OwnedTaskDep = Annotated[Task, Depends(get_owned_task)]
+
+
+async def get_owned_approval(
+    approval_id: Annotated[str, Path(description="The approval's id.")],
+    principal: PrincipalDep,
+    session: SessionDep,
+) -> Approval:
+    """The caller's approval; a malformed id, an unknown one and another tenant's all read 404."""
+    parsed = parse_uuid(approval_id)
+    repository = ApprovalRepository(session)
+    approval = await repository.get(principal.tenant_id, parsed) if parsed else None
+    if approval is None:
+        raise ProblemError(404, f"approval {approval_id} not found", kind="approval-not-found")
+    return approval
+
+
+OwnedApprovalDep = Annotated[Approval, Depends(get_owned_approval)]

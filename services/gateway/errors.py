@@ -1,7 +1,8 @@
 """Every error leaves the gateway as RFC 9457 `application/problem+json`.
 
 Messages say what was wrong and how to fix it; a 500 never carries the exception's text,
-which may hold SQL, URLs or secrets. It goes to the log instead.
+which may hold SQL, URLs or secrets. It goes to the log instead. The problem models at the end
+document these answers in the OpenAPI schema.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger(__name__)
@@ -160,6 +162,57 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 async def _unhandled_error(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(500, "internal error", instance=request.url.path)
+
+
+# --- documented shapes (OpenAPI) ---------------------------------------------------------
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, served as `application/problem+json`."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "about:blank",
+                    "title": "Not Found",
+                    "status": 404,
+                    "detail": "task 0b8f6c1e-4f7a-4c59-9d1e-3a1f2b7c9d10 not found",
+                    "instance": "/v1/tasks/0b8f6c1e-4f7a-4c59-9d1e-3a1f2b7c9d10",
+                }
+            ]
+        },
+    )
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Where: `body.input`, `query.limit`, `header.Idempotency-Key`.")
+    message: str
+    type: str = Field(description="Machine-readable kind of error, e.g. `missing`.")
+
+
+class ValidationProblem(Problem):
+    """A 422: the request is well-formed JSON but some fields are wrong."""
+
+    errors: list[FieldError] = Field(default_factory=list, description="One entry per bad field.")
+
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for error answers (served as application/problem+json; see app.py)."""
+    return {
+        code: {
+            "model": ValidationProblem if code == 422 else Problem,
+            "description": HTTPStatus(code).phrase,
+        }
+        for code in codes
+    }
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from http import HTTPStatus
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -108,7 +107,9 @@ class TaskOut(BaseModel):
     id: uuid.UUID
     agent: str
     status: TaskStatus = Field(
-        description="`queued` → `running` → one of `succeeded`, `failed`, `cancelled` (final)."
+        description="`queued` → `running` (⇄ `waiting_approval` while a tool call waits for "
+        "a human, ⇄ `waiting_input` while a conversation waits for the next message) → one "
+        "of `succeeded`, `failed`, `cancelled` (final)."
     )
     input: str
     metadata: dict[str, Any]
@@ -171,7 +172,7 @@ class EventOut(BaseModel):
     )
 
     id: int = Field(description="Increasing; pass the last one seen as `after` to resume.")
-    type: str = Field(description="`status`, `llm_call` or `tool_call`.")
+    type: str = Field(description="`status`, `llm_call`, `tool_call`, `approval` or `message`.")
     data: dict[str, Any]
     created_at: datetime
 
@@ -212,6 +213,31 @@ class MessageList(BaseModel):
     items: list[MessageOut] = Field(description="The transcript, in order.")
 
 
+class MessageCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"content": "Use metric units, please."}]},
+    )
+
+    content: str = Field(
+        min_length=1,
+        description="The follow-up, as text. Limited to the gateway's `max_input_bytes` "
+        "(UTF-8 bytes; 64 KiB by default).",
+    )
+
+    @field_validator("content")
+    @classmethod
+    def _content_has_text(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must contain more than whitespace")
+        return value
+
+
+class MessageAccepted(BaseModel):
+    message_id: int = Field(description="The stored message's id (see the transcript).")
+    task_id: uuid.UUID
+
+
 class AgentOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -246,54 +272,6 @@ class AgentOut(BaseModel):
 
 class AgentList(BaseModel):
     items: list[AgentOut] = Field(description="Agents, by name.")
-
-
-class Problem(BaseModel):
-    """RFC 9457 problem details, served as `application/problem+json`."""
-
-    model_config = ConfigDict(
-        extra="allow",
-        json_schema_extra={
-            "examples": [
-                {
-                    "type": "about:blank",
-                    "title": "Not Found",
-                    "status": 404,
-                    "detail": f"task {_EXAMPLE_ID} not found",
-                    "instance": f"/v1/tasks/{_EXAMPLE_ID}",
-                }
-            ]
-        },
-    )
-
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str | None = None
-    instance: str | None = None
-
-
-class FieldError(BaseModel):
-    field: str = Field(description="Where: `body.input`, `query.limit`, `header.Idempotency-Key`.")
-    message: str
-    type: str = Field(description="Machine-readable kind of error, e.g. `missing`.")
-
-
-class ValidationProblem(Problem):
-    """A 422: the request is well-formed JSON but some fields are wrong."""
-
-    errors: list[FieldError] = Field(default_factory=list, description="One entry per bad field.")
-
-
-def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for error answers (served as application/problem+json; see app.py)."""
-    return {
-        code: {
-            "model": ValidationProblem if code == 422 else Problem,
-            "description": HTTPStatus(code).phrase,
-        }
-        for code in codes
-    }
 
 
 class HealthOut(BaseModel):

@@ -81,10 +81,13 @@ async def test_requests_without_a_valid_key_are_401(
             assert response.headers["www-authenticate"] == "Bearer"
 
 
-async def test_any_role_may_use_the_task_endpoints(make_api: MakeApi) -> None:
-    for role in ["submitter", "approver", "operator", "admin"]:
+async def test_task_writing_roles_may_submit_and_approvers_may_not(make_api: MakeApi) -> None:
+    for role in ["submitter", "operator", "admin"]:
         api = await make_api(role=role)
         assert (await submit(api)).status_code == 201
+    approver = await make_api(role="approver")
+    assert_problem(await submit(approver), 403, "'approver'", "allowed roles")
+    assert (await approver.get("/v1/tasks")).status_code == 200
 
 
 async def test_health_and_docs_need_no_key(make_api: MakeApi) -> None:
@@ -157,8 +160,10 @@ async def test_unknown_paths_and_methods_are_problems(api: httpx.AsyncClient) ->
 async def test_agents_lists_the_catalog(api: httpx.AsyncClient) -> None:
     response = await api.get("/v1/agents")
     assert response.status_code == 200
-    [agent] = response.json()["items"]
-    assert agent["name"] == "assistant"
+    items = response.json()["items"]
+    names = [item["name"] for item in items]
+    assert "assistant" in names and names == sorted(names)
+    [agent] = [item for item in items if item["name"] == "assistant"]
     assert agent["tools"] == ["calculator", "current_time"]
     assert (agent["pool"], agent["model"]) == ("default", "agent-default")
     assert agent["description"]

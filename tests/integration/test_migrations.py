@@ -20,7 +20,7 @@ from services.migrations import (
     upgrade_database,
 )
 
-TABLES = {"tenants", "api_keys", "tasks", "messages", "task_events"}
+TABLES = {"tenants", "api_keys", "tasks", "messages", "task_events", "approvals"}
 
 
 def database_url(postgres_url: str, name: str) -> str:
@@ -44,11 +44,26 @@ def test_the_migrated_schema_is_exactly_the_models(postgres_url: str) -> None:
             inspector = inspect(connection)
             tasks_indexes = {index["name"] for index in inspector.get_indexes("tasks")}
             tasks_uniques = {u["name"] for u in inspector.get_unique_constraints("tasks")}
+            approval_indexes = {
+                index["name"]: index for index in inspector.get_indexes("approvals")
+            }
+            approval_uniques = {u["name"] for u in inspector.get_unique_constraints("approvals")}
     finally:
         engine.dispose()
     assert differences == []
     assert "ix_tasks_tenant_created" in tasks_indexes
     assert "uq_tasks_tenant_idempotency" in tasks_uniques
+    assert "uq_approvals_task_call" in approval_uniques
+    assert approval_indexes["ix_approvals_tenant_status_created"]["column_names"] == [
+        "tenant_id",
+        "status",
+        "created_at",
+        "id",
+    ]
+    # the outbox index is partial: only decided rows not yet signalled
+    unsignalled = approval_indexes["ix_approvals_unsignalled"]
+    where = unsignalled["dialect_options"]["postgresql_where"]
+    assert "signalled_at IS NULL" in where and "decided_at IS NOT NULL" in where
     assert table_names(postgres_url) == TABLES | {"alembic_version"}
 
 

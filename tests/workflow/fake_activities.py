@@ -6,14 +6,25 @@ import asyncio
 from dataclasses import dataclass, field
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from workflows.contracts import (
+    ApprovalDecided,
+    ApprovalOutcome,
+    ApprovalRef,
     BeginTaskRequest,
     BeginTaskResult,
+    Empty,
+    ExpireApprovalRequest,
+    ExpireApprovalResult,
     FinishTaskRequest,
     FinishTaskResult,
     ModelTurnRequest,
     ModelTurnResult,
+    NotifyApprovalRequest,
+    RequestApprovalsRequest,
+    RequestApprovalsResult,
+    SetStatusRequest,
     ToolCall,
     ToolCallRequest,
     ToolCallResult,
@@ -32,6 +43,13 @@ class ScriptedActivities:
     max_tools_in_flight: int = 0
     tool_delay: float = 0.0
     model_delay: float = 0.0
+    statuses: list[str] = field(default_factory=list)
+    approval_requests: list[RequestApprovalsRequest] = field(default_factory=list)
+    expirations: list[ExpireApprovalRequest] = field(default_factory=list)
+    notified: list[str] = field(default_factory=list)
+    webhook_fails: bool = False
+    # decisions a human recorded in "Postgres" before the deadline fired (race simulation)
+    recorded_decisions: dict[str, ApprovalDecided] = field(default_factory=dict)
     _next_id: int = 100
 
     def _id(self) -> int:
@@ -68,5 +86,48 @@ class ScriptedActivities:
         self.finished.append(request)
         return FinishTaskResult(status=request.status)
 
+    @activity.defn(name="set_status")
+    async def set_status(self, request: SetStatusRequest) -> Empty:
+        self.statuses.append(request.status.value)
+        return Empty()
+
+    @activity.defn(name="request_approvals")
+    async def request_approvals(self, request: RequestApprovalsRequest) -> RequestApprovalsResult:
+        self.approval_requests.append(request)
+        self.statuses.append("waiting_approval")
+        return RequestApprovalsResult(
+            approvals=[
+                ApprovalRef(approval_id=f"appr-{n.call.id}", call_id=n.call.id)
+                for n in request.needed
+            ]
+        )
+
+    @activity.defn(name="expire_approval")
+    async def expire_approval(self, request: ExpireApprovalRequest) -> ExpireApprovalResult:
+        self.expirations.append(request)
+        if request.approval_id in self.recorded_decisions:
+            return ExpireApprovalResult(
+                outcome=ApprovalOutcome.approved,
+                decision=self.recorded_decisions[request.approval_id],
+            )
+        if request.action == "escalate":
+            return ExpireApprovalResult(outcome=ApprovalOutcome.escalated)
+        return ExpireApprovalResult(outcome=ApprovalOutcome.timed_out)
+
+    @activity.defn(name="notify_approval_requested")
+    async def notify_approval_requested(self, request: NotifyApprovalRequest) -> None:
+        self.notified.append(request.approval_id)
+        if self.webhook_fails:
+            raise ApplicationError("webhook down", non_retryable=True)
+
     def all(self) -> list[object]:
-        return [self.begin_task, self.model_turn, self.run_tool, self.finish_task]
+        return [
+            self.begin_task,
+            self.model_turn,
+            self.run_tool,
+            self.finish_task,
+            self.set_status,
+            self.request_approvals,
+            self.expire_approval,
+            self.notify_approval_requested,
+        ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from services.gateway.deps import CatalogDep, PrincipalDep
-from services.gateway.schemas import AgentList, AgentOut, problem_responses
+from services.gateway.errors import problem_responses
+from services.gateway.schemas import AgentList, AgentOut
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"], responses=problem_responses(401))
 

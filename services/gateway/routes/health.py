@@ -13,8 +13,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from services.gateway.deps import SessionDep, TemporalDep
-from services.gateway.errors import problem_response
-from services.gateway.schemas import HealthOut, Problem
+from services.gateway.errors import Problem, problem_response
+from services.gateway.schemas import HealthOut
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,7 @@
-"""/v1/tasks: submit, read, list, cancel, and a task's events and transcript."""
+"""/v1/tasks: submit, read, list, cancel, a task's events and transcript, and follow-ups.
+
+Reading needs any valid key; submitting, cancelling and adding messages need a task-writing
+role (see deps.TaskWriterDep)."""
 
 from __future__ import annotations
 
@@ -15,26 +18,29 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.db.events import EventRepository, MessageRepository
 from activities.db.models import Task
 from activities.db.tasks import TaskRepository
-from services.gateway.cursors import InvalidCursorError, decode_cursor, encode_cursor
+from services.gateway.cursors import encode_cursor, page_start
 from services.gateway.deps import (
     CatalogDep,
     OwnedTaskDep,
     PrincipalDep,
     SessionDep,
     SettingsDep,
+    TaskWriterDep,
     TemporalDep,
 )
-from services.gateway.errors import ProblemError
+from services.gateway.errors import ProblemError, problem_responses
+from services.gateway.follow_ups import add_follow_up, check_message_size
 from services.gateway.schemas import (
     EventList,
     EventOut,
+    MessageAccepted,
+    MessageCreate,
     MessageList,
     MessageOut,
     TaskCancel,
     TaskCreate,
     TaskList,
     TaskOut,
-    problem_responses,
 )
 from services.gateway.submission import Submission, check_sizes, resolve_agent, submit_task
 from services.settings import Settings
@@ -54,13 +60,13 @@ router = APIRouter(prefix="/v1/tasks", tags=["tasks"], responses=problem_respons
     response_description="The task, stored and its workflow started.",
     responses={
         200: {"model": TaskOut, "description": "A retry with the same Idempotency-Key."},
-        **problem_responses(400, 409, 413, 415, 503),
+        **problem_responses(400, 403, 409, 413, 415, 503),
     },
 )
 async def create_task(
+    principal: TaskWriterDep,
     body: TaskCreate,
     response: Response,
-    principal: PrincipalDep,
     session: SessionDep,
     client: TemporalDep,
     catalog: CatalogDep,
@@ -105,18 +111,12 @@ async def list_tasks(
     limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 20,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
 ) -> TaskList:
-    after = None
-    if cursor is not None:
-        try:
-            after = decode_cursor(cursor)
-        except InvalidCursorError as exc:
-            raise ProblemError(400, str(exc), kind="invalid-cursor") from exc
     page = await TaskRepository(session).list_page(
         principal.tenant_id,
         limit=limit,
         status=status_filter.value if status_filter else None,
         agent=agent,
-        after=after,
+        after=page_start(cursor),
     )
     return TaskList(
         items=[TaskOut.from_row(task) for task in page.tasks],
@@ -135,12 +135,12 @@ async def get_task(task: OwnedTaskDep) -> TaskOut:
     response_description="The task, now final.",
     responses={
         202: {"model": TaskOut, "description": "Cancellation requested; still finishing."},
-        **problem_responses(404, 409, 503),
+        **problem_responses(403, 404, 409, 503),
     },
 )
 async def cancel_task(
+    principal: TaskWriterDep,
     task: OwnedTaskDep,
-    principal: PrincipalDep,
     session: SessionDep,
     client: TemporalDep,
     settings: SettingsDep,
@@ -187,6 +187,28 @@ async def list_events(
 async def list_messages(task: OwnedTaskDep, session: SessionDep) -> MessageList:
     messages = await MessageRepository(session).list(task.id)
     return MessageList(items=[MessageOut.from_row(message) for message in messages])
+
+
+@router.post(
+    "/{task_id}/messages",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Add a follow-up message",
+    response_description="Stored and handed to the task; the agent reads it at its next step.",
+    responses=problem_responses(403, 404, 409, 413, 415, 503),
+)
+async def add_message(
+    principal: TaskWriterDep,
+    task: OwnedTaskDep,
+    body: MessageCreate,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+) -> MessageAccepted:
+    """For tasks that are queued, running or waiting (for an approval or for input); a
+    conversation waiting for input continues with it."""
+    check_message_size(body.content, settings)
+    message_id = await add_follow_up(session, client, task, body.content)
+    return MessageAccepted(message_id=message_id, task_id=task.id)
 
 
 _FINAL = {status.value for status in TaskStatus if status.is_final}

@@ -1,0 +1,167 @@
+"""Approval rows as the gateway sees them: a tenant's inbox, a task's audit trail, recording a
+decision, and the outbox of decisions not yet signalled to their workflow.
+
+Methods never commit: the caller owns the transaction, so a decision and its event are stored
+together.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import exists, func, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from activities.db.models import Approval, Task
+from activities.db.tasks import FINAL_STATUSES
+from workflows.contracts import ApprovalDecisionKind, ApprovalOutcome
+
+OPEN_STATUSES = tuple(outcome.value for outcome in ApprovalOutcome if outcome.is_open)
+
+OUTCOME_OF_DECISION = {
+    ApprovalDecisionKind.approve: ApprovalOutcome.approved,
+    ApprovalDecisionKind.reject: ApprovalOutcome.rejected,
+    ApprovalDecisionKind.edit: ApprovalOutcome.edited,
+}
+
+ApprovalKey = tuple[datetime, uuid.UUID]
+"""An approval's position in newest-first order: (created_at, id)."""
+
+
+@dataclass(frozen=True)
+class ApprovalPage:
+    approvals: list[Approval]
+    next_key: ApprovalKey | None
+    """Key of the last approval returned when more follow, else None."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    kind: ApprovalDecisionKind
+    arguments: dict[str, Any] | None  # edit only
+    comment: str | None
+    api_key_id: uuid.UUID
+    api_key_name: str
+
+
+@dataclass(frozen=True)
+class UnsignalledDecision:
+    approval: Approval
+    workflow_id: str
+
+
+class ApprovalRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, tenant_id: uuid.UUID, approval_id: uuid.UUID) -> Approval | None:
+        """The approval if it belongs to the tenant; re-read from the database every time."""
+        statement = (
+            select(Approval)
+            .where(Approval.id == approval_id, Approval.tenant_id == tenant_id)
+            .execution_options(populate_existing=True)
+        )
+        return (await self._session.execute(statement)).scalar_one_or_none()
+
+    async def list_page(
+        self,
+        tenant_id: uuid.UUID,
+        *,
+        limit: int,
+        statuses: Sequence[str],
+        agent: str | None = None,
+        task_id: uuid.UUID | None = None,
+        after: ApprovalKey | None = None,
+    ) -> ApprovalPage:
+        """The tenant's inbox, newest first, keyset-paginated on (created_at, id)."""
+        statement = select(Approval).where(
+            Approval.tenant_id == tenant_id, Approval.status.in_(list(statuses))
+        )
+        if agent is not None:
+            statement = statement.where(Approval.agent == agent)
+        if task_id is not None:
+            statement = statement.where(Approval.task_id == task_id)
+        if after is not None:
+            statement = statement.where(tuple_(Approval.created_at, Approval.id) < tuple_(*after))
+        statement = statement.order_by(Approval.created_at.desc(), Approval.id.desc()).limit(
+            limit + 1
+        )
+        rows = list((await self._session.execute(statement)).scalars())
+        if len(rows) <= limit:
+            return ApprovalPage(approvals=rows, next_key=None)
+        last = rows[limit - 1]
+        return ApprovalPage(approvals=rows[:limit], next_key=(last.created_at, last.id))
+
+    async def list_for_task(self, task_id: uuid.UUID) -> list[Approval]:
+        """Every approval of the task, in the order they were requested."""
+        statement = (
+            select(Approval)
+            .where(Approval.task_id == task_id)
+            .order_by(Approval.created_at, Approval.iteration, Approval.call_id, Approval.id)
+        )
+        return list((await self._session.execute(statement)).scalars())
+
+    async def decide(
+        self, tenant_id: uuid.UUID, approval_id: uuid.UUID, decision: Decision
+    ) -> Approval | None:
+        """Record the decision if the approval is still open and its task not final.
+
+        One conditional UPDATE, so two approvers racing (or a decision racing the deadline)
+        leave exactly one outcome. None when nothing was updated; the caller finds out why.
+        """
+        task_open = exists().where(Task.id == Approval.task_id, Task.status.not_in(FINAL_STATUSES))
+        statement = (
+            update(Approval)
+            .where(
+                Approval.id == approval_id,
+                Approval.tenant_id == tenant_id,
+                Approval.status.in_(OPEN_STATUSES),
+                task_open,
+            )
+            .values(
+                status=OUTCOME_OF_DECISION[decision.kind].value,
+                decision=decision.kind.value,
+                decided_arguments=decision.arguments,
+                comment=decision.comment,
+                decided_by=decision.api_key_id,
+                decided_by_name=decision.api_key_name,
+                decided_at=func.now(),
+            )
+            .returning(Approval)
+            .execution_options(populate_existing=True)
+        )
+        return (await self._session.execute(statement)).scalar_one_or_none()
+
+    async def mark_signalled(self, approval_ids: Sequence[uuid.UUID]) -> None:
+        if not approval_ids:
+            return
+        statement = (
+            update(Approval)
+            .where(Approval.id.in_(list(approval_ids)), Approval.signalled_at.is_(None))
+            .values(signalled_at=func.now())
+        )
+        await self._session.execute(statement)
+
+    async def claim_unsignalled(
+        self, *, older_than: timedelta, limit: int
+    ) -> list[UnsignalledDecision]:
+        """Decisions recorded at least `older_than` ago whose workflow was never told; locked
+        until the transaction ends, skipping rows another gateway replica holds."""
+        statement = (
+            select(Approval, Task.workflow_id)
+            .join(Task, Task.id == Approval.task_id)
+            .where(
+                Approval.signalled_at.is_(None),
+                Approval.decided_at.is_not(None),
+                Approval.decided_at < func.now() - older_than,
+            )
+            .order_by(Approval.decided_at)
+            .limit(limit)
+            .with_for_update(of=Approval, skip_locked=True)
+        )
+        rows = (await self._session.execute(statement)).all()
+        return [UnsignalledDecision(approval=row[0], workflow_id=row[1]) for row in rows]

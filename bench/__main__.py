@@ -1,0 +1,45 @@
+"""`python -m bench [--list] [<name> [options]]`: without a name, every benchmark with its
+defaults. Each prints its Markdown report and rewrites its section of docs/BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from types import ModuleType
+
+from bench import approval_latency
+
+BENCHMARKS: dict[str, ModuleType] = {approval_latency.NAME: approval_latency}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--list", action="store_true", help="name the benchmarks and stop")
+    commands = parser.add_subparsers(dest="name", metavar="<name>")
+    for name, module in BENCHMARKS.items():
+        module.add_arguments(commands.add_parser(name, help=module.TITLE))
+    args = parser.parse_args(argv)
+    if args.list:
+        sys.stdout.write("".join(f"{n}\t{m.TITLE}\n" for n, m in BENCHMARKS.items()))
+        return 0
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request
+    for name in [args.name] if args.name else list(BENCHMARKS):
+        module = BENCHMARKS[name]
+        options = args
+        if not args.name:  # run-all: this benchmark's own defaults
+            defaults = argparse.ArgumentParser()
+            module.add_arguments(defaults)
+            options = defaults.parse_args([])
+        run: Callable[[argparse.Namespace, str], Awaitable[str]] = module.run
+        report = asyncio.run(run(options, module.command_line()))
+        sys.stdout.write(f"\n## {module.TITLE}\n\n{report}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Re-sends approval decisions whose workflow was never told.
+
+A decision is committed to Postgres before its signal is sent; if the gateway dies in between,
+or Temporal was down, the row keeps `signalled_at` empty. This loop, started in the gateway's
+lifespan, finds such rows and signals them again. Rows are claimed with FOR UPDATE SKIP LOCKED,
+so several gateway replicas share the work without sending one decision twice at once (a
+duplicate would be harmless anyway: the workflow ignores a decision it already has).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from activities.db.approvals import ApprovalRepository
+from services.gateway.signals import APPROVAL_DECIDED, decision_signal, send_signal
+
+logger = logging.getLogger(__name__)
+
+RESEND_AFTER = timedelta(seconds=2)  # leave the deciding request time to signal itself
+BATCH_SIZE = 100
+
+
+async def resend_unsignalled_decisions(
+    session_factory: async_sessionmaker[AsyncSession],
+    client: Client,
+    *,
+    older_than: timedelta = RESEND_AFTER,
+    limit: int = BATCH_SIZE,
+) -> int:
+    """One pass: signal the claimed decisions and mark those told; how many were told.
+
+    A failed signal ends the pass early and leaves its row and the rest for the next one.
+    """
+    async with session_factory() as session, session.begin():
+        approvals = ApprovalRepository(session)
+        claimed = await approvals.claim_unsignalled(older_than=older_than, limit=limit)
+        told = []
+        for item in claimed:
+            approval = item.approval
+            try:
+                await send_signal(
+                    client, item.workflow_id, APPROVAL_DECIDED, decision_signal(approval)
+                )
+            except Exception as exc:
+                # most likely Temporal is unreachable: stop here, the next pass tries again
+                logger.warning(
+                    "re-sending decision of approval %s to %s failed: %s",
+                    approval.id,
+                    item.workflow_id,
+                    type(exc).__name__,
+                )
+                break
+            told.append(approval.id)
+        await approvals.mark_signalled(told)
+    if told:
+        logger.info("re-sent %d approval decision(s)", len(told))
+    return len(told)
+
+
+async def run_decision_outbox(
+    session_factory: async_sessionmaker[AsyncSession], client: Client, interval_seconds: float
+) -> None:
+    """Pass after pass until cancelled; an error is logged and the next pass tries again."""
+    while True:
+        try:
+            await resend_unsignalled_decisions(session_factory, client)
+        except Exception:
+            logger.exception("the decision outbox pass failed; retrying in %ss", interval_seconds)
+        await asyncio.sleep(interval_seconds)
+
+
+class DecisionOutbox:
+    """The loop as a background task of the gateway: `start()` in the lifespan, `stop()` at its
+    end (cancels the loop; an interrupted pass rolls back and leaves its rows for later)."""
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        client: Client,
+        interval_seconds: float,
+    ) -> None:
+        self._session_factory = session_factory
+        self._client = client
+        self._interval = interval_seconds
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(
+                run_decision_outbox(self._session_factory, self._client, self._interval),
+                name="decision-outbox",
+            )
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
