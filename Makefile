@@ -8,12 +8,13 @@ VENV   := .venv
 PACKAGES := .agentry/packages
 PYTEST_ARGS ?=
 
-# Debian packages the browser tests drive (headless Chromium); installed once, when missing.
+# Debian packages the browser tests drive (headless Chromium); `make test` installs them once,
+# when missing. `make run` does not need them.
 DEBIAN_PACKAGES := chromium chromium-driver
 
 .PHONY: setup system-packages run test lint bench clean-state
 
-setup: system-packages $(VENV)/.synced $(PACKAGES)/.installed
+setup: $(VENV)/.synced $(PACKAGES)/.installed
 
 system-packages:
 	@if [ ! -x /usr/bin/chromium ]; then \
@@ -43,7 +44,7 @@ $(PACKAGES)/.installed: deploy/models-requirements.txt $(VENV)/.synced
 run: setup
 	$(VENV)/bin/agentry dev
 
-test: lint
+test: system-packages lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # Benchmarks (bench/): figures go to docs/BENCHMARKS.md; never part of `make test`.

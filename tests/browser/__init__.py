@@ -1,0 +1,1 @@
+"""Browser tests: the gateway's web pages in headless Chromium (Debian's), driven by Playwright."""
