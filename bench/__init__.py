@@ -15,6 +15,8 @@ import platform
 import re
 import shutil
 import subprocess
+import sys
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,3 +94,39 @@ def update_section(title: str, body: str, path: Path = BENCHMARKS_MD) -> None:
         text = f"{text.rstrip()}\n\n{section}"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+
+
+def by_label(samples: Sequence[Sequence[tuple[str, float]]]) -> dict[str, list[float]]:
+    """Per-sample (label, ms) lists regrouped as label → values, labels in first-seen order."""
+    grouped: dict[str, list[float]] = defaultdict(list)
+    for sample in samples:
+        for label, value in sample:
+            grouped[label].append(value)
+    return dict(grouped)
+
+
+def offsets_table(samples: Sequence[Sequence[tuple[str, float]]]) -> list[str]:
+    """Markdown rows: each event's p50/p90 offset, in the order of the p50s, with the step
+    between consecutive p50s and how many samples had the event."""
+    rows = sorted(by_label(samples).items(), key=lambda item: percentile(item[1], 50))
+    lines = ["| event | p50 | p90 | step (p50) | in samples |", "|---|---|---|---|---|"]
+    previous = 0.0
+    for label, values in rows:
+        p50 = percentile(values, 50)
+        lines.append(
+            f"| {label} | {p50:.1f} | {percentile(values, 90):.1f} | +{p50 - previous:.1f} "
+            f"| {len(values)}/{len(samples)} |"
+        )
+        previous = p50
+    return lines
+
+
+def load_text(load: tuple[float, float, float]) -> str:
+    return " / ".join(f"{x:.2f}" for x in load)
+
+
+def command_line() -> str:
+    """How this run was started, with the interpreter relative to the project when inside it."""
+    python = Path(sys.executable)
+    shown = python.relative_to(ROOT) if python.is_relative_to(ROOT) else python
+    return " ".join([str(shown), "-m", "bench", *sys.argv[1:]])

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from types import ModuleType
 
-from bench import approval_latency
+from bench import approval_latency, command_line
 
 BENCHMARKS: dict[str, ModuleType] = {approval_latency.NAME: approval_latency}
 
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
             module.add_arguments(defaults)
             options = defaults.parse_args([])
         run: Callable[[argparse.Namespace, str], Awaitable[str]] = module.run
-        report = asyncio.run(run(options, module.command_line()))
+        report = asyncio.run(run(options, command_line()))
         sys.stdout.write(f"\n## {module.TITLE}\n\n{report}")
     return 0
 

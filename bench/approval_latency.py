@@ -24,7 +24,6 @@ import datetime as dt
 import logging
 import os
 import shutil
-import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -37,7 +36,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHandle
 
-from bench import ROOT, Summary, machine, percentile, update_section
+from bench import Summary, by_label, load_text, machine, offsets_table, percentile, update_section
 from services.temporal_client import connect_temporal
 from tests.fakes.script_client import reply_text, reply_tool_calls, unique_key
 from tests.stack import RunningStack, start_stack, stop_stack
@@ -65,6 +64,7 @@ class Sample:
     signal_ms: float  # POST sent → WorkflowExecutionSignaled (the baseline)
     post_ms: float  # the POST's own duration, as the client saw it
     milestones: list[tuple[str, float]]  # what happened after the POST, ms after it was sent
+    segments: list[tuple[str, float]]  # the critical path after the signal, as durations
 
 
 @dataclass
@@ -202,7 +202,24 @@ def _sample(
         seen[label] += 1
         milestones.append((label if seen[label] == 1 else f"{label} #{seen[label]}", ms(event)))
     milestones.sort(key=lambda item: item[1])
-    return Sample(end, ms(events[signalled]), post_ms, milestones)
+    segments = [("POST → signal recorded", ms(events[signalled]))]
+    by_id = {e.event_id: e for e in events}
+    tasks = 0
+    for event in later:
+        if ms(event) > end:
+            continue
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            tasks += 1
+            queued = by_id[event.workflow_task_started_event_attributes.scheduled_event_id]
+            segments.append((f"workflow task {tasks} queued", ms(event) - ms(queued)))
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            began = by_id[event.workflow_task_completed_event_attributes.started_event_id]
+            segments.append((f"workflow task {tasks} ran", ms(event) - ms(began)))
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            done = event.activity_task_completed_event_attributes
+            name = activity_names[done.scheduled_event_id]
+            segments.append((f"{name} ran", ms(event) - ms(by_id[done.started_event_id])))
+    return Sample(end, ms(events[signalled]), post_ms, milestones, segments)
 
 
 def _label(event: HistoryEvent, activity_names: dict[int, str]) -> str:
@@ -298,50 +315,23 @@ def render(results: list[ModeResult], command: str) -> str:
         lines += ["", f"Evicted ÷ warm (p50): {evicted.p50 / warm.p50:.1f}×."]
     lines += [
         "",
-        f"p99 is interpolated linearly between ranks ({_p99_note(len(results[0].samples))}). "
+        f"p99 is interpolated linearly between ranks (n = {len(results[0].samples)}). "
         "Other work on the machine shows in the load average "
-        f"(1/5/15 min; {_cores()} cores) at the start → end of each measured phase: "
-        + "; ".join(f"{r.mode} {_load(r.load_before)} → {_load(r.load_after)}" for r in results)
+        f"(1/5/15 min; {len(os.sched_getaffinity(0))} cores) at the start → end of each "
+        "measured phase: "
+        + "; ".join(
+            f"{r.mode} {load_text(r.load_before)} → {load_text(r.load_after)}" for r in results
+        )
         + ".",
     ]
     for r in results:
+        path = by_label([sample.segments for sample in r.samples])
+        steps = " · ".join(f"{label} {percentile(v, 50):.1f}" for label, v in path.items())
+        lines += [
+            "",
+            f"Critical path, {r.mode} (p50 of each part, ms): {steps} → `{TOOL_ACTIVITY}` starts.",
+        ]
+    for r in results:
         lines += ["", f"Where the time goes, {r.mode} (ms after the POST was sent):", ""]
-        lines += _profile(r.samples)
+        lines += offsets_table([sample.milestones for sample in r.samples])
     return "\n".join(lines) + "\n"
-
-
-def _profile(samples: list[Sample]) -> list[str]:
-    """Each milestone's p50/p90 offset, in the order of the p50s; the step is between p50s."""
-    offsets: dict[str, list[float]] = defaultdict(list)
-    for sample in samples:
-        for label, offset in sample.milestones:
-            offsets[label].append(offset)
-    rows = sorted(offsets.items(), key=lambda item: percentile(item[1], 50))
-    lines = ["| event | p50 | p90 | step (p50) | in samples |", "|---|---|---|---|---|"]
-    previous = 0.0
-    for label, values in rows:
-        p50 = percentile(values, 50)
-        lines.append(
-            f"| {label} | {p50:.1f} | {percentile(values, 90):.1f} | +{p50 - previous:.1f} "
-            f"| {len(values)}/{len(samples)} |"
-        )
-        previous = p50
-    return lines
-
-
-def _p99_note(n: int) -> str:
-    return f"n = {n}: between the two slowest samples" if n <= 101 else f"n = {n}"
-
-
-def _load(load: tuple[float, float, float]) -> str:
-    return " / ".join(f"{x:.2f}" for x in load)
-
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0))
-
-
-def command_line() -> str:
-    python = Path(sys.executable)
-    shown = python.relative_to(ROOT) if python.is_relative_to(ROOT) else python
-    return " ".join([str(shown), "-m", "bench", *sys.argv[1:]])

@@ -21,6 +21,7 @@ from playwright.async_api import Browser, ConsoleMessage, Locator, Page, async_p
 
 from activities.db.engine import create_engine, create_session_factory
 from services.api_keys import create_api_key
+from services.gateway.routes.ui import UI_DIR
 from tests.fakes.script_client import reply_text, reply_tool_calls, unique_key
 from tests.integration.helpers import events, messages, submit, wait_for_status
 from tests.stack import RunningStack
@@ -37,6 +38,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 AGENT = "scripted-approvals"
+RELATIVE_IMPORT = re.compile(r'\bfrom "\./([^"]+)"')
 UI_TIMEOUT_MS = 20_000
 
 
@@ -245,3 +247,29 @@ async def test_the_page_is_locked_to_its_origin_and_serves_only_its_assets(
     assert unpinned.headers["cache-control"] == "no-cache"
     assert revalidated.status_code == 304
     assert set(refused.values()) == {404}, refused
+
+
+async def test_the_entry_module_imports_the_others_by_revalidated_urls(stack: RunningStack) -> None:
+    """The HTML pins approvals.js by hash; the modules it imports, directly or not, are asked
+    for by name alone (`./api.js` is /ui/static/api.js), so each must revalidate, not be kept."""
+    async with httpx.AsyncClient(base_url=stack.info.gateway_url, timeout=10) as http:
+        served: dict[str, httpx.Response] = {}
+        wanted = ["approvals.js"]
+        while wanted:
+            name = wanted.pop()
+            if name not in served:
+                served[name] = await http.get(f"/ui/static/{name}")
+                wanted.extend(RELATIVE_IMPORT.findall(served[name].text))
+        revalidated: dict[str, int] = {}
+        for name, response in served.items():
+            again = await http.get(
+                f"/ui/static/{name}", headers={"If-None-Match": response.headers.get("etag", "")}
+            )
+            revalidated[name] = again.status_code
+
+    assert set(served) == {path.name for path in UI_DIR.glob("*.js")}, sorted(served)
+    for name, response in served.items():
+        assert response.status_code == 200, name
+        assert response.headers["content-type"].startswith("text/javascript"), name
+        assert response.headers["cache-control"] == "no-cache", name
+    assert set(revalidated.values()) == {304}, revalidated

@@ -91,13 +91,16 @@ async def test_native_calls_of_one_turn_all_run_and_errors_go_back_to_the_model(
 
     assert done["status"] == "succeeded", done
     assert done["usage"]["tool_calls"] == 3
-    results = [m["content"] for m in transcript if m["role"] == "tool"]
+    # concurrent calls finish in any order; the transcript lists them as they finished
+    results = sorted((m["content"] for m in transcript if m["role"] == "tool"), key=len)
     assert results[0] == "1024"
-    assert "division by zero" in results[1].lower()
-    assert "no_such_tool" in results[2] and "calculator" in results[2]
+    assert any("division by zero" in r.lower() for r in results)
+    assert any("no_such_tool" in r and "calculator" in r for r in results)
     second = (await stack.scripted.requests(key))[1]
     tool_msgs = [m for m in second["messages"] if m["role"] == "tool"]
-    assert len(tool_msgs) == 3
+    [asked] = [m for m in second["messages"] if m["role"] == "assistant"]
+    # the model is shown the results in the order it made the calls
+    assert [m["tool_call_id"] for m in tool_msgs] == [c["id"] for c in asked["tool_calls"]]
     assert second.get("tools"), "native agents offer tools through the API"
 
 

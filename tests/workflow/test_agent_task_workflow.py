@@ -3,34 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Replayer, Worker
+from temporalio.worker import Worker
 
 from tests.workflow.fake_activities import ScriptedActivities
+from tests.workflow.replay import replay_and_maybe_record
 from workflows import policies
 from workflows.agent_task import AgentTaskWorkflow
 from workflows.contracts import AgentConfig, AgentTaskInput, AgentTaskResult, TaskStatus, ToolCall
-
-HISTORIES = Path(__file__).parent / "histories"
-RECORD = os.environ.get("AGENTRY_RECORD_HISTORIES") == "1"
-
-
-async def replay_and_maybe_record(handle: WorkflowHandle[Any, Any], name: str) -> None:
-    """Replay the fresh history on this code; with AGENTRY_RECORD_HISTORIES=1 keep it for
-    test_replay.py, which replays the kept ones on every later version of the code."""
-    history = await handle.fetch_history()
-    replayer = Replayer(workflows=[AgentTaskWorkflow], data_converter=pydantic_data_converter)
-    await replayer.replay_workflow(history)
-    if RECORD:
-        (HISTORIES / f"{name}.json").write_text(history.to_json())
 
 
 def calc(call_id: str, expression: str) -> ToolCall:

@@ -14,6 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from tests.workflow.fake_activities import ScriptedActivities
+from tests.workflow.replay import replay_and_maybe_record
 from workflows import policies
 from workflows.agent_task import AgentTaskWorkflow
 from workflows.approval_wait import TIMED_OUT
@@ -106,6 +107,7 @@ async def test_free_calls_run_while_held_ones_wait_and_each_decision_applies(
         await handle.signal(AgentTaskWorkflow.approval_decided, decision)
         await handle.signal(AgentTaskWorkflow.approval_decided, decision)  # re-sent: harmless
         result = await handle.result()
+    await replay_and_maybe_record(handle, "approvals_decided")
 
     assert result.status == TaskStatus.succeeded
     by_id = {r.call.id: r for r in acts.tool_requests}
@@ -141,6 +143,7 @@ async def test_escalation_renews_the_deadline_then_rejects(env: WorkflowEnvironm
         handle = await start(env.client, queue, approvals=[policy])
         started = await env.get_current_time()
         await handle.result()
+    await replay_and_maybe_record(handle, "approval_escalated_then_rejected")
     first, second = acts.expirations
     assert first.action == "escalate" and second.action == "reject"
     assert first.new_deadline_at is not None
@@ -193,6 +196,7 @@ async def test_a_conversation_waits_for_the_next_message_until_idle(
         await until(lambda: acts.statuses == ["waiting_input"])
         await handle.signal(AgentTaskWorkflow.user_message_added, UserMessageAdded(message_id=77))
         result = await handle.result()  # then a day of silence ends it
+    await replay_and_maybe_record(handle, "conversation_idle")
     assert result.status == TaskStatus.succeeded and result.output == "second answer"
     assert acts.statuses == ["waiting_input", "running", "waiting_input"]
     assert acts.model_requests[1].message_ids[-1] == 77

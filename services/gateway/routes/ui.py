@@ -3,7 +3,10 @@
 No build step and nothing from the internet: the page talks to the `/v1` REST API with the
 approver's key and is locked to its own origin by a strict Content-Security-Policy. The HTML is
 never cached (it names the assets by content hash); an asset asked for by its current hash is
-cached for a year, any other request for it revalidates through its ETag.
+cached for a year, any other request for it revalidates through its ETag. The modules that the
+entry script imports are such requests: `import ... from "./api.js"` asks for
+`/ui/static/api.js` with no hash, so the browser revalidates each one on every load (a 304 when
+unchanged) and never runs a stale module under a fresh entry.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ ASSET_MEDIA_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css;
 ASSET_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\.(?:js|css)$")
 ASSET_REFERENCE = re.compile(r'"/ui/static/([A-Za-z0-9_-]{1,64}\.(?:js|css))"')
 IMMUTABLE = "public, max-age=31536000, immutable"
+# for unpinned requests, modules imported by other modules among them
 REVALIDATE = "no-cache"
 
 router = APIRouter(prefix="/ui", tags=["ui"], include_in_schema=False)
