@@ -7,8 +7,9 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from types import ModuleType
+from typing import Any
 
 from bench import approval_latency, command_line
 
@@ -35,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
             defaults = argparse.ArgumentParser()
             module.add_arguments(defaults)
             options = defaults.parse_args([])
-        run: Callable[[argparse.Namespace, str], Awaitable[str]] = module.run
+        run: Callable[[argparse.Namespace, str], Coroutine[Any, Any, str]] = module.run
         report = asyncio.run(run(options, command_line()))
         sys.stdout.write(f"\n## {module.TITLE}\n\n{report}")
     return 0

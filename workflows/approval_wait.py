@@ -64,13 +64,19 @@ class ApprovalWait:
             if call.id not in needed:
                 rejection = self._turn.invalid_calls.get(call.id)
                 results[call.id] = asyncio.ensure_future(self._run(call, rejection))
+        resumed: list[asyncio.Future[None]] = []
         if needed:
             decided = await self._wait_for_humans(needed)
-            await set_status(self._task.task_id, TaskStatus.running)
+            # the status update must not delay the decided calls: schedule them together
+            resumed.append(
+                asyncio.ensure_future(set_status(self._task.task_id, TaskStatus.running))
+            )
             for call in calls:
                 if call.id in needed:
                     results[call.id] = asyncio.ensure_future(self._run_decided(call, decided))
-        return list(await asyncio.gather(*(results[call.id] for call in calls)))
+        message_ids = list(await asyncio.gather(*(results[call.id] for call in calls)))
+        await asyncio.gather(*resumed)
+        return message_ids
 
     def _needed(self, calls: list[ToolCall]) -> dict[str, ApprovalNeeded]:
         needed: dict[str, ApprovalNeeded] = {}
