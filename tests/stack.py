@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 
+from activities.db.engine import create_engine, create_session_factory
+from services.api_keys import create_api_key
 from services.devstack import DevStack, StackInfo
 from services.processes import Child, ChildSpec, wait_until
 from services.settings import Settings
@@ -34,6 +36,16 @@ class RunningStack:
     scripted: ScriptedModel
     helpers: list[Child]  # the scripted model server and the webhook receiver
     webhooks_url: str
+
+    async def create_key(self, role: str, name: str, tenant: str = "local-dev") -> str:
+        """A new API key in this stack's database (the dev key's tenant by default)."""
+        engine = create_engine(self.settings.resolved_database_url, pool_size=1)
+        try:
+            return await create_api_key(
+                create_session_factory(engine), tenant, role=role, name=name
+            )
+        finally:
+            await engine.dispose()
 
     def api(self, key: str | None = None) -> httpx.AsyncClient:
         return httpx.AsyncClient(

@@ -19,8 +19,6 @@ import httpx
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Locator, Page, async_playwright, expect
 
-from activities.db.engine import create_engine, create_session_factory
-from services.api_keys import create_api_key
 from services.gateway.routes.ui import UI_DIR
 from tests.fakes.script_client import reply_text, reply_tool_calls, unique_key
 from tests.integration.helpers import events, messages, submit, wait_for_status
@@ -73,16 +71,6 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
     assert problems == [], problems
 
 
-async def approver_key(stack: RunningStack) -> str:
-    engine = create_engine(stack.settings.resolved_database_url, pool_size=1)
-    try:
-        return await create_api_key(
-            create_session_factory(engine), "local-dev", role="approver", name="browser-approver"
-        )
-    finally:
-        await engine.dispose()
-
-
 async def held_write(stack: RunningStack, api: httpx.AsyncClient, label: str) -> tuple[str, str]:
     """A task whose model wants to write reports/q3.txt (held: outside drafts/), then answers.
 
@@ -127,7 +115,7 @@ async def test_approver_approves_rejects_and_edits_from_the_page(
             held_write(stack, api, "a"), held_write(stack, api, "b"), held_write(stack, api, "c")
         )
 
-        await sign_in(page, stack, await approver_key(stack))
+        await sign_in(page, stack, await stack.create_key("approver", "browser-approver"))
         for task_id in (task_a, task_b, task_c):
             await expect(card(page, task_id)).to_be_visible(timeout=UI_TIMEOUT_MS)
 

@@ -9,23 +9,11 @@ from typing import Any
 
 import httpx
 
-from activities.db.engine import create_engine, create_session_factory
-from services.api_keys import create_api_key
 from tests.fakes.script_client import reply_text, reply_tool_calls, unique_key
 from tests.integration.helpers import messages, submit, wait_for_status
 from tests.stack import RunningStack
 
 AGENT = "scripted-approvals"
-
-
-async def approver_key(stack: RunningStack) -> str:
-    engine = create_engine(stack.settings.resolved_database_url, pool_size=1)
-    try:
-        return await create_api_key(
-            create_session_factory(engine), "local-dev", role="approver", name="test-approver"
-        )
-    finally:
-        await engine.dispose()
 
 
 async def open_approvals(api: httpx.AsyncClient, task_id: str) -> list[dict[str, Any]]:
@@ -47,7 +35,10 @@ async def test_held_call_waits_then_runs_once_approved(stack: RunningStack) -> N
             reply_text("Saved reports/q3.txt."),
         ],
     )
-    async with stack.api() as api, stack.api(await approver_key(stack)) as approver:
+    async with (
+        stack.api() as api,
+        stack.api(await stack.create_key("approver", "test-approver")) as approver,
+    ):
         task = await submit(api, AGENT, f"save the report {marker}")
         waiting = await wait_for_status(api, task["id"], {"waiting_approval"})
         assert waiting["usage"]["tool_calls"] == 0
@@ -90,7 +81,10 @@ async def test_several_held_calls_are_decided_one_by_one(stack: RunningStack) ->
             reply_text("done"),
         ],
     )
-    async with stack.api() as api, stack.api(await approver_key(stack)) as approver:
+    async with (
+        stack.api() as api,
+        stack.api(await stack.create_key("approver", "test-approver")) as approver,
+    ):
         task = await submit(api, AGENT, f"three files {marker}")
         await wait_for_status(api, task["id"], {"waiting_approval"})
         held = {a["arguments"]["path"]: a for a in await open_approvals(approver, task["id"])}
@@ -136,7 +130,10 @@ async def test_deadline_auto_rejects_and_a_late_decision_is_refused(stack: Runni
             reply_text("could not delete"),
         ],
     )
-    async with stack.api() as api, stack.api(await approver_key(stack)) as approver:
+    async with (
+        stack.api() as api,
+        stack.api(await stack.create_key("approver", "test-approver")) as approver,
+    ):
         task = await submit(api, AGENT, f"clean up {marker}")
         done = await wait_for_status(api, task["id"], timeout=60)
         audit = (await api.get(f"/v1/tasks/{task['id']}/approvals")).json()["items"]
