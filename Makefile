@@ -8,18 +8,19 @@ VENV   := .venv
 PACKAGES := .agentry/packages
 PYTEST_ARGS ?=
 
-# Debian packages the browser tests drive (headless Chromium); `make test` installs them once,
-# when missing. `make run` does not need them.
-DEBIAN_PACKAGES := chromium chromium-driver
+# Debian packages the tests need: headless Chromium for the browser tests, docker-compose (v1,
+# validates docker-compose.yml offline). `make test` installs them once, when any is missing.
+# `make run` does not need them.
+DEBIAN_PACKAGES := chromium chromium-driver docker-compose
 
 .PHONY: setup system-packages run test lint bench clean-state
 
 setup: $(VENV)/.synced $(PACKAGES)/.installed
 
 system-packages:
-	@if [ ! -x /usr/bin/chromium ]; then \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/docker-compose ]; then \
 		if [ "$$(id -u)" -ne 0 ]; then \
-			echo "setup: /usr/bin/chromium is missing; as root run:" \
+			echo "setup: /usr/bin/chromium or /usr/bin/docker-compose is missing; as root run:" \
 				"apt-get update && apt-get install -y --no-install-recommends $(DEBIAN_PACKAGES)" >&2; \
 			exit 1; \
 		fi; \

@@ -8,6 +8,7 @@ or memory of a worker.
 from __future__ import annotations
 
 import ast
+import asyncio
 import math
 import operator
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from activities.tool_registry import ToolError, ToolFunction
 MAX_EXPRESSION_LENGTH = 500
 MAX_DEPTH = 100
 MAX_INT_BITS = 1024  # about 1.8e308, the float range: beyond it a result is not a useful answer
+MAX_WAIT_SECONDS = 240  # below the tool call's start-to-close timeout (policies.TOOL_CALL_TIMEOUT)
 
 Number = int | float
 
@@ -204,4 +206,23 @@ def _zone_names() -> tuple[str, ...]:
     return tuple(sorted(available_timezones()))
 
 
-BUILTIN_TOOLS: tuple[ToolFunction, ...] = (calculator, current_time)
+async def wait(
+    seconds: Annotated[
+        float, Field(description=f"How long to wait, in seconds (at most {MAX_WAIT_SECONDS}).")
+    ],
+) -> str:
+    """Pause before checking again, e.g. while a job elsewhere finishes.
+
+    Waits at most 240 seconds per call; call it again to wait longer.
+    """
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ToolError("seconds must be a number of seconds, 0 or more")
+    waited = min(seconds, MAX_WAIT_SECONDS)
+    await asyncio.sleep(waited)
+    capped = (
+        f" (capped at {MAX_WAIT_SECONDS}s; call again to wait longer)" if waited < seconds else ""
+    )
+    return f"waited {_format_number(waited)} seconds{capped}"
+
+
+BUILTIN_TOOLS: tuple[ToolFunction, ...] = (calculator, current_time, wait)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -36,11 +37,14 @@ class LlmActivities:
         session_factory: async_sessionmaker[AsyncSession],
         http: httpx.AsyncClient,
         registry: ToolRegistry,
+        model_calls: asyncio.Semaphore | None = None,
     ) -> None:
-        """`http` is already pointed at the LiteLLM proxy and carries its key."""
+        """`http` is already pointed at the LiteLLM proxy and carries its key; `model_calls`
+        caps the requests in flight at once (one semaphore per worker pool), None: no cap."""
         self._sessions = session_factory
         self._http = http
         self._registry = registry
+        self._model_calls = model_calls
 
     @activity.defn
     async def model_turn(self, request: ModelTurnRequest) -> ModelTurnResult:
@@ -58,9 +62,8 @@ class LlmActivities:
         body.update(
             model=request.model, temperature=request.temperature, max_tokens=request.max_tokens
         )
-        started = time.monotonic()
-        reply = await heartbeating(self._complete(body))
-        duration_ms = int((time.monotonic() - started) * 1000)
+        # heartbeats go on while the turn waits for a model-call slot, too
+        reply, duration_ms = await heartbeating(self._complete_in_slot(body))
 
         message = reply["choices"][0]["message"]
         usage = reply.get("usage") or {}
@@ -113,6 +116,17 @@ class LlmActivities:
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
         )
+
+    async def _complete_in_slot(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        """The reply, and the call's duration in ms (not counting the wait for a slot)."""
+        if self._model_calls is None:
+            started = time.monotonic()
+            reply = await self._complete(body)
+        else:
+            async with self._model_calls:
+                started = time.monotonic()
+                reply = await self._complete(body)
+        return reply, int((time.monotonic() - started) * 1000)
 
     async def _complete(self, body: dict[str, Any]) -> dict[str, Any]:
         try:

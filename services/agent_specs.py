@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -188,9 +188,11 @@ class AgentCatalog:
         directory: Path,
         known_tools: set[str] | None = None,
         tool_schemas: Mapping[str, Mapping[str, Any]] | None = None,
+        pools: Collection[str] | None = None,
     ) -> AgentCatalog:
         """Every spec in directory, checked against the tools (names, and argument schemas
-        by tool name, e.g. `Tool.parameters_schema`) when the caller knows them."""
+        by tool name, e.g. `Tool.parameters_schema`) and the declared worker pools when the
+        caller knows them."""
         if known_tools is None and tool_schemas is not None:
             known_tools = set(tool_schemas)
         specs: dict[str, AgentSpec] = {}
@@ -204,6 +206,10 @@ class AgentCatalog:
             unknown = set(spec.tools) - known_tools if known_tools is not None else set()
             if unknown:
                 raise AgentSpecError(f"{path}: unknown tools {sorted(unknown)}")
+            if pools is not None and spec.pool not in pools:
+                raise AgentSpecError(
+                    f"{path}: pool {spec.pool!r} is not declared; declared pools: {sorted(pools)}"
+                )
             problems = spec.unknown_rule_arguments(tool_schemas or {})
             if problems:
                 raise AgentSpecError(f"{path}: " + "; ".join(problems))
@@ -215,3 +221,10 @@ class AgentCatalog:
 
     def names(self) -> list[str]:
         return sorted(self._specs)
+
+    def agents_by_pool(self) -> dict[str, list[str]]:
+        """Agent names grouped by the pool they run on."""
+        grouped: dict[str, list[str]] = {}
+        for name in self.names():
+            grouped.setdefault(self._specs[name].pool, []).append(name)
+        return grouped

@@ -1,4 +1,5 @@
-"""The `agentry` command: run the embedded stack, a worker, the gateway; manage API keys."""
+"""The `agentry` command: run the embedded stack, a worker, the gateway; manage API keys; show
+the worker pools."""
 
 from __future__ import annotations
 
@@ -89,6 +90,75 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pools(_: argparse.Namespace) -> int:
+    from activities.db.engine import create_engine, create_session_factory
+    from services.agent_specs import AgentCatalog
+    from services.pool_status import PoolList, describe_pools
+    from services.pools import PoolCatalog
+    from services.temporal_client import connect_temporal
+
+    settings = get_settings()
+    pools = PoolCatalog.load(settings.pools_file)
+    agents = AgentCatalog.load(settings.agents_dir, pools=pools.names())
+
+    async def run() -> PoolList:
+        client = await connect_temporal(settings)
+        engine = create_engine(settings.resolved_database_url, pool_size=1)
+        try:
+            return await describe_pools(client, create_session_factory(engine), agents, pools)
+        finally:
+            await engine.dispose()
+
+    print(_pools_table(asyncio.run(run())))
+    return 0
+
+
+def _pools_table(pools: object) -> str:
+    from services.pool_status import PoolList, QueueBacklog
+
+    assert isinstance(pools, PoolList)
+
+    def backlog(queue: QueueBacklog) -> str:
+        if queue.count is None:
+            return "n/a"
+        age = f" ({queue.oldest_age_seconds:.0f}s)" if queue.count else ""
+        return f"{queue.count}{age}"
+
+    header = (
+        "POOL",
+        "BACKLOG WF (OLDEST)",
+        "BACKLOG ACT (OLDEST)",
+        "WORKERS",
+        "RUNNING",
+        "APPROVAL",
+        "DONE 1H",
+        "LIMITS WF/ACT/MODEL",
+        "REPLICAS",
+    )
+    rows = [header]
+    for pool in pools.items:
+        limits = pool.limits
+        rows.append(
+            (
+                pool.name,
+                backlog(pool.backlog.workflow_tasks),
+                backlog(pool.backlog.activity_tasks),
+                str(pool.workers_polling),
+                str(pool.tasks.running),
+                str(pool.tasks.waiting_approval),
+                str(pool.tasks.finished_last_hour),
+                f"{limits.max_concurrent_workflow_tasks}/{limits.max_concurrent_activities}"
+                f"/{limits.max_concurrent_model_calls}",
+                f"{limits.min_replicas}-{limits.max_replicas}",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
 def _gateway(_: argparse.Namespace) -> int:
     import uvicorn
 
@@ -136,8 +206,13 @@ def main(argv: list[str] | None = None) -> int:
         func=_dev
     )
     worker = sub.add_parser("worker", help="run a worker for one or more pools")
-    worker.add_argument("--pool", action="append", help="pool to serve (repeatable)")
+    worker.add_argument(
+        "--pool", action="append", help="pool to serve (repeatable; declared in pools_file)"
+    )
     worker.set_defaults(func=_worker)
+    sub.add_parser(
+        "pools", help="show each worker pool's backlog, workers, tasks and limits"
+    ).set_defaults(func=_pools)
     sub.add_parser("gateway", help="run the REST gateway").set_defaults(func=_gateway)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=_migrate)
     keys = sub.add_parser("create-key", help="create an API key and print it once")

@@ -264,7 +264,9 @@ class DevStack:
         argv = [sys.executable, "-m", "services.cli", "worker"]
         for pool in s.worker_pools:
             argv += ["--pool", pool]
-        await self._spawn(self._spec("worker", argv, restart=True, stop_timeout=40))
+        # a stopping worker drains its in-flight activities first; give it that long and more
+        drain = s.worker_drain_seconds + 15
+        await self._spawn(self._spec("worker", argv, restart=True, stop_timeout=drain))
         client = await connect_temporal(s)
 
         async def polling() -> bool:

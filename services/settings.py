@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     # where the embedded stack keeps its state
     data_dir: Path = PROJECT_ROOT / ".agentry"
     agents_dir: Path = PROJECT_ROOT / "agents"
+    pools_file: Path = PROJECT_ROOT / "deploy" / "pools.yaml"  # worker pools and their limits
 
     # gateway
     host: str = "127.0.0.1"
@@ -61,6 +62,8 @@ class Settings(BaseSettings):
 
     # workers
     worker_pools: list[str] = ["default"]
+    # on SIGTERM a worker stops polling and gives in-flight activities this long to finish
+    worker_drain_seconds: float = Field(default=60.0, ge=0)
     # workflows kept in a worker's memory; 0 makes every step replay history (a bench mode)
     worker_max_cached_workflows: int = 1000
     llm_timeout_seconds: float = 300.0

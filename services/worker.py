@@ -1,11 +1,12 @@
-"""A worker process: builds the clients once and runs one Temporal worker per pool it serves."""
+"""A worker process: builds the clients once and runs one Temporal worker per pool it serves,
+each within its pool's limits (deploy/pools.yaml)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -19,80 +20,109 @@ from activities.llm import LlmActivities
 from activities.store import StoreActivities
 from activities.tool_registry import default_registry
 from activities.tools import ToolActivities
+from services.pools import PoolCatalog, PoolSpec
 from services.settings import Settings
 from services.temporal_client import connect_temporal
 from workflows.agent_task import AgentTaskWorkflow
-from workflows.policies import task_queue_for_pool
 
 logger = logging.getLogger(__name__)
-
-# in-flight activities get this long to finish when the worker is asked to stop
-GRACEFUL_SHUTDOWN = timedelta(seconds=30)
 
 
 def build_workers(
     client: Client,
-    pools: list[str],
+    pools: list[PoolSpec],
     store: StoreActivities,
-    llm: LlmActivities,
+    llm_by_pool: Mapping[str, LlmActivities],
     tools: ToolActivities,
     approvals: ApprovalActivities,
     max_cached_workflows: int = 1000,
+    graceful_shutdown: timedelta = timedelta(seconds=60),
 ) -> list[Worker]:
-    activities: list[Callable[..., Any]] = [
-        store.begin_task,
-        store.set_status,
-        store.finish_task,
-        llm.model_turn,
-        tools.run_tool,
-        approvals.request_approvals,
-        approvals.expire_approval,
-        approvals.notify_approval_requested,
-    ]
-    return [
-        Worker(
-            client,
-            task_queue=task_queue_for_pool(pool),
-            workflows=[AgentTaskWorkflow],
-            activities=activities,
-            graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
-            max_cached_workflows=max_cached_workflows,
+    """One Temporal worker per pool, polling only that pool's queue, within its limits.
+
+    `llm_by_pool` holds one `LlmActivities` per pool, each with the pool's model-call cap.
+    `graceful_shutdown` is how long in-flight activities may run on after shutdown starts.
+    """
+    workers = []
+    for pool in pools:
+        activities: list[Callable[..., Any]] = [
+            store.begin_task,
+            store.set_status,
+            store.finish_task,
+            llm_by_pool[pool.name].model_turn,
+            tools.run_tool,
+            approvals.request_approvals,
+            approvals.expire_approval,
+            approvals.notify_approval_requested,
+        ]
+        workers.append(
+            Worker(
+                client,
+                task_queue=pool.task_queue,
+                workflows=[AgentTaskWorkflow],
+                activities=activities,
+                max_concurrent_workflow_tasks=pool.max_concurrent_workflow_tasks,
+                max_concurrent_activities=pool.max_concurrent_activities,
+                graceful_shutdown_timeout=graceful_shutdown,
+                max_cached_workflows=max_cached_workflows,
+            )
         )
-        for pool in pools
-    ]
+    return workers
 
 
-async def run_worker(settings: Settings, pools: list[str]) -> None:
+async def run_worker(settings: Settings, pool_names: list[str]) -> None:
+    """Serve the named pools until SIGTERM/SIGINT, then drain: stop polling, let in-flight
+    activities finish within `worker_drain_seconds` (then cancel them), and return."""
+    pools = PoolCatalog.load(settings.pools_file).require(pool_names)
     client = await connect_temporal(settings)
     engine = create_engine(settings.resolved_database_url, pool_size=5)
     sessions = create_session_factory(engine)
     registry = default_registry()
     timeout = httpx.Timeout(settings.llm_timeout_seconds, connect=10.0)
+    # enough connections for every pool's model calls at once
+    limits = httpx.Limits(max_connections=sum(p.max_concurrent_model_calls for p in pools) + 10)
     async with (
         httpx.AsyncClient(
             base_url=settings.litellm_url,
             headers={"Authorization": f"Bearer {settings.litellm_key.get_secret_value()}"},
             timeout=timeout,
+            limits=limits,
         ) as http,
         httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as webhooks,
     ):
+        llm_by_pool = {
+            pool.name: LlmActivities(
+                sessions, http, registry, asyncio.Semaphore(pool.max_concurrent_model_calls)
+            )
+            for pool in pools
+        }
         workers = build_workers(
             client,
             pools,
             StoreActivities(sessions),
-            LlmActivities(sessions, http, registry),
+            llm_by_pool,
             ToolActivities(sessions, registry, settings.resolved_workspaces_dir),
             ApprovalActivities(sessions, webhooks, settings.approval_webhook_url),
             max_cached_workflows=settings.worker_max_cached_workflows,
+            graceful_shutdown=timedelta(seconds=settings.worker_drain_seconds),
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        logger.info("worker polling %s", ", ".join(task_queue_for_pool(p) for p in pools))
+        logger.info("worker polling %s", ", ".join(pool.task_queue for pool in pools))
         runs = [asyncio.create_task(worker.run()) for worker in workers]
-        await stop.wait()
-        logger.info("worker draining")
-        await asyncio.gather(*(worker.shutdown() for worker in workers))
-        await asyncio.gather(*runs, return_exceptions=True)
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait([stopping, *runs], return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        logger.info(
+            "worker draining: polling stopped, in-flight activities get %ss",
+            settings.worker_drain_seconds,
+        )
+        await asyncio.gather(*(worker.shutdown() for worker in workers), return_exceptions=True)
+        results = await asyncio.gather(*runs, return_exceptions=True)
+        logger.info("worker drained")
     await engine.dispose()
+    failures = [result for result in results if isinstance(result, BaseException)]
+    if failures:  # a worker that died on its own (not by signal) is a failure of the process
+        raise failures[0]

@@ -73,6 +73,7 @@ async def start_stack(base: Path, **overrides: Any) -> RunningStack:
         _env_file=None,
         data_dir=base / "data",
         agents_dir=agents,
+        pools_file=ROOT / "tests" / "pools.yaml",
         port=free_port(),
         temporal_address=f"127.0.0.1:{free_port()}",
         temporal_ui_port=free_port(),

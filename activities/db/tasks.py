@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy import case, delete, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -171,3 +171,24 @@ class TaskRepository:
             .returning(Task.id)
         )
         return (await self._session.execute(statement)).scalar_one_or_none() is not None
+
+
+async def count_tasks_by_agent(
+    session: AsyncSession, agents: list[str], finished_since: datetime
+) -> dict[str, dict[str, int]]:
+    """Across all tenants: per agent, tasks by live status (queued, running, waiting_*), and
+    under `finished` those that reached a final status since `finished_since`."""
+    if not agents:
+        return {}
+    live = [s.value for s in TaskStatus if not s.is_final]
+    finished = Task.status.in_(FINAL_STATUSES) & (Task.finished_at >= finished_since)
+    bucket = case((Task.status.in_(FINAL_STATUSES), "finished"), else_=Task.status)
+    statement = (
+        select(Task.agent, bucket, func.count())
+        .where(Task.agent.in_(agents), Task.status.in_(live) | finished)
+        .group_by(Task.agent, bucket)
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for agent, status, count in (await session.execute(statement)).all():
+        counts.setdefault(agent, {})[status] = int(count)
+    return counts

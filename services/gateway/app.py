@@ -16,7 +16,8 @@ from activities.tool_registry import default_registry
 from services.agent_specs import AgentCatalog
 from services.gateway.decision_outbox import DecisionOutbox
 from services.gateway.errors import PROBLEM_CONTENT_TYPE, install_error_handlers
-from services.gateway.routes import agents, approvals, health, tasks, ui
+from services.gateway.routes import agents, approvals, health, pools, tasks, ui
+from services.pools import PoolCatalog
 from services.settings import Settings, get_settings
 from services.temporal_client import connect_temporal
 
@@ -29,7 +30,7 @@ Tool calls an agent's policy marks as risky wait for a human: approvers find the
 
 Every `/v1` endpoint needs an API key: `Authorization: Bearer agk_...`. Any key may read;
 submitting, cancelling and messaging tasks needs the role `submitter`, `operator` or `admin`;
-deciding approvals needs `approver` or `admin`.
+deciding approvals needs `approver` or `admin`; `GET /v1/pools` needs `operator` or `admin`.
 Errors are [RFC 9457](https://www.rfc-editor.org/rfc/rfc9457) `application/problem+json`.
 """
 
@@ -48,7 +49,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # the gateway checks agents' tool names and edited approval arguments against this
     app.state.tool_registry = registry = default_registry()
     schemas = {tool.name: tool.parameters_schema for tool in registry.tools(registry.names())}
-    app.state.catalog = AgentCatalog.load(settings.agents_dir, tool_schemas=schemas)
+    # every agent must name a declared pool, else its tasks would wait on a queue nobody polls
+    app.state.pools = pool_catalog = PoolCatalog.load(settings.pools_file)
+    app.state.catalog = AgentCatalog.load(
+        settings.agents_dir, tool_schemas=schemas, pools=pool_catalog.names()
+    )
     engine = create_engine(database_url)
     app.state.engine = engine
     app.state.session_factory = session_factory = create_session_factory(engine)
@@ -97,5 +102,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tasks.router)
     app.include_router(approvals.router)
     app.include_router(agents.router)
+    app.include_router(pools.router)
     app.include_router(ui.router)
     return app

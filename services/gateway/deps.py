@@ -21,6 +21,7 @@ from activities.tool_registry import ToolRegistry
 from services.agent_specs import AgentCatalog
 from services.api_keys import Role, hash_api_key
 from services.gateway.errors import ProblemError
+from services.pools import PoolCatalog
 from services.settings import Settings
 
 _bearer = HTTPBearer(
@@ -71,11 +72,18 @@ def get_tool_registry(request: Request) -> ToolRegistry:
     return registry
 
 
+def get_pool_catalog(request: Request) -> PoolCatalog:
+    pools: PoolCatalog = request.app.state.pools
+    return pools
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 TemporalDep = Annotated[Client, Depends(get_temporal_client)]
 CatalogDep = Annotated[AgentCatalog, Depends(get_catalog)]
 ToolRegistryDep = Annotated[ToolRegistry, Depends(get_tool_registry)]
+PoolCatalogDep = Annotated[PoolCatalog, Depends(get_pool_catalog)]
+SessionFactoryDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_session_factory)]
 
 _UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 
@@ -109,6 +117,7 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 # What each role may do; reading tasks and approvals needs only a valid key.
 TASK_WRITER_ROLES = (Role.submitter, Role.operator, Role.admin)
 APPROVER_ROLES = (Role.approver, Role.admin)
+OPERATOR_ROLES = (Role.operator, Role.admin)
 
 
 def require_role(action: str, *roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
@@ -133,6 +142,9 @@ TaskWriterDep = Annotated[
     Principal, Depends(require_role("submit, cancel or message tasks", *TASK_WRITER_ROLES))
 ]
 ApproverDep = Annotated[Principal, Depends(require_role("decide approvals", *APPROVER_ROLES))]
+OperatorDep = Annotated[
+    Principal, Depends(require_role("watch or scale worker pools", *OPERATOR_ROLES))
+]
 
 
 def parse_uuid(raw: str) -> uuid.UUID | None:

@@ -1,0 +1,155 @@
+"""GET /v1/pools: operators (and admins) see each pool's backlog from Temporal, its tasks from
+Postgres and its configured limits; other roles get a 403. A worker process builds one Temporal
+worker per pool it serves, on that pool's queue, within that pool's limits."""
+
+from __future__ import annotations
+
+import textwrap
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from activities.approvals import ApprovalActivities
+from activities.db.api_keys import TenantRepository
+from activities.db.models import Task
+from activities.db.tasks import NewTask, TaskRepository
+from activities.llm import LlmActivities
+from activities.store import StoreActivities
+from activities.tool_registry import default_registry
+from activities.tools import ToolActivities
+from services.agent_specs import AgentCatalog
+from services.api_keys import Role
+from services.pool_status import describe_pools
+from services.pools import PoolCatalog
+from services.worker import build_workers
+from tests.conftest import MakeApi
+
+
+@pytest.mark.parametrize("role", [Role.operator, Role.admin])
+async def test_operators_see_every_pool_with_its_limits(make_api: MakeApi, role: Role) -> None:
+    api = await make_api(role=role)
+    response = await api.get("/v1/pools")
+    assert response.status_code == 200, response.text
+    pools = {pool["name"]: pool for pool in response.json()["items"]}
+    default = pools["default"]
+    assert default["task_queue"] == "agentry-default"
+    assert "assistant" in default["agents"]
+    assert default["limits"] == {
+        "max_concurrent_workflow_tasks": 50,
+        "max_concurrent_activities": 50,
+        "max_concurrent_model_calls": 8,
+        "min_replicas": 1,
+        "max_replicas": 4,
+        "priority": 3,
+    }
+    assert set(default["backlog"]) == {"workflow_tasks", "activity_tasks"}
+    assert isinstance(default["backlog"]["workflow_tasks"]["count"], int)
+    assert set(default["tasks"]) >= {"running", "waiting_approval", "finished_last_hour"}
+
+
+@pytest.mark.parametrize("role", [Role.submitter, Role.approver])
+async def test_other_roles_may_not_see_pools(make_api: MakeApi, role: Role) -> None:
+    api = await make_api(role=role)
+    response = await api.get("/v1/pools")
+    assert response.status_code == 403
+    problem = response.json()
+    assert problem["allowed_roles"] == ["operator", "admin"]
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_unauthenticated_callers_get_401(make_api: MakeApi) -> None:
+    api = await make_api(key="")
+    assert (await api.get("/v1/pools")).status_code == 401
+
+
+async def test_backlog_comes_from_temporal_and_task_counts_from_postgres(
+    tmp_path: Path,
+    temporal_client: Client,
+    db_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    pool, agent = f"probe-{suffix}", f"probe-agent-{suffix}"
+    (tmp_path / "pools.yaml").write_text(
+        textwrap.dedent(
+            f"""\
+            pools:
+              - name: default
+              - name: {pool}
+                max_concurrent_model_calls: 3
+            """
+        )
+    )
+    agents_dir = tmp_path / "agents"
+    agents_dir.mkdir()
+    (agents_dir / "probe.yaml").write_text(f"name: {agent}\npool: {pool}\n")
+    pools = PoolCatalog.load(tmp_path / "pools.yaml")
+    agents = AgentCatalog.load(agents_dir, pools=pools.names())
+
+    # two tasks waiting on the pool's queue, which no worker polls
+    for n in range(2):
+        await temporal_client.start_workflow(
+            "AgentTaskWorkflow", id=f"probe-{suffix}-{n}", task_queue=f"agentry-{pool}"
+        )
+    now = datetime.now(UTC)
+    statuses = ["running", "running", "waiting_approval", "succeeded", "failed", "queued"]
+    async with db_sessions.begin() as session:
+        tenant = await TenantRepository(session).get_or_create(f"tenant-{suffix}")
+        for n, status in enumerate([*statuses, "succeeded"]):
+            task, _ = await TaskRepository(session).create(
+                NewTask(tenant.id, agent, "x", {}, workflow_id=f"wf-{suffix}-{n}")
+            )
+            finished = now - timedelta(hours=2) if n == len(statuses) else now
+            await session.execute(
+                update(Task)
+                .where(Task.id == task.id)
+                .values(
+                    status=status,
+                    finished_at=finished if status in {"succeeded", "failed"} else None,
+                )
+            )
+
+    described = await describe_pools(temporal_client, db_sessions, agents, pools)
+    [probe] = [item for item in described.items if item.name == pool]
+    assert probe.agents == [agent]
+    assert probe.backlog.workflow_tasks.count == 2
+    assert (probe.backlog.workflow_tasks.oldest_age_seconds or 0) > 0
+    assert probe.backlog.activity_tasks.count == 0
+    assert probe.workers_polling == 0
+    counts = probe.tasks
+    assert (counts.running, counts.waiting_approval, counts.queued) == (2, 1, 1)
+    assert counts.finished_last_hour == 2  # the one finished two hours ago is not counted
+    assert probe.limits.max_concurrent_model_calls == 3
+
+
+async def test_each_pool_gets_a_worker_on_its_queue_with_its_limits(
+    tmp_path: Path, temporal_client: Client
+) -> None:
+    (tmp_path / "pools.yaml").write_text(
+        "pools:\n  - name: default\n  - name: batch\n    max_concurrent_workflow_tasks: 3\n"
+        "    max_concurrent_activities: 2\n    max_concurrent_model_calls: 1\n"
+    )
+    pools = PoolCatalog.load(tmp_path / "pools.yaml").require(["default", "batch"])
+    nothing: Any = None
+    llm_by_pool = {pool.name: LlmActivities(nothing, nothing, default_registry()) for pool in pools}
+    workers = build_workers(
+        temporal_client,
+        pools,
+        StoreActivities(nothing),
+        llm_by_pool,
+        ToolActivities(nothing, default_registry(), tmp_path),
+        ApprovalActivities(nothing, nothing, None),
+        graceful_shutdown=timedelta(seconds=7),
+    )
+    configs = [worker.config() for worker in workers]
+    assert [c["task_queue"] for c in configs] == ["agentry-default", "agentry-batch"]
+    batch = configs[1]
+    assert (batch["max_concurrent_workflow_tasks"], batch["max_concurrent_activities"]) == (3, 2)
+    assert batch["graceful_shutdown_timeout"] == timedelta(seconds=7)
+    batch_turn = next(a for a in batch["activities"] if getattr(a, "__name__", "") == "model_turn")
+    assert batch_turn.__self__ is llm_by_pool["batch"]  # type: ignore[attr-defined]
