@@ -3,12 +3,13 @@ asserted in tests (a loaded CI machine must not fail the suite).
 
 `python -m bench` runs every benchmark with its defaults (what `make bench` does);
 `python -m bench --list` names them; `python -m bench <name> --help` shows a benchmark's options.
-This module holds what the benchmarks share: percentiles, the machine's description and the
-update of one section of docs/BENCHMARKS.md.
+This module holds what the benchmarks share: percentiles, the machine's description, the
+update and reading of one section of docs/BENCHMARKS.md, and reading workflow histories.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import platform
@@ -16,12 +17,20 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import WorkflowHandle
+
+# no resolve(): bench/floor_workflow.py is imported inside the workflow sandbox, which imports
+# this package too and forbids file-system calls
+ROOT = Path(__file__).parent.parent
 BENCHMARKS_MD = ROOT / "docs" / "BENCHMARKS.md"
 DOC_INTRO = (
     "# Benchmarks\n\n"
@@ -96,6 +105,15 @@ def update_section(title: str, body: str, path: Path = BENCHMARKS_MD) -> None:
     path.write_text(text)
 
 
+def read_section(title: str, path: Path = BENCHMARKS_MD) -> str | None:
+    """The body of the `## <title>` section of the file, or None when it has none."""
+    if not path.exists():
+        return None
+    pattern = re.compile(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", re.MULTILINE | re.DOTALL)
+    found = pattern.search(path.read_text())
+    return found.group(1) if found else None
+
+
 def by_label(samples: Sequence[Sequence[tuple[str, float]]]) -> dict[str, list[float]]:
     """Per-sample (label, ms) lists regrouped as label → values, labels in first-seen order."""
     grouped: dict[str, list[float]] = defaultdict(list)
@@ -130,3 +148,49 @@ def command_line() -> str:
     python = Path(sys.executable)
     shown = python.relative_to(ROOT) if python.is_relative_to(ROOT) else python
     return " ".join([str(shown), "-m", "bench", *sys.argv[1:]])
+
+
+def event_ms(event: HistoryEvent, since: float) -> float:
+    """The event's `event_time` (the server's wall clock) in ms after `since` (time.time())."""
+    return (event.event_time.seconds + event.event_time.nanos / 1e9 - since) * 1000
+
+
+def activity_names(events: Sequence[HistoryEvent]) -> dict[int, str]:
+    """ActivityTaskScheduled event id → activity type name."""
+    return {
+        e.event_id: e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    }
+
+
+def event_label(event: HistoryEvent, names: dict[int, str]) -> str:
+    """`WorkflowTaskStarted`, `ActivityTaskScheduled run_tool`, ...: the event type in
+    CamelCase, with the activity's name for activity events."""
+    name = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
+    label = "".join(part.capitalize() for part in name.split("_"))
+    if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+        return f"{label} {names[event.event_id]}"
+    if event.event_type in (
+        EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED,
+        EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+    ):
+        attributes = (
+            event.activity_task_started_event_attributes
+            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+            else event.activity_task_completed_event_attributes
+        )
+        return f"{label} {names[attributes.scheduled_event_id]}"
+    return label
+
+
+async def wait_idle(handle: WorkflowHandle[Any, Any], timeout: float, poll: float) -> None:
+    """Until nothing runs for the workflow (no pending activity, no pending workflow task)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        described = (await handle.describe()).raw_description
+        if not described.pending_activities and not described.HasField("pending_workflow_task"):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"workflow {handle.id} is still busy after {timeout}s")
+        await asyncio.sleep(poll)

@@ -11,9 +11,13 @@ from collections.abc import Callable, Coroutine
 from types import ModuleType
 from typing import Any
 
-from bench import approval_latency, command_line
+from bench import approval_latency, command_line, signal_floor
 
-BENCHMARKS: dict[str, ModuleType] = {approval_latency.NAME: approval_latency}
+# in this order: approval-latency compares with the floor signal-floor has just recorded
+BENCHMARKS: dict[str, ModuleType] = {
+    signal_floor.NAME: signal_floor,
+    approval_latency.NAME: approval_latency,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

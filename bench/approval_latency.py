@@ -34,9 +34,22 @@ from typing import Any
 import httpx
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client
 
-from bench import Summary, by_label, load_text, machine, offsets_table, percentile, update_section
+from bench import (
+    Summary,
+    activity_names,
+    by_label,
+    event_label,
+    event_ms,
+    load_text,
+    machine,
+    offsets_table,
+    percentile,
+    signal_floor,
+    update_section,
+    wait_idle,
+)
 from services.temporal_client import connect_temporal
 from tests.fakes.script_client import reply_text, reply_tool_calls, unique_key
 from tests.stack import RunningStack, start_stack, stop_stack
@@ -147,7 +160,9 @@ async def one_task(running: RunningStack, api: httpx.AsyncClient, client: Client
     task_id = created.json()["id"]
     await _wait_status(api, task_id, {"waiting_approval"})
     handle = client.get_workflow_handle(f"task-{task_id}")
-    await _wait_idle(handle)
+    # until nothing runs (e.g. the approval webhook activity has finished), so the decision
+    # finds the workflow parked in its wait, as it would be after a human's think time
+    await wait_idle(handle, STEP_TIMEOUT, POLL_SECONDS)
     listed = await api.get("/v1/approvals", params={"task_id": task_id})
     _expect(listed, 200)
     [approval] = listed.json()["items"]
@@ -171,7 +186,7 @@ def _sample(
     events: list[HistoryEvent], sent_at: float, answered_at: float, post_ms: float
 ) -> Sample:
     def ms(event: HistoryEvent) -> float:
-        return (event.event_time.seconds + event.event_time.nanos / 1e9 - sent_at) * 1000
+        return event_ms(event, sent_at)
 
     signalled = next(
         i
@@ -179,18 +194,13 @@ def _sample(
         if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
         and e.workflow_execution_signaled_event_attributes.signal_name == SIGNAL
     )
-    activity_names = {
-        e.event_id: e.activity_task_scheduled_event_attributes.activity_type.name
-        for e in events
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-    }
+    names = activity_names(events)
     later = events[signalled:]
     tool_started = next(
         e
         for e in later
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
-        and activity_names[e.activity_task_started_event_attributes.scheduled_event_id]
-        == TOOL_ACTIVITY
+        and names[e.activity_task_started_event_attributes.scheduled_event_id] == TOOL_ACTIVITY
     )
     end = ms(tool_started)
     milestones = [("decision POST answered", (answered_at - sent_at) * 1000)]
@@ -198,7 +208,7 @@ def _sample(
     for event in later:
         if ms(event) > end:
             continue
-        label = _label(event, activity_names)
+        label = event_label(event, names)
         seen[label] += 1
         milestones.append((label if seen[label] == 1 else f"{label} #{seen[label]}", ms(event)))
     milestones.sort(key=lambda item: item[1])
@@ -217,27 +227,9 @@ def _sample(
             segments.append((f"workflow task {tasks} ran", ms(event) - ms(began)))
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
             done = event.activity_task_completed_event_attributes
-            name = activity_names[done.scheduled_event_id]
+            name = names[done.scheduled_event_id]
             segments.append((f"{name} ran", ms(event) - ms(by_id[done.started_event_id])))
     return Sample(end, ms(events[signalled]), post_ms, milestones, segments)
-
-
-def _label(event: HistoryEvent, activity_names: dict[int, str]) -> str:
-    name = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
-    label = "".join(part.capitalize() for part in name.split("_"))
-    if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-        return f"{label} {activity_names[event.event_id]}"
-    if event.event_type in (
-        EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED,
-        EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
-    ):
-        attributes = (
-            event.activity_task_started_event_attributes
-            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
-            else event.activity_task_completed_event_attributes
-        )
-        return f"{label} {activity_names[attributes.scheduled_event_id]}"
-    return label
 
 
 async def _wait_status(api: httpx.AsyncClient, task_id: str, statuses: set[str]) -> None:
@@ -253,25 +245,30 @@ async def _wait_status(api: httpx.AsyncClient, task_id: str, statuses: set[str])
         await asyncio.sleep(POLL_SECONDS * 2.5)
 
 
-async def _wait_idle(handle: WorkflowHandle[Any, Any]) -> None:
-    """Until nothing runs for the workflow (e.g. the approval webhook activity has finished),
-    so the decision finds it parked in its wait, as it would be after a human's think time."""
-    deadline = time.monotonic() + STEP_TIMEOUT
-    while True:
-        described = (await handle.describe()).raw_description
-        if not described.pending_activities and not described.HasField("pending_workflow_task"):
-            return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"workflow {handle.id} is still busy after {STEP_TIMEOUT}s")
-        await asyncio.sleep(POLL_SECONDS)
-
-
 def _expect(response: httpx.Response, status: int) -> None:
     if response.status_code != status:
         raise RuntimeError(
             f"{response.request.method} {response.request.url.path}: "
             f"{response.status_code} {response.text[:300]}"
         )
+
+
+def _against_floor(warm: ModeResult) -> str:
+    """The warm p50 against the floor the signal-floor benchmark recorded in the same file."""
+    section = f'"{signal_floor.TITLE}"'
+    floor = signal_floor.recorded_floor()
+    if floor is None:
+        return (
+            f"No Temporal floor is recorded yet (section {section}): run "
+            f"`.venv/bin/python -m bench {signal_floor.NAME}` to compare with it."
+        )
+    p50 = warm.summary("total_ms").p50
+    return (
+        f"**Against the Temporal floor** (section {section}: a trivial workflow's signal → "
+        f"next activity, mode `{floor.mode}`, p50 {floor.p50:.1f} ms, measured {floor.date}): "
+        f"warm p50 ÷ floor = **{p50 / floor.p50:.1f}×**; warm p50 − floor = {p50 - floor.p50:.1f} "
+        "ms, what the gateway (POST → signal) and the agent workflow add to Temporal's own step."
+    )
 
 
 def render(results: list[ModeResult], command: str) -> str:
@@ -313,6 +310,8 @@ def render(results: list[ModeResult], command: str) -> str:
     if "warm" in by_mode and "evicted" in by_mode:
         warm, evicted = by_mode["warm"].summary("total_ms"), by_mode["evicted"].summary("total_ms")
         lines += ["", f"Evicted ÷ warm (p50): {evicted.p50 / warm.p50:.1f}×."]
+    if "warm" in by_mode:
+        lines += ["", _against_floor(by_mode["warm"])]
     lines += [
         "",
         f"p99 is interpolated linearly between ranks (n = {len(results[0].samples)}). "

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.db.approvals import ApprovalRepository, Decision
-from activities.db.events import EventRepository
 from activities.db.models import Approval
 from activities.db.tasks import TaskRepository
 from activities.tool_registry import ToolArgumentError, ToolRegistry, UnknownToolError
@@ -118,28 +117,15 @@ async def decide_approval(
         api_key_id=principal.api_key_id,
         api_key_name=principal.api_key_name,
     )
-    decided = await approvals.decide(principal.tenant_id, approval.id, decision)
-    if decided is None:
+    # the decision and its event, one statement; committed before the workflow hears of it
+    recorded = await approvals.decide(principal.tenant_id, approval.id, decision)
+    if recorded is None:
         await _why_not_decided(session, principal.tenant_id, approval.id)
-    await EventRepository(session).add(
-        decided.task_id,
-        "approval",
-        {
-            "approval_id": str(decided.id),
-            "tool": decided.tool,
-            "state": decided.status,
-            "decision": body.decision.value,
-            "by": principal.api_key_name,
-        },
-        step_key=f"approval:{decided.id}:decided",
-    )
-    task = await TaskRepository(session).get(principal.tenant_id, decided.task_id)
-    assert task is not None  # the decision's condition just saw it, in this transaction
-    workflow_id = task.workflow_id
     await session.commit()
+    decided = recorded.approval
 
     try:
-        await send_signal(client, workflow_id, APPROVAL_DECIDED, decision_signal(decided))
+        await send_signal(client, recorded.workflow_id, APPROVAL_DECIDED, decision_signal(decided))
     except Exception as exc:
         # The decision is safe in Postgres; the decision outbox sends it later.
         logger.warning(
