@@ -14,9 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from activities.db.api_keys import ApiKeyRepository, TenantRepository
 from activities.db.models import Approval, Task
-from services.api_keys import Role, generate_api_key
+from services.api_keys import Role, create_api_key
 from tests.conftest import MakeApi
 from tests.integration.test_tasks_api import submit
 
@@ -40,17 +39,7 @@ async def api_as(
     make_api: MakeApi, sessions: Sessions, tenant: str, role: Role | str, name: str
 ) -> httpx.AsyncClient:
     """A client whose key has this tenant, role and name (make_api names every key `dev`)."""
-    key = generate_api_key()
-    async with sessions() as session, session.begin():
-        found = await TenantRepository(session).get_or_create(tenant)
-        await ApiKeyRepository(session).create(
-            tenant_id=found.id,
-            name=name,
-            prefix=key.prefix,
-            key_hash=key.key_hash,
-            role=Role(role).value,
-        )
-    return await make_api(key=key.plaintext)
+    return await make_api(key=await create_api_key(sessions, tenant, role=role, name=name))
 
 
 async def submitted_task(api: httpx.AsyncClient) -> str:
