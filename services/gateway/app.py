@@ -59,7 +59,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.session_factory = session_factory = create_session_factory(engine)
     try:
         app.state.temporal_client = client = await connect_temporal(settings)
-        outbox = DecisionOutbox(session_factory, client, settings.approval_resignal_seconds)
+        app.state.decision_outbox = outbox = DecisionOutbox(
+            session_factory, client, settings.approval_resignal_seconds
+        )
         outbox.start()
         try:
             yield

@@ -5,6 +5,11 @@ or Temporal was down, the row keeps `signalled_at` empty. This loop, started in 
 lifespan, finds such rows and signals them again. Rows are claimed with FOR UPDATE SKIP LOCKED,
 so several gateway replicas share the work without sending one decision twice at once (a
 duplicate would be harmless anyway: the workflow ignores a decision it already has).
+
+A deciding request that did signal only notes the approval as told (`DecisionOutbox.told`); the
+notes are written a moment later, in one UPDATE per burst, so the request and the workflow task
+it wakes do not wait for that write. Should the gateway die before writing them, the outbox
+re-sends those decisions once: a duplicate, which the workflow ignores.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 RESEND_AFTER = timedelta(seconds=2)  # leave the deciding request time to signal itself
 BATCH_SIZE = 100
+MARK_TOLD_DELAY_SECONDS = 0.05  # after the woken workflow task; gathers a burst into one write
 
 
 async def resend_unsignalled_decisions(
@@ -76,8 +83,10 @@ async def run_decision_outbox(
 
 
 class DecisionOutbox:
-    """The loop as a background task of the gateway: `start()` in the lifespan, `stop()` at its
-    end (cancels the loop; an interrupted pass rolls back and leaves its rows for later)."""
+    """The loop as a background task of the gateway, and the writer of `signalled_at` for the
+    decisions the gateway's requests told themselves: `start()` in the lifespan, `stop()` at its
+    end (cancels the loop, an interrupted pass rolls back and leaves its rows for later; then
+    writes the notes still pending)."""
 
     def __init__(
         self,
@@ -88,19 +97,49 @@ class DecisionOutbox:
         self._session_factory = session_factory
         self._client = client
         self._interval = interval_seconds
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._told: set[uuid.UUID] = set()
+        self._told_noted = asyncio.Event()
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(
-                run_decision_outbox(self._session_factory, self._client, self._interval),
-                name="decision-outbox",
-            )
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(
+                    run_decision_outbox(self._session_factory, self._client, self._interval),
+                    name="decision-outbox",
+                ),
+                asyncio.create_task(self._mark_told_forever(), name="decision-outbox-marks"),
+            ]
+
+    def told(self, approval_id: uuid.UUID) -> None:
+        """The workflow has this approval's decision; `signalled_at` is written shortly."""
+        self._told.add(approval_id)
+        self._told_noted.set()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._mark_told()
+
+    async def _mark_told_forever(self) -> None:
+        while True:
+            await self._told_noted.wait()
+            await asyncio.sleep(MARK_TOLD_DELAY_SECONDS)
+            await self._mark_told()
+
+    async def _mark_told(self) -> None:
+        self._told_noted.clear()
+        told, self._told = self._told, set()
+        if not told:
             return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        try:
+            async with self._session_factory() as session, session.begin():
+                await ApprovalRepository(session).mark_signalled(sorted(told))
+        except Exception as exc:
+            # kept for the next write; meanwhile the outbox may re-send them (harmless)
+            self._told |= told
+            logger.warning("recording %d told decision(s) failed: %s", len(told), exc)

@@ -20,6 +20,7 @@ from activities.db.tasks import TaskRepository
 from activities.tool_registry import ToolRegistry
 from services.agent_specs import AgentCatalog
 from services.api_keys import Role, hash_api_key
+from services.gateway.decision_outbox import DecisionOutbox
 from services.gateway.errors import ProblemError
 from services.pools import PoolCatalog
 from services.settings import Settings
@@ -72,6 +73,11 @@ def get_tool_registry(request: Request) -> ToolRegistry:
     return registry
 
 
+def get_decision_outbox(request: Request) -> DecisionOutbox:
+    outbox: DecisionOutbox = request.app.state.decision_outbox
+    return outbox
+
+
 def get_pool_catalog(request: Request) -> PoolCatalog:
     pools: PoolCatalog = request.app.state.pools
     return pools
@@ -83,6 +89,7 @@ TemporalDep = Annotated[Client, Depends(get_temporal_client)]
 CatalogDep = Annotated[AgentCatalog, Depends(get_catalog)]
 ToolRegistryDep = Annotated[ToolRegistry, Depends(get_tool_registry)]
 PoolCatalogDep = Annotated[PoolCatalog, Depends(get_pool_catalog)]
+DecisionOutboxDep = Annotated[DecisionOutbox, Depends(get_decision_outbox)]
 SessionFactoryDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_session_factory)]
 
 _UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
@@ -170,18 +177,28 @@ async def get_owned_task(
 OwnedTaskDep = Annotated[Task, Depends(get_owned_task)]
 
 
-async def get_owned_approval(
-    approval_id: Annotated[str, Path(description="The approval's id.")],
-    principal: PrincipalDep,
-    session: SessionDep,
+ApprovalIdPath = Annotated[str, Path(description="The approval's id.")]
+
+
+def approval_not_found(approval_id: object) -> ProblemError:
+    return ProblemError(404, f"approval {approval_id} not found", kind="approval-not-found")
+
+
+async def find_owned_approval(
+    session: AsyncSession, tenant_id: uuid.UUID, approval_id: str
 ) -> Approval:
-    """The caller's approval; a malformed id, an unknown one and another tenant's all read 404."""
+    """The tenant's approval; a malformed id, an unknown one and another tenant's all read 404."""
     parsed = parse_uuid(approval_id)
-    repository = ApprovalRepository(session)
-    approval = await repository.get(principal.tenant_id, parsed) if parsed else None
+    approval = await ApprovalRepository(session).get(tenant_id, parsed) if parsed else None
     if approval is None:
-        raise ProblemError(404, f"approval {approval_id} not found", kind="approval-not-found")
+        raise approval_not_found(approval_id)
     return approval
+
+
+async def get_owned_approval(
+    approval_id: ApprovalIdPath, principal: PrincipalDep, session: SessionDep
+) -> Approval:
+    return await find_owned_approval(session, principal.tenant_id, approval_id)
 
 
 OwnedApprovalDep = Annotated[Approval, Depends(get_owned_approval)]

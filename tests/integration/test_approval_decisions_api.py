@@ -54,6 +54,16 @@ async def decisions_sent(client: Client, task_id: str) -> list[ApprovalDecided]:
     )
 
 
+async def told_row(sessions: Sessions, approval_id: str) -> Any:
+    """The approval's row once the gateway has written `signalled_at` (a moment after the
+    decision answered; the write is batched off the request)."""
+    deadline = time.monotonic() + 10
+    while (row := await approval_row(sessions, approval_id)).signalled_at is None:
+        assert time.monotonic() < deadline, "signalled_at was never written"
+        await asyncio.sleep(0.02)
+    return row
+
+
 async def approval_events(sessions: Sessions, task_id: str) -> list[dict[str, Any]]:
     async with sessions() as session:
         rows = await session.scalars(
@@ -94,7 +104,7 @@ async def test_approve_records_the_decision_writes_an_event_and_signals_the_work
     assert body["decision"]["comment"] == "fine"
     assert body["decision"]["decided_by"] == "alice"
     assert body["tool_schema"] is not None and body["context"]["reasoning"]
-    row = await approval_row(db_sessions, approval_id)
+    row = await told_row(db_sessions, approval_id)
     async with db_sessions() as session:
         alice = await session.scalar(select(ApiKey).where(ApiKey.name == "alice"))
         assert alice is not None and alice.tenant_id == row.tenant_id
@@ -133,11 +143,10 @@ async def test_reject_and_edit_are_recorded_and_signalled_with_their_payloads(
     assert response.json()["status"] == "edited"
     assert response.json()["decision"]["arguments"] == {"expression": "17*24"}
 
-    edited_row = await approval_row(db_sessions, edited)
+    edited_row = await told_row(db_sessions, edited)
     assert edited_row.decided_arguments == {"expression": "17*24"}
     assert edited_row.arguments == {"expression": "17*23"}  # the proposal is kept
-    assert edited_row.signalled_at is not None
-    assert (await approval_row(db_sessions, rejected)).signalled_at is not None
+    await told_row(db_sessions, rejected)
     assert await decisions_sent(temporal_client, task_id) == [
         ApprovalDecided(approval_id=rejected, decision="reject", comment="no"),
         ApprovalDecided(
@@ -243,7 +252,7 @@ async def test_a_decision_for_a_closed_workflow_is_recorded_with_nothing_to_tell
     response = await decide(api, approval_id, decision="approve")
 
     assert response.status_code == 200, response.text
-    assert (await approval_row(db_sessions, approval_id)).signalled_at is not None
+    await told_row(db_sessions, approval_id)
 
 
 async def test_a_decision_while_temporal_is_down_is_kept_and_the_outbox_sends_it(
@@ -322,3 +331,20 @@ async def test_the_gateway_runs_the_outbox_in_the_background_and_stops_it(
     assert await decisions_sent(temporal_client, task_id) == [
         ApprovalDecided(approval_id=approval_id, decision="approve")
     ]
+
+
+async def test_told_decisions_still_unwritten_at_shutdown_are_written_then(
+    gateway_settings: Settings, make_api: MakeApi, db_sessions: Sessions
+) -> None:
+    api = await make_api()
+    task_id = await submitted_task(api)
+    approval_id = await seed_approval(
+        db_sessions, task_id, status="approved", decision="approve", decided_at=datetime.now(UTC)
+    )
+    app = create_app(gateway_settings)
+
+    async with app.router.lifespan_context(app):
+        app.state.decision_outbox.told(uuid.UUID(approval_id))
+        # the lifespan ends at once, before the batched write was due
+
+    assert (await approval_row(db_sessions, approval_id)).signalled_at is not None

@@ -24,13 +24,18 @@ from services.gateway.approval_schemas import (
 )
 from services.gateway.cursors import encode_cursor, page_start
 from services.gateway.deps import (
+    ApprovalIdPath,
     ApproverDep,
+    DecisionOutboxDep,
     OwnedApprovalDep,
     OwnedTaskDep,
     PrincipalDep,
     SessionDep,
     TemporalDep,
     ToolRegistryDep,
+    approval_not_found,
+    find_owned_approval,
+    parse_uuid,
 )
 from services.gateway.errors import ProblemError, problem_responses
 from services.gateway.signals import APPROVAL_DECIDED, decision_signal, send_signal
@@ -97,18 +102,27 @@ async def get_approval(approval: OwnedApprovalDep, registry: ToolRegistryDep) ->
     },
 )
 async def decide_approval(
+    approval_id: ApprovalIdPath,
     body: DecisionCreate,
     principal: ApproverDep,
-    approval: OwnedApprovalDep,
     session: SessionDep,
     client: TemporalDep,
     registry: ToolRegistryDep,
+    outbox: DecisionOutboxDep,
     response: Response,
 ) -> ApprovalOut:
-    """Record the decision (exactly one decision wins), then signal the task's workflow."""
+    """Record the decision (exactly one decision wins), then signal the task's workflow.
+
+    The approval is not read first (the conditional update says whether it could be decided)
+    except for an edit, whose arguments are checked against the tool's schema.
+    """
     if body.decision is ApprovalDecisionKind.edit:
         assert body.arguments is not None  # DecisionCreate demands them for edit
+        approval = await find_owned_approval(session, principal.tenant_id, approval_id)
         check_edited_arguments(registry, approval.tool, body.arguments)
+    parsed_id = parse_uuid(approval_id)
+    if parsed_id is None:
+        raise approval_not_found(approval_id)
     approvals = ApprovalRepository(session)
     decision = Decision(
         kind=body.decision,
@@ -118,9 +132,9 @@ async def decide_approval(
         api_key_name=principal.api_key_name,
     )
     # the decision and its event, one statement; committed before the workflow hears of it
-    recorded = await approvals.decide(principal.tenant_id, approval.id, decision)
+    recorded = await approvals.decide(principal.tenant_id, parsed_id, decision)
     if recorded is None:
-        await _why_not_decided(session, principal.tenant_id, approval.id)
+        await _why_not_decided(session, principal.tenant_id, parsed_id)
     await session.commit()
     decided = recorded.approval
 
@@ -133,8 +147,7 @@ async def decide_approval(
         )
         response.status_code = status.HTTP_202_ACCEPTED
         return _out(decided, registry)
-    await approvals.mark_signalled([decided.id])
-    await session.commit()
+    outbox.told(decided.id)
     return _out(decided, registry)
 
 
@@ -183,7 +196,7 @@ async def _why_not_decided(
     """The conditional update matched nothing: raise the problem that says why."""
     current = await ApprovalRepository(session).get(tenant_id, approval_id)
     if current is None:
-        raise ProblemError(404, f"approval {approval_id} not found", kind="approval-not-found")
+        raise approval_not_found(approval_id)
     outcome = ApprovalOutcome(current.status)
     if not outcome.is_open:
         raise ProblemError(
