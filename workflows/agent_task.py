@@ -135,6 +135,7 @@ class AgentTaskWorkflow:
                 tool_call_format=agent.tool_call_format,
                 temperature=agent.temperature,
                 max_tokens=agent.max_tokens,
+                priority=task.priority,
             ),
             start_to_close_timeout=policies.MODEL_CALL_TIMEOUT,
             heartbeat_timeout=policies.MODEL_CALL_HEARTBEAT,

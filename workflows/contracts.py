@@ -94,9 +94,14 @@ class ToolCall(BaseModel):
 # --- workflow ---------------------------------------------------------------------------
 
 
+PRIORITY_HIGHEST, PRIORITY_LOWEST, PRIORITY_DEFAULT = 1, 5, 3
+
+
 class AgentTaskInput(BaseModel):
     task_id: str
     agent: AgentConfig
+    # 1 highest … 5 lowest: Temporal's task priority, and the order model calls are admitted in
+    priority: int = PRIORITY_DEFAULT
     # set when the workflow continues as new: where the previous run left off
     message_ids: list[int] = Field(default_factory=list)
     iteration: int = 0
@@ -134,6 +139,7 @@ class ModelTurnRequest(BaseModel):
     tool_call_format: ToolCallFormat
     temperature: float = 0.0
     max_tokens: int = 512
+    priority: int = PRIORITY_DEFAULT  # the task's; a saturated model server serves high first
 
 
 class ModelTurnResult(BaseModel):

@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -31,6 +32,8 @@ class Tenant(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    # this tenant's cap on concurrently running tasks; None: settings.tenant_max_concurrent_tasks
+    max_concurrent_tasks: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -54,12 +57,15 @@ class Task(Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "idempotency_key", name="uq_tasks_tenant_idempotency"),
         Index("ix_tasks_tenant_created", "tenant_id", "created_at", "id"),
+        Index("ix_tasks_tenant_status", "tenant_id", "status"),
+        Index("ix_tasks_agent_status", "agent", "status"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     agent: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(32), default="queued")
+    priority: Mapped[int] = mapped_column(SmallInteger, default=3, server_default="3")
     input: Mapped[str] = mapped_column(Text)
     task_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, default=dict)
     output: Mapped[str | None] = mapped_column(Text)
@@ -160,3 +166,17 @@ class Approval(Base):
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     signalled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PoolReplicas(Base):
+    """How many worker processes an operator wants for a pool; the embedded supervisor starts
+    or drains workers to match. No row: the pool's `min_replicas`."""
+
+    __tablename__ = "pool_replicas"
+
+    pool: Mapped[str] = mapped_column(String(40), primary_key=True)
+    replicas: Mapped[int] = mapped_column(Integer)
+    updated_by: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
