@@ -34,7 +34,7 @@ $(UV): deploy/requirements-uv.txt
 	touch $@
 
 $(VENV)/.synced: pyproject.toml uv.lock $(UV)
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --compile-bytecode --python $(PYTHON)
 	touch $@
 
 $(PACKAGES)/.installed: deploy/models-requirements.txt $(VENV)/.synced
