@@ -4,22 +4,28 @@ and so a cancelled task's in-flight call is interrupted."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from temporalio import activity
 
 T = TypeVar("T")
 
 
-async def heartbeating(awaitable: Awaitable[T], every_seconds: float = 2.0) -> T:
+async def heartbeating(
+    awaitable: Awaitable[T],
+    every_seconds: float = 2.0,
+    details: Callable[[], Sequence[Any]] | None = None,
+) -> T:
+    """`details` gives what each heartbeat carries; a retry reads the last ones back
+    (`activity.info().heartbeat_details`)."""
     task = asyncio.ensure_future(awaitable)
     try:
         while True:
             done, _ = await asyncio.wait({task}, timeout=every_seconds)
             if done:
                 return task.result()
-            activity.heartbeat()
+            activity.heartbeat(*(details() if details is not None else ()))
     finally:
         if not task.done():
             task.cancel()

@@ -10,22 +10,25 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.db.models import Message, TaskEvent
 from activities.db.steps import (
     NewEvent,
     NewMessage,
     StepCounters,
+    add_event,
     find_step_message,
     load_messages,
     record_step,
 )
 from activities.heartbeat import heartbeating
+from activities.model_admission import AdmissionGate
 from activities.model_replies import parse_model_reply
 from activities.model_requests import ChatMessage, build_chat_request
 from activities.tool_registry import ToolRegistry
 from workflows.contracts import ModelTurnRequest, ModelTurnResult, ToolCall
+from workflows.policies import MODEL_CALL_HELD_RETRY_DELAY, MODEL_SERVER_SATURATED
 
 # Statuses that will not get better by asking again: bad request, auth, unknown model.
 REJECTED_STATUSES = {400, 401, 403, 404, 422}
@@ -38,13 +41,16 @@ class LlmActivities:
         http: httpx.AsyncClient,
         registry: ToolRegistry,
         model_calls: asyncio.Semaphore | None = None,
+        admission: AdmissionGate | None = None,
     ) -> None:
         """`http` is already pointed at the LiteLLM proxy and carries its key; `model_calls`
-        caps the requests in flight at once (one semaphore per worker pool), None: no cap."""
+        caps the requests in flight at once (one semaphore per worker pool), None: no cap;
+        `admission` holds calls to a saturated model server (one gate per worker process)."""
         self._sessions = session_factory
         self._http = http
         self._registry = registry
         self._model_calls = model_calls
+        self._admission = admission
 
     @activity.defn
     async def model_turn(self, request: ModelTurnRequest) -> ModelTurnResult:
@@ -62,6 +68,8 @@ class LlmActivities:
         body.update(
             model=request.model, temperature=request.temperature, max_tokens=request.max_tokens
         )
+        # before the pool's slot: a held low-priority call must not keep a high one waiting
+        await self._wait_for_capacity(request)
         # heartbeats go on while the turn waits for a model-call slot, too
         reply, duration_ms = await heartbeating(self._complete_in_slot(body))
 
@@ -117,6 +125,54 @@ class LlmActivities:
             completion_tokens=completion_tokens,
         )
 
+    async def _wait_for_capacity(self, request: ModelTurnRequest) -> None:
+        """Wait while the model's server is saturated (activities/model_admission.py). Held past
+        the longest hold, the activity gives its slot back and Temporal retries it; on its last
+        attempt the call goes ahead instead: saturation delays a task, it never fails it."""
+        gate = self._admission
+        if gate is None:
+            return
+        info = activity.info()
+        earlier_ms, earlier_reason = _earlier_hold(info.heartbeat_details)
+        started = time.monotonic()
+
+        def progress() -> tuple[int, dict[str, Any] | None]:  # carried over to a retry
+            reason = gate.reason(request.model)
+            held_ms = earlier_ms + int((time.monotonic() - started) * 1000)
+            return held_ms, reason.as_data() if reason else earlier_reason
+
+        admission = await heartbeating(
+            gate.admit(request.model, request.priority), details=progress
+        )
+        policy = info.retry_policy
+        last = policy is not None and 0 < policy.maximum_attempts <= info.attempt
+        if admission.timed_out and not last:
+            raise ApplicationError(
+                f"model server of {request.model} saturated: the call waited "
+                f"{admission.held_seconds:.0f}s and is retried later",
+                type=MODEL_SERVER_SATURATED,
+                next_retry_delay=MODEL_CALL_HELD_RETRY_DELAY,
+                category=ApplicationErrorCategory.BENIGN,
+            )
+        if admission.reason is None and not earlier_ms:
+            return  # never held
+        reason = admission.reason.as_data() if admission.reason else earlier_reason
+        held_ms = earlier_ms + int(admission.held_seconds * 1000)
+        event = NewEvent(
+            "model_call_held",
+            {
+                "iteration": request.iteration,
+                "model": request.model,
+                "priority": request.priority,
+                "held_ms": held_ms,
+                "attempt": info.attempt,
+                "admitted_after_timeout": admission.timed_out,
+                **(reason or {}),
+            },
+        )
+        async with self._sessions.begin() as session:  # once per step, however many attempts
+            await add_event(session, request.task_id, f"model:{request.iteration}:held", event)
+
     async def _complete_in_slot(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
         """The reply, and the call's duration in ms (not counting the wait for a slot)."""
         if self._model_calls is None:
@@ -146,6 +202,15 @@ class LlmActivities:
             )
         data: dict[str, Any] = response.json()
         return data
+
+
+def _earlier_hold(details: Any) -> tuple[int, dict[str, Any] | None]:
+    """What earlier attempts of this turn spent held, from their last heartbeat."""
+    try:
+        held_ms, reason = details
+        return int(held_ms), reason if isinstance(reason, dict) else None
+    except (TypeError, ValueError):
+        return 0, None
 
 
 def _chat_message(row: Message) -> ChatMessage:

@@ -12,6 +12,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.db.models import Task
 from activities.db.steps import NewEvent, NewMessage, add_event, record_step
+from activities.tenant_admission import admit
 from workflows.contracts import (
     BeginTaskRequest,
     BeginTaskResult,
@@ -29,11 +30,19 @@ class StoreActivities:
 
     @activity.defn
     async def begin_task(self, request: BeginTaskRequest) -> BeginTaskResult:
-        """Mark the task running and write its opening messages (system prompt, user input)."""
+        """Mark the task running and write its opening messages (system prompt, user input).
+
+        With an admission policy a queued task begins only within its tenant's cap; else
+        nothing is written but the wait, and the workflow asks again after `wait_seconds`.
+        """
         async with self._sessions.begin() as session:
             task = await _lock_task(session, request.task_id)
             if TaskStatus(task.status).is_final:
                 return BeginTaskResult(message_ids=[], final_status=TaskStatus(task.status))
+            if task.status == TaskStatus.queued and request.admission is not None:
+                admission = await admit(session, task, request.admission)
+                if not admission.admitted:
+                    return BeginTaskResult(message_ids=[], wait_seconds=admission.wait_seconds)
             if task.status == TaskStatus.queued:
                 task.status = TaskStatus.running
                 task.started_at = datetime.now(UTC)

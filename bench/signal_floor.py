@@ -53,7 +53,7 @@ from bench import (
 )
 from bench.floor_worker import worker_process
 from bench.floor_workflow import FloorPlan, Poke, SignalFloorWorkflow
-from services.devstack import VENV_BIN
+from services.devstack import VENV_BIN, temporal_dynamic_config_args
 
 logger = logging.getLogger(__name__)
 
@@ -62,12 +62,7 @@ TITLE = "Temporal floor: signal → next activity"
 ACTIVITY = "floor_echo"
 SIGNAL = "poke"
 # the stack's dev-server flags (services/devstack.py); the SQLite pragmas only with a file
-DYNAMIC_CONFIG = [
-    "--dynamic-config-value",
-    "system.enableActivityEagerExecution=true",
-    "--dynamic-config-value",
-    "system.enableEagerWorkflowStart=true",
-]
+DYNAMIC_CONFIG = temporal_dynamic_config_args()
 SQLITE_PRAGMAS = [
     "--sqlite-pragma",
     "journal_mode=wal",

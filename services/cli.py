@@ -1,11 +1,12 @@
 """The `agentry` command: run the embedded stack, a worker, the gateway; manage API keys; show
-the worker pools."""
+and scale the worker pools."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import faulthandler
 import logging
 import signal
 import sys
@@ -134,6 +135,7 @@ def _pools_table(pools: object) -> str:
         "DONE 1H",
         "LIMITS WF/ACT/MODEL",
         "REPLICAS",
+        "WANTED",
     )
     rows = [header]
     for pool in pools.items:
@@ -150,6 +152,7 @@ def _pools_table(pools: object) -> str:
                 f"{limits.max_concurrent_workflow_tasks}/{limits.max_concurrent_activities}"
                 f"/{limits.max_concurrent_model_calls}",
                 f"{limits.min_replicas}-{limits.max_replicas}",
+                str(pool.replicas.desired),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
@@ -157,6 +160,80 @@ def _pools_table(pools: object) -> str:
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in rows
     )
+
+
+def _scale(args: argparse.Namespace) -> int:
+    """`agentry scale NAME=N [NAME=N ...]`: record each pool's desired workers (as the REST
+    `PUT /v1/pools/{name}/replicas` does); the embedded supervisor starts or drains to match."""
+    from activities.db.engine import create_engine, create_session_factory
+    from services.pool_scaling import ReplicasOutOfRangeError, UnknownPoolError, scale_pool
+    from services.pools import PoolCatalog
+
+    settings = get_settings()
+    pools = PoolCatalog.load(settings.pools_file)
+    try:
+        wanted = [_pool_count(item) for item in args.targets]
+    except ValueError as exc:
+        print(f"agentry scale: {exc}", file=sys.stderr)
+        return 2
+
+    async def run() -> int:
+        engine = create_engine(settings.resolved_database_url, pool_size=1)
+        sessions = create_session_factory(engine)
+        try:
+            for name, count in wanted:
+                async with sessions() as session:
+                    try:
+                        replicas = await scale_pool(session, pools, name, count, "cli")
+                    except (UnknownPoolError, ReplicasOutOfRangeError) as exc:
+                        print(f"agentry scale: {exc}", file=sys.stderr)
+                        return 2
+                print(f"{name}: {replicas.desired} replica(s)")
+            return 0
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _pool_count(item: str) -> tuple[str, int]:
+    name, sep, count = item.partition("=")
+    if not sep or not name or not count.strip().isdigit():
+        raise ValueError(f"{item!r}: expected NAME=N, e.g. default=3")
+    return name, int(count)
+
+
+def _tenant_cap(args: argparse.Namespace) -> int:
+    """`agentry tenant-cap TENANT N|default`: the tenant's own cap on running tasks (over
+    `tenant_max_concurrent_tasks`); waiting tasks see it at their next attempt."""
+    from activities.db.engine import create_engine, create_session_factory
+    from activities.db.tenant_caps import TenantCapRepository
+
+    raw = args.cap.strip().lower()
+    if raw != "default" and not (raw.isdigit() and int(raw) >= 1):
+        print(
+            f"agentry tenant-cap: {args.cap!r}: expected a number >= 1 or 'default'",
+            file=sys.stderr,
+        )
+        return 2
+    cap = None if raw == "default" else int(raw)
+
+    async def run() -> bool:
+        engine = create_engine(get_settings().resolved_database_url, pool_size=1)
+        try:
+            async with create_session_factory(engine).begin() as session:
+                return await TenantCapRepository(session).set_cap(args.tenant, cap)
+        finally:
+            await engine.dispose()
+
+    if not asyncio.run(run()):
+        print(f"agentry tenant-cap: no tenant named {args.tenant!r}", file=sys.stderr)
+        return 2
+    shown = (
+        cap if cap is not None else f"the default ({get_settings().tenant_max_concurrent_tasks})"
+    )
+    print(f"{args.tenant}: at most {shown} running tasks")
+    return 0
 
 
 def _gateway(_: argparse.Namespace) -> int:
@@ -213,6 +290,15 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser(
         "pools", help="show each worker pool's backlog, workers, tasks and limits"
     ).set_defaults(func=_pools)
+    scale = sub.add_parser("scale", help="set worker replicas per pool: agentry scale NAME=N")
+    scale.add_argument("targets", nargs="+", metavar="NAME=N")
+    scale.set_defaults(func=_scale)
+    tenant_cap = sub.add_parser(
+        "tenant-cap", help="set a tenant's cap on running tasks: agentry tenant-cap TENANT N"
+    )
+    tenant_cap.add_argument("tenant")
+    tenant_cap.add_argument("cap", metavar="N", help="a number >= 1, or 'default'")
+    tenant_cap.set_defaults(func=_tenant_cap)
     sub.add_parser("gateway", help="run the REST gateway").set_defaults(func=_gateway)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=_migrate)
     keys = sub.add_parser("create-key", help="create an API key and print it once")
@@ -223,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     keys.add_argument("--name", default="cli")
     keys.set_defaults(func=_create_key)
     args = parser.parse_args(argv)
+    faulthandler.enable()  # a native crash (e.g. in the Temporal core) leaves its tracebacks
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     for chatty in ("httpx", "alembic.runtime.plugins"):  # readiness polls, plugin set-up
         logging.getLogger(chatty).setLevel(logging.WARNING)

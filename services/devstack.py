@@ -1,9 +1,10 @@
 """The embedded stack behind `make run`: one supervisor for every process on loopback.
 
 Order: Postgres, Temporal, the model servers and the LiteLLM proxy start together; then
-migrations and the dev API key; then the worker and the gateway. Stopping goes in reverse.
-The worker is restarted if it dies (that is the durability story); any other child dying
-stops the stack with its log tail.
+migrations and the dev API key; then the workers and the gateway. Stopping goes in reverse.
+Workers are a fleet per pool (services/worker_fleet.py), kept at each pool's desired replicas
+and started again if they die (that is the durability story); any other child dying stops
+the stack with its log tail.
 """
 
 from __future__ import annotations
@@ -20,14 +21,36 @@ import httpx
 
 from services.embedded_postgres import init_data_dir, postgres_child
 from services.model_files import QWEN_CODER_05B, SMOLLM2_135M, ensure_model_file
+from services.pools import PoolCatalog
 from services.processes import Child, ChildSpec, wait_until
 from services.settings import Settings
 from services.temporal_client import connect_temporal
-from workflows.policies import task_queue_for_pool
+from services.worker_fleet import WorkerFleet
 
 logger = logging.getLogger(__name__)
 
 VENV_BIN = Path(sys.executable).parent
+
+TEMPORAL_DYNAMIC_CONFIG = {
+    # an activity scheduled by a workflow task starts on the same worker, no matching hop
+    "system.enableActivityEagerExecution": "true",
+    "system.enableEagerWorkflowStart": "true",
+    # task priority and per-tenant fairness keys order each pool's backlog; with one
+    # partition the order is exact (with several, per partition)
+    "matching.useNewMatcher": "true",
+    "matching.enableFairness": "true",
+    "matching.numTaskqueueReadPartitions": "1",
+    "matching.numTaskqueueWritePartitions": "1",
+}
+"""The embedded Temporal's dynamic config; the tests' and benchmarks' dev servers use it too."""
+
+
+def temporal_dynamic_config_args() -> list[str]:
+    return [
+        arg
+        for key, value in TEMPORAL_DYNAMIC_CONFIG.items()
+        for arg in ("--dynamic-config-value", f"{key}={value}")
+    ]
 
 
 @dataclass
@@ -42,6 +65,7 @@ class DevStack:
     def __init__(self, settings: Settings, extra_env: dict[str, str] | None = None) -> None:
         self.settings = settings
         self.children: dict[str, Child] = {}
+        self.fleet: WorkerFleet | None = None  # the workers, per pool (after start)
         self._env = {**settings.as_env(), **(extra_env or {})}
         self._logs = settings.data_dir / "logs"
 
@@ -60,7 +84,7 @@ class DevStack:
             )
             await asyncio.to_thread(self._migrate)
             api_key = await self._dev_key()
-            await asyncio.gather(self._start_worker(), self._start_gateway())
+            await asyncio.gather(self._start_workers(), self._start_gateway())
         except BaseException:
             await self.stop()
             raise
@@ -68,21 +92,20 @@ class DevStack:
         return StackInfo(f"http://{s.host}:{s.port}", ui, s.litellm_url, api_key)
 
     async def stop(self) -> None:
+        """The gateway first (no new work), then the workers drain, then the rest."""
+        if "gateway" in self.children:
+            await self.children["gateway"].stop()
+        if self.fleet is not None:
+            await self.fleet.stop()
         for name in reversed(list(self.children)):
             await self.children[name].stop()
 
     async def supervise(self) -> None:
-        """Return (raising) when a child that must not die dies; restart the worker."""
+        """Return (raising) when a child dies; the fleet restarts workers itself."""
         while True:
             await asyncio.sleep(0.5)
             for name, child in self.children.items():
-                if child.running():
-                    continue
-                if child.spec.restart:
-                    child.restarts += 1
-                    logger.warning("%s exited; restarting it (restart %d)", name, child.restarts)
-                    await child.start()
-                else:
+                if not child.running():
                     raise RuntimeError(f"{name} exited unexpectedly:\n{child.log_tail()}")
 
     async def _spawn(self, spec: ChildSpec) -> Child:
@@ -91,15 +114,12 @@ class DevStack:
         await child.start()
         return child
 
-    def _spec(
-        self, name: str, argv: list[str], restart: bool = False, stop_timeout: float = 15.0
-    ) -> ChildSpec:
+    def _spec(self, name: str, argv: list[str], stop_timeout: float = 15.0) -> ChildSpec:
         return ChildSpec(
             name=name,
             argv=argv,
             log_file=self._logs / f"{name}.log",
             env=self._env,
-            restart=restart,
             stop_timeout=stop_timeout,
         )
 
@@ -163,10 +183,7 @@ class DevStack:
                     "journal_mode=wal",
                     "--sqlite-pragma",
                     "synchronous=NORMAL",
-                    "--dynamic-config-value",
-                    "system.enableActivityEagerExecution=true",
-                    "--dynamic-config-value",
-                    "system.enableEagerWorkflowStart=true",
+                    *temporal_dynamic_config_args(),
                     "--log-level",
                     "warn",
                 ],
@@ -259,34 +276,16 @@ class DevStack:
 
         return await ensure_dev_key(self.settings)
 
-    async def _start_worker(self) -> None:
+    async def _start_workers(self) -> None:
+        """Each pool's desired worker processes; the fleet keeps them at that number."""
         s = self.settings
-        argv = [sys.executable, "-m", "services.cli", "worker"]
-        for pool in s.worker_pools:
-            argv += ["--pool", pool]
-        # a stopping worker drains its in-flight activities first; give it that long and more
-        drain = s.worker_drain_seconds + 15
-        await self._spawn(self._spec("worker", argv, restart=True, stop_timeout=drain))
-        client = await connect_temporal(s)
+        self.fleet = WorkerFleet(
+            s, PoolCatalog.load(s.pools_file), await connect_temporal(s), self._worker_spec
+        )
+        await self.fleet.start()
 
-        async def polling() -> bool:
-            from temporalio.api.enums.v1 import TaskQueueType
-            from temporalio.api.taskqueue.v1 import TaskQueue
-            from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
-
-            for pool in s.worker_pools:
-                described = await client.workflow_service.describe_task_queue(
-                    DescribeTaskQueueRequest(
-                        namespace=s.temporal_namespace,
-                        task_queue=TaskQueue(name=task_queue_for_pool(pool)),
-                        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-                    )
-                )
-                if not described.pollers:
-                    return False
-            return True
-
-        await wait_until(polling, "worker", 60, self.children["worker"])
+    def _worker_spec(self, name: str, argv: list[str], stop_timeout: float) -> ChildSpec:
+        return self._spec(name, argv, stop_timeout=stop_timeout)
 
     async def _start_gateway(self) -> None:
         s = self.settings

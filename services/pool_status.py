@@ -16,6 +16,7 @@ from temporalio.client import Client
 
 from activities.db.tasks import count_tasks_by_agent
 from services.agent_specs import AgentCatalog
+from services.pool_scaling import DesiredReplicas, all_desired
 from services.pools import PoolCatalog, PoolSpec
 
 FINISHED_WINDOW = timedelta(hours=1)
@@ -68,6 +69,9 @@ class PoolStatus(BaseModel):
         description="Worker processes Temporal saw polling the pool's queue recently (the "
         "server forgets a stopped poller after a few minutes)."
     )
+    replicas: DesiredReplicas = Field(
+        description="Worker processes the pool should have (`PUT /v1/pools/{name}/replicas`)."
+    )
     tasks: PoolTaskCounts = Field(description="Tasks of the pool's agents, all tenants.")
     limits: PoolLimits
 
@@ -87,6 +91,7 @@ async def describe_pools(
     since = (now or datetime.now(UTC)) - FINISHED_WINDOW
     async with sessions() as session:
         counts = await count_tasks_by_agent(session, agents.names(), since)
+        replicas = await all_desired(session, pools)
     queues = await asyncio.gather(*(_describe_queues(client, pool) for pool in pools))
     items = []
     for pool, (workflow, activity) in zip(pools, queues, strict=True):
@@ -108,6 +113,7 @@ async def describe_pools(
                     workflow_tasks=_backlog(workflow), activity_tasks=_backlog(activity)
                 ),
                 workers_polling=len(pollers),
+                replicas=replicas[pool.name],
                 tasks=tasks,
                 limits=PoolLimits.model_validate(pool.model_dump()),
             )

@@ -32,7 +32,6 @@ class ChildSpec:
     user: str | None = None
     stop_signal: int = signal.SIGTERM
     stop_timeout: float = 15.0
-    restart: bool = False  # the worker restarts; anything else exiting stops the stack
 
 
 class Child:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -75,12 +76,45 @@ class Settings(BaseSettings):
     approval_webhook_url: str | None = None  # agents may name their own
     approval_resignal_seconds: float = 5.0  # how often decisions not yet signalled are re-sent
 
+    # admission by model capacity (activities/model_admission.py)
+    # model alias -> its server's Prometheus /metrics URL; merged over the embedded llama.cpp
+    # servers' URLs (see resolved_model_metrics_urls); "" turns a model's gating off
+    model_metrics_urls: dict[str, str] = {}
+    model_metrics_poll_seconds: float = Field(default=1.0, gt=0)
+    # a server is saturated at this many queued requests, or at this share of KV cache in use
+    model_admission_queue_limit: int = Field(default=8, ge=1)
+    model_admission_kv_limit: float = Field(default=0.9, gt=0, le=1)
+    # calls of tasks with priority <= this are never held (1 highest ... 5 lowest; 0: none)
+    model_admission_bypass_priority: int = Field(default=1, ge=0, le=5)
+    # a held call gives its activity slot back after this long; Temporal retries it later
+    model_admission_max_hold_seconds: float = Field(default=60.0, ge=0)
+
+    # tenant caps (services/gateway/tenant_caps.py, activities/tenant_admission.py)
+    # tasks one tenant may have running at once; a tenant's own max_concurrent_tasks overrides
+    tenant_max_concurrent_tasks: int = Field(default=20, ge=1)
+    # a submit over the cap: accepted and waits for a slot (queue), or refused with 429 (reject)
+    tenant_over_cap: Literal["queue", "reject"] = "queue"
+    tenant_cap_retry_after_seconds: int = Field(default=5, ge=1)  # the 429's Retry-After
+    # how often a task waiting for a slot asks again (tasks far back in line: up to 4x less)
+    tenant_admission_poll_seconds: float = Field(default=2.0, gt=0)
+
     # dev supervisor
     dev_key_file: Path | None = None
 
     @property
     def resolved_workspaces_dir(self) -> Path:
         return self.workspaces_dir or self.data_dir / "workspaces"
+
+    @property
+    def resolved_model_metrics_urls(self) -> dict[str, str]:
+        """Whose load the workers watch: the embedded llama.cpp servers (when on), then
+        `model_metrics_urls` on top."""
+        urls: dict[str, str] = {}
+        if self.embedded_models:
+            urls[self.default_model] = f"http://127.0.0.1:{self.default_model_port}/metrics"
+            urls[self.small_model] = f"http://127.0.0.1:{self.small_model_port}/metrics"
+        urls.update(self.model_metrics_urls)
+        return {alias: url for alias, url in urls.items() if url}
 
     @property
     def resolved_database_url(self) -> str:

@@ -4,9 +4,10 @@ each within its pool's limits (deploy/pools.yaml)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +18,8 @@ from temporalio.worker import Worker
 from activities.approvals import ApprovalActivities
 from activities.db.engine import create_engine, create_session_factory
 from activities.llm import LlmActivities
+from activities.model_admission import AdmissionGate, AdmissionLimits
+from activities.model_load import ModelLoadMonitor
 from activities.store import StoreActivities
 from activities.tool_registry import default_registry
 from activities.tools import ToolActivities
@@ -26,6 +29,8 @@ from services.temporal_client import connect_temporal
 from workflows.agent_task import AgentTaskWorkflow
 
 logger = logging.getLogger(__name__)
+
+METRICS_TIMEOUT_SECONDS = 2.0  # a model server's metrics slower than this: a failed poll
 
 
 def build_workers(
@@ -89,10 +94,15 @@ async def run_worker(settings: Settings, pool_names: list[str]) -> None:
             limits=limits,
         ) as http,
         httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as webhooks,
+        watching_model_load(settings) as admission,
     ):
         llm_by_pool = {
             pool.name: LlmActivities(
-                sessions, http, registry, asyncio.Semaphore(pool.max_concurrent_model_calls)
+                sessions,
+                http,
+                registry,
+                asyncio.Semaphore(pool.max_concurrent_model_calls),
+                admission,
             )
             for pool in pools
         }
@@ -126,3 +136,37 @@ async def run_worker(settings: Settings, pool_names: list[str]) -> None:
     failures = [result for result in results if isinstance(result, BaseException)]
     if failures:  # a worker that died on its own (not by signal) is a failure of the process
         raise failures[0]
+
+
+@contextlib.asynccontextmanager
+async def watching_model_load(settings: Settings) -> AsyncIterator[AdmissionGate | None]:
+    """The process's admission gate, fed by a background poll of the model servers' metrics
+    while the context is open; None when no model server has a metrics URL."""
+    urls = settings.resolved_model_metrics_urls
+    if not urls:
+        yield None
+        return
+    poll = settings.model_metrics_poll_seconds
+    gate = AdmissionGate(
+        urls,
+        AdmissionLimits(
+            queue_limit=settings.model_admission_queue_limit,
+            kv_usage_limit=settings.model_admission_kv_limit,
+            bypass_priority=settings.model_admission_bypass_priority,
+            max_hold_seconds=settings.model_admission_max_hold_seconds,
+            # a few missed polls in a row: the server's load is unknown, so calls go through
+            stale_after_seconds=3 * poll + METRICS_TIMEOUT_SECONDS,
+        ),
+    )
+    # no keep-alive: behind a Service, successive polls reach different replicas
+    limits = httpx.Limits(max_keepalive_connections=0)
+    async with httpx.AsyncClient(timeout=METRICS_TIMEOUT_SECONDS, limits=limits) as http:
+        monitor = ModelLoadMonitor(urls, http, gate.observe, poll_seconds=poll)
+        polling = asyncio.create_task(monitor.run())
+        logger.info("admission by model capacity watching %s", ", ".join(sorted(urls)))
+        try:
+            yield gate
+        finally:
+            polling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await polling

@@ -25,6 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.db.engine import create_engine, create_session_factory
 from services.api_keys import Role, create_api_key
+from services.devstack import temporal_dynamic_config_args
 from services.gateway.app import create_app
 from services.migrations import upgrade_database
 from services.settings import Settings
@@ -79,12 +80,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_existing_path=temporal_binary(),
         data_converter=pydantic_data_converter,
         ip="127.0.0.1",
-        dev_server_extra_args=[
-            "--dynamic-config-value",
-            "system.enableEagerWorkflowStart=true",
-            "--dynamic-config-value",
-            "system.enableActivityEagerExecution=true",
-        ],
+        dev_server_extra_args=temporal_dynamic_config_args(),  # as the embedded stack's
     )
     yield env
     await env.shutdown()

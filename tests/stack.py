@@ -55,11 +55,17 @@ class RunningStack:
         )
 
 
-async def start_stack(base: Path, **overrides: Any) -> RunningStack:
-    """`overrides` are extra Settings fields, e.g. `worker_max_cached_workflows=0` (bench/)."""
+async def start_stack(
+    base: Path, extra_agents: Path | None = None, **overrides: Any
+) -> RunningStack:
+    """`overrides` are Settings fields, e.g. `worker_max_cached_workflows=0` (bench/) or
+    `pools_file`; `extra_agents` is a folder of more agent specs (demo/)."""
     agents = base / "agents"
     agents.mkdir(parents=True)
-    for spec in [*(ROOT / "agents").glob("*.yaml"), *(ROOT / "tests" / "agents").glob("*.yaml")]:
+    folders = [ROOT / "agents", ROOT / "tests" / "agents"]
+    if extra_agents is not None:
+        folders.append(extra_agents)
+    for spec in (spec for folder in folders for spec in folder.glob("*.yaml")):
         shutil.copy(spec, agents / spec.name)
 
     scripted_port, webhook_port = free_port(), free_port()
@@ -69,24 +75,26 @@ async def start_stack(base: Path, **overrides: Any) -> RunningStack:
     ]
     scripted = ScriptedModel(f"http://127.0.0.1:{scripted_port}")
 
-    settings = Settings(
-        _env_file=None,
-        data_dir=base / "data",
-        agents_dir=agents,
-        pools_file=ROOT / "tests" / "pools.yaml",
-        port=free_port(),
-        temporal_address=f"127.0.0.1:{free_port()}",
-        temporal_ui_port=free_port(),
-        embedded_postgres_port=free_port(),
-        litellm_url=f"http://127.0.0.1:{free_port()}",
-        litellm_config=ROOT / "tests" / "litellm-test-config.yaml",
-        default_model_port=free_port(),
-        small_model_port=free_port(),
-        cancel_wait_seconds=10,
-        approval_webhook_url=f"http://127.0.0.1:{webhook_port}/hook",
-        approval_resignal_seconds=1,
-        **overrides,
-    )
+    fields: dict[str, Any] = {
+        "data_dir": base / "data",
+        "agents_dir": agents,
+        "pools_file": ROOT / "tests" / "pools.yaml",
+        "port": free_port(),
+        "temporal_address": f"127.0.0.1:{free_port()}",
+        "temporal_ui_port": free_port(),
+        "embedded_postgres_port": free_port(),
+        "litellm_url": f"http://127.0.0.1:{free_port()}",
+        "litellm_config": ROOT / "tests" / "litellm-test-config.yaml",
+        "default_model_port": free_port(),
+        "small_model_port": free_port(),
+        "cancel_wait_seconds": 10,
+        "approval_webhook_url": f"http://127.0.0.1:{webhook_port}/hook",
+        "approval_resignal_seconds": 1,
+        "model_metrics_urls": {
+            "scripted-admission": f"{scripted.base_url}/metrics?model=scripted-admission"
+        },
+    }
+    settings = Settings(_env_file=None, **{**fields, **overrides})
     stack = DevStack(
         settings, extra_env={"AGENTRY_SCRIPTED_MODEL_API_BASE": f"{scripted.base_url}/v1"}
     )

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         AgentTaskResult,
         ApprovalDecided,
         BeginTaskRequest,
+        BeginTaskResult,
         FinishTaskRequest,
         ModelTurnRequest,
         ModelTurnResult,
@@ -69,12 +70,7 @@ class AgentTaskWorkflow:
         message_ids = list(task.message_ids)
         self._seen_messages.update(message_ids)
         if not message_ids:
-            begun = await workflow.execute_activity_method(
-                StoreActivities.begin_task,
-                BeginTaskRequest(task_id=task.task_id, system_prompt=agent.system_prompt),
-                start_to_close_timeout=policies.STORE_TIMEOUT,
-                retry_policy=policies.STORE_RETRY,
-            )
+            begun = await self._begin(task)
             if begun.final_status is not None:
                 return AgentTaskResult(task_id=task.task_id, status=begun.final_status)
             message_ids = begun.message_ids
@@ -119,6 +115,25 @@ class AgentTaskWorkflow:
         return AgentTaskResult(
             task_id=task.task_id, status=TaskStatus.failed, error=error, iterations=iteration
         )
+
+    async def _begin(self, task: AgentTaskInput) -> BeginTaskResult:
+        """Begin once the tenant has a free slot. While it has none, wait on a durable timer
+        (no worker slot held) and ask again; a cancel during the wait ends the task."""
+        request = BeginTaskRequest(
+            task_id=task.task_id, system_prompt=task.agent.system_prompt, admission=task.admission
+        )
+        while True:
+            begun = await workflow.execute_activity_method(
+                StoreActivities.begin_task,
+                request,
+                start_to_close_timeout=policies.STORE_TIMEOUT,
+                retry_policy=policies.STORE_RETRY,
+            )
+            if begun.wait_seconds is None:
+                return begun
+            await workflow.sleep(begun.wait_seconds)
+            if workflow.info().is_continue_as_new_suggested():
+                workflow.continue_as_new(task)  # a long wait must not grow one history forever
 
     async def _model_turn(
         self, task: AgentTaskInput, iteration: int, message_ids: list[int]

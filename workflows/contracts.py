@@ -97,11 +97,21 @@ class ToolCall(BaseModel):
 PRIORITY_HIGHEST, PRIORITY_LOWEST, PRIORITY_DEFAULT = 1, 5, 3
 
 
+class AdmissionPolicy(BaseModel):
+    """How a task waits for a slot under its tenant's cap on running tasks; the gateway sets
+    it from its settings at submit (a tenant's own cap, if set, is read at every attempt)."""
+
+    default_cap: int = Field(ge=1)  # for tenants without their own max_concurrent_tasks
+    poll_seconds: float = Field(gt=0)  # how soon a refused task asks again (at the front)
+
+
 class AgentTaskInput(BaseModel):
     task_id: str
     agent: AgentConfig
     # 1 highest … 5 lowest: Temporal's task priority, and the order model calls are admitted in
     priority: int = PRIORITY_DEFAULT
+    # None (tasks started before caps existed): the task begins at once
+    admission: AdmissionPolicy | None = None
     # set when the workflow continues as new: where the previous run left off
     message_ids: list[int] = Field(default_factory=list)
     iteration: int = 0
@@ -122,12 +132,15 @@ class AgentTaskResult(BaseModel):
 class BeginTaskRequest(BaseModel):
     task_id: str
     system_prompt: str
+    admission: AdmissionPolicy | None = None  # None: begin without asking for a slot
 
 
 class BeginTaskResult(BaseModel):
     message_ids: list[int]
     # the task was finished before its workflow began (e.g. cancelled): do nothing more
     final_status: TaskStatus | None = None
+    # the tenant is at its cap: nothing was begun; ask again after this many seconds
+    wait_seconds: float | None = None
 
 
 class ModelTurnRequest(BaseModel):
@@ -275,4 +288,4 @@ class NotifyApprovalRequest(BaseModel):
     url: str | None = None  # the agent's webhook; else the worker's configured one, if any
 
 
-EventType = Literal["status", "llm_call", "tool_call", "approval", "message"]
+EventType = Literal["status", "llm_call", "tool_call", "approval", "message", "admission"]

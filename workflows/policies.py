@@ -36,6 +36,11 @@ MODEL_CALL_RETRY = RetryPolicy(
     maximum_attempts=6,
     non_retryable_error_types=["ModelRequestRejected"],
 )
+# A call held by admission control (activities/model_admission.py) longer than the longest hold
+# gives its activity slot back with this error type: retryable (a later attempt is admitted when
+# the server has room), after this short delay rather than the backoff.
+MODEL_SERVER_SATURATED = "ModelServerSaturated"
+MODEL_CALL_HELD_RETRY_DELAY = timedelta(seconds=2)
 
 # Tools: a failing tool is reported to the model, so only infrastructure errors retry here.
 TOOL_CALL_TIMEOUT = timedelta(minutes=5)

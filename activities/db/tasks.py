@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.db.models import Task
-from workflows.contracts import TaskStatus
+from workflows.contracts import PRIORITY_DEFAULT, TaskStatus
 
 FINAL_STATUSES = tuple(status.value for status in TaskStatus if status.is_final)
 
@@ -34,6 +34,7 @@ class NewTask:
     idempotency_key: str | None = None
     request_hash: str | None = None
     id: uuid.UUID | None = None
+    priority: int = PRIORITY_DEFAULT
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class TaskRepository:
                 tenant_id=new.tenant_id,
                 agent=new.agent,
                 status=TaskStatus.queued.value,
+                priority=new.priority,
                 input=new.input,
                 task_metadata=new.metadata,
                 workflow_id=new.workflow_id,

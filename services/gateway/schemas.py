@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from activities.db.models import Message, Task, TaskEvent
 from services.agent_specs import AgentSpec
-from workflows.contracts import TaskStatus
+from workflows.contracts import PRIORITY_HIGHEST, PRIORITY_LOWEST, TaskStatus
 
 _EXAMPLE_ID = "0b8f6c1e-4f7a-4c59-9d1e-3a1f2b7c9d10"
 _EXAMPLE_TIME = "2026-01-01T12:00:00Z"
@@ -25,6 +25,7 @@ class TaskCreate(BaseModel):
                     "agent": "assistant",
                     "input": "What is 17 * 23?",
                     "metadata": {"ticket": "SUP-1234"},
+                    "priority": 2,
                 }
             ]
         },
@@ -42,6 +43,14 @@ class TaskCreate(BaseModel):
         default=None,
         description="Free-form JSON object stored with the task and returned as given; "
         "limited to `max_metadata_bytes` (16 KiB by default).",
+    )
+    priority: int | None = Field(
+        default=None,
+        ge=PRIORITY_HIGHEST,
+        le=PRIORITY_LOWEST,
+        strict=True,
+        description="1 (highest) … 5 (lowest): among waiting tasks of a worker pool, higher "
+        "priority starts first. Default: the priority of the agent's pool.",
     )
 
     @field_validator("input")
@@ -83,6 +92,7 @@ class TaskOut(BaseModel):
                     "id": _EXAMPLE_ID,
                     "agent": "assistant",
                     "status": "succeeded",
+                    "priority": 3,
                     "input": "What is 17 * 23?",
                     "metadata": {"ticket": "SUP-1234"},
                     "result": "17 * 23 = 391",
@@ -109,8 +119,10 @@ class TaskOut(BaseModel):
     status: TaskStatus = Field(
         description="`queued` → `running` (⇄ `waiting_approval` while a tool call waits for "
         "a human, ⇄ `waiting_input` while a conversation waits for the next message) → one "
-        "of `succeeded`, `failed`, `cancelled` (final)."
+        "of `succeeded`, `failed`, `cancelled` (final). A task stays `queued` while its "
+        "tenant has its cap of tasks running."
     )
+    priority: int = Field(description="1 (highest) … 5 (lowest).")
     input: str
     metadata: dict[str, Any]
     result: str | None = Field(description="The agent's final answer once it succeeded.")
@@ -131,6 +143,7 @@ class TaskOut(BaseModel):
             id=task.id,
             agent=task.agent,
             status=TaskStatus(task.status),
+            priority=task.priority,
             input=task.input,
             metadata=task.task_metadata or {},
             result=task.output,
@@ -172,7 +185,10 @@ class EventOut(BaseModel):
     )
 
     id: int = Field(description="Increasing; pass the last one seen as `after` to resume.")
-    type: str = Field(description="`status`, `llm_call`, `tool_call`, `approval` or `message`.")
+    type: str = Field(
+        description="`status`, `llm_call`, `tool_call`, `approval`, `message` or `admission` "
+        "(a task waits for, then gets, a slot under its tenant's cap)."
+    )
     data: dict[str, Any]
     created_at: datetime
 

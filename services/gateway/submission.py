@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
-from temporalio.common import WorkflowIDReusePolicy
+from temporalio.common import Priority, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -26,6 +26,7 @@ from activities.db.models import Task
 from activities.db.tasks import NewTask, TaskRepository
 from services.agent_specs import AgentCatalog, AgentSpec
 from services.gateway.errors import ProblemError
+from services.gateway.tenant_caps import TenantCaps, refuse_over_cap
 from services.settings import Settings
 from workflows.contracts import AgentTaskInput, TaskStatus
 from workflows.policies import WORKFLOW_NAME, task_queue_for_pool, workflow_id_for_task
@@ -42,16 +43,25 @@ class Submission:
     input: str
     metadata: dict[str, Any]
     idempotency_key: str | None
+    priority: int  # as asked, else the pool's
+    priority_given: bool = False  # asked for: part of what the Idempotency-Key covers
 
 
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def request_hash(agent: str, input: str, metadata: dict[str, Any]) -> str:
-    """What an Idempotency-Key promises: the same key always carries this same request."""
-    canonical = canonical_json({"agent": agent, "input": input, "metadata": metadata})
-    return hashlib.sha256(canonical.encode()).hexdigest()
+def request_hash(
+    agent: str, input: str, metadata: dict[str, Any], priority: int | None = None
+) -> str:
+    """What an Idempotency-Key promises: the same key always carries this same request.
+
+    A priority is hashed only when the request names one, so hashes stored before priorities
+    existed still match the retries of those requests."""
+    request: dict[str, Any] = {"agent": agent, "input": input, "metadata": metadata}
+    if priority is not None:
+        request["priority"] = priority
+    return hashlib.sha256(canonical_json(request).encode()).hexdigest()
 
 
 def check_sizes(input: str, metadata: dict[str, Any], settings: Settings) -> None:
@@ -88,12 +98,21 @@ def resolve_agent(catalog: AgentCatalog, name: str) -> AgentSpec:
 
 
 async def submit_task(
-    session: AsyncSession, client: Client, spec: AgentSpec, submission: Submission
+    session: AsyncSession,
+    client: Client,
+    spec: AgentSpec,
+    submission: Submission,
+    caps: TenantCaps,
 ) -> tuple[Task, bool]:
-    """Store and start the task; (task, created). Raises ProblemError 409 or 503."""
-    digest = request_hash(submission.agent, submission.input, submission.metadata)
+    """Store and start the task; (task, created). Raises ProblemError 409, 429 or 503."""
+    digest = request_hash(
+        submission.agent,
+        submission.input,
+        submission.metadata,
+        submission.priority if submission.priority_given else None,
+    )
     tasks = TaskRepository(session)
-    task, created = await _store(session, tasks, submission, digest)
+    task, created = await _store(session, tasks, submission, digest, caps)
     if not created and task.request_hash != digest:
         raise ProblemError(
             409,
@@ -103,7 +122,7 @@ async def submit_task(
         )
     if created or task.status == TaskStatus.queued:
         try:
-            await _start_workflow(client, task, spec)
+            await _start_workflow(client, task, spec, caps)
         except Exception as exc:
             if created:
                 await tasks.delete_unstarted(task.id)
@@ -119,9 +138,18 @@ async def submit_task(
 
 
 async def _store(
-    session: AsyncSession, tasks: TaskRepository, submission: Submission, digest: str
+    session: AsyncSession,
+    tasks: TaskRepository,
+    submission: Submission,
+    digest: str,
+    caps: TenantCaps,
 ) -> tuple[Task, bool]:
-    """Insert the task and its `queued` event in one transaction."""
+    """Insert the task and its `queued` event in one transaction; in reject mode only within
+    the tenant's cap (a retry of a stored task is never refused)."""
+    if caps.over_cap == "reject":
+        key = submission.idempotency_key
+        if key is None or await tasks.get_by_idempotency_key(submission.tenant_id, key) is None:
+            await refuse_over_cap(session, submission.tenant_id, caps)
     task_id = uuid.uuid4()
     new = NewTask(
         id=task_id,
@@ -132,6 +160,7 @@ async def _store(
         workflow_id=workflow_id_for_task(str(task_id)),
         idempotency_key=submission.idempotency_key,
         request_hash=digest,
+        priority=submission.priority,
     )
     task, created = await tasks.create(new)
     if created:
@@ -142,15 +171,24 @@ async def _store(
     return task, created
 
 
-async def _start_workflow(client: Client, task: Task, spec: AgentSpec) -> None:
-    """Start by name; an already-started workflow is a retried submit, so it counts as done."""
+async def _start_workflow(client: Client, task: Task, spec: AgentSpec, caps: TenantCaps) -> None:
+    """Start by name; an already-started workflow is a retried submit, so it counts as done.
+
+    Temporal's task priority orders the pool's backlog (its activities inherit it); the
+    tenant as fairness key takes turns between tenants within one priority."""
     try:
         await client.start_workflow(
             WORKFLOW_NAME,
-            AgentTaskInput(task_id=str(task.id), agent=spec.to_config()),
+            AgentTaskInput(
+                task_id=str(task.id),
+                agent=spec.to_config(),
+                priority=task.priority,
+                admission=caps.admission,
+            ),
             id=task.workflow_id,
             task_queue=task_queue_for_pool(spec.pool),
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            priority=Priority(priority_key=task.priority, fairness_key=str(task.tenant_id)),
             rpc_timeout=START_RPC_TIMEOUT,
         )
     except WorkflowAlreadyStartedError:

@@ -133,11 +133,26 @@ class ScriptedModel:
         (await self._http.delete(f"/_scripts/{key}")).raise_for_status()
 
     async def set_load(
-        self, *, running: int = 0, queued: int = 0, token_usage: float | None = None
+        self,
+        *,
+        running: int = 0,
+        queued: int = 0,
+        token_usage: float | None = None,
+        model: str | None = None,
     ) -> None:
-        """Report extra load on /metrics (server-wide: use only in tests that own the server)."""
+        """Report extra load on /metrics: server-wide (only in tests that own the server), or
+        for one `model` name, seen at /metrics?model=<model> (safe on a shared server)."""
         load = LoadOverride(running=running, queued=queued, token_usage=token_usage)
-        (await self._http.put("/_load", json=load.model_dump())).raise_for_status()
+        params = {"model": model} if model is not None else {}
+        response = await self._http.put("/_load", json=load.model_dump(), params=params)
+        response.raise_for_status()
+
+    async def metrics_reads(self, model: str | None = None) -> int:
+        """How often /metrics (with this `model`, or without one) has been read."""
+        params = {"model": model} if model is not None else {}
+        response = await self._http.get("/_load", params=params)
+        response.raise_for_status()
+        return int(response.json()["scrapes"])
 
     async def aclose(self) -> None:
         await self._http.aclose()

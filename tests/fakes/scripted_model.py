@@ -19,7 +19,7 @@ import json
 import logging
 import re
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,7 +63,8 @@ class Script(BaseModel):
 
 
 class LoadOverride(BaseModel):
-    """Extra load reported by /metrics on top of what is really in flight."""
+    """Extra load reported by /metrics on top of what is really in flight; server-wide, or for
+    one model (``?model=``), whose own /metrics?model= then reports only that model's load."""
 
     running: int = 0
     queued: int = 0
@@ -84,6 +85,11 @@ class _ServerState:
     running_tokens: int = 0
     load: LoadOverride = field(default_factory=LoadOverride)
     ids: Iterator[int] = field(default_factory=itertools.count)
+    # the same per requested model name, so tests can load one model and leave the rest alone
+    running_by_model: Counter[str] = field(default_factory=Counter)
+    tokens_by_model: Counter[str] = field(default_factory=Counter)
+    load_by_model: dict[str, LoadOverride] = field(default_factory=dict)
+    scrapes: Counter[str] = field(default_factory=Counter)  # GET /metrics by ?model= ("": none)
 
 
 def estimate_tokens(text: str) -> int:
@@ -133,6 +139,8 @@ class _Answer:
     def __post_init__(self) -> None:
         self.state.running += 1
         self.state.running_tokens += self.prompt_tokens
+        self.state.running_by_model[self.model] += 1
+        self.state.tokens_by_model[self.model] += self.prompt_tokens
 
     def release(self) -> None:
         """Idempotent, so the stream's end and the response's background task can both call it."""
@@ -140,6 +148,8 @@ class _Answer:
             self.released = True
             self.state.running -= 1
             self.state.running_tokens -= self.prompt_tokens
+            self.state.running_by_model[self.model] -= 1
+            self.state.tokens_by_model[self.model] -= self.prompt_tokens
 
     def calls(self) -> list[dict[str, Any]]:
         return [
@@ -238,9 +248,18 @@ def create_app(model_names: tuple[str, ...] = ("fake-model",), kv_tokens: int = 
         state.scripts.pop(key, None)
 
     @app.put("/_load")
-    async def put_load(load: LoadOverride) -> LoadOverride:
-        state.load = load
+    async def put_load(load: LoadOverride, model: str | None = None) -> LoadOverride:
+        if model is None:
+            state.load = load
+        else:
+            state.load_by_model[model] = load
         return load
+
+    @app.get("/_load")
+    async def get_load(model: str | None = None) -> dict[str, Any]:
+        """The extra load set, and how often /metrics was read (for that model)."""
+        load = state.load if model is None else state.load_by_model.get(model, LoadOverride())
+        return {**load.model_dump(), "scrapes": state.scrapes[model or ""]}
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> Response:
@@ -293,12 +312,19 @@ def create_app(model_names: tuple[str, ...] = ("fake-model",), kv_tokens: int = 
         return {"status": "ok"}
 
     @app.get("/metrics")
-    async def metrics() -> PlainTextResponse:
-        """The load gauges llama.cpp and SGLang expose, as admission control will read them."""
-        running, queued = state.running + state.load.running, state.load.queued
-        usage = state.load.token_usage
-        usage = min(1.0, state.running_tokens / kv_tokens) if usage is None else usage
-        label = f'{{model_name="{model_names[0]}"}}'
+    async def metrics(model: str | None = None) -> PlainTextResponse:
+        """The load gauges llama.cpp and SGLang expose, as admission control reads them:
+        the whole server's, or with ``?model=`` only the requests for that model name."""
+        state.scrapes[model or ""] += 1
+        if model is None:
+            load, running, tokens = state.load, state.running, state.running_tokens
+        else:
+            load = state.load_by_model.get(model, LoadOverride())
+            running, tokens = state.running_by_model[model], state.tokens_by_model[model]
+        running, queued = running + load.running, load.queued
+        usage = load.token_usage
+        usage = min(1.0, tokens / kv_tokens) if usage is None else usage
+        label = f'{{model_name="{model or model_names[0]}"}}'
         text = _prometheus([
             ("llamacpp:requests_processing", "", "Number of requests processing.", running),
             ("llamacpp:requests_deferred", "", "Number of requests deferred.", queued),

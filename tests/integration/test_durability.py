@@ -29,18 +29,19 @@ async def test_sigkilled_worker_mid_task_is_replaced_and_the_task_completes(
             reply_text("9 and 16"),
         ],
     )
-    worker = stack.stack.children["worker"]
+    assert stack.stack.fleet is not None
+    [worker] = stack.stack.fleet.workers("default")
     async with stack.api() as api:
         task = await submit(api, "scripted-native", f"squares {marker}")
         await served_at_least(stack, key, 2)  # tools done, second model call in flight
-        assert worker.pid is not None
-        os.kill(worker.pid, signal.SIGKILL)
-        assert worker.process is not None
-        await worker.process.wait()
-        await worker.start()  # a new worker process takes over
+        killed, restarts = worker.process, worker.restarts
+        assert killed is not None
+        os.kill(killed.pid, signal.SIGKILL)
+        await killed.wait()  # the supervisor starts the worker again; the new one takes over
         done = await wait_for_status(api, task["id"], timeout=120)
         log = await events(api, task["id"])
 
+    assert worker.restarts == restarts + 1 and worker.process is not killed
     assert done["status"] == "succeeded", done
     assert done["result"] == "9 and 16"
     tool_events = [e for e in log if e["type"] == "tool_call"]

@@ -20,7 +20,7 @@ from services.migrations import (
     upgrade_database,
 )
 
-TABLES = {"tenants", "api_keys", "tasks", "messages", "task_events", "approvals"}
+TABLES = {"tenants", "api_keys", "tasks", "messages", "task_events", "approvals", "pool_replicas"}
 
 
 def database_url(postgres_url: str, name: str) -> str:
@@ -51,7 +51,9 @@ def test_the_migrated_schema_is_exactly_the_models(postgres_url: str) -> None:
     finally:
         engine.dispose()
     assert differences == []
-    assert "ix_tasks_tenant_created" in tasks_indexes
+    assert {"ix_tasks_tenant_created", "ix_tasks_tenant_status", "ix_tasks_agent_status"} <= (
+        tasks_indexes
+    )
     assert "uq_tasks_tenant_idempotency" in tasks_uniques
     assert "uq_approvals_task_call" in approval_uniques
     assert approval_indexes["ix_approvals_tenant_status_created"]["column_names"] == [

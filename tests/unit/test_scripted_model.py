@@ -285,6 +285,38 @@ async def test_forced_load_is_reported(model: ScriptedModel, http: httpx.AsyncCl
     assert gauge(text, "sglang:token_usage") == 0.75
 
 
+async def test_load_of_one_model_leaves_the_others_alone(
+    model: ScriptedModel, http: httpx.AsyncClient
+) -> None:
+    await model.set_load(queued=7, token_usage=0.95, model="busy-model")
+    busy = (await http.get("/metrics", params={"model": "busy-model"})).text
+    assert gauge(busy, "sglang:num_queue_reqs") == 7
+    assert gauge(busy, "sglang:token_usage") == 0.95
+    assert 'model_name="busy-model"' in busy
+    for other in ((await http.get("/metrics")).text, (await http.get("/metrics?model=x")).text):
+        assert gauge(other, "sglang:num_queue_reqs") == 0
+        assert gauge(other, "sglang:token_usage") == 0
+    assert await model.metrics_reads("busy-model") == 1
+    assert await model.metrics_reads() == 1
+
+    key = unique_key()  # a call in flight counts only for the model it names
+    await model.script(key, [reply_text("slow", delay_s=0.5)])
+    body = {"model": "busy-model", "messages": [{"role": "user", "content": script_marker(key)}]}
+    call = asyncio.create_task(http.post("/v1/chat/completions", json=body))
+    for _ in range(100):
+        text = (await http.get("/metrics?model=busy-model")).text
+        if gauge(text, "sglang:num_running_reqs") == 1:
+            break
+        await asyncio.sleep(0.01)
+    assert gauge(text, "sglang:num_running_reqs") == 1
+    assert gauge((await http.get("/metrics?model=x")).text, "sglang:num_running_reqs") == 0
+    assert (await call).status_code == 200
+
+    await model.set_load(model="busy-model")
+    cleared = (await http.get("/metrics", params={"model": "busy-model"})).text
+    assert gauge(cleared, "sglang:num_queue_reqs") == 0
+
+
 async def test_health_and_models(http: httpx.AsyncClient) -> None:
     assert (await http.get("/health")).json() == {"status": "ok"}
     models = (await http.get("/v1/models")).json()

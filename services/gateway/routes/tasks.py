@@ -22,6 +22,7 @@ from services.gateway.cursors import encode_cursor, page_start
 from services.gateway.deps import (
     CatalogDep,
     OwnedTaskDep,
+    PoolCatalogDep,
     PrincipalDep,
     SessionDep,
     SettingsDep,
@@ -43,8 +44,9 @@ from services.gateway.schemas import (
     TaskOut,
 )
 from services.gateway.submission import Submission, check_sizes, resolve_agent, submit_task
+from services.gateway.tenant_caps import TenantCaps
 from services.settings import Settings
-from workflows.contracts import TaskStatus
+from workflows.contracts import PRIORITY_DEFAULT, TaskStatus
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +62,7 @@ router = APIRouter(prefix="/v1/tasks", tags=["tasks"], responses=problem_respons
     response_description="The task, stored and its workflow started.",
     responses={
         200: {"model": TaskOut, "description": "A retry with the same Idempotency-Key."},
-        **problem_responses(400, 403, 409, 413, 415, 503),
+        **problem_responses(400, 403, 409, 413, 415, 429, 503),
     },
 )
 async def create_task(
@@ -70,6 +72,7 @@ async def create_task(
     session: SessionDep,
     client: TemporalDep,
     catalog: CatalogDep,
+    pools: PoolCatalogDep,
     settings: SettingsDep,
     idempotency_key: Annotated[
         str | None,
@@ -82,18 +85,28 @@ async def create_task(
         ),
     ] = None,
 ) -> TaskOut:
-    """Store the task and start its workflow; answers once the workflow is started."""
+    """Store the task and start its workflow; answers once the workflow is started.
+
+    Over the tenant's cap the task is accepted and stays `queued` until a slot frees, or, with
+    `tenant_over_cap=reject`, refused with 429 and Retry-After."""
     metadata = body.metadata or {}
     check_sizes(body.input, metadata, settings)
     spec = resolve_agent(catalog, body.agent)
+    pool = pools.get(spec.pool)
+    priority = body.priority
+    if priority is None:
+        priority = pool.priority if pool is not None else PRIORITY_DEFAULT
     submission = Submission(
         tenant_id=principal.tenant_id,
         agent=body.agent,
         input=body.input,
         metadata=metadata,
         idempotency_key=idempotency_key,
+        priority=priority,
+        priority_given=body.priority is not None,
     )
-    task, created = await submit_task(session, client, spec, submission)
+    caps = TenantCaps.from_settings(settings)
+    task, created = await submit_task(session, client, spec, submission, caps)
     response.headers["Location"] = f"/v1/tasks/{task.id}"
     if not created:
         response.status_code = status.HTTP_200_OK
