@@ -1,16 +1,19 @@
-"""The FastAPI app. Clients (database engine, Temporal client, agent catalog, tool registry) open
-once in the lifespan and live on `app.state`; routes reach them through services.gateway.deps.
+"""The FastAPI app. Clients (database engine, the decision recorder's pool, Temporal client, agent
+catalog, tool registry) open once in the lifespan and live on `app.state`; routes reach them
+through services.gateway.deps.
 The decision outbox (re-sending approval decisions) runs beside them for the app's lifetime."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 
+from activities.db.decisions import DecisionRecorder
 from activities.db.engine import create_engine, create_session_factory
 from activities.tool_registry import default_registry
 from services.agent_specs import AgentCatalog
@@ -54,21 +57,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.catalog = AgentCatalog.load(
         settings.agents_dir, tool_schemas=schemas, pools=pool_catalog.names()
     )
-    engine = create_engine(database_url)
-    app.state.engine = engine
-    app.state.session_factory = session_factory = create_session_factory(engine)
-    try:
+    async with contextlib.AsyncExitStack() as opened:
+        app.state.engine = engine = create_engine(database_url)
+        opened.push_async_callback(engine.dispose)
+        app.state.session_factory = session_factory = create_session_factory(engine)
+        app.state.decision_recorder = recorder = await DecisionRecorder.open(database_url)
+        opened.push_async_callback(recorder.close)
         app.state.temporal_client = client = await connect_temporal(settings)
         app.state.decision_outbox = outbox = DecisionOutbox(
             session_factory, client, settings.approval_resignal_seconds
         )
         outbox.start()
-        try:
-            yield
-        finally:
-            await outbox.stop()
-    finally:
-        await engine.dispose()
+        opened.push_async_callback(outbox.stop)
+        yield
 
 
 def _openapi_with_problem_media_type(app: FastAPI) -> Callable[[], dict[str, Any]]:

@@ -1,5 +1,8 @@
 """Request dependencies. Clients live on `app.state` (opened in the lifespan); routes ask for
-them through these `Annotated` aliases so tests can override any one of them."""
+them through these `Annotated` aliases so tests can override any one of them.
+
+Every dependency is `async def`, even the ones that only read `app.state`: FastAPI runs a plain
+`def` dependency in its thread pool, a thread hop each per request."""
 
 from __future__ import annotations
 
@@ -15,7 +18,8 @@ from temporalio.client import Client
 
 from activities.db.api_keys import ApiKeyRepository
 from activities.db.approvals import ApprovalRepository
-from activities.db.models import Approval, Task
+from activities.db.decisions import DecisionRecorder
+from activities.db.models import ApiKey, Approval, Task
 from activities.db.tasks import TaskRepository
 from activities.tool_registry import ToolRegistry
 from services.agent_specs import AgentCatalog
@@ -41,12 +45,12 @@ class Principal:
     role: Role
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_session_factory(request: Request) -> async_sessionmaker[AsyncSession]:
+async def get_session_factory(request: Request) -> async_sessionmaker[AsyncSession]:
     factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
     return factory
 
@@ -58,27 +62,32 @@ async def get_session(
         yield session
 
 
-def get_temporal_client(request: Request) -> Client:
+async def get_temporal_client(request: Request) -> Client:
     client: Client = request.app.state.temporal_client
     return client
 
 
-def get_catalog(request: Request) -> AgentCatalog:
+async def get_catalog(request: Request) -> AgentCatalog:
     catalog: AgentCatalog = request.app.state.catalog
     return catalog
 
 
-def get_tool_registry(request: Request) -> ToolRegistry:
+async def get_tool_registry(request: Request) -> ToolRegistry:
     registry: ToolRegistry = request.app.state.tool_registry
     return registry
 
 
-def get_decision_outbox(request: Request) -> DecisionOutbox:
+async def get_decision_outbox(request: Request) -> DecisionOutbox:
     outbox: DecisionOutbox = request.app.state.decision_outbox
     return outbox
 
 
-def get_pool_catalog(request: Request) -> PoolCatalog:
+async def get_decision_recorder(request: Request) -> DecisionRecorder:
+    recorder: DecisionRecorder = request.app.state.decision_recorder
+    return recorder
+
+
+async def get_pool_catalog(request: Request) -> PoolCatalog:
     pools: PoolCatalog = request.app.state.pools
     return pools
 
@@ -90,15 +99,17 @@ CatalogDep = Annotated[AgentCatalog, Depends(get_catalog)]
 ToolRegistryDep = Annotated[ToolRegistry, Depends(get_tool_registry)]
 PoolCatalogDep = Annotated[PoolCatalog, Depends(get_pool_catalog)]
 DecisionOutboxDep = Annotated[DecisionOutbox, Depends(get_decision_outbox)]
+DecisionRecorderDep = Annotated[DecisionRecorder, Depends(get_decision_recorder)]
 SessionFactoryDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_session_factory)]
 
 _UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 
 
-async def get_principal(
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def bearer_key_hash(credentials: HTTPAuthorizationCredentials | None) -> str:
+    """The hash a key is stored under; a 401 when the request carries none."""
     if credentials is None:
         raise ProblemError(
             401,
@@ -106,7 +117,11 @@ async def get_principal(
             kind="unauthenticated",
             headers=_UNAUTHORIZED,
         )
-    key = await ApiKeyRepository(session).find_active(hash_api_key(credentials.credentials))
+    return hash_api_key(credentials.credentials)
+
+
+def principal_of(key: ApiKey | None) -> Principal:
+    """The principal of a key found by its hash; a 401 when none was found."""
     if key is None:
         raise ProblemError(
             401,
@@ -119,28 +134,38 @@ async def get_principal(
     )
 
 
+async def get_principal(session: SessionDep, credentials: BearerDep) -> Principal:
+    return principal_of(await ApiKeyRepository(session).find_active(bearer_key_hash(credentials)))
+
+
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 # What each role may do; reading tasks and approvals needs only a valid key.
 TASK_WRITER_ROLES = (Role.submitter, Role.operator, Role.admin)
 APPROVER_ROLES = (Role.approver, Role.admin)
 OPERATOR_ROLES = (Role.operator, Role.admin)
+DECIDE_ACTION = "decide approvals"
+
+
+def check_role(principal: Principal, action: str, roles: tuple[Role, ...]) -> Principal:
+    """The principal if its role is one of `roles`, else a 403 naming them."""
+    if principal.role not in roles:
+        allowed = [role.value for role in roles]
+        raise ProblemError(
+            403,
+            f"an API key with role {principal.role.value!r} may not {action}; "
+            f"allowed roles: {', '.join(allowed)}",
+            kind="forbidden-role",
+            extra={"role": principal.role.value, "allowed_roles": allowed},
+        )
+    return principal
 
 
 def require_role(action: str, *roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency admitting only keys with one of `roles`; others get a 403 naming them."""
-    allowed = [role.value for role in roles]
 
     async def check(principal: PrincipalDep) -> Principal:
-        if principal.role not in roles:
-            raise ProblemError(
-                403,
-                f"an API key with role {principal.role.value!r} may not {action}; "
-                f"allowed roles: {', '.join(allowed)}",
-                kind="forbidden-role",
-                extra={"role": principal.role.value, "allowed_roles": allowed},
-            )
-        return principal
+        return check_role(principal, action, roles)
 
     return check
 
@@ -148,7 +173,6 @@ def require_role(action: str, *roles: Role) -> Callable[[Principal], Awaitable[P
 TaskWriterDep = Annotated[
     Principal, Depends(require_role("submit, cancel or message tasks", *TASK_WRITER_ROLES))
 ]
-ApproverDep = Annotated[Principal, Depends(require_role("decide approvals", *APPROVER_ROLES))]
 OperatorDep = Annotated[
     Principal, Depends(require_role("watch or scale worker pools", *OPERATOR_ROLES))
 ]

@@ -75,6 +75,13 @@ async def test_requests_without_a_valid_key_are_401(
             await api.get("/v1/tasks"),
             await api.get(f"/v1/tasks/{uuid.uuid4()}"),
             await api.get("/v1/agents"),
+            # the decision route checks the key in its own statement: every branch of it
+            await api.post(f"/v1/approvals/{uuid.uuid4()}/decision", json={"decision": "approve"}),
+            await api.post("/v1/approvals/not-a-uuid/decision", json={"decision": "reject"}),
+            await api.post(
+                f"/v1/approvals/{uuid.uuid4()}/decision",
+                json={"decision": "edit", "arguments": {"path": "x"}},
+            ),
         ]:
             word = "missing API key" if name == "missing" else "not valid or was revoked"
             assert_problem(response, 401, word)

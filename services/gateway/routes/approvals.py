@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from typing import Annotated, Any, NoReturn
@@ -10,7 +11,9 @@ from typing import Annotated, Any, NoReturn
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.db.approvals import ApprovalRepository, Decision
+from activities.db.api_keys import ApiKeyRepository
+from activities.db.approvals import ApprovalRepository
+from activities.db.decisions import Decision
 from activities.db.models import Approval
 from activities.db.tasks import TaskRepository
 from activities.tool_registry import ToolArgumentError, ToolRegistry, UnknownToolError
@@ -24,18 +27,25 @@ from services.gateway.approval_schemas import (
 )
 from services.gateway.cursors import encode_cursor, page_start
 from services.gateway.deps import (
+    APPROVER_ROLES,
+    DECIDE_ACTION,
     ApprovalIdPath,
-    ApproverDep,
+    BearerDep,
     DecisionOutboxDep,
+    DecisionRecorderDep,
     OwnedApprovalDep,
     OwnedTaskDep,
+    Principal,
     PrincipalDep,
     SessionDep,
     TemporalDep,
     ToolRegistryDep,
     approval_not_found,
+    bearer_key_hash,
+    check_role,
     find_owned_approval,
     parse_uuid,
+    principal_of,
 )
 from services.gateway.errors import ProblemError, problem_responses
 from services.gateway.signals import APPROVAL_DECIDED, decision_signal, send_signal
@@ -91,6 +101,7 @@ async def get_approval(approval: OwnedApprovalDep, registry: ToolRegistryDep) ->
 @router.post(
     "/v1/approvals/{approval_id}/decision",
     summary="Approve, reject or edit a waiting tool call",
+    response_model=ApprovalOut,
     response_description="The decision is recorded and the task's workflow was told.",
     responses={
         202: {
@@ -104,51 +115,59 @@ async def get_approval(approval: OwnedApprovalDep, registry: ToolRegistryDep) ->
 async def decide_approval(
     approval_id: ApprovalIdPath,
     body: DecisionCreate,
-    principal: ApproverDep,
+    credentials: BearerDep,
+    recorder: DecisionRecorderDep,
     session: SessionDep,
     client: TemporalDep,
     registry: ToolRegistryDep,
     outbox: DecisionOutboxDep,
-    response: Response,
-) -> ApprovalOut:
+) -> Response:
     """Record the decision (exactly one decision wins), then signal the task's workflow.
 
-    The approval is not read first (the conditional update says whether it could be decided)
-    except for an edit, whose arguments are checked against the tool's schema.
+    The key is checked by the decision's own statement, and the approval is not read first
+    (the conditional update says whether it could be decided), except for an edit, whose
+    arguments are checked against the tool's schema: one round trip to Postgres before the
+    signal, and the answer is serialized while the signal is in flight.
     """
-    if body.decision is ApprovalDecisionKind.edit:
-        assert body.arguments is not None  # DecisionCreate demands them for edit
-        approval = await find_owned_approval(session, principal.tenant_id, approval_id)
-        check_edited_arguments(registry, approval.tool, body.arguments)
+    key_hash = bearer_key_hash(credentials)
     parsed_id = parse_uuid(approval_id)
-    if parsed_id is None:
-        raise approval_not_found(approval_id)
-    approvals = ApprovalRepository(session)
-    decision = Decision(
-        kind=body.decision,
-        arguments=body.arguments,
-        comment=body.comment,
-        api_key_id=principal.api_key_id,
-        api_key_name=principal.api_key_name,
+    if body.decision is ApprovalDecisionKind.edit or parsed_id is None:
+        principal = await _approver(session, key_hash)
+        approval = await find_owned_approval(session, principal.tenant_id, approval_id)
+        assert body.arguments is not None  # DecisionCreate demands them for edit
+        check_edited_arguments(registry, approval.tool, body.arguments)
+    assert parsed_id is not None  # find_owned_approval answered 404 for a malformed id
+    decision = Decision(kind=body.decision, arguments=body.arguments, comment=body.comment)
+    # the key, the decision and its event: one statement, committed before the workflow hears
+    attempt = await recorder.decide(
+        key_hash, [role.value for role in APPROVER_ROLES], parsed_id, decision
     )
-    # the decision and its event, one statement; committed before the workflow hears of it
-    recorded = await approvals.decide(principal.tenant_id, parsed_id, decision)
-    if recorded is None:
+    principal = check_role(principal_of(attempt.decider), DECIDE_ACTION, APPROVER_ROLES)
+    if attempt.recorded is None:
         await _why_not_decided(session, principal.tenant_id, parsed_id)
-    await session.commit()
-    decided = recorded.approval
+    decided, workflow_id = attempt.recorded.approval, attempt.recorded.workflow_id
 
+    signal = asyncio.ensure_future(
+        send_signal(client, workflow_id, APPROVAL_DECIDED, decision_signal(decided))
+    )
+    await asyncio.sleep(0)  # the signal's RPC leaves; the answer is built while it is out
+    answer = _out(decided, registry).model_dump_json()
     try:
-        await send_signal(client, recorded.workflow_id, APPROVAL_DECIDED, decision_signal(decided))
+        await signal
     except Exception as exc:
         # The decision is safe in Postgres; the decision outbox sends it later.
         logger.warning(
             "signalling the decision of approval %s failed: %s", decided.id, type(exc).__name__
         )
-        response.status_code = status.HTTP_202_ACCEPTED
-        return _out(decided, registry)
+        return Response(answer, status.HTTP_202_ACCEPTED, media_type="application/json")
     outbox.told(decided.id)
-    return _out(decided, registry)
+    return Response(answer, media_type="application/json")
+
+
+async def _approver(session: AsyncSession, key_hash: str) -> Principal:
+    """The caller, if it may decide approvals (401 or 403 otherwise)."""
+    key = await ApiKeyRepository(session).find_active(key_hash)
+    return check_role(principal_of(key), DECIDE_ACTION, APPROVER_ROLES)
 
 
 @router.get(
