@@ -87,7 +87,9 @@ def _worker(args: argparse.Namespace) -> int:
     from services.worker import run_worker
 
     settings = get_settings()
-    asyncio.run(run_worker(settings, args.pool or settings.worker_pools))
+    import uvloop  # the worker's polls, activities and bridge callbacks on a faster loop
+
+    uvloop.run(run_worker(settings, args.pool or settings.worker_pools))
     return 0
 
 
