@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import uvloop
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
@@ -45,7 +46,7 @@ def worker_process(client: Client, queue: str, sandboxed: bool) -> Iterator[None
 def _worker_main(
     target: str, namespace: str, queue: str, sandboxed: bool, ready: Any, stop: Any
 ) -> None:
-    asyncio.run(_serve(target, namespace, queue, sandboxed, ready, stop))
+    uvloop.run(_serve(target, namespace, queue, sandboxed, ready, stop))  # as the stack's worker
 
 
 async def _serve(

