@@ -194,6 +194,17 @@ async def _json_codecs(connection: asyncpg.Connection) -> None:
         )
 
 
+def asyncpg_dsn(database_url: str) -> tuple[str, str | None]:
+    """asyncpg's DSN for a `postgresql+asyncpg://` URL, and its `ssl` mode: SQLAlchemy takes
+    `?ssl=require` as a connect argument, which asyncpg's DSN would send to the server as a
+    setting."""
+    url = make_url(database_url)
+    query = dict(url.query)
+    ssl = query.pop("ssl", None)
+    dsn = url.set(drivername="postgresql", query=query).render_as_string(hide_password=False)
+    return dsn, ssl if isinstance(ssl, str) else None
+
+
 class DecisionRecorder:
     """Owns a small asyncpg pool for the decision statement (the gateway opens one)."""
 
@@ -203,12 +214,9 @@ class DecisionRecorder:
     @classmethod
     async def open(cls, database_url: str, max_size: int = 10) -> DecisionRecorder:
         """`database_url` is the SQLAlchemy URL the rest of the gateway uses."""
-        dsn = make_url(database_url).set(drivername="postgresql")
+        dsn, ssl = asyncpg_dsn(database_url)
         pool = await asyncpg.create_pool(
-            dsn.render_as_string(hide_password=False),
-            min_size=1,
-            max_size=max_size,
-            init=_json_codecs,
+            dsn, ssl=ssl, min_size=1, max_size=max_size, init=_json_codecs
         )
         return cls(pool)
 
