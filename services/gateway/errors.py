@@ -8,14 +8,17 @@ document these answers in the OpenAPI schema.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger(__name__)
@@ -159,6 +162,43 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+DATABASE_RETRY_AFTER_SECONDS = 2
+# Postgres unreachable or the connection broke (a restart, a failover): asyncpg's own errors
+# (the decision recorder), and what SQLAlchemy lets through from connecting
+_UNREACHABLE = (
+    ConnectionError,
+    TimeoutError,
+    socket.gaierror,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,
+)
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated
+    return isinstance(exc, _UNREACHABLE)
+
+
+async def _connection_error(request: Request, exc: Exception) -> JSONResponse:
+    """A 503 the client may retry when Postgres is out of reach; any other error of these
+    types is a 500. Nothing the request asked for was accepted (a decision whose statement
+    broke off is either recorded, and a retry answers 409, or not)."""
+    if not database_unreachable(exc):
+        return await _unhandled_error(request, exc)
+    logger.warning(
+        "database unreachable on %s %s: %s", request.method, request.url.path, type(exc).__name__
+    )
+    return problem_response(
+        503,
+        f"the database is unreachable; retry in {DATABASE_RETRY_AFTER_SECONDS} seconds",
+        instance=request.url.path,
+        kind="database-unavailable",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
+
+
 async def _unhandled_error(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(500, "internal error", instance=request.url.path)
@@ -219,6 +259,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _problem_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    for connection_error in (DBAPIError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        app.add_exception_handler(connection_error, _connection_error)
     app.add_exception_handler(Exception, _unhandled_error)
 
 

@@ -4,22 +4,25 @@ how failures of Temporal or of the gateway itself are reported."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import asyncpg
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.db.engine import create_engine, create_session_factory
 from activities.db.events import EventRepository
 from activities.db.models import ApiKey, Message, Task
 from services.api_keys import hash_api_key
 from services.gateway import deps
 from tests.conftest import MakeApi
 from tests.integration.test_tasks_api import assert_problem, listed_ids, submit
+from tests.stack import free_port
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -241,3 +244,41 @@ async def test_messages_are_the_transcript_in_order(
         "name",
         "created_at",
     }
+
+
+class LostDatabase:
+    """Stands in for the decision recorder when Postgres dropped the connection mid-statement."""
+
+    async def decide(self, *args: Any, **kwargs: Any) -> Any:
+        raise asyncpg.exceptions.ConnectionDoesNotExistError(
+            "connection was closed in the middle of operation (db.internal:5432)"
+        )
+
+
+async def test_an_unreachable_database_is_a_503_to_retry_not_a_500(
+    api: httpx.AsyncClient, gateway_app: FastAPI
+) -> None:
+    # nothing listens on this port: every session connects and is refused
+    unreachable = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/x")
+    factory = create_session_factory(unreachable)
+
+    async def refused_session() -> AsyncIterator[AsyncSession]:
+        async with factory() as session:
+            yield session
+
+    gateway_app.dependency_overrides[deps.get_session] = refused_session
+    try:
+        answers = [await api.get("/v1/tasks"), await submit(api, key="db-down")]
+    finally:
+        gateway_app.dependency_overrides.pop(deps.get_session)
+        await unreachable.dispose()
+    with overridden(gateway_app, deps.get_decision_recorder, LostDatabase()):
+        answers.append(
+            await api.post(f"/v1/approvals/{uuid.uuid4()}/decision", json={"decision": "approve"})
+        )
+    for response in answers:
+        assert_problem(response, 503, "database is unreachable", "retry")
+        assert response.headers["retry-after"] == "2"
+        assert "db.internal" not in response.text and "127.0.0.1" not in response.text
+    # with the database back, the same submit goes through
+    assert (await submit(api, key="db-down")).status_code == 201
