@@ -38,6 +38,7 @@ from services.gateway.deps import (
     Principal,
     PrincipalDep,
     SessionDep,
+    SessionFactoryDep,
     TemporalDep,
     ToolRegistryDep,
     approval_not_found,
@@ -117,7 +118,7 @@ async def decide_approval(
     body: DecisionCreate,
     credentials: BearerDep,
     recorder: DecisionRecorderDep,
-    session: SessionDep,
+    sessions: SessionFactoryDep,
     client: TemporalDep,
     registry: ToolRegistryDep,
     outbox: DecisionOutboxDep,
@@ -127,13 +128,15 @@ async def decide_approval(
     The key is checked by the decision's own statement, and the approval is not read first
     (the conditional update says whether it could be decided), except for an edit, whose
     arguments are checked against the tool's schema: one round trip to Postgres before the
-    signal, and the answer is serialized while the signal is in flight.
+    signal (a session is opened only for an edit or to say why nothing was decided), and the
+    answer is serialized while the signal is in flight.
     """
     key_hash = bearer_key_hash(credentials)
     parsed_id = parse_uuid(approval_id)
     if body.decision is ApprovalDecisionKind.edit or parsed_id is None:
-        principal = await _approver(session, key_hash)
-        approval = await find_owned_approval(session, principal.tenant_id, approval_id)
+        async with sessions() as session:
+            principal = await _approver(session, key_hash)
+            approval = await find_owned_approval(session, principal.tenant_id, approval_id)
         assert body.arguments is not None  # DecisionCreate demands them for edit
         check_edited_arguments(registry, approval.tool, body.arguments)
     assert parsed_id is not None  # find_owned_approval answered 404 for a malformed id
@@ -144,7 +147,8 @@ async def decide_approval(
     )
     principal = check_role(principal_of(attempt.decider), DECIDE_ACTION, APPROVER_ROLES)
     if attempt.recorded is None:
-        await _why_not_decided(session, principal.tenant_id, parsed_id)
+        async with sessions() as session:
+            await _why_not_decided(session, principal.tenant_id, parsed_id)
     decided, workflow_id = attempt.recorded.approval, attempt.recorded.workflow_id
 
     signal = asyncio.ensure_future(
