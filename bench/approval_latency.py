@@ -11,8 +11,6 @@ latency  = run_tool's ActivityTaskStarted event_time − the wall clock just bef
 baseline = WorkflowExecutionSignaled event_time − the same moment: what the gateway needs to
            record the decision and get the signal into the history; latency − baseline is the
            workflow's own part (worker dispatch, replay when evicted, activities on the way)
-warm-sandboxed is warm with the workflow in Temporal's sandbox (off by default).
-
 Both clocks are this machine's CLOCK_REALTIME: the Temporal dev server stamps events, this
 process reads time.time(). ActivityTaskStarted is written when the activity completes but
 carries the real start time, so histories are read after the task has finished.
@@ -66,8 +64,6 @@ SIGNAL = "approval_decided"
 MODES: dict[str, dict[str, Any]] = {
     "warm": {},
     "evicted": {"worker_max_cached_workflows": 0},
-    # what the sandbox (off by default, Settings.worker_workflow_sandbox) costs the warm step
-    "warm-sandboxed": {"worker_workflow_sandbox": True},
 }
 TARGET_P50_MS = {"warm": 25.0, "evicted": 250.0}
 STACK_START_TIMEOUT = 300.0
@@ -298,9 +294,7 @@ def render(results: list[ModeResult], command: str) -> str:
         "Temporal dev server stamps events; the harness reads `time.time()`). Tasks are decided "
         "one at a time, each once its workflow is idle in the approval wait; "
         f"warm = default workflow cache, evicted = `worker_max_cached_workflows=0` (every "
-        "workflow task replays the history), warm-sandboxed = warm with the workflow in "
-        "Temporal's sandbox (`worker_workflow_sandbox=true`; off by default, on in every "
-        "workflow and replay test). After each decision's answer the harness waits "
+        "workflow task replays the history). After each decision's answer the harness waits "
         f"{SETTLE_SECONDS:.2f} s before it asks Temporal anything, so its own history reads "
         "stay out of the measured step. All times in ms.",
         "",

@@ -67,11 +67,6 @@ class Settings(BaseSettings):
     worker_drain_seconds: float = Field(default=60.0, ge=0)
     # workflows kept in a worker's memory; 0 makes every step replay history (a bench mode)
     worker_max_cached_workflows: int = 1000
-    # run AgentTaskWorkflow inside Temporal's workflow sandbox. Off by default: the workflow is
-    # this project's code, and every workflow and replay test runs it sandboxed, which catches
-    # a non-deterministic call before it ships; at run time the sandbox costs each workflow
-    # task 1-3 ms (docs/BENCHMARKS.md)
-    worker_workflow_sandbox: bool = False
     llm_timeout_seconds: float = 300.0
     workspaces_dir: Path | None = (
         None  # file tools' per-task folders; default <data_dir>/workspaces

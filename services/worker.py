@@ -13,8 +13,7 @@ from typing import Any
 
 import httpx
 from temporalio.client import Client
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+from temporalio.worker import Worker
 
 from activities.approvals import ApprovalActivities
 from activities.db.engine import create_engine, create_session_factory
@@ -27,6 +26,7 @@ from activities.tools import ToolActivities
 from services.pools import PoolCatalog, PoolSpec
 from services.settings import Settings
 from services.temporal_client import connect_temporal
+from services.workflow_runner import workflow_runner
 from workflows.agent_task import AgentTaskWorkflow
 
 logger = logging.getLogger(__name__)
@@ -43,15 +43,13 @@ def build_workers(
     approvals: ApprovalActivities,
     max_cached_workflows: int = 1000,
     graceful_shutdown: timedelta = timedelta(seconds=60),
-    sandboxed: bool = False,
 ) -> list[Worker]:
     """One Temporal worker per pool, polling only that pool's queue, within its limits.
 
     `llm_by_pool` holds one `LlmActivities` per pool, each with the pool's model-call cap.
     `graceful_shutdown` is how long in-flight activities may run on after shutdown starts.
-    `sandboxed` runs the workflow in Temporal's sandbox (Settings.worker_workflow_sandbox).
     """
-    runner = SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner()
+    runner = workflow_runner(client.data_converter)
     workers = []
     for pool in pools:
         activities: list[Callable[..., Any]] = [
@@ -120,7 +118,6 @@ async def run_worker(settings: Settings, pool_names: list[str]) -> None:
             ApprovalActivities(sessions, webhooks, settings.approval_webhook_url),
             max_cached_workflows=settings.worker_max_cached_workflows,
             graceful_shutdown=timedelta(seconds=settings.worker_drain_seconds),
-            sandboxed=settings.worker_workflow_sandbox,
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
