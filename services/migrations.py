@@ -51,10 +51,16 @@ def ensure_database_exists(database_url: str) -> bool:
         with probe.connect():
             return False
     except OperationalError as original:
-        if not _create_missing_database(url, name):
-            raise original
-        logger.info("created database %s", name)
-        return True
+        if _create_missing_database(url, name):
+            logger.info("created database %s", name)
+            return True
+        # it exists after all: another process created it since the probe, or the probe
+        # failed for another reason, which a second probe shows
+        try:
+            with probe.connect():
+                return False
+        except OperationalError:
+            raise original from None
     finally:
         probe.dispose()
 
