@@ -275,10 +275,6 @@ def _against_floor(warm: ModeResult) -> str:
     )
 
 
-def _met(p50: float, target: float) -> str:
-    return "yes" if p50 <= target else "**no**"
-
-
 def render(results: list[ModeResult], command: str) -> str:
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -309,11 +305,10 @@ def render(results: list[ModeResult], command: str) -> str:
             r.summary("post_ms"),
             r.overhead(),
         )
-        target = TARGET_P50_MS.get(r.mode)
-        goal, met = ("—", "—") if target is None else (f"≤ {target:.0f}", _met(total.p50, target))
+        target = TARGET_P50_MS[r.mode]
         lines.append(
             f"| {r.mode} | {total.n} | {total.p50:.1f} | {total.p90:.1f} | {total.p99:.1f} "
-            f"| {total.max:.1f} | {goal} | {met} "
+            f"| {total.max:.1f} | ≤ {target:.0f} | {'yes' if total.p50 <= target else '**no**'} "
             f"| {base.p50:.1f} / {base.p99:.1f} | {total.p50 / base.p50:.1f}× "
             f"| {own.p50:.1f} / {own.p99:.1f} | {post.p50:.1f} / {post.p99:.1f} |"
         )

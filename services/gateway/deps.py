@@ -134,8 +134,13 @@ def principal_of(key: ApiKey | None) -> Principal:
     )
 
 
+async def find_principal(session: AsyncSession, key_hash: str) -> Principal:
+    """The principal of the active key with this hash; a 401 when there is none."""
+    return principal_of(await ApiKeyRepository(session).find_active(key_hash))
+
+
 async def get_principal(session: SessionDep, credentials: BearerDep) -> Principal:
-    return principal_of(await ApiKeyRepository(session).find_active(bearer_key_hash(credentials)))
+    return await find_principal(session, bearer_key_hash(credentials))
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -11,7 +11,6 @@ from typing import Annotated, Any, NoReturn
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.db.api_keys import ApiKeyRepository
 from activities.db.approvals import ApprovalRepository
 from activities.db.decisions import Decision
 from activities.db.models import Approval
@@ -35,7 +34,6 @@ from services.gateway.deps import (
     DecisionRecorderDep,
     OwnedApprovalDep,
     OwnedTaskDep,
-    Principal,
     PrincipalDep,
     SessionDep,
     SessionFactoryDep,
@@ -45,6 +43,7 @@ from services.gateway.deps import (
     bearer_key_hash,
     check_role,
     find_owned_approval,
+    find_principal,
     parse_uuid,
     principal_of,
 )
@@ -135,7 +134,8 @@ async def decide_approval(
     parsed_id = parse_uuid(approval_id)
     if body.decision is ApprovalDecisionKind.edit or parsed_id is None:
         async with sessions() as session:
-            principal = await _approver(session, key_hash)
+            principal = await find_principal(session, key_hash)
+            check_role(principal, DECIDE_ACTION, APPROVER_ROLES)
             approval = await find_owned_approval(session, principal.tenant_id, approval_id)
         assert body.arguments is not None  # DecisionCreate demands them for edit
         check_edited_arguments(registry, approval.tool, body.arguments)
@@ -166,12 +166,6 @@ async def decide_approval(
         return Response(answer, status.HTTP_202_ACCEPTED, media_type="application/json")
     outbox.told(decided.id)
     return Response(answer, media_type="application/json")
-
-
-async def _approver(session: AsyncSession, key_hash: str) -> Principal:
-    """The caller, if it may decide approvals (401 or 403 otherwise)."""
-    key = await ApiKeyRepository(session).find_active(key_hash)
-    return check_role(principal_of(key), DECIDE_ACTION, APPROVER_ROLES)
 
 
 @router.get(
