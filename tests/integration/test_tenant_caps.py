@@ -178,7 +178,10 @@ async def test_in_queue_mode_a_flood_runs_within_its_cap_and_another_tenant_is_n
             for task_id in waiting[1:]:
                 log = await admission_log(flood_api, task_id)
                 assert [entry["state"] for entry in log] == ["waiting", "admitted"], log
-                assert log[0]["cap"] == 2 and log[0]["running"] == 2
+                # refused: the running tasks and those ahead in line took every slot (a task
+                # may ask before the first two were admitted, so it can see running < 2)
+                first = log[0]
+                assert first["cap"] == 2 and first["running"] + first["ahead"] >= 2, log
 
     rows = {str(row.id): row for row in await task_rows(db_sessions, flood)}
     ran = [t for t in flood if t != waiting[0]]
