@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 # `make run` does not need them.
 DEBIAN_PACKAGES := chromium chromium-driver docker-compose
 
-.PHONY: setup system-packages run test lint bench clean-state
+.PHONY: setup system-packages run test lint bench tool-catalog clean-state
 
 setup: $(VENV)/.synced $(PACKAGES)/.installed
 
@@ -51,6 +51,10 @@ test: system-packages lint
 # Benchmarks (bench/): figures go to docs/BENCHMARKS.md; never part of `make test`.
 bench: setup
 	$(VENV)/bin/python -m bench
+
+# After adding or changing a tool: the schemas the gateway reads (activities/tools/schemas.json).
+tool-catalog: setup
+	$(VENV)/bin/python -m activities.tools.write_catalog
 
 lint: setup
 	$(VENV)/bin/ruff check .

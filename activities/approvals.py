@@ -4,21 +4,23 @@ deadline, and tell a webhook that a human is needed."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.db.models import Approval, Message, Task
-from activities.db.steps import NewEvent, add_event, load_messages
-from workflows.contracts import (
+from activities.db.approvals import ApprovalRepository
+from activities.db.events import EventRepository, NewEvent, status_event
+from activities.db.messages import MessageRepository
+from activities.db.models import Approval, Message
+from activities.db.tasks import TaskRepository
+from activities.lifecycle import lock_task
+from workflows.contracts.approvals import (
+    APPROVAL_MISSING,
+    DECISION_OF_OUTCOME,
     ApprovalDecided,
-    ApprovalDecisionKind,
     ApprovalOutcome,
     ApprovalRef,
     ExpireApprovalRequest,
@@ -26,17 +28,11 @@ from workflows.contracts import (
     NotifyApprovalRequest,
     RequestApprovalsRequest,
     RequestApprovalsResult,
-    TaskStatus,
 )
+from workflows.contracts.tasks import TaskStatus
 
 RECENT_MESSAGES = 8  # how much of the conversation an approver sees
 SNAPSHOT_CHARS = 4000  # per message, so a long tool output cannot bloat the snapshot
-
-_DECISION_OF_OUTCOME = {
-    ApprovalOutcome.approved: ApprovalDecisionKind.approve,
-    ApprovalOutcome.rejected: ApprovalDecisionKind.reject,
-    ApprovalOutcome.edited: ApprovalDecisionKind.edit,
-}
 
 
 class ApprovalActivities:
@@ -56,10 +52,8 @@ class ApprovalActivities:
         """Create one approval per waiting call (once, however often retried) and mark the
         task waiting_approval, in one transaction."""
         async with self._sessions.begin() as session:
-            task = await session.get(Task, uuid.UUID(request.task_id), with_for_update=True)
-            if task is None:
-                raise ApplicationError("task is gone", type="TaskMissing", non_retryable=True)
-            rows = await load_messages(session, request.task_id, request.message_ids)
+            task = await lock_task(session, request.task_id)
+            rows = await MessageRepository(session).load(task.id, request.message_ids)
             reasoning = next(
                 (row.content for row in rows if row.id == request.assistant_message_id), None
             )
@@ -67,101 +61,53 @@ class ApprovalActivities:
                 "reasoning": reasoning,
                 "recent_messages": [_snapshot(row) for row in rows[-RECENT_MESSAGES:]],
             }
+            approvals, events = ApprovalRepository(session), EventRepository(session)
             refs = []
             for needed in request.needed:
-                approval_id = await session.scalar(
-                    insert(Approval)
-                    .values(
-                        id=uuid.uuid4(),
-                        task_id=task.id,
-                        tenant_id=task.tenant_id,
-                        agent=task.agent,
-                        iteration=request.iteration,
-                        call_id=needed.call.id,
-                        tool=needed.call.name,
-                        arguments=needed.call.arguments,
-                        reason=needed.reason,
-                        context=context,
-                        status=ApprovalOutcome.pending.value,
-                        on_timeout=needed.on_timeout,
-                        deadline_at=needed.deadline_at,
-                    )
-                    .on_conflict_do_update(
-                        constraint="uq_approvals_task_call", set_={"call_id": needed.call.id}
-                    )
-                    .returning(Approval.id)
-                )
-                assert approval_id is not None
+                approval_id = await approvals.open(task, request.iteration, needed, context)
                 refs.append(ApprovalRef(approval_id=str(approval_id), call_id=needed.call.id))
-                await add_event(
-                    session,
-                    request.task_id,
-                    f"approval:{approval_id}:requested",
-                    NewEvent(
-                        "approval",
-                        {
-                            "approval_id": str(approval_id),
-                            "tool": needed.call.name,
-                            "state": "requested",
-                            "reason": needed.reason,
-                            "deadline_at": needed.deadline_at.isoformat(),
-                        },
-                    ),
+                requested = {
+                    "approval_id": str(approval_id),
+                    "tool": needed.call.name,
+                    "state": "requested",
+                    "reason": needed.reason,
+                    "deadline_at": needed.deadline_at.isoformat(),
+                }
+                await events.add(
+                    task.id, f"approval:{approval_id}:requested", NewEvent("approval", requested)
                 )
             if not TaskStatus(task.status).is_final:
-                task.status = TaskStatus.waiting_approval.value
-                task.updated_at = datetime.now(UTC)
-                await add_event(
-                    session,
-                    request.task_id,
-                    f"status:waiting_approval:{request.iteration}",
-                    NewEvent("status", {"status": TaskStatus.waiting_approval.value}),
-                )
+                waiting = TaskStatus.waiting_approval
+                await TaskRepository(session).change_status(task, waiting, output=None)
+                step = f"status:{waiting.value}:{request.iteration}"
+                await events.add(task.id, step, status_event(waiting))
         return RequestApprovalsResult(approvals=refs)
 
     @activity.defn
     async def expire_approval(self, request: ExpireApprovalRequest) -> ExpireApprovalResult:
         """The deadline passed: reject or escalate, unless a decision got there first."""
         approval_id = uuid.UUID(request.approval_id)
-        now = datetime.now(UTC)
         async with self._sessions.begin() as session:
-            approval = await session.get(Approval, approval_id, with_for_update=True)
+            approvals = ApprovalRepository(session)
+            approval = await approvals.lock(approval_id)
             if approval is None:
                 raise ApplicationError(
-                    "approval is gone", type="ApprovalMissing", non_retryable=True
+                    "approval is gone", type=APPROVAL_MISSING, non_retryable=True
                 )
             outcome = ApprovalOutcome(approval.status)
-            if outcome in _DECISION_OF_OUTCOME:  # a human decided just in time
+            if outcome in DECISION_OF_OUTCOME:  # a human decided just in time
                 return ExpireApprovalResult(outcome=outcome, decision=_decision_of(approval))
             if not outcome.is_open:
                 return ExpireApprovalResult(outcome=outcome)
             if request.action == "escalate" and outcome is ApprovalOutcome.pending:
-                values: dict[str, Any] = {
-                    "status": ApprovalOutcome.escalated.value,
-                    "escalated_at": now,
-                    "deadline_at": request.new_deadline_at,
-                }
+                await approvals.escalate(approval_id, request.new_deadline_at)
                 new = ApprovalOutcome.escalated
             else:
-                values = {
-                    "status": ApprovalOutcome.timed_out.value,
-                    "decision": ApprovalDecisionKind.reject.value,
-                    "comment": "no decision before the deadline",
-                    "decided_at": now,
-                    "signalled_at": now,  # the workflow decided it; nothing to send
-                }
+                await approvals.time_out(approval_id)
                 new = ApprovalOutcome.timed_out
-            await session.execute(
-                update(Approval).where(Approval.id == approval_id).values(**values)
-            )
-            await add_event(
-                session,
-                str(approval.task_id),
-                f"approval:{approval_id}:{new.value}",
-                NewEvent(
-                    "approval",
-                    {"approval_id": str(approval_id), "tool": approval.tool, "state": new.value},
-                ),
+            state = {"approval_id": str(approval_id), "tool": approval.tool, "state": new.value}
+            await EventRepository(session).add(
+                approval.task_id, f"approval:{approval_id}:{new.value}", NewEvent("approval", state)
             )
         return ExpireApprovalResult(outcome=new)
 
@@ -172,7 +118,7 @@ class ApprovalActivities:
         if url is None:
             return
         async with self._sessions() as session:
-            approval = await session.get(Approval, uuid.UUID(request.approval_id))
+            approval = await ApprovalRepository(session).find(uuid.UUID(request.approval_id))
         if approval is None:
             return
         payload = {
@@ -203,7 +149,7 @@ class ApprovalActivities:
 def _decision_of(approval: Approval) -> ApprovalDecided:
     return ApprovalDecided(
         approval_id=str(approval.id),
-        decision=_DECISION_OF_OUTCOME[ApprovalOutcome(approval.status)],
+        decision=DECISION_OF_OUTCOME[ApprovalOutcome(approval.status)],
         arguments=approval.decided_arguments,
         comment=approval.comment,
     )

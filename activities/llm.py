@@ -4,31 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from typing import Any
 
 import httpx
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from activities.db.models import Message, TaskEvent
-from activities.db.steps import (
-    NewEvent,
-    NewMessage,
-    StepCounters,
-    add_event,
-    find_step_message,
-    load_messages,
-    record_step,
-)
+from activities.db.events import EventRepository, NewEvent
+from activities.db.messages import MessageRepository, NewMessage
+from activities.db.models import Message
+from activities.db.steps import StepRepository
+from activities.db.tasks import StepCounters
 from activities.heartbeat import heartbeating
-from activities.model_admission import AdmissionGate
+from activities.model_admission import MODEL_CALL_HELD_RETRY_DELAY, AdmissionGate
 from activities.model_replies import parse_model_reply
 from activities.model_requests import ChatMessage, build_chat_request
-from activities.tool_registry import ToolRegistry
-from workflows.contracts import ModelTurnRequest, ModelTurnResult, ToolCall
-from workflows.policies import MODEL_CALL_HELD_RETRY_DELAY, MODEL_SERVER_SATURATED
+from activities.tools.registry import ToolRegistry
+from workflows.contracts.model_turns import (
+    MODEL_REQUEST_REJECTED,
+    MODEL_SERVER_SATURATED,
+    ModelTurnRequest,
+    ModelTurnResult,
+)
+from workflows.contracts.tool_calls import ToolCall
 
 # Statuses that will not get better by asking again: bad request, auth, unknown model.
 REJECTED_STATUSES = {400, 401, 403, 404, 422}
@@ -54,12 +54,12 @@ class LlmActivities:
 
     @activity.defn
     async def model_turn(self, request: ModelTurnRequest) -> ModelTurnResult:
-        step_key = f"model:{request.iteration}"
+        task_id, step_key = uuid.UUID(request.task_id), f"model:{request.iteration}"
         async with self._sessions() as session:
-            done = await find_step_message(session, request.task_id, step_key)
+            done = await StepRepository(session).find(task_id, step_key)
             if done is not None:  # an earlier attempt got the reply: don't pay for it twice
-                return await _result_of_recorded_turn(session, request.task_id, step_key, done)
-            rows = await load_messages(session, request.task_id, request.message_ids)
+                return await _result_of_recorded_turn(session, step_key, done)
+            rows = await MessageRepository(session).load(task_id, request.message_ids)
 
         tools = [self._registry.get(name) for name in request.tools]
         body: dict[str, Any] = build_chat_request(
@@ -99,9 +99,8 @@ class LlmActivities:
             },
         )
         async with self._sessions.begin() as session:
-            row = await record_step(
-                session,
-                request.task_id,
+            row = await StepRepository(session).record(
+                task_id,
                 step_key,
                 NewMessage(
                     "assistant",
@@ -171,7 +170,8 @@ class LlmActivities:
             },
         )
         async with self._sessions.begin() as session:  # once per step, however many attempts
-            await add_event(session, request.task_id, f"model:{request.iteration}:held", event)
+            step_key = f"model:{request.iteration}:held"
+            await EventRepository(session).add(uuid.UUID(request.task_id), step_key, event)
 
     async def _complete_in_slot(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
         """The reply, and the call's duration in ms (not counting the wait for a slot)."""
@@ -193,7 +193,7 @@ class LlmActivities:
             raise ApplicationError(
                 f"model gateway rejected the request ({response.status_code}): "
                 f"{_error_text(response)}",
-                type="ModelRequestRejected",
+                type=MODEL_REQUEST_REJECTED,
                 non_retryable=True,
             )
         if response.status_code >= 400:
@@ -224,12 +224,10 @@ def _chat_message(row: Message) -> ChatMessage:
 
 
 async def _result_of_recorded_turn(
-    session: AsyncSession, task_id: str, step_key: str, row: Message
+    session: AsyncSession, step_key: str, row: Message
 ) -> ModelTurnResult:
     """Rebuild a turn's result from what its first attempt recorded."""
-    event = await session.scalar(
-        select(TaskEvent).where(TaskEvent.task_id == row.task_id, TaskEvent.step_key == step_key)
-    )
+    event = await EventRepository(session).find(row.task_id, step_key)
     data = event.data if event is not None else {}
     calls = [ToolCall.model_validate(c) for c in row.tool_calls or []]
     return ModelTurnResult(

@@ -13,8 +13,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from activities.tool_registry import Tool
-from workflows.contracts import ToolCall, ToolCallFormat
+from activities.tools.tool import Tool
+from workflows.contracts.agents import ToolCallFormat
+from workflows.contracts.tool_calls import ToolCall
 
 # Worded like Qwen's own tool template: small models follow it best (measured).
 _TOOLS_INTRO = (

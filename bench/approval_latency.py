@@ -53,6 +53,7 @@ from bench import (
 from services.temporal_client import connect_temporal
 from tests.fakes.script_client import reply_text, reply_tool_calls, unique_key
 from tests.stack import RunningStack, start_stack, stop_stack
+from workflows.contracts.approvals import APPROVAL_DECIDED
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,6 @@ NAME = "approval-latency"
 TITLE = "Approval decision → next activity"
 AGENT = "scripted-approvals"
 TOOL_ACTIVITY = "run_tool"
-SIGNAL = "approval_decided"
 MODES: dict[str, dict[str, Any]] = {
     "warm": {},
     "evicted": {"worker_max_cached_workflows": 0},
@@ -196,7 +196,7 @@ def _sample(
         i
         for i, e in enumerate(events)
         if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
-        and e.workflow_execution_signaled_event_attributes.signal_name == SIGNAL
+        and e.workflow_execution_signaled_event_attributes.signal_name == APPROVAL_DECIDED
     )
     names = activity_names(events)
     later = events[signalled:]

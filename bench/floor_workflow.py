@@ -2,7 +2,7 @@
 a timer is cancelled on the way, as in the approval wait), then runs one activity that does
 nothing, and waits again. What is left is Temporal's own cost of a signal → next activity step.
 
-Its inputs are here rather than in workflows/contracts.py: they belong to the benchmark only.
+Its inputs are here rather than in workflows/contracts/: they belong to the benchmark only.
 """
 
 from __future__ import annotations

@@ -54,7 +54,8 @@ from bench import (
 )
 from bench.floor_worker import worker_process
 from bench.floor_workflow import FloorPlan, Poke, SignalFloorWorkflow
-from services.devstack import VENV_BIN, temporal_dynamic_config_args
+from services.devstack.processes import VENV_BIN
+from services.devstack.temporal import temporal_dynamic_config_args
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ NAME = "signal-floor"
 TITLE = "Temporal floor: signal → next activity"
 ACTIVITY = "floor_echo"
 SIGNAL = "poke"
-# the stack's dev-server flags (services/devstack.py); the SQLite pragmas only with a file
+# the stack's dev-server flags (services/devstack/temporal.py); the SQLite pragmas only with a file
 DYNAMIC_CONFIG = temporal_dynamic_config_args()
 SQLITE_PRAGMAS = [
     "--sqlite-pragma",

@@ -24,7 +24,8 @@ from pydantic import (
     model_validator,
 )
 
-from workflows.contracts import AgentConfig, ApprovalPolicy, ArgumentRule, ToolCallFormat
+from workflows.contracts.agents import AgentConfig, ToolCallFormat
+from workflows.contracts.approvals import ApprovalPolicy, ArgumentRule
 
 AGENT_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 _DURATION = re.compile(r"(\d+)\s*([smhd]?)")

@@ -24,10 +24,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.db.engine import create_engine, create_session_factory
-from services.api_keys import Role, create_api_key
-from services.devstack import temporal_dynamic_config_args
+from activities.db.migrations import upgrade_database
+from services.devstack.temporal import temporal_dynamic_config_args
 from services.gateway.app import create_app
-from services.migrations import upgrade_database
+from services.key_service import Role, create_api_key
 from services.settings import Settings
 from tests.stack import RunningStack, start_stack, stop_stack
 

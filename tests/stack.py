@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 
 from activities.db.engine import create_engine, create_session_factory
-from services.api_keys import create_api_key
-from services.devstack import DevStack, StackInfo
-from services.processes import Child, ChildSpec, wait_until
+from services.devstack.processes import Child, ChildSpec, wait_until
+from services.devstack.supervisor import DevStack, StackInfo
+from services.key_service import create_api_key
 from services.settings import Settings
 from tests.fakes.script_client import ScriptedModel
 

@@ -14,38 +14,36 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
+    from activities.lifecycle import LifecycleActivities
     from activities.llm import LlmActivities
-    from activities.store import StoreActivities
     from workflows import policies
-    from workflows.approval_wait import ApprovalWait
-    from workflows.contracts import (
+    from workflows.contracts.approvals import APPROVAL_DECIDED, ApprovalDecided
+    from workflows.contracts.lifecycle import BeginTaskRequest, BeginTaskResult, FinishTaskRequest
+    from workflows.contracts.messages import USER_MESSAGE_ADDED, UserMessageAdded
+    from workflows.contracts.model_turns import ModelTurnRequest, ModelTurnResult
+    from workflows.contracts.tasks import (
+        AGENT_TASK_WORKFLOW,
         AgentTaskInput,
         AgentTaskResult,
-        ApprovalDecided,
-        BeginTaskRequest,
-        BeginTaskResult,
-        FinishTaskRequest,
-        ModelTurnRequest,
-        ModelTurnResult,
         TaskStatus,
-        UserMessageAdded,
     )
     from workflows.task_status import set_status
+    from workflows.tool_call_round import ToolCallRound
 
 
-@workflow.defn(name=policies.WORKFLOW_NAME)
+@workflow.defn(name=AGENT_TASK_WORKFLOW)
 class AgentTaskWorkflow:
     def __init__(self) -> None:
         self._decisions: dict[str, ApprovalDecided] = {}
         self._new_messages: list[int] = []
         self._seen_messages: set[int] = set()
 
-    @workflow.signal(name="approval_decided")
+    @workflow.signal(name=APPROVAL_DECIDED)
     def approval_decided(self, decision: ApprovalDecided) -> None:
         """The gateway re-sends decisions it is unsure were delivered: keep the first."""
         self._decisions.setdefault(decision.approval_id, decision)
 
-    @workflow.signal(name="user_message_added")
+    @workflow.signal(name=USER_MESSAGE_ADDED)
     def user_message_added(self, added: UserMessageAdded) -> None:
         if added.message_id not in self._seen_messages:
             self._seen_messages.add(added.message_id)
@@ -92,8 +90,8 @@ class AgentTaskWorkflow:
             message_ids.append(turn.message_id)
             iteration += 1
             if turn.tool_calls:
-                wait = ApprovalWait(task, iteration - 1, turn, message_ids, self._decisions)
-                message_ids.extend(await wait.run_calls())
+                tool_calls = ToolCallRound(task, iteration - 1, turn, message_ids, self._decisions)
+                message_ids.extend(await tool_calls.run())
                 continue
             output = turn.final_text or ""
             if self._new_messages or await self._await_next_message(task, iteration, output):
@@ -124,7 +122,7 @@ class AgentTaskWorkflow:
         )
         while True:
             begun = await workflow.execute_activity_method(
-                StoreActivities.begin_task,
+                LifecycleActivities.begin_task,
                 request,
                 start_to_close_timeout=policies.STORE_TIMEOUT,
                 retry_policy=policies.STORE_RETRY,
@@ -192,7 +190,7 @@ class AgentTaskWorkflow:
         error_code: str | None = None,
     ) -> None:
         await workflow.execute_activity_method(
-            StoreActivities.finish_task,
+            LifecycleActivities.finish_task,
             FinishTaskRequest(
                 task_id=task.task_id,
                 status=status,

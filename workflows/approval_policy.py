@@ -17,7 +17,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from workflows.contracts import ApprovalPolicy, ArgumentRule, ToolCall
+from workflows.contracts.approvals import ApprovalPolicy, ArgumentRule
+from workflows.contracts.tool_calls import ToolCall
 
 _COMPARISONS: dict[str, tuple[Callable[[float, float], bool], str]] = {
     "gt": (operator.gt, ">"),

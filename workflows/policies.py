@@ -1,4 +1,4 @@
-"""Timeouts, retry policies and task-queue names: the one place Temporal's knobs are set."""
+"""Timeouts and retry policies: the one place Temporal's knobs for activities are set."""
 
 from __future__ import annotations
 
@@ -6,17 +6,7 @@ from datetime import timedelta
 
 from temporalio.common import RetryPolicy
 
-WORKFLOW_NAME = "AgentTaskWorkflow"
-
-
-def task_queue_for_pool(pool: str) -> str:
-    """Each worker pool polls its own queue, so one pool's flood never starves another."""
-    return f"agentry-{pool}"
-
-
-def workflow_id_for_task(task_id: str) -> str:
-    return f"task-{task_id}"
-
+from workflows.contracts.model_turns import MODEL_REQUEST_REJECTED
 
 # Bookkeeping in Postgres: quick, retried until the database is back.
 STORE_TIMEOUT = timedelta(seconds=30)
@@ -34,13 +24,8 @@ MODEL_CALL_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
     maximum_attempts=6,
-    non_retryable_error_types=["ModelRequestRejected"],
+    non_retryable_error_types=[MODEL_REQUEST_REJECTED],
 )
-# A call held by admission control (activities/model_admission.py) longer than the longest hold
-# gives its activity slot back with this error type: retryable (a later attempt is admitted when
-# the server has room), after this short delay rather than the backoff.
-MODEL_SERVER_SATURATED = "ModelServerSaturated"
-MODEL_CALL_HELD_RETRY_DELAY = timedelta(seconds=2)
 
 # Tools: a failing tool is reported to the model, so only infrastructure errors retry here.
 TOOL_CALL_TIMEOUT = timedelta(minutes=5)

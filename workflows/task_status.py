@@ -5,16 +5,17 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.store import StoreActivities
+    from activities.lifecycle import LifecycleActivities
     from workflows import policies
-    from workflows.contracts import SetStatusRequest, TaskStatus
+    from workflows.contracts.lifecycle import SetStatusRequest
+    from workflows.contracts.tasks import TaskStatus
 
 
 async def set_status(task_id: str, status: TaskStatus, output: str | None = None) -> None:
     """Record running ⇄ waiting_approval ⇄ waiting_input, with a step key unique to this
     change so a retried activity logs it once."""
     await workflow.execute_activity_method(
-        StoreActivities.set_status,
+        LifecycleActivities.set_status,
         SetStatusRequest(
             task_id=task_id, status=status, output=output, step_key=f"status:{workflow.uuid4()}"
         ),

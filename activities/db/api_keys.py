@@ -1,30 +1,14 @@
-"""Tenants and their API keys. Keys are looked up by hash; the plaintext is never stored."""
+"""API keys, looked up by hash; the plaintext is never stored (services/key_service.py makes
+and hashes keys)."""
 
 from __future__ import annotations
 
 import uuid
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.db.models import ApiKey, Tenant
-
-
-class TenantRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    async def get_or_create(self, name: str) -> Tenant:
-        """Safe under concurrent callers: the unique name decides who inserts."""
-        await self._session.execute(
-            insert(Tenant)
-            .values(id=uuid.uuid4(), name=name)
-            .on_conflict_do_nothing(index_elements=[Tenant.name])
-        )
-        statement = select(Tenant).where(Tenant.name == name)
-        return (await self._session.execute(statement)).scalar_one()
-
+from activities.db.models import ApiKey
 
 # built once: every request runs it, and building it costs more than Postgres takes to answer
 _FIND_ACTIVE = select(ApiKey).where(

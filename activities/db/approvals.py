@@ -1,6 +1,6 @@
-"""Approval rows as the gateway sees them: a tenant's inbox, a task's audit trail, and the
-outbox of decisions not yet signalled to their workflow (recording a decision is
-activities/db/decisions.py).
+"""Approval rows: opened and expired by the workflow's activities, read by approvers (a
+tenant's inbox, a task's audit trail), and the outbox of decisions not yet signalled to their
+workflow. Recording a decision is activities/db/decisions.py.
 
 Methods never commit: the caller owns the transaction.
 
@@ -14,7 +14,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     Select,
@@ -26,10 +27,11 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.db.models import Approval, Task
-from workflows.contracts import ApprovalOutcome
+from workflows.contracts.approvals import ApprovalDecisionKind, ApprovalNeeded, ApprovalOutcome
 
 OPEN_STATUSES = tuple(outcome.value for outcome in ApprovalOutcome if outcome.is_open)
 
@@ -85,6 +87,68 @@ _MARK_SIGNALLED = _mark_signalled_statement()
 class ApprovalRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+
+    async def open(
+        self, task: Task, iteration: int, needed: ApprovalNeeded, context: dict[str, Any]
+    ) -> uuid.UUID:
+        """Open the approval of one waiting call, once: a retried activity gets the same id."""
+        approval_id: uuid.UUID | None = await self._session.scalar(
+            insert(Approval)
+            .values(
+                id=uuid.uuid4(),
+                task_id=task.id,
+                tenant_id=task.tenant_id,
+                agent=task.agent,
+                iteration=iteration,
+                call_id=needed.call.id,
+                tool=needed.call.name,
+                arguments=needed.call.arguments,
+                reason=needed.reason,
+                context=context,
+                status=ApprovalOutcome.pending.value,
+                on_timeout=needed.on_timeout,
+                deadline_at=needed.deadline_at,
+            )
+            .on_conflict_do_update(
+                constraint="uq_approvals_task_call", set_={"call_id": needed.call.id}
+            )
+            .returning(Approval.id)
+        )
+        assert approval_id is not None
+        return approval_id
+
+    async def find(self, approval_id: uuid.UUID) -> Approval | None:
+        """Any tenant's approval (for the workers, which act for every tenant)."""
+        return await self._session.get(Approval, approval_id)
+
+    async def lock(self, approval_id: uuid.UUID) -> Approval | None:
+        """The approval, locked until the transaction ends, so a decision cannot race it."""
+        return await self._session.get(Approval, approval_id, with_for_update=True)
+
+    async def escalate(self, approval_id: uuid.UUID, new_deadline_at: datetime | None) -> None:
+        await self._set(
+            approval_id,
+            status=ApprovalOutcome.escalated.value,
+            escalated_at=datetime.now(UTC),
+            deadline_at=new_deadline_at,
+        )
+
+    async def time_out(self, approval_id: uuid.UUID) -> None:
+        """Rejected at the deadline; the workflow decided it, so there is nothing to signal."""
+        now = datetime.now(UTC)
+        await self._set(
+            approval_id,
+            status=ApprovalOutcome.timed_out.value,
+            decision=ApprovalDecisionKind.reject.value,
+            comment="no decision before the deadline",
+            decided_at=now,
+            signalled_at=now,
+        )
+
+    async def _set(self, approval_id: uuid.UUID, **values: Any) -> None:
+        await self._session.execute(
+            update(Approval).where(Approval.id == approval_id).values(**values)
+        )
 
     async def get(self, tenant_id: uuid.UUID, approval_id: uuid.UUID) -> Approval | None:
         """The approval if it belongs to the tenant; re-read from the database every time."""

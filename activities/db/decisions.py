@@ -1,10 +1,9 @@
 """Recording an approval decision: the one statement between an approver's POST and the signal
-to the task's workflow, run on a bare asyncpg pool.
+to the task's workflow, run on a bare asyncpg pool of its own.
 
-Why not the SQLAlchemy session every other route uses: on this project's 2-core machines a
-session costs about 2 ms per request before Postgres does anything (checkout, pre-ping, BEGIN,
-loading ORM rows, COMMIT), asyncpg about 0.2 ms, and the time from a decision to the decided
-call is a measured target (docs/BENCHMARKS.md). The statement is still written with SQLAlchemy,
+The time from a decision to the decided call is a measured target (docs/BENCHMARKS.md), and a
+SQLAlchemy session's per-request work (checkout, pre-ping, BEGIN, ORM rows, COMMIT) is a large
+part of it; a bare asyncpg connection is not. The statement is still written with SQLAlchemy,
 compiled once; being one statement it needs no transaction of its own.
 """
 
@@ -40,13 +39,7 @@ from sqlalchemy.orm import aliased
 from activities.db.approvals import OPEN_STATUSES
 from activities.db.models import ApiKey, Approval, Task, TaskEvent
 from activities.db.tasks import FINAL_STATUSES
-from workflows.contracts import ApprovalDecisionKind, ApprovalOutcome
-
-OUTCOME_OF_DECISION = {
-    ApprovalDecisionKind.approve: ApprovalOutcome.approved,
-    ApprovalDecisionKind.reject: ApprovalOutcome.rejected,
-    ApprovalDecisionKind.edit: ApprovalOutcome.edited,
-}
+from workflows.contracts.approvals import OUTCOME_OF_DECISION, ApprovalDecisionKind
 
 
 @dataclass(frozen=True)
@@ -205,14 +198,14 @@ def asyncpg_dsn(database_url: str) -> tuple[str, str | None]:
     return dsn, ssl if isinstance(ssl, str) else None
 
 
-class DecisionRecorder:
-    """Owns a small asyncpg pool for the decision statement (the gateway opens one)."""
+class DecisionRepository:
+    """Decisions on approvals, on a small asyncpg pool of its own (the gateway opens one)."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
     @classmethod
-    async def open(cls, database_url: str, max_size: int = 10) -> DecisionRecorder:
+    async def open(cls, database_url: str, max_size: int = 10) -> DecisionRepository:
         """`database_url` is the SQLAlchemy URL the rest of the gateway uses."""
         dsn, ssl = asyncpg_dsn(database_url)
         pool = await asyncpg.create_pool(
@@ -223,7 +216,7 @@ class DecisionRecorder:
     async def close(self) -> None:
         await self._pool.close()
 
-    async def decide(
+    async def record_decision(
         self,
         key_hash: str,
         decider_roles: Sequence[str],

@@ -1,7 +1,11 @@
-"""Engine and session factory; opened once per process and handed to whoever needs them."""
+"""Engine and session factory: opened once per process and handed to whoever needs them."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -16,3 +20,22 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def opened_sessions(
+    url: str, pool_size: int = 1
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """A session factory on an engine of its own, disposed of on exit: for short-lived
+    callers such as a CLI command."""
+    engine = create_engine(url, pool_size=pool_size)
+    try:
+        yield create_session_factory(engine)
+    finally:
+        await engine.dispose()
+
+
+async def answers(session: AsyncSession) -> bool:
+    """True when the database answers a trivial query (readiness probes)."""
+    await session.execute(text("SELECT 1"))
+    return True

@@ -1,4 +1,5 @@
-"""Task rows: submission with idempotency, tenant-scoped reads, cancel requests.
+"""Task rows: submission with idempotency, tenant-scoped reads, the lifecycle the workflow
+drives (start, status changes, finish), step counters, and cancel requests.
 
 Methods never commit: the caller owns the transaction, so a task and its first event can be
 stored together.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import case, delete, func, select, tuple_, update
@@ -16,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.db.models import Task
-from workflows.contracts import PRIORITY_DEFAULT, TaskStatus
+from workflows.contracts.tasks import PRIORITY_DEFAULT, TaskStatus
 
 FINAL_STATUSES = tuple(status.value for status in TaskStatus if status.is_final)
 
@@ -35,6 +36,17 @@ class NewTask:
     request_hash: str | None = None
     id: uuid.UUID | None = None
     priority: int = PRIORITY_DEFAULT
+
+
+@dataclass
+class StepCounters:
+    """What one step adds to its task's usage."""
+
+    llm_calls: int = 0
+    tool_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    iterations: int | None = None  # absolute value, when the step advances the loop
 
 
 @dataclass(frozen=True)
@@ -135,6 +147,61 @@ class TaskRepository:
         last = rows[limit - 1]
         return TaskPage(tasks=rows[:limit], next_key=(last.created_at, last.id))
 
+    async def lock(self, task_id: uuid.UUID) -> Task | None:
+        """The task, locked until the transaction ends; None when it is gone."""
+        statement = select(Task).where(Task.id == task_id).with_for_update()
+        return (await self._session.execute(statement)).scalar_one_or_none()
+
+    async def start(self, task: Task) -> None:
+        """queued → running (a locked task)."""
+        task.status = TaskStatus.running.value
+        task.started_at = datetime.now(UTC)
+
+    async def change_status(self, task: Task, status: TaskStatus, output: str | None) -> None:
+        """A non-final change of a locked task; `output` is the latest answer, if any."""
+        task.status = status.value
+        if output is not None:
+            task.output = output
+        task.updated_at = datetime.now(UTC)
+
+    async def finish(
+        self,
+        task: Task,
+        status: TaskStatus,
+        *,
+        output: str | None,
+        error: str | None,
+        error_code: str | None,
+    ) -> None:
+        """Write a locked task's final status and result."""
+        now = datetime.now(UTC)
+        await self._session.execute(
+            update(Task)
+            .where(Task.id == task.id)
+            .values(
+                status=status.value,
+                output=output,
+                error=error,
+                error_code=error_code,
+                finished_at=now,
+                updated_at=now,
+                started_at=task.started_at or now,
+            )
+        )
+
+    async def count_step(self, task_id: uuid.UUID, counters: StepCounters) -> None:
+        """Add a step's calls and tokens to the task's usage."""
+        values: dict[str, Any] = {
+            "llm_calls": Task.llm_calls + counters.llm_calls,
+            "tool_calls": Task.tool_calls + counters.tool_calls,
+            "prompt_tokens": Task.prompt_tokens + counters.prompt_tokens,
+            "completion_tokens": Task.completion_tokens + counters.completion_tokens,
+            "updated_at": datetime.now(UTC),
+        }
+        if counters.iterations is not None:
+            values["iterations"] = counters.iterations
+        await self._session.execute(update(Task).where(Task.id == task_id).values(**values))
+
     async def request_cancel(
         self, tenant_id: uuid.UUID, task_id: uuid.UUID, reason: str | None
     ) -> Task | None:
@@ -174,23 +241,22 @@ class TaskRepository:
         )
         return (await self._session.execute(statement)).scalar_one_or_none() is not None
 
-
-async def count_tasks_by_agent(
-    session: AsyncSession, agents: list[str], finished_since: datetime
-) -> dict[str, dict[str, int]]:
-    """Across all tenants: per agent, tasks by live status (queued, running, waiting_*), and
-    under `finished` those that reached a final status since `finished_since`."""
-    if not agents:
-        return {}
-    live = [s.value for s in TaskStatus if not s.is_final]
-    finished = Task.status.in_(FINAL_STATUSES) & (Task.finished_at >= finished_since)
-    bucket = case((Task.status.in_(FINAL_STATUSES), "finished"), else_=Task.status)
-    statement = (
-        select(Task.agent, bucket, func.count())
-        .where(Task.agent.in_(agents), Task.status.in_(live) | finished)
-        .group_by(Task.agent, bucket)
-    )
-    counts: dict[str, dict[str, int]] = {}
-    for agent, status, count in (await session.execute(statement)).all():
-        counts.setdefault(agent, {})[status] = int(count)
-    return counts
+    async def count_by_agent(
+        self, agents: list[str], finished_since: datetime
+    ) -> dict[str, dict[str, int]]:
+        """Across all tenants: per agent, tasks by live status (queued, running, waiting_*), and
+        under `finished` those that reached a final status since `finished_since`."""
+        if not agents:
+            return {}
+        live = [s.value for s in TaskStatus if not s.is_final]
+        finished = Task.status.in_(FINAL_STATUSES) & (Task.finished_at >= finished_since)
+        bucket = case((Task.status.in_(FINAL_STATUSES), "finished"), else_=Task.status)
+        statement = (
+            select(Task.agent, bucket, func.count())
+            .where(Task.agent.in_(agents), Task.status.in_(live) | finished)
+            .group_by(Task.agent, bucket)
+        )
+        counts: dict[str, dict[str, int]] = {}
+        for agent, status, count in (await self._session.execute(statement)).all():
+            counts.setdefault(agent, {})[status] = int(count)
+        return counts

@@ -1,6 +1,16 @@
-"""Per-tenant caps on running tasks: the tenant's cap, its live counts, a task's place in line.
+"""Per-tenant caps on running tasks: the one module that decides who may start.
 
-Admissions of one tenant are serialised by a transaction-scoped advisory lock on the tenant, so
+A queued task starts (`admit`) when its tenant runs fewer tasks than its cap and no task of the
+tenant earlier in (priority, created_at) order still waits for one of the free slots. A refused
+task waits on a durable timer in its workflow (holding no worker slot) and asks again; tasks far
+back in line ask less often, so a waiting flood costs little. So one tenant's flood takes at
+most its cap's share of the workers, and other tenants' tasks start beside it. In reject mode the
+gateway asks `room_for_one_more` at submit instead, and refuses the task when there is none.
+
+Only `running` counts: a task waiting for an approval or for the user's next message holds no
+slot, and resumes without asking (so a tenant can briefly run more than its cap).
+
+Decisions of one tenant are serialised by a transaction-scoped advisory lock on the tenant, so
 two tasks can never both take its last free slot. Methods never commit: the caller owns the
 transaction (and with it the lock).
 """
@@ -14,20 +24,49 @@ from datetime import timedelta
 from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from activities.db.events import EventRepository, NewEvent
 from activities.db.models import Task, TaskEvent, Tenant
-from workflows.contracts import TaskStatus
+from workflows.contracts.tasks import AdmissionPolicy, TaskStatus
 
 # first key of the two-int advisory lock, so these locks never collide with other uses
 _LOCK_CLASS = 0x41475459  # "AGTY"
 
 WAITING_STEP = "admission:waiting"
 """Step key of the event a task records when it first has to wait for a slot."""
+ADMITTED_STEP = "admission:admitted"
+
+MAX_BACKOFF = 4
+"""A task a cap's worth (or two, three) back in line asks every 2 (3, at most 4) poll intervals."""
+
+STALE_AFTER_POLLS = 3 * MAX_BACKOFF
+"""A queued task silent this many poll intervals (its pool has no worker) is out of line."""
 
 
 @dataclass(frozen=True)
 class LiveCounts:
     running: int
     queued: int
+
+
+@dataclass(frozen=True)
+class Admission:
+    admitted: bool
+    cap: int
+    running: int  # the tenant's running tasks, not counting this one
+    ahead: int  # queued tasks before this one in line
+    wait_seconds: float | None = None  # when refused: ask again after this long
+
+
+@dataclass(frozen=True)
+class Room:
+    """A tenant's cap and its tasks queued and running, at submit in reject mode."""
+
+    cap: int
+    counts: LiveCounts
+
+    @property
+    def has_room(self) -> bool:
+        return self.counts.running + self.counts.queued < self.cap
 
 
 class TenantCapRepository:
@@ -99,3 +138,33 @@ class TenantCapRepository:
             .returning(Tenant.id)
         )
         return changed.scalar_one_or_none() is not None
+
+    async def admit(self, task: Task, policy: AdmissionPolicy) -> Admission:
+        """May this queued task start now? Decided under the tenant's lock and recorded: a
+        first refusal and an admission after waiting each leave an `admission` event. The
+        caller marks an admitted task running in the same transaction."""
+        await self.lock_tenant(task.tenant_id)
+        cap = await self.cap(task.tenant_id, policy.default_cap)
+        running = (await self.live_counts(task.tenant_id)).running
+        stale_after = timedelta(seconds=policy.poll_seconds * STALE_AFTER_POLLS)
+        ahead = await self.ahead_in_line(task, stale_after)
+        free = max(cap - running, 0)
+        events = EventRepository(self._session)
+        if ahead < free:
+            if await self.has_waited(task.id):
+                data = {"state": "admitted", "cap": cap, "running": running + 1}
+                await events.add(task.id, ADMITTED_STEP, NewEvent("admission", data))
+            return Admission(admitted=True, cap=cap, running=running, ahead=ahead)
+        behind = ahead - free  # tasks that will get a slot before this one
+        wait = policy.poll_seconds * min(1 + behind // cap, MAX_BACKOFF)
+        await self.touch(task.id)
+        data = {"state": "waiting", "cap": cap, "running": running, "ahead": ahead}
+        await events.add(task.id, WAITING_STEP, NewEvent("admission", data))
+        return Admission(admitted=False, cap=cap, running=running, ahead=ahead, wait_seconds=wait)
+
+    async def room_for_one_more(self, tenant_id: uuid.UUID, default_cap: int) -> Room:
+        """The tenant's cap against its queued and running tasks. Takes the tenant's lock for
+        the rest of the caller's transaction, so two submits cannot both take the last place."""
+        await self.lock_tenant(tenant_id)
+        cap = await self.cap(tenant_id, default_cap)
+        return Room(cap=cap, counts=await self.live_counts(tenant_id))

@@ -12,8 +12,8 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import create_engine, pool, text
 
+from activities.db.migrations import MIGRATION_LOCK_ID, sync_database_url
 from activities.db.models import Base
-from services.migrations import MIGRATION_LOCK_ID, sync_database_url
 
 config = context.config
 

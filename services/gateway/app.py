@@ -1,7 +1,7 @@
-"""The FastAPI app. Clients (database engine, the decision recorder's pool, Temporal client, agent
-catalog, tool registry) open once in the lifespan and live on `app.state`; routes reach them
-through services.gateway.deps.
-The decision outbox (re-sending approval decisions) runs beside them for the app's lifetime."""
+"""The FastAPI app. The lifespan opens the clients once (database engine, the decision
+repository's pool, Temporal client) and loads the catalogs (agents, tools, pools); they live on
+`app.state` and routes reach them through services/gateway/deps.py. The decision outbox
+(re-sending approval decisions) runs beside them for the app's lifetime."""
 
 from __future__ import annotations
 
@@ -13,14 +13,15 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from activities.db.decisions import DecisionRecorder
+from activities.db.decisions import DecisionRepository
 from activities.db.engine import create_engine, create_session_factory
-from activities.tool_registry import default_registry
+from activities.db.migrations import upgrade_database
+from activities.tools.catalog import ToolCatalog
 from services.agent_specs import AgentCatalog
 from services.gateway.decision_outbox import DecisionOutbox
 from services.gateway.errors import PROBLEM_CONTENT_TYPE, install_error_handlers
 from services.gateway.routes import agents, approvals, health, pools, tasks, ui
-from services.pools import PoolCatalog
+from services.pools.catalog import PoolCatalog
 from services.settings import Settings, get_settings
 from services.temporal_client import connect_temporal
 
@@ -42,29 +43,25 @@ Errors are [RFC 9457](https://www.rfc-editor.org/rfc/rfc9457) `application/probl
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     database_url = settings.resolved_database_url
-    # AGENTRY_MIGRATE_ON_START: upgrade the schema before serving (off: the deploy step or
-    # the dev supervisor migrates).
-    if getattr(settings, "migrate_on_start", False):
-        from services.migrations import upgrade_database
-
+    if settings.migrate_on_start:  # off: the deploy step or the dev supervisor migrates
         await asyncio.to_thread(upgrade_database, database_url)
 
-    # the gateway checks agents' tool names and edited approval arguments against this
-    app.state.tool_registry = registry = default_registry()
-    schemas = {tool.name: tool.parameters_schema for tool in registry.tools(registry.names())}
+    state = app.state
+    # agents must name tools that exist, with approval rules on arguments the tools take
+    state.tool_catalog = tools = ToolCatalog.load()
     # every agent must name a declared pool, else its tasks would wait on a queue nobody polls
-    app.state.pools = pool_catalog = PoolCatalog.load(settings.pools_file)
-    app.state.catalog = AgentCatalog.load(
-        settings.agents_dir, tool_schemas=schemas, pools=pool_catalog.names()
+    state.pool_catalog = pools = PoolCatalog.load(settings.pools_file)
+    state.agent_catalog = AgentCatalog.load(
+        settings.agents_dir, tool_schemas=tools.parameter_schemas(), pools=pools.names()
     )
     async with contextlib.AsyncExitStack() as opened:
-        app.state.engine = engine = create_engine(database_url)
+        state.engine = engine = create_engine(database_url)
         opened.push_async_callback(engine.dispose)
-        app.state.session_factory = session_factory = create_session_factory(engine)
-        app.state.decision_recorder = recorder = await DecisionRecorder.open(database_url)
-        opened.push_async_callback(recorder.close)
-        app.state.temporal_client = client = await connect_temporal(settings)
-        app.state.decision_outbox = outbox = DecisionOutbox(
+        state.session_factory = session_factory = create_session_factory(engine)
+        state.decision_repository = decisions = await DecisionRepository.open(database_url)
+        opened.push_async_callback(decisions.close)
+        state.temporal_client = client = await connect_temporal(settings)
+        state.decision_outbox = outbox = DecisionOutbox(
             session_factory, client, settings.approval_resignal_seconds
         )
         outbox.start()

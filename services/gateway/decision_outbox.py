@@ -6,10 +6,10 @@ lifespan, finds such rows and signals them again. Rows are claimed with FOR UPDA
 so several gateway replicas share the work without sending one decision twice at once (a
 duplicate would be harmless anyway: the workflow ignores a decision it already has).
 
-A deciding request that did signal only notes the approval as told (`DecisionOutbox.told`); the
-notes are written a moment later, in one UPDATE per burst, so the request and the workflow task
-it wakes do not wait for that write. Should the gateway die before writing them, the outbox
-re-sends those decisions once: a duplicate, which the workflow ignores.
+A deciding request signals at once (`DecisionOutbox.send_now`) and only notes the approval as
+told; the notes are written a moment later, in one UPDATE per burst, so the request and the
+workflow task it wakes do not wait for that write. Should the gateway die before writing them,
+the outbox re-sends those decisions once: a duplicate, which the workflow ignores.
 """
 
 from __future__ import annotations
@@ -18,13 +18,15 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from activities.db.approvals import ApprovalRepository
-from services.gateway.signals import APPROVAL_DECIDED, decision_signal, send_signal
+from activities.db.decisions import RecordedDecision
+from services.gateway.signals import send_decision
 
 logger = logging.getLogger(__name__)
 
@@ -51,9 +53,7 @@ async def resend_unsignalled_decisions(
         for item in claimed:
             approval = item.approval
             try:
-                await send_signal(
-                    client, item.workflow_id, APPROVAL_DECIDED, decision_signal(approval)
-                )
+                await send_decision(client, item.workflow_id, approval)
             except Exception as exc:
                 # most likely Temporal is unreachable: stop here, the next pass tries again
                 logger.warning(
@@ -110,6 +110,26 @@ class DecisionOutbox:
                 ),
                 asyncio.create_task(self._mark_told_forever(), name="decision-outbox-marks"),
             ]
+
+    async def send_now(
+        self, client: Client, decided: RecordedDecision, render: Callable[[], str]
+    ) -> tuple[bool, str]:
+        """Signal a decision just recorded to its workflow, and render the answer to the
+        deciding request while the signal is on its way. (True, answer) once the workflow has
+        it; (False, answer) when the signal failed: the re-send loop sends it later."""
+        approval = decided.approval
+        signal = asyncio.ensure_future(send_decision(client, decided.workflow_id, approval))
+        await asyncio.sleep(0)  # the signal's RPC leaves before the answer is rendered
+        answer = render()
+        try:
+            await signal
+        except Exception as exc:
+            logger.warning(
+                "signalling the decision of approval %s failed: %s", approval.id, type(exc).__name__
+            )
+            return False, answer
+        self.told(approval.id)
+        return True, answer
 
     def told(self, approval_id: uuid.UUID) -> None:
         """The workflow has this approval's decision; `signalled_at` is written shortly."""

@@ -1,15 +1,16 @@
-"""Request dependencies. Clients live on `app.state` (opened in the lifespan); routes ask for
-them through these `Annotated` aliases so tests can override any one of them.
+"""Request dependencies: who is calling and what it may do, the caller's task or approval, and
+the clients the lifespan (app.py) opened once and put on `app.state`. Routes ask for each
+through the `Annotated` aliases here, so a test can override any one of them
+(`app.dependency_overrides[get_temporal_client]`).
 
-Every dependency is `async def`, even the ones that only read `app.state`: FastAPI runs a plain
-`def` dependency in its thread pool, a thread hop each per request."""
+Every dependency is `async def`: FastAPI runs a plain `def` dependency in its thread pool."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -18,21 +19,62 @@ from temporalio.client import Client
 
 from activities.db.api_keys import ApiKeyRepository
 from activities.db.approvals import ApprovalRepository
-from activities.db.decisions import DecisionRecorder
+from activities.db.decisions import DecisionRepository
 from activities.db.models import ApiKey, Approval, Task
 from activities.db.tasks import TaskRepository
-from activities.tool_registry import ToolRegistry
+from activities.tools.catalog import ToolCatalog
 from services.agent_specs import AgentCatalog
-from services.api_keys import Role, hash_api_key
 from services.gateway.decision_outbox import DecisionOutbox
 from services.gateway.errors import ProblemError
-from services.pools import PoolCatalog
+from services.key_service import Role, hash_api_key
+from services.pools.catalog import PoolCatalog
 from services.settings import Settings
+
+
+def app_state(name: str) -> Callable[[Request], Awaitable[Any]]:
+    """A dependency answering what the lifespan put on `app.state.<name>`."""
+
+    async def from_app_state(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    return from_app_state
+
+
+get_settings = app_state("settings")
+get_session_factory = app_state("session_factory")
+get_decision_repository = app_state("decision_repository")
+get_temporal_client = app_state("temporal_client")
+get_agent_catalog = app_state("agent_catalog")
+get_tool_catalog = app_state("tool_catalog")
+get_pool_catalog = app_state("pool_catalog")
+get_decision_outbox = app_state("decision_outbox")
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionFactoryDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_session_factory)]
+DecisionRepositoryDep = Annotated[DecisionRepository, Depends(get_decision_repository)]
+TemporalDep = Annotated[Client, Depends(get_temporal_client)]
+AgentCatalogDep = Annotated[AgentCatalog, Depends(get_agent_catalog)]
+ToolCatalogDep = Annotated[ToolCatalog, Depends(get_tool_catalog)]
+PoolCatalogDep = Annotated[PoolCatalog, Depends(get_pool_catalog)]
+DecisionOutboxDep = Annotated[DecisionOutbox, Depends(get_decision_outbox)]
+
+
+async def get_session(factory: SessionFactoryDep) -> AsyncIterator[AsyncSession]:
+    async with factory() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+# --- who is calling -------------------------------------------------------------------------
 
 _bearer = HTTPBearer(
     auto_error=False,
     description="An API key: `Authorization: Bearer agk_...` (create one with `agentry`).",
 )
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+_UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 
 
 @dataclass(frozen=True)
@@ -43,69 +85,6 @@ class Principal:
     api_key_id: uuid.UUID
     api_key_name: str
     role: Role
-
-
-async def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-async def get_session_factory(request: Request) -> async_sessionmaker[AsyncSession]:
-    factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
-    return factory
-
-
-async def get_session(
-    factory: Annotated[async_sessionmaker[AsyncSession], Depends(get_session_factory)],
-) -> AsyncIterator[AsyncSession]:
-    async with factory() as session:
-        yield session
-
-
-async def get_temporal_client(request: Request) -> Client:
-    client: Client = request.app.state.temporal_client
-    return client
-
-
-async def get_catalog(request: Request) -> AgentCatalog:
-    catalog: AgentCatalog = request.app.state.catalog
-    return catalog
-
-
-async def get_tool_registry(request: Request) -> ToolRegistry:
-    registry: ToolRegistry = request.app.state.tool_registry
-    return registry
-
-
-async def get_decision_outbox(request: Request) -> DecisionOutbox:
-    outbox: DecisionOutbox = request.app.state.decision_outbox
-    return outbox
-
-
-async def get_decision_recorder(request: Request) -> DecisionRecorder:
-    recorder: DecisionRecorder = request.app.state.decision_recorder
-    return recorder
-
-
-async def get_pool_catalog(request: Request) -> PoolCatalog:
-    pools: PoolCatalog = request.app.state.pools
-    return pools
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
-TemporalDep = Annotated[Client, Depends(get_temporal_client)]
-CatalogDep = Annotated[AgentCatalog, Depends(get_catalog)]
-ToolRegistryDep = Annotated[ToolRegistry, Depends(get_tool_registry)]
-PoolCatalogDep = Annotated[PoolCatalog, Depends(get_pool_catalog)]
-DecisionOutboxDep = Annotated[DecisionOutbox, Depends(get_decision_outbox)]
-DecisionRecorderDep = Annotated[DecisionRecorder, Depends(get_decision_recorder)]
-SessionFactoryDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_session_factory)]
-
-_UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
-
-
-BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
 def bearer_key_hash(credentials: HTTPAuthorizationCredentials | None) -> str:
@@ -181,6 +160,9 @@ TaskWriterDep = Annotated[
 OperatorDep = Annotated[
     Principal, Depends(require_role("watch or scale worker pools", *OPERATOR_ROLES))
 ]
+
+
+# --- the caller's task or approval ----------------------------------------------------------
 
 
 def parse_uuid(raw: str) -> uuid.UUID | None:

@@ -12,30 +12,20 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
-from activities.db.events import EventRepository, MessageRepository
+from activities.db.events import EventRepository, NewEvent
+from activities.db.messages import MessageRepository
 from activities.db.models import Task
 from activities.db.tasks import TaskRepository
 from services.gateway.errors import ProblemError
-from services.gateway.signals import USER_MESSAGE_ADDED, SignalResult, send_signal
-from services.settings import Settings
-from workflows.contracts import TaskStatus, UserMessageAdded
+from services.gateway.signals import SignalResult, send_signal
+from workflows.contracts.messages import USER_MESSAGE_ADDED, UserMessageAdded
+from workflows.contracts.tasks import TaskStatus
 
 logger = logging.getLogger(__name__)
 
 ACCEPTING_STATUSES = frozenset(
     {TaskStatus.queued, TaskStatus.running, TaskStatus.waiting_approval, TaskStatus.waiting_input}
 )
-
-
-def check_message_size(content: str, settings: Settings) -> None:
-    size = len(content.encode())
-    if size > settings.max_input_bytes:
-        raise ProblemError(
-            413,
-            f"content is {size} bytes; the limit is {settings.max_input_bytes} bytes",
-            kind="input-too-large",
-            extra={"size": size, "limit": settings.max_input_bytes},
-        )
 
 
 async def add_follow_up(session: AsyncSession, client: Client, task: Task, content: str) -> int:
@@ -50,7 +40,8 @@ async def add_follow_up(session: AsyncSession, client: Client, task: Task, conte
         task_id, step_key=f"user:{uuid.uuid4()}", content=content
     )
     event_key = f"message:{message_id}"
-    await EventRepository(session).add(task_id, "message", {"message_id": message_id}, event_key)
+    added = NewEvent("message", {"message_id": message_id})
+    await EventRepository(session).add(task_id, event_key, added)
     await session.commit()
 
     try:

@@ -10,12 +10,9 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.db.models import Approval
-from workflows.contracts import ApprovalDecided, ApprovalDecisionKind
+from workflows.contracts.approvals import APPROVAL_DECIDED, ApprovalDecided, ApprovalDecisionKind
 
 SIGNAL_RPC_TIMEOUT = timedelta(seconds=5)
-
-APPROVAL_DECIDED = "approval_decided"
-USER_MESSAGE_ADDED = "user_message_added"
 
 
 class SignalResult(Enum):
@@ -47,3 +44,8 @@ def decision_signal(approval: Approval) -> ApprovalDecided:
         arguments=approval.decided_arguments if kind is ApprovalDecisionKind.edit else None,
         comment=approval.comment,
     )
+
+
+async def send_decision(client: Client, workflow_id: str, approval: Approval) -> SignalResult:
+    """Signal `approval_decided` with a decided approval row."""
+    return await send_signal(client, workflow_id, APPROVAL_DECIDED, decision_signal(approval))

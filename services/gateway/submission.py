@@ -21,15 +21,21 @@ from temporalio.common import Priority, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.db.events import EventRepository
+from activities.db.events import EventRepository, status_event, status_step
 from activities.db.models import Task
 from activities.db.tasks import NewTask, TaskRepository
+from activities.db.tenant_caps import TenantCapRepository
 from services.agent_specs import AgentCatalog, AgentSpec
 from services.gateway.errors import ProblemError
-from services.gateway.tenant_caps import TenantCaps, refuse_over_cap
 from services.settings import Settings
-from workflows.contracts import AgentTaskInput, TaskStatus
-from workflows.policies import WORKFLOW_NAME, task_queue_for_pool, workflow_id_for_task
+from workflows.contracts.tasks import (
+    AGENT_TASK_WORKFLOW,
+    AdmissionPolicy,
+    AgentTaskInput,
+    TaskStatus,
+    task_queue_for_pool,
+    workflow_id_for_task,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -64,24 +70,23 @@ def request_hash(
     return hashlib.sha256(canonical_json(request).encode()).hexdigest()
 
 
+def check_size(what: str, size: int, limit: int, kind: str = "input-too-large") -> None:
+    """A 413 naming both figures when `what` is larger than `limit` bytes."""
+    if size > limit:
+        raise ProblemError(
+            413,
+            f"{what} is {size} bytes; the limit is {limit} bytes",
+            kind=kind,
+            extra={"size": size, "limit": limit},
+        )
+
+
 def check_sizes(input: str, metadata: dict[str, Any], settings: Settings) -> None:
-    input_bytes = len(input.encode())
-    if input_bytes > settings.max_input_bytes:
-        raise ProblemError(
-            413,
-            f"input is {input_bytes} bytes; the limit is {settings.max_input_bytes} bytes",
-            kind="input-too-large",
-            extra={"size": input_bytes, "limit": settings.max_input_bytes},
-        )
+    check_size("input", len(input.encode()), settings.max_input_bytes)
     metadata_bytes = len(canonical_json(metadata).encode())
-    if metadata_bytes > settings.max_metadata_bytes:
-        raise ProblemError(
-            413,
-            f"metadata is {metadata_bytes} bytes as JSON; "
-            f"the limit is {settings.max_metadata_bytes} bytes",
-            kind="metadata-too-large",
-            extra={"size": metadata_bytes, "limit": settings.max_metadata_bytes},
-        )
+    check_size(
+        "metadata as JSON", metadata_bytes, settings.max_metadata_bytes, "metadata-too-large"
+    )
 
 
 def resolve_agent(catalog: AgentCatalog, name: str) -> AgentSpec:
@@ -102,9 +107,12 @@ async def submit_task(
     client: Client,
     spec: AgentSpec,
     submission: Submission,
-    caps: TenantCaps,
+    settings: Settings,
 ) -> tuple[Task, bool]:
-    """Store and start the task; (task, created). Raises ProblemError 409, 429 or 503."""
+    """Store and start the task; (task, created). Raises ProblemError 409, 429 or 503.
+
+    Over its tenant's cap the task is stored and its workflow waits for a slot, or, with
+    `tenant_over_cap=reject`, it is refused with 429 (activities/db/tenant_caps.py)."""
     digest = request_hash(
         submission.agent,
         submission.input,
@@ -112,7 +120,7 @@ async def submit_task(
         submission.priority if submission.priority_given else None,
     )
     tasks = TaskRepository(session)
-    task, created = await _store(session, tasks, submission, digest, caps)
+    task, created = await _store(session, tasks, submission, digest, settings)
     if not created and task.request_hash != digest:
         raise ProblemError(
             409,
@@ -122,7 +130,7 @@ async def submit_task(
         )
     if created or task.status == TaskStatus.queued:
         try:
-            await _start_workflow(client, task, spec, caps)
+            await _start_workflow(client, task, spec, _admission_policy(settings))
         except Exception as exc:
             if created:
                 await tasks.delete_unstarted(task.id)
@@ -142,14 +150,14 @@ async def _store(
     tasks: TaskRepository,
     submission: Submission,
     digest: str,
-    caps: TenantCaps,
+    settings: Settings,
 ) -> tuple[Task, bool]:
     """Insert the task and its `queued` event in one transaction; in reject mode only within
     the tenant's cap (a retry of a stored task is never refused)."""
-    if caps.over_cap == "reject":
+    if settings.tenant_over_cap == "reject":
         key = submission.idempotency_key
         if key is None or await tasks.get_by_idempotency_key(submission.tenant_id, key) is None:
-            await refuse_over_cap(session, submission.tenant_id, caps)
+            await _refuse_over_cap(session, submission.tenant_id, settings)
     task_id = uuid.uuid4()
     new = NewTask(
         id=task_id,
@@ -164,26 +172,61 @@ async def _store(
     )
     task, created = await tasks.create(new)
     if created:
-        await EventRepository(session).add(
-            task.id, "status", {"status": TaskStatus.queued.value}, step_key="status:queued"
-        )
+        queued = TaskStatus.queued
+        await EventRepository(session).add(task.id, status_step(queued), status_event(queued))
     await session.commit()
     return task, created
 
 
-async def _start_workflow(client: Client, task: Task, spec: AgentSpec, caps: TenantCaps) -> None:
+async def _refuse_over_cap(session: AsyncSession, tenant_id: uuid.UUID, settings: Settings) -> None:
+    """Reject mode: 429 when the tenant's queued and running tasks already fill its cap. The
+    tenant's lock is held to the end of the caller's transaction; a refusal rolls back."""
+    room = await TenantCapRepository(session).room_for_one_more(
+        tenant_id, settings.tenant_max_concurrent_tasks
+    )
+    if room.has_room:
+        return
+    await session.rollback()
+    running, queued, retry_after = (
+        room.counts.running,
+        room.counts.queued,
+        settings.tenant_cap_retry_after_seconds,
+    )
+    raise ProblemError(
+        429,
+        f"this tenant may have {room.cap} tasks queued or running at once and has "
+        f"{running} running and {queued} queued; retry after {retry_after}s, once one has "
+        "finished",
+        kind="tenant-cap-reached",
+        extra={"cap": room.cap, "running": running, "queued": queued},
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def _admission_policy(settings: Settings) -> AdmissionPolicy:
+    """What the task's workflow starts with: every task begins within its tenant's cap (in
+    reject mode it nearly always has a slot at once)."""
+    return AdmissionPolicy(
+        default_cap=settings.tenant_max_concurrent_tasks,
+        poll_seconds=settings.tenant_admission_poll_seconds,
+    )
+
+
+async def _start_workflow(
+    client: Client, task: Task, spec: AgentSpec, admission: AdmissionPolicy
+) -> None:
     """Start by name; an already-started workflow is a retried submit, so it counts as done.
 
     Temporal's task priority orders the pool's backlog (its activities inherit it); the
     tenant as fairness key takes turns between tenants within one priority."""
     try:
         await client.start_workflow(
-            WORKFLOW_NAME,
+            AGENT_TASK_WORKFLOW,
             AgentTaskInput(
                 task_id=str(task.id),
                 agent=spec.to_config(),
                 priority=task.priority,
-                admission=caps.admission,
+                admission=admission,
             ),
             id=task.workflow_id,
             task_queue=task_queue_for_pool(spec.pool),

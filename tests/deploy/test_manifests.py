@@ -23,7 +23,7 @@ import yaml
 
 from services.settings import PROJECT_ROOT, Settings
 from workflows import policies
-from workflows.policies import task_queue_for_pool
+from workflows.contracts.tasks import task_queue_for_pool
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 COMPOSE_ENV_EXAMPLE = PROJECT_ROOT / "deploy" / "compose.env.example"

@@ -24,13 +24,13 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.db.models import Task
-from activities.store import StoreActivities
-from services.api_keys import create_api_key
+from activities.lifecycle import LifecycleActivities
 from services.gateway.app import create_app
+from services.key_service import create_api_key
 from services.settings import Settings
 from workflows.agent_task import AgentTaskWorkflow
-from workflows.contracts import ModelTurnRequest, ModelTurnResult
-from workflows.policies import task_queue_for_pool
+from workflows.contracts.model_turns import ModelTurnRequest, ModelTurnResult
+from workflows.contracts.tasks import task_queue_for_pool
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -94,7 +94,7 @@ class SchedulingGateway:
 
     def worker(self, model: HeldModel, **options: Any) -> Worker:
         """A worker for this gateway's pool: the real workflow and bookkeeping, `model`'s turns."""
-        store = StoreActivities(self.sessions)
+        store = LifecycleActivities(self.sessions)
         return Worker(
             self.temporal,
             task_queue=self.task_queue,

@@ -34,8 +34,8 @@ from tests.integration.approval_helpers import (
 )
 from tests.integration.test_gateway_api import overridden
 from tests.integration.test_tasks_api import assert_problem
-from workflows.contracts import ApprovalDecided
-from workflows.policies import workflow_id_for_task
+from workflows.contracts.approvals import ApprovalDecided
+from workflows.contracts.tasks import workflow_id_for_task
 
 
 class TemporalDown:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from services.devstack import DevStack
+from services.devstack.supervisor import DevStack
 from services.settings import Settings
 from tests.stack import free_port
 

@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.db.engine import create_engine, create_session_factory
-from activities.db.events import EventRepository
+from activities.db.events import EventRepository, NewEvent
 from activities.db.models import ApiKey, Message, Task
-from services.api_keys import hash_api_key
 from services.gateway import deps
+from services.key_service import hash_api_key
 from tests.conftest import MakeApi
 from tests.integration.test_tasks_api import assert_problem, listed_ids, submit
 from tests.stack import free_port
@@ -155,7 +155,7 @@ async def test_an_unexpected_error_is_a_500_without_its_text(
         def names(self) -> list[str]:
             raise RuntimeError("password=hunter2 at db.internal")
 
-    with overridden(gateway_app, deps.get_catalog, BrokenCatalog()):
+    with overridden(gateway_app, deps.get_agent_catalog, BrokenCatalog()):
         response = await api.get("/v1/agents")
     body = assert_problem(response, 500, "internal error")
     assert body["detail"] == "internal error"
@@ -186,8 +186,8 @@ async def test_events_come_in_order_and_resume_after_an_id(
     async with db_sessions() as session:
         events = EventRepository(session)
         for n in range(4):
-            await events.add(uuid.UUID(task_id), "llm_call", {"n": n}, f"llm:{n}")
-        assert await events.add(uuid.UUID(task_id), "llm_call", {"n": 0}, "llm:0") is None
+            await events.add(uuid.UUID(task_id), f"llm:{n}", NewEvent("llm_call", {"n": n}))
+        assert await events.add(uuid.UUID(task_id), "llm:0", NewEvent("llm_call", {"n": 0})) is None
         await session.commit()
 
     everything = (await api.get(f"/v1/tasks/{task_id}/events")).json()["items"]
@@ -247,9 +247,9 @@ async def test_messages_are_the_transcript_in_order(
 
 
 class LostDatabase:
-    """Stands in for the decision recorder when Postgres dropped the connection mid-statement."""
+    """Stands in for the decision repository when Postgres dropped the connection mid-statement."""
 
-    async def decide(self, *args: Any, **kwargs: Any) -> Any:
+    async def record_decision(self, *args: Any, **kwargs: Any) -> Any:
         raise asyncpg.exceptions.ConnectionDoesNotExistError(
             "connection was closed in the middle of operation (db.internal:5432)"
         )
@@ -272,7 +272,7 @@ async def test_an_unreachable_database_is_a_503_to_retry_not_a_500(
     finally:
         gateway_app.dependency_overrides.pop(deps.get_session)
         await unreachable.dispose()
-    with overridden(gateway_app, deps.get_decision_recorder, LostDatabase()):
+    with overridden(gateway_app, deps.get_decision_repository, LostDatabase()):
         answers.append(
             await api.post(f"/v1/approvals/{uuid.uuid4()}/decision", json={"decision": "approve"})
         )

@@ -12,13 +12,13 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 
-from activities.db.models import Base
-from services.migrations import (
+from activities.db.migrations import (
     alembic_config,
     ensure_database_exists,
     sync_database_url,
     upgrade_database,
 )
+from activities.db.models import Base
 
 TABLES = {"tenants", "api_keys", "tasks", "messages", "task_events", "approvals", "pool_replicas"}
 

@@ -15,7 +15,7 @@ import httpx
 from temporalio.api.enums.v1 import EventType, PendingActivityState
 from temporalio.client import WorkflowHandle
 
-from services.processes import Child
+from services.devstack.processes import Child
 from services.temporal_client import connect_temporal
 from tests.fakes.script_client import reply_text, reply_tool_calls, unique_key
 from tests.integration.helpers import events, submit, wait_for_status

@@ -16,18 +16,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from activities.approvals import ApprovalActivities
-from activities.db.api_keys import TenantRepository
 from activities.db.models import Task
 from activities.db.tasks import NewTask, TaskRepository
+from activities.db.tenants import TenantRepository
+from activities.lifecycle import LifecycleActivities
 from activities.llm import LlmActivities
-from activities.store import StoreActivities
-from activities.tool_registry import default_registry
-from activities.tools import ToolActivities
+from activities.tool_calls import ToolCallActivities
+from activities.tools.registry import default_registry
 from services.agent_specs import AgentCatalog
-from services.api_keys import Role
-from services.pool_status import describe_pools
-from services.pools import PoolCatalog
-from services.worker import build_workers
+from services.key_service import Role
+from services.pools.catalog import PoolCatalog
+from services.pools.status import describe_pools
+from services.worker.process import build_workers
 from tests.conftest import MakeApi
 
 
@@ -140,9 +140,9 @@ async def test_each_pool_gets_a_worker_on_its_queue_with_its_limits(
     workers = build_workers(
         temporal_client,
         pools,
-        StoreActivities(nothing),
+        LifecycleActivities(nothing),
         llm_by_pool,
-        ToolActivities(nothing, default_registry(), tmp_path),
+        ToolCallActivities(nothing, default_registry(), tmp_path),
         ApprovalActivities(nothing, nothing, None),
         graceful_shutdown=timedelta(seconds=7),
     )

@@ -13,12 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from activities.db.api_keys import TenantRepository
 from activities.db.models import Task, TaskEvent
 from activities.db.tasks import NewTask, TaskRepository
+from activities.db.tenants import TenantRepository
 from tests.conftest import MakeApi
 from tests.integration.test_tasks_api import assert_problem, submit
-from workflows.policies import workflow_id_for_task
+from workflows.contracts.tasks import workflow_id_for_task
 
 Sessions = async_sessionmaker[AsyncSession]
 

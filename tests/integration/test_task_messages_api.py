@@ -11,9 +11,9 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from temporalio.client import Client
 
-from activities.db.api_keys import TenantRepository
 from activities.db.models import Message, TaskEvent
 from activities.db.tasks import NewTask, TaskRepository
+from activities.db.tenants import TenantRepository
 from services.gateway import deps
 from services.settings import Settings
 from tests.conftest import MakeApi
@@ -27,8 +27,8 @@ from tests.integration.approval_helpers import (
 from tests.integration.test_approval_decisions_api import TemporalDown
 from tests.integration.test_gateway_api import overridden
 from tests.integration.test_tasks_api import assert_problem
-from workflows.contracts import UserMessageAdded
-from workflows.policies import workflow_id_for_task
+from workflows.contracts.messages import UserMessageAdded
+from workflows.contracts.tasks import workflow_id_for_task
 
 
 async def send(api: httpx.AsyncClient, task_id: str, **body: Any) -> httpx.Response:

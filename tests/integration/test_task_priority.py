@@ -24,8 +24,7 @@ from tests.integration.scheduling_helpers import (
     until,
 )
 from tests.integration.test_tasks_api import assert_problem, count_tasks, submit
-from workflows.contracts import AgentTaskInput
-from workflows.policies import workflow_id_for_task
+from workflows.contracts.tasks import AgentTaskInput, workflow_id_for_task
 
 
 async def test_the_priority_is_stored_returned_and_given_to_the_workflow(

@@ -12,13 +12,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from activities.db.api_keys import TenantRepository
 from activities.db.models import Task, TaskEvent
 from activities.db.tasks import NewTask, TaskRepository
+from activities.db.tenants import TenantRepository
 from services.gateway.submission import request_hash
 from tests.conftest import MakeApi
-from workflows.contracts import AgentTaskInput
-from workflows.policies import WORKFLOW_NAME, workflow_id_for_task
+from workflows.contracts.tasks import AGENT_TASK_WORKFLOW, AgentTaskInput, workflow_id_for_task
 
 Sessions = async_sessionmaker[AsyncSession]
 PROBLEM = "application/problem+json"
@@ -88,7 +87,7 @@ async def test_submit_stores_the_task_and_starts_its_workflow(
     described = await handle.describe()
     assert described.status == WorkflowExecutionStatus.RUNNING
     assert described.task_queue == "agentry-default"
-    assert described.workflow_type == WORKFLOW_NAME
+    assert described.workflow_type == AGENT_TASK_WORKFLOW
     history = await handle.fetch_history()
     started = history.events[0].workflow_execution_started_event_attributes
     [arg] = await temporal_client.data_converter.decode(started.input.payloads, [AgentTaskInput])

@@ -22,7 +22,7 @@ from temporalio.client import Client
 
 from activities.db.models import Tenant
 from activities.db.tenant_caps import TenantCapRepository
-from services.api_keys import create_api_key
+from services.key_service import create_api_key
 from services.settings import Settings
 from tests.integration.scheduling_helpers import (
     HeldModel,

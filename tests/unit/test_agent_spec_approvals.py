@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from activities.tool_registry import default_registry
+from activities.tools.registry import default_registry
 from services.agent_specs import AgentCatalog, AgentSpec, AgentSpecError, parse_duration
-from workflows.contracts import ApprovalPolicy, ArgumentRule
+from workflows.contracts.approvals import ApprovalPolicy, ArgumentRule
 
 ROOT = Path(__file__).resolve().parents[2]
 

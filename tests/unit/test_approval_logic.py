@@ -10,16 +10,13 @@ import pytest
 from pydantic import ValidationError
 
 from activities.db.models import Approval
-from activities.tool_registry import ToolRegistry
-from services.gateway.approval_schemas import (
-    ApprovalStatusFilter,
-    DecisionCreate,
-    argument_diff,
-)
+from activities.tools.catalog import ToolCatalog
+from activities.tools.registry import ToolRegistry
+from services.gateway.approval_decisions import check_edited_arguments
 from services.gateway.errors import ProblemError
-from services.gateway.routes.approvals import check_edited_arguments
+from services.gateway.schemas.approvals import ApprovalStatusFilter, DecisionCreate, argument_diff
 from services.gateway.signals import decision_signal
-from workflows.contracts import ApprovalDecided
+from workflows.contracts.approvals import ApprovalDecided
 
 
 def test_arguments_come_only_with_an_edit() -> None:
@@ -66,16 +63,17 @@ def test_edits_must_fit_the_tool() -> None:
         """Move money."""
         return "ok"
 
-    check_edited_arguments(registry, "transfer", {"account": "A-1", "amount": 5})
+    tools = ToolCatalog.of(registry.tools(registry.names()))  # the gateway's view of them
+    check_edited_arguments(tools, "transfer", {"account": "A-1", "amount": 5})
     cases = [
-        ("transfer", {"account": "A-1", "amount": "lots"}, "amount: Input should be"),
+        ("transfer", {"account": "A-1", "amount": "lots"}, "amount: 'lots' is not of type"),
         ("transfer", {"amount": 5}, "account: missing required argument"),
         ("transfer", {"account": "A-1", "amount": 5, "currency": "EUR"}, "currency"),
         ("wire", {"x": 1}, "tool 'wire' is unknown"),
     ]
     for tool, arguments, words in cases:
         with pytest.raises(ProblemError) as raised:
-            check_edited_arguments(registry, tool, arguments)
+            check_edited_arguments(tools, tool, arguments)
         assert raised.value.status == 422
         assert words in raised.value.detail
 

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from workflows.approval_policy import approval_needed
-from workflows.contracts import ApprovalPolicy, ArgumentRule, ToolCall
+from workflows.contracts.approvals import ApprovalPolicy, ArgumentRule
+from workflows.contracts.tool_calls import ToolCall
 
 
 def policy(tool: str, *rules: tuple[str, str, Any]) -> ApprovalPolicy:

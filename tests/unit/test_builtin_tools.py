@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from activities.builtin_tools import calculator, current_time
-from activities.tool_registry import ToolError, default_registry
+from activities.tools.builtin import calculator, current_time
+from activities.tools.errors import ToolError
+from activities.tools.registry import default_registry
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.api_keys import KEY_PREFIX, generate_api_key, hash_api_key
+from activities.db.migrations import sync_database_url
 from services.gateway.cursors import InvalidCursorError, decode_cursor, encode_cursor
 from services.gateway.errors import describe_validation_errors, is_malformed_json, problem_body
 from services.gateway.submission import request_hash
-from services.migrations import sync_database_url
+from services.key_service import KEY_PREFIX, generate_api_key, hash_api_key
 
 SOME_ID = "6f1c2b0e-8f55-4b8e-9a65-3c1d7e2f4a90"
 

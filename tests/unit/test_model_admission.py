@@ -15,13 +15,13 @@ import pytest
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.testing import ActivityEnvironment
 
-import activities.llm
-from activities.db.steps import NewEvent
+from activities.db.events import EventRepository, NewEvent
 from activities.llm import LlmActivities
 from activities.model_admission import NOT_HELD, Admission, AdmissionGate, AdmissionLimits
 from activities.model_load import ModelLoad
-from workflows.contracts import ModelTurnRequest, ToolCallFormat
-from workflows.policies import MODEL_CALL_RETRY, MODEL_SERVER_SATURATED
+from workflows.contracts.agents import ToolCallFormat
+from workflows.contracts.model_turns import MODEL_SERVER_SATURATED, ModelTurnRequest
+from workflows.policies import MODEL_CALL_RETRY
 
 MODEL = "agent-default"
 LIMITS = AdmissionLimits(queue_limit=8, kv_usage_limit=0.9, bypass_priority=1)
@@ -209,10 +209,10 @@ class FakeSessions:
 def recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, NewEvent]]:
     events: list[tuple[str, NewEvent]] = []
 
-    async def add_event(session: Any, task_id: str, step_key: str, event: NewEvent) -> None:
+    async def add(repository: Any, task_id: Any, step_key: str, event: NewEvent) -> None:
         events.append((step_key, event))
 
-    monkeypatch.setattr(activities.llm, "add_event", add_event)
+    monkeypatch.setattr(EventRepository, "add", add)
     return events
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.model_files import ModelFile, ModelFileError, ensure_model_file
+from services.devstack.model_files import ModelFile, ModelFileError, ensure_model_file
 
 
 def _parts(tmp_path: Path) -> tuple[Path, ModelFile]:

@@ -14,12 +14,13 @@ import httpx
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from activities.builtin_tools import MAX_WAIT_SECONDS, wait
 from activities.heartbeat import heartbeating
 from activities.llm import LlmActivities
-from activities.tool_registry import ToolError, default_registry
+from activities.tools.builtin import MAX_WAIT_SECONDS, wait
+from activities.tools.errors import ToolError
+from activities.tools.registry import default_registry
 from services.agent_specs import AgentCatalog, AgentSpecError
-from services.pools import PoolCatalog, PoolConfigError
+from services.pools.catalog import PoolCatalog, PoolConfigError
 from workflows.policies import TOOL_CALL_TIMEOUT
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,8 +14,10 @@ import pytest
 
 from activities.model_replies import ParsedReply, parse_model_reply
 from activities.model_requests import ChatMessage, action_schema, build_chat_request
-from activities.tool_registry import Tool, default_registry
-from workflows.contracts import ToolCall, ToolCallFormat
+from activities.tools.registry import default_registry
+from activities.tools.tool import Tool
+from workflows.contracts.agents import ToolCallFormat
+from workflows.contracts.tool_calls import ToolCall
 
 NATIVE, TEXT, JSON_SCHEMA = ToolCallFormat.native, ToolCallFormat.text, ToolCallFormat.json_schema
 OFFERED = ["calculator", "current_time"]

@@ -8,14 +8,9 @@ from typing import Annotated, Literal
 import pytest
 from pydantic import BaseModel, Field
 
-from activities.tool_registry import (
-    Tool,
-    ToolArgumentError,
-    ToolError,
-    ToolRegistry,
-    UnknownToolError,
-    default_registry,
-)
+from activities.tools.errors import ToolArgumentError, ToolError, UnknownToolError
+from activities.tools.registry import ToolRegistry, default_registry
+from activities.tools.tool import Tool
 
 
 def search_flights(

@@ -11,7 +11,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import PayloadCodec
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
-from services.workflow_runner import CodecFreeSandboxedRunner, workflow_runner
+from services.worker.runner import CodecFreeSandboxedRunner, workflow_runner
 
 
 class Reversing(PayloadCodec):

@@ -11,14 +11,15 @@ from pathlib import Path
 import pytest
 
 from activities.heartbeat import heartbeating
-from activities.tool_context import (
+from activities.tools.context import (
     ToolContext,
     current_tool_context,
     task_workspace,
     use_tool_context,
 )
-from activities.tool_registry import ToolError, default_registry
-from activities.workspace_tools import (
+from activities.tools.errors import ToolError
+from activities.tools.registry import default_registry
+from activities.tools.workspace import (
     MAX_FILE_BYTES,
     delete_file,
     list_files,

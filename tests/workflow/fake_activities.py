@@ -8,27 +8,26 @@ from dataclasses import dataclass, field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from workflows.contracts import (
+from workflows.contracts.approvals import (
     ApprovalDecided,
     ApprovalOutcome,
     ApprovalRef,
-    BeginTaskRequest,
-    BeginTaskResult,
-    Empty,
     ExpireApprovalRequest,
     ExpireApprovalResult,
-    FinishTaskRequest,
-    FinishTaskResult,
-    ModelTurnRequest,
-    ModelTurnResult,
     NotifyApprovalRequest,
     RequestApprovalsRequest,
     RequestApprovalsResult,
-    SetStatusRequest,
-    ToolCall,
-    ToolCallRequest,
-    ToolCallResult,
 )
+from workflows.contracts.lifecycle import (
+    BeginTaskRequest,
+    BeginTaskResult,
+    Empty,
+    FinishTaskRequest,
+    FinishTaskResult,
+    SetStatusRequest,
+)
+from workflows.contracts.model_turns import ModelTurnRequest, ModelTurnResult
+from workflows.contracts.tool_calls import ToolCall, ToolCallRequest, ToolCallResult
 
 
 @dataclass

@@ -14,7 +14,14 @@ from tests.workflow.fake_activities import ScriptedActivities
 from tests.workflow.replay import replay_and_maybe_record
 from workflows import policies
 from workflows.agent_task import AgentTaskWorkflow
-from workflows.contracts import AgentConfig, AgentTaskInput, AgentTaskResult, TaskStatus, ToolCall
+from workflows.contracts.agents import AgentConfig
+from workflows.contracts.tasks import (
+    AgentTaskInput,
+    AgentTaskResult,
+    TaskStatus,
+    workflow_id_for_task,
+)
+from workflows.contracts.tool_calls import ToolCall
 
 
 def calc(call_id: str, expression: str) -> ToolCall:
@@ -29,7 +36,7 @@ async def start(
     return await client.start_workflow(
         AgentTaskWorkflow.run,
         AgentTaskInput(task_id=task_id, agent=agent),
-        id=policies.workflow_id_for_task(task_id),
+        id=workflow_id_for_task(task_id),
         task_queue=queue,
     )
 

@@ -15,21 +15,23 @@ from temporalio.worker import Worker
 
 from tests.workflow.fake_activities import ScriptedActivities
 from tests.workflow.replay import replay_and_maybe_record
-from workflows import policies
 from workflows.agent_task import AgentTaskWorkflow
-from workflows.approval_wait import TIMED_OUT
-from workflows.contracts import (
-    AgentConfig,
-    AgentTaskInput,
-    AgentTaskResult,
+from workflows.contracts.agents import AgentConfig
+from workflows.contracts.approvals import (
     ApprovalDecided,
     ApprovalDecisionKind,
     ApprovalPolicy,
     ArgumentRule,
-    TaskStatus,
-    ToolCall,
-    UserMessageAdded,
 )
+from workflows.contracts.messages import UserMessageAdded
+from workflows.contracts.tasks import (
+    AgentTaskInput,
+    AgentTaskResult,
+    TaskStatus,
+    workflow_id_for_task,
+)
+from workflows.contracts.tool_calls import ToolCall
+from workflows.tool_call_round import TIMED_OUT
 
 DAY = 86_400
 OUTSIDE_DRAFTS = ApprovalPolicy(
@@ -51,7 +53,7 @@ async def start(
     return await client.start_workflow(
         AgentTaskWorkflow.run,
         AgentTaskInput(task_id=task_id, agent=config),
-        id=policies.workflow_id_for_task(task_id),
+        id=workflow_id_for_task(task_id),
         task_queue=queue,
     )
 

@@ -10,7 +10,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from services.workflow_runner import workflow_runner
+from services.worker.runner import workflow_runner
 from workflows.agent_task import AgentTaskWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
@@ -19,7 +19,7 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 @pytest.mark.parametrize("runner", ["stock-sandbox", "workers-runner"])
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_recorded_history_replays_on_current_code(path: Path, runner: str) -> None:
-    """On Temporal's own sandbox, and on the runner workers use (services/workflow_runner.py)."""
+    """On Temporal's own sandbox, and on the runner workers use (services/worker/runner.py)."""
     history = WorkflowHistory.from_json(path.stem, path.read_text())
     options = {}
     if runner == "workers-runner":

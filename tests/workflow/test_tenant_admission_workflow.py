@@ -16,16 +16,15 @@ from temporalio.worker import Worker
 
 from tests.workflow.fake_activities import ScriptedActivities
 from tests.workflow.replay import replay_and_maybe_record
-from workflows import policies
 from workflows.agent_task import AgentTaskWorkflow
-from workflows.contracts import (
+from workflows.contracts.agents import AgentConfig
+from workflows.contracts.lifecycle import BeginTaskRequest, BeginTaskResult
+from workflows.contracts.tasks import (
     AdmissionPolicy,
-    AgentConfig,
     AgentTaskInput,
     AgentTaskResult,
-    BeginTaskRequest,
-    BeginTaskResult,
     TaskStatus,
+    workflow_id_for_task,
 )
 
 POLICY = AdmissionPolicy(default_cap=2, poll_seconds=2)
@@ -52,7 +51,7 @@ async def start(client: Client, queue: str) -> WorkflowHandle[AgentTaskWorkflow,
     return await client.start_workflow(
         AgentTaskWorkflow.run,
         AgentTaskInput(task_id=task_id, agent=AgentConfig(name="t"), admission=POLICY),
-        id=policies.workflow_id_for_task(task_id),
+        id=workflow_id_for_task(task_id),
         task_queue=queue,
     )
 

@@ -10,9 +10,11 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from tests.workflow.fake_activities import ScriptedActivities
-from workflows import policies
 from workflows.agent_task import AgentTaskWorkflow
-from workflows.contracts import AgentConfig, AgentTaskInput, ApprovalPolicy, ToolCall
+from workflows.contracts.agents import AgentConfig
+from workflows.contracts.approvals import ApprovalPolicy
+from workflows.contracts.tasks import AgentTaskInput, workflow_id_for_task
+from workflows.contracts.tool_calls import ToolCall
 
 TASKS = 1000
 
@@ -40,7 +42,7 @@ async def test_a_thousand_tasks_waiting_for_approval_hold_no_activity(
                     temporal_client.start_workflow(
                         AgentTaskWorkflow.run,
                         AgentTaskInput(task_id=str(uuid.uuid4()), agent=agent),
-                        id=policies.workflow_id_for_task(f"wait-{queue}-{i}"),
+                        id=workflow_id_for_task(f"wait-{queue}-{i}"),
                         task_queue=queue,
                     )
                     for i in range(start, start + 100)

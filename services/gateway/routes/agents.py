@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.gateway.deps import CatalogDep, PrincipalDep
+from services.gateway.deps import AgentCatalogDep, PrincipalDep
 from services.gateway.errors import problem_responses
-from services.gateway.schemas import AgentList, AgentOut
+from services.gateway.schemas.agents import AgentList, AgentOut
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"], responses=problem_responses(401))
 
 
 @router.get("", summary="List the agents")
-async def list_agents(catalog: CatalogDep, principal: PrincipalDep) -> AgentList:
+async def list_agents(catalog: AgentCatalogDep, principal: PrincipalDep) -> AgentList:
+    """The agents a task may name, with their tools, worker pool and model."""
     specs = [catalog.get(name) for name in catalog.names()]
     return AgentList(items=[AgentOut.from_spec(spec) for spec in specs if spec is not None])

@@ -3,20 +3,28 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import uuid
-from typing import Annotated, Any, NoReturn
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.db.approvals import ApprovalRepository
-from activities.db.decisions import Decision
 from activities.db.models import Approval
-from activities.db.tasks import TaskRepository
-from activities.tool_registry import ToolArgumentError, ToolRegistry, UnknownToolError
-from services.gateway.approval_schemas import (
+from activities.tools.catalog import ToolCatalog
+from services.gateway.approval_decisions import ApprovalDeciderDep
+from services.gateway.cursors import encode_cursor, page_start
+from services.gateway.deps import (
+    ApprovalIdPath,
+    DecisionOutboxDep,
+    OwnedApprovalDep,
+    OwnedTaskDep,
+    PrincipalDep,
+    SessionDep,
+    TemporalDep,
+    ToolCatalogDep,
+)
+from services.gateway.errors import problem_responses
+from services.gateway.schemas.approvals import (
     ApprovalAudit,
     ApprovalAuditEntry,
     ApprovalList,
@@ -24,34 +32,6 @@ from services.gateway.approval_schemas import (
     ApprovalStatusFilter,
     DecisionCreate,
 )
-from services.gateway.cursors import encode_cursor, page_start
-from services.gateway.deps import (
-    APPROVER_ROLES,
-    DECIDE_ACTION,
-    ApprovalIdPath,
-    BearerDep,
-    DecisionOutboxDep,
-    DecisionRecorderDep,
-    OwnedApprovalDep,
-    OwnedTaskDep,
-    PrincipalDep,
-    SessionDep,
-    SessionFactoryDep,
-    TemporalDep,
-    ToolRegistryDep,
-    approval_not_found,
-    bearer_key_hash,
-    check_role,
-    find_owned_approval,
-    find_principal,
-    parse_uuid,
-    principal_of,
-)
-from services.gateway.errors import ProblemError, problem_responses
-from services.gateway.signals import APPROVAL_DECIDED, decision_signal, send_signal
-from workflows.contracts import ApprovalDecisionKind, ApprovalOutcome
-
-logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["approvals"], responses=problem_responses(401, 422))
 
@@ -62,7 +42,7 @@ router = APIRouter(tags=["approvals"], responses=problem_responses(401, 422))
 async def list_approvals(
     principal: PrincipalDep,
     session: SessionDep,
-    registry: ToolRegistryDep,
+    tools: ToolCatalogDep,
     status_filter: Annotated[
         ApprovalStatusFilter,
         Query(
@@ -75,6 +55,8 @@ async def list_approvals(
     limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 20,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
 ) -> ApprovalList:
+    """The tenant's approvals, newest first: by default the `open` ones, which still
+    wait for a decision. Each comes with its context and the tool's parameter schema."""
     page = await ApprovalRepository(session).list_page(
         principal.tenant_id,
         limit=limit,
@@ -84,7 +66,7 @@ async def list_approvals(
         after=page_start(cursor),
     )
     return ApprovalList(
-        items=[_out(approval, registry) for approval in page.approvals],
+        items=[_out(approval, tools) for approval in page.approvals],
         next_cursor=encode_cursor(page.next_key) if page.next_key else None,
     )
 
@@ -94,8 +76,11 @@ async def list_approvals(
     summary="An approval, with its context and the tool's schema",
     responses=problem_responses(404),
 )
-async def get_approval(approval: OwnedApprovalDep, registry: ToolRegistryDep) -> ApprovalOut:
-    return _out(approval, registry)
+async def get_approval(approval: OwnedApprovalDep, tools: ToolCatalogDep) -> ApprovalOut:
+    """One approval: the tool call as the model proposed it, why it waits, its
+    deadline, what the model wrote and the conversation before it, the tool's parameter schema
+    (for an edit), and the decision once there is one."""
+    return _out(approval, tools)
 
 
 @router.post(
@@ -115,57 +100,25 @@ async def get_approval(approval: OwnedApprovalDep, registry: ToolRegistryDep) ->
 async def decide_approval(
     approval_id: ApprovalIdPath,
     body: DecisionCreate,
-    credentials: BearerDep,
-    recorder: DecisionRecorderDep,
-    sessions: SessionFactoryDep,
+    decider: ApprovalDeciderDep,
     client: TemporalDep,
-    registry: ToolRegistryDep,
+    tools: ToolCatalogDep,
     outbox: DecisionOutboxDep,
 ) -> Response:
-    """Record the decision (exactly one decision wins), then signal the task's workflow.
+    """Decide a tool call that waits for approval; needs role `approver` or `admin`.
 
-    The key is checked by the decision's own statement, and the approval is not read first
-    (the conditional update says whether it could be decided), except for an edit, whose
-    arguments are checked against the tool's schema: one round trip to Postgres before the
-    signal (a session is opened only for an edit or to say why nothing was decided), and the
-    answer is serialized while the signal is in flight.
+    `approve` runs the call as the model proposed it, `edit` runs it with your `arguments`
+    (checked against the tool's schema: 422 if they do not fit), `reject` answers the model that
+    the call was refused, with your `comment`. The first decision wins: deciding an approval
+    that is already decided, timed out or whose task has ended answers 409. The decision is
+    stored before the task hears of it, so a 202 means it is safe and will reach the task.
     """
-    key_hash = bearer_key_hash(credentials)
-    parsed_id = parse_uuid(approval_id)
-    if body.decision is ApprovalDecisionKind.edit or parsed_id is None:
-        async with sessions() as session:
-            principal = await find_principal(session, key_hash)
-            check_role(principal, DECIDE_ACTION, APPROVER_ROLES)
-            approval = await find_owned_approval(session, principal.tenant_id, approval_id)
-        assert body.arguments is not None  # DecisionCreate demands them for edit
-        check_edited_arguments(registry, approval.tool, body.arguments)
-    assert parsed_id is not None  # find_owned_approval answered 404 for a malformed id
-    decision = Decision(kind=body.decision, arguments=body.arguments, comment=body.comment)
-    # the key, the decision and its event: one statement, committed before the workflow hears
-    attempt = await recorder.decide(
-        key_hash, [role.value for role in APPROVER_ROLES], parsed_id, decision
+    decided = await decider.decide(approval_id, body)
+    told, answer = await outbox.send_now(
+        client, decided, render=lambda: _out(decided.approval, tools).model_dump_json()
     )
-    principal = check_role(principal_of(attempt.decider), DECIDE_ACTION, APPROVER_ROLES)
-    if attempt.recorded is None:
-        async with sessions() as session:
-            await _why_not_decided(session, principal.tenant_id, parsed_id)
-    decided, workflow_id = attempt.recorded.approval, attempt.recorded.workflow_id
-
-    signal = asyncio.ensure_future(
-        send_signal(client, workflow_id, APPROVAL_DECIDED, decision_signal(decided))
-    )
-    await asyncio.sleep(0)  # the signal's RPC leaves; the answer is built while it is out
-    answer = _out(decided, registry).model_dump_json()
-    try:
-        await signal
-    except Exception as exc:
-        # The decision is safe in Postgres; the decision outbox sends it later.
-        logger.warning(
-            "signalling the decision of approval %s failed: %s", decided.id, type(exc).__name__
-        )
-        return Response(answer, status.HTTP_202_ACCEPTED, media_type="application/json")
-    outbox.told(decided.id)
-    return Response(answer, media_type="application/json")
+    code = status.HTTP_200_OK if told else status.HTTP_202_ACCEPTED
+    return Response(answer, code, media_type="application/json")
 
 
 @router.get(
@@ -174,64 +127,12 @@ async def decide_approval(
     responses=problem_responses(404),
 )
 async def list_task_approvals(task: OwnedTaskDep, session: SessionDep) -> ApprovalAudit:
+    """Every approval of a task in the order they were requested: who decided
+    what and when, their comments, and for an edit how its arguments differ from the model's."""
     approvals = await ApprovalRepository(session).list_for_task(task.id)
     return ApprovalAudit(items=[ApprovalAuditEntry.from_row(approval) for approval in approvals])
 
 
-def check_edited_arguments(
-    registry: ToolRegistry, tool_name: str, arguments: dict[str, Any]
-) -> None:
-    """An edit must fit the tool: no unknown names, every value valid. Else a 422 naming it."""
-    try:
-        tool = registry.get(tool_name)
-    except UnknownToolError:
-        raise ProblemError(
-            422,
-            f"tool {tool_name!r} is unknown to the gateway, so edited arguments cannot be "
-            "checked; approve or reject the call instead",
-            kind="unknown-tool",
-        ) from None
-    unknown = tool.unknown_arguments(arguments)
-    if unknown:
-        known = ", ".join(sorted(tool.parameters_schema.get("properties", {}))) or "none"
-        raise ProblemError(
-            422,
-            f"invalid arguments for tool {tool_name!r}: unknown argument(s) "
-            f"{', '.join(unknown)}; it takes: {known}",
-            kind="invalid-arguments",
-            extra={"unknown_arguments": unknown},
-        )
-    try:
-        tool.validate(arguments)
-    except ToolArgumentError as exc:
-        raise ProblemError(422, str(exc), kind="invalid-arguments") from None
-
-
-async def _why_not_decided(
-    session: AsyncSession, tenant_id: uuid.UUID, approval_id: uuid.UUID
-) -> NoReturn:
-    """The conditional update matched nothing: raise the problem that says why."""
-    current = await ApprovalRepository(session).get(tenant_id, approval_id)
-    if current is None:
-        raise approval_not_found(approval_id)
-    outcome = ApprovalOutcome(current.status)
-    if not outcome.is_open:
-        raise ProblemError(
-            409,
-            f"approval {approval_id} is already {outcome.value}; it cannot be decided again",
-            kind="approval-closed",
-            extra={"approval_status": outcome.value},
-        )
-    task = await TaskRepository(session).get(tenant_id, current.task_id)
-    task_status = task.status if task is not None else "gone"
-    raise ProblemError(
-        409,
-        f"task {current.task_id} is {task_status}; its approvals can no longer be decided",
-        kind="task-final",
-        extra={"task_status": task_status},
-    )
-
-
-def _out(approval: Approval, registry: ToolRegistry) -> ApprovalOut:
-    schema = registry.get(approval.tool).parameters_schema if approval.tool in registry else None
-    return ApprovalOut.from_row(approval, schema)
+def _out(approval: Approval, tools: ToolCatalog) -> ApprovalOut:
+    tool = tools.get(approval.tool)
+    return ApprovalOut.from_row(approval, tool.parameters if tool is not None else None)

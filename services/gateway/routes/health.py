@@ -10,11 +10,11 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
+from activities.db.engine import answers
 from services.gateway.deps import SessionDep, TemporalDep
 from services.gateway.errors import Problem, problem_response
-from services.gateway.schemas import HealthOut
+from services.gateway.schemas.health import HealthOut
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +25,7 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz", summary="Liveness: the process answers")
 async def healthz() -> HealthOut:
+    """200 while the process answers; needs no key."""
     return HealthOut(status="ok")
 
 
@@ -37,8 +38,10 @@ async def healthz() -> HealthOut:
     },
 )
 async def readyz(session: SessionDep, client: TemporalDep) -> HealthOut | JSONResponse:
+    """200 when Postgres and Temporal both answer, else 503 naming the one that does
+    not; needs no key."""
     checks = {
-        "postgres": await _check("postgres", _postgres(session)),
+        "postgres": await _check("postgres", answers(session)),
         "temporal": await _check("temporal", _temporal(client)),
     }
     if all(result == "ok" for result in checks.values()):
@@ -47,11 +50,6 @@ async def readyz(session: SessionDep, client: TemporalDep) -> HealthOut | JSONRe
     return problem_response(
         503, f"not ready: {failing} unavailable", instance="/readyz", extra={"checks": checks}
     )
-
-
-async def _postgres(session: SessionDep) -> bool:
-    await session.execute(text("SELECT 1"))
-    return True
 
 
 async def _temporal(client: TemporalDep) -> bool:

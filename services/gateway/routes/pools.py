@@ -6,10 +6,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, ConfigDict, Field
 
 from services.gateway.deps import (
-    CatalogDep,
+    AgentCatalogDep,
     OperatorDep,
     PoolCatalogDep,
     SessionDep,
@@ -17,13 +16,13 @@ from services.gateway.deps import (
     TemporalDep,
 )
 from services.gateway.errors import ProblemError, problem_responses
-from services.pool_scaling import (
-    DesiredReplicas,
+from services.gateway.schemas.pools import PoolReplicasOut, ReplicasUpdate
+from services.pools.scaling import (
     ReplicasOutOfRangeError,
     UnknownPoolError,
     scale_pool,
 )
-from services.pool_status import PoolList, describe_pools
+from services.pools.status import PoolList, describe_pools
 
 router = APIRouter(prefix="/v1/pools", tags=["pools"], responses=problem_responses(401, 403))
 
@@ -33,26 +32,14 @@ async def list_pools(
     principal: OperatorDep,
     client: TemporalDep,
     sessions: SessionFactoryDep,
-    catalog: CatalogDep,
+    catalog: AgentCatalogDep,
     pools: PoolCatalogDep,
 ) -> PoolList:
     """Per pool: the backlog waiting for a worker (Temporal's approximate task-queue stats),
     the workers polling, tasks running, waiting for approval and finished in the last hour
-    (all tenants: pools are shared), and the configured limits. Needs role operator or admin."""
+    (all tenants: pools are shared), and the configured limits. Needs role `operator` or
+    `admin`."""
     return await describe_pools(client, sessions, catalog, pools)
-
-
-class ReplicasUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"replicas": 3}]})
-
-    replicas: int = Field(
-        ge=0, description="Worker processes for the pool, within its min_replicas..max_replicas."
-    )
-
-
-class PoolReplicasOut(BaseModel):
-    pool: str
-    replicas: DesiredReplicas
 
 
 @router.put(
@@ -67,9 +54,9 @@ async def set_replicas(
     session: SessionDep,
     pools: PoolCatalogDep,
 ) -> PoolReplicasOut:
-    """Set how many worker processes the pool should have. The embedded stack's supervisor
-    starts or drains workers to match within a second or two; draining workers finish their
-    in-flight activities first. Needs role operator or admin."""
+    """Set how many worker processes the pool should have, within its `min_replicas` and
+    `max_replicas` (else 422); needs role `operator` or `admin`. The embedded stack starts or
+    drains workers to match; a draining worker finishes its in-flight steps first."""
     try:
         replicas = await scale_pool(session, pools, name, body.replicas, principal.api_key_name)
     except UnknownPoolError as exc:

@@ -15,12 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.db.events import EventRepository, MessageRepository
+from activities.db.events import EventRepository, status_event, status_step
+from activities.db.messages import MessageRepository
 from activities.db.models import Task
 from activities.db.tasks import TaskRepository
 from services.gateway.cursors import encode_cursor, page_start
 from services.gateway.deps import (
-    CatalogDep,
+    AgentCatalogDep,
     OwnedTaskDep,
     PoolCatalogDep,
     PrincipalDep,
@@ -30,8 +31,8 @@ from services.gateway.deps import (
     TemporalDep,
 )
 from services.gateway.errors import ProblemError, problem_responses
-from services.gateway.follow_ups import add_follow_up, check_message_size
-from services.gateway.schemas import (
+from services.gateway.follow_ups import add_follow_up
+from services.gateway.schemas.tasks import (
     EventList,
     EventOut,
     MessageAccepted,
@@ -43,10 +44,15 @@ from services.gateway.schemas import (
     TaskList,
     TaskOut,
 )
-from services.gateway.submission import Submission, check_sizes, resolve_agent, submit_task
-from services.gateway.tenant_caps import TenantCaps
+from services.gateway.submission import (
+    Submission,
+    check_size,
+    check_sizes,
+    resolve_agent,
+    submit_task,
+)
 from services.settings import Settings
-from workflows.contracts import PRIORITY_DEFAULT, TaskStatus
+from workflows.contracts.tasks import PRIORITY_DEFAULT, TaskStatus
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +77,7 @@ async def create_task(
     response: Response,
     session: SessionDep,
     client: TemporalDep,
-    catalog: CatalogDep,
+    catalog: AgentCatalogDep,
     pools: PoolCatalogDep,
     settings: SettingsDep,
     idempotency_key: Annotated[
@@ -85,10 +91,13 @@ async def create_task(
         ),
     ] = None,
 ) -> TaskOut:
-    """Store the task and start its workflow; answers once the workflow is started.
+    """Submit a task to an agent; needs role `submitter`, `operator` or `admin`.
 
-    Over the tenant's cap the task is accepted and stays `queued` until a slot frees, or, with
-    `tenant_over_cap=reject`, refused with 429 and Retry-After."""
+    Answers 201 once the task is stored and its workflow started. With an `Idempotency-Key`
+    a retry of the same request answers 200 with the task created first (409 if the key was
+    used for another request). Over the tenant's cap on running tasks the task stays `queued`
+    until a slot frees, or, where the service refuses over-cap submits, answers 429 with
+    `Retry-After`."""
     metadata = body.metadata or {}
     check_sizes(body.input, metadata, settings)
     spec = resolve_agent(catalog, body.agent)
@@ -105,8 +114,7 @@ async def create_task(
         priority=priority,
         priority_given=body.priority is not None,
     )
-    caps = TenantCaps.from_settings(settings)
-    task, created = await submit_task(session, client, spec, submission, caps)
+    task, created = await submit_task(session, client, spec, submission, settings)
     response.headers["Location"] = f"/v1/tasks/{task.id}"
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -124,6 +132,8 @@ async def list_tasks(
     limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 20,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
 ) -> TaskList:
+    """The tenant's tasks, newest first, a page at a time: pass `next_cursor` back as
+    `cursor` for the next page."""
     page = await TaskRepository(session).list_page(
         principal.tenant_id,
         limit=limit,
@@ -139,6 +149,7 @@ async def list_tasks(
 
 @router.get("/{task_id}", summary="Get a task", responses=problem_responses(404))
 async def get_task(task: OwnedTaskDep) -> TaskOut:
+    """A task: its status, its result or error, its usage and its timestamps."""
     return TaskOut.from_row(task)
 
 
@@ -160,8 +171,10 @@ async def cancel_task(
     response: Response,
     body: Annotated[TaskCancel | None, Body()] = None,
 ) -> TaskOut:
-    """Request cancellation and wait briefly for the task to stop: 200 once it is final,
-    202 if it is still finishing (poll GET /v1/tasks/{id})."""
+    """Stop a task that has not finished; needs a task-writing role.
+
+    Waits briefly for the task to stop: 200 once it is `cancelled`, 202 if it is still
+    finishing (poll `GET /v1/tasks/{id}`); 409 if it had already finished."""
     tasks = TaskRepository(session)
     reason = body.reason if body else None
     requested = await tasks.request_cancel(principal.tenant_id, task.id, reason)
@@ -192,13 +205,18 @@ async def list_events(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EventList:
+    """What happened, in order: status changes, model calls (model, tokens,
+    duration), tool calls (arguments, result, duration), approvals, messages and waits for a
+    slot. Pass the last id seen as `after` to read only what came since."""
     events = await EventRepository(session).list(task.id, after=after, limit=limit)
     return EventList(items=[EventOut.from_row(event) for event in events])
 
 
 @router.get("/{task_id}/messages", summary="A task's transcript", responses=problem_responses(404))
 async def list_messages(task: OwnedTaskDep, session: SessionDep) -> MessageList:
-    messages = await MessageRepository(session).list(task.id)
+    """The task's transcript: system prompt, user input and follow-ups, the model's
+    replies with the tool calls it asked for, and each tool's result."""
+    messages = await MessageRepository(session).transcript(task.id)
     return MessageList(items=[MessageOut.from_row(message) for message in messages])
 
 
@@ -217,9 +235,10 @@ async def add_message(
     client: TemporalDep,
     settings: SettingsDep,
 ) -> MessageAccepted:
-    """For tasks that are queued, running or waiting (for an approval or for input); a
-    conversation waiting for input continues with it."""
-    check_message_size(body.content, settings)
+    """Write to a task that is queued, running or waiting (for an approval or for
+    input); needs a task-writing role. The agent reads the message at its next step; a
+    conversation waiting for input goes on with it. 409 once the task has finished."""
+    check_size("content", len(body.content.encode()), settings.max_input_bytes)
     message_id = await add_follow_up(session, client, task, body.content)
     return MessageAccepted(message_id=message_id, task_id=task.id)
 
@@ -243,10 +262,9 @@ async def _cancel_workflow(session: AsyncSession, client: Client, task: Task) ->
         # Its workflow never started (a submit crashed before starting it): nobody else
         # will ever finish this task, so the gateway does.
         if await TaskRepository(session).mark_cancelled_if_queued(task.id):
-            data = {"status": TaskStatus.cancelled.value}
-            if task.cancel_reason:
-                data["reason"] = task.cancel_reason
-            await EventRepository(session).add(task.id, "status", data, "status:cancelled")
+            cancelled = TaskStatus.cancelled
+            event = status_event(cancelled, reason=task.cancel_reason)
+            await EventRepository(session).add(task.id, status_step(cancelled), event)
         await session.commit()
 
 

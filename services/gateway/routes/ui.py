@@ -102,6 +102,7 @@ def render_page(name: str) -> bytes:
 
 @router.get("/approvals")
 async def approvals_page() -> Response:
+    """The approver's page: sign in with an approver key, then decide."""
     return Response(
         render_page("approvals.html"),
         media_type="text/html; charset=utf-8",
@@ -115,6 +116,7 @@ async def static_asset(
     v: Annotated[str | None, Query(description="The asset's content hash.")] = None,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
+    """The page's scripts and styles, cached by content hash."""
     asset = load_asset(name)
     if asset is None:
         raise ProblemError(404, f"no asset named {name!r}", kind="asset-not-found")

@@ -1,0 +1,109 @@
+"""The task lifecycle in Postgres, as the workflow drives it: a task begins (within its tenant's
+cap), changes status, and finishes once."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.db.events import EventRepository, status_event, status_step
+from activities.db.messages import NewMessage
+from activities.db.models import Task
+from activities.db.steps import StepRepository
+from activities.db.tasks import TaskRepository
+from activities.db.tenant_caps import TenantCapRepository
+from workflows.contracts.lifecycle import (
+    TASK_MISSING,
+    BeginTaskRequest,
+    BeginTaskResult,
+    Empty,
+    FinishTaskRequest,
+    FinishTaskResult,
+    SetStatusRequest,
+)
+from workflows.contracts.tasks import TaskStatus
+
+
+class LifecycleActivities:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = session_factory
+
+    @activity.defn
+    async def begin_task(self, request: BeginTaskRequest) -> BeginTaskResult:
+        """Mark the task running and write its opening messages (system prompt, user input).
+
+        With an admission policy a queued task begins only within its tenant's cap; else
+        nothing is written but the wait, and the workflow asks again after `wait_seconds`.
+        """
+        async with self._sessions.begin() as session:
+            task = await lock_task(session, request.task_id)
+            if TaskStatus(task.status).is_final:
+                return BeginTaskResult(message_ids=[], final_status=TaskStatus(task.status))
+            if task.status == TaskStatus.queued and request.admission is not None:
+                admission = await TenantCapRepository(session).admit(task, request.admission)
+                if not admission.admitted:
+                    return BeginTaskResult(message_ids=[], wait_seconds=admission.wait_seconds)
+            if task.status == TaskStatus.queued:
+                await TaskRepository(session).start(task)
+                running = TaskStatus.running
+                await EventRepository(session).add(
+                    task.id, status_step(running), status_event(running)
+                )
+            steps = StepRepository(session)
+            ids = []
+            if request.system_prompt:
+                system = NewMessage("system", request.system_prompt)
+                ids.append((await steps.record(task.id, "system", system)).id)
+            user = await steps.record(task.id, "input", NewMessage("user", task.input))
+            ids.append(user.id)
+        return BeginTaskResult(message_ids=ids)
+
+    @activity.defn
+    async def finish_task(self, request: FinishTaskRequest) -> FinishTaskResult:
+        """Write the final status once; a task already final keeps what it has."""
+        async with self._sessions.begin() as session:
+            task = await lock_task(session, request.task_id)
+            if TaskStatus(task.status).is_final:
+                return FinishTaskResult(status=TaskStatus(task.status))
+            await TaskRepository(session).finish(
+                task,
+                request.status,
+                output=request.output,
+                error=request.error,
+                error_code=request.error_code,
+            )
+            cancelled = request.status == TaskStatus.cancelled
+            event = status_event(
+                request.status,
+                error_code=request.error_code,
+                reason=task.cancel_reason if cancelled else None,
+            )
+            await EventRepository(session).add(task.id, status_step(request.status), event)
+        return FinishTaskResult(status=request.status)
+
+    @activity.defn
+    async def set_status(self, request: SetStatusRequest) -> Empty:
+        """A non-final change (running ⇄ waiting_approval ⇄ waiting_input); never reopens a
+        finished task."""
+        async with self._sessions.begin() as session:
+            task = await lock_task(session, request.task_id)
+            if TaskStatus(task.status).is_final or task.status == request.status:
+                return Empty()
+            await TaskRepository(session).change_status(task, request.status, request.output)
+            await EventRepository(session).add(
+                task.id, request.step_key, status_event(request.status)
+            )
+        return Empty()
+
+
+async def lock_task(session: AsyncSession, task_id: str) -> Task:
+    """The task, locked for the transaction; a task that is gone fails the step for good."""
+    task = await TaskRepository(session).lock(uuid.UUID(task_id))
+    if task is None:
+        raise ApplicationError(
+            f"task {task_id} does not exist", type=TASK_MISSING, non_retryable=True
+        )
+    return task

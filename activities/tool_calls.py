@@ -1,0 +1,97 @@
+"""Tool execution: one activity runs one tool call and records its result as a message.
+
+A tool's failure is an answer, not a crash: it goes back to the model as the tool result.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from activities.db.events import NewEvent
+from activities.db.messages import NewMessage
+from activities.db.steps import StepRepository
+from activities.db.tasks import StepCounters
+from activities.heartbeat import heartbeating
+from activities.tools.context import ToolContext, use_tool_context
+from activities.tools.errors import ToolArgumentError, ToolError, UnknownToolError
+from activities.tools.registry import ToolRegistry
+from workflows.contracts.tool_calls import ToolCallRequest, ToolCallResult
+
+RESULT_LIMIT = 16_000  # characters of a tool result kept for the model
+ERROR_PREFIX = "error: "
+
+
+class ToolCallActivities:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        registry: ToolRegistry,
+        workspaces_dir: Path,
+    ) -> None:
+        """`workspaces_dir` holds one folder per task for the file tools."""
+        self._sessions = session_factory
+        self._registry = registry
+        self._workspaces = workspaces_dir
+
+    @activity.defn
+    async def run_tool(self, request: ToolCallRequest) -> ToolCallResult:
+        call = request.call
+        task_id, step_key = uuid.UUID(request.task_id), f"tool:{request.iteration}:{call.id}"
+        async with self._sessions() as session:
+            done = await StepRepository(session).find(task_id, step_key)
+        if done is not None:
+            return ToolCallResult(
+                message_id=done.id, is_error=(done.content or "").startswith(ERROR_PREFIX)
+            )
+
+        started = time.monotonic()
+        is_error = False
+        ignored: list[str] = []
+        try:
+            if request.rejection is not None:
+                raise ToolError(request.rejection)
+            tool = self._registry.get(call.name)
+            ignored = tool.unknown_arguments(call.arguments)
+            context = ToolContext(
+                task_id=request.task_id,
+                tenant_id=None,
+                workspace=self._workspaces / request.task_id,
+            )
+            with use_tool_context(context):
+                result = await heartbeating(tool.invoke(call.arguments))
+        except (UnknownToolError, ToolArgumentError, ToolError) as exc:
+            is_error, result = True, f"{ERROR_PREFIX}{exc}"
+        except Exception as exc:  # a tool's bug is reported to the model, and logged for us
+            activity.logger.exception("tool %s failed", call.name)
+            is_error, result = True, f"{ERROR_PREFIX}tool {call.name} failed ({type(exc).__name__})"
+        duration_ms = int((time.monotonic() - started) * 1000)
+        if len(result) > RESULT_LIMIT:
+            result = result[:RESULT_LIMIT] + f"\n[truncated {len(result) - RESULT_LIMIT} chars]"
+
+        async with self._sessions.begin() as session:
+            row = await StepRepository(session).record(
+                task_id,
+                step_key,
+                NewMessage("tool", result, tool_call_id=call.id, name=call.name),
+                NewEvent(
+                    "tool_call",
+                    {
+                        "iteration": request.iteration,
+                        "call_id": call.id,
+                        "name": call.name,
+                        "arguments": call.arguments,
+                        "result": result[:2000],
+                        "is_error": is_error,
+                        "ignored_arguments": ignored,
+                        "duration_ms": duration_ms,
+                        "attempt": activity.info().attempt,
+                    },
+                ),
+                StepCounters(tool_calls=1),
+            )
+        return ToolCallResult(message_id=row.id, is_error=is_error)

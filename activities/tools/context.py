@@ -1,0 +1,56 @@
+"""The task a tool call runs for, handed to tools through a context variable.
+
+The tool activity sets it around each call, so a tool's signature stays what the model sees.
+Paths and ids never become tool arguments the model could choose. A context variable follows
+the call into `asyncio.to_thread`, which copies the caller's context, and into tasks the call
+starts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from pathlib import Path
+
+from activities.tools.errors import ToolError
+
+_SAFE_COMPONENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    task_id: str
+    tenant_id: str | None
+    workspace: Path  # this task's folder for file tools; created on first write
+
+
+_current: ContextVar[ToolContext | None] = ContextVar("agentry_tool_context", default=None)
+
+
+@contextmanager
+def use_tool_context(context: ToolContext) -> Iterator[ToolContext]:
+    """Run the enclosed tool call for this task; the previous context comes back after."""
+    token = _current.set(context)
+    try:
+        yield context
+    finally:
+        _current.reset(token)
+
+
+def current_tool_context() -> ToolContext:
+    context = _current.get()
+    if context is None:
+        raise ToolError("this tool needs a task workspace, and this call runs without a task")
+    return context
+
+
+def task_workspace(root: Path, task_id: str, tenant_id: str | None = None) -> Path:
+    """`root/<tenant>/<task>` (`_` for no tenant): one task's folder. Ids that could leave
+    root, such as `..`, are refused."""
+    for part in (tenant_id, task_id):
+        if part is not None and not _SAFE_COMPONENT.fullmatch(part):
+            raise ValueError(f"{part!r} cannot name a workspace folder")
+    return root / (tenant_id or "_") / task_id  # "_" is no tenant id: they start alphanumeric

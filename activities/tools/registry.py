@@ -1,0 +1,90 @@
+"""The tools a worker can run, by name; the built-in and workspace tools are registered by
+`default_registry`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar, overload
+
+from activities.tools.builtin import BUILTIN_TOOLS
+from activities.tools.errors import UnknownToolError
+from activities.tools.tool import Tool, ToolFunction
+from activities.tools.workspace import WORKSPACE_TOOLS
+
+F = TypeVar("F", bound=ToolFunction)
+
+
+class ToolRegistry:
+    """The tools a worker can run, by name."""
+
+    def __init__(self, tools: Iterable[Tool] = ()):
+        self._tools: dict[str, Tool] = {}
+        for tool in tools:
+            self._register(tool)
+
+    def add(
+        self, func: ToolFunction, name: str | None = None, description: str | None = None
+    ) -> Tool:
+        """Register a function as a tool and return the `Tool`."""
+        return self._register(Tool(func, name=name, description=description))
+
+    @overload
+    def tool(self, func: F, /) -> F: ...
+
+    @overload
+    def tool(
+        self, func: None = None, /, *, name: str | None = None, description: str | None = None
+    ) -> Callable[[F], F]: ...
+
+    def tool(
+        self,
+        func: F | None = None,
+        /,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+    ) -> F | Callable[[F], F]:
+        """Decorator form of `add`, bare (`@registry.tool`) or with options; returns func as is."""
+
+        def register(f: F) -> F:
+            self.add(f, name=name, description=description)
+            return f
+
+        return register(func) if func is not None else register
+
+    def get(self, name: str) -> Tool:
+        try:
+            return self._tools[name]
+        except KeyError:
+            available = ", ".join(self.names()) or "none"
+            raise UnknownToolError(f"unknown tool {name!r}; available tools: {available}") from None
+
+    def names(self) -> list[str]:
+        return sorted(self._tools)
+
+    def tools(self, names: Iterable[str]) -> list[Tool]:
+        """The named tools, in the order given; unknown names raise `UnknownToolError`."""
+        return [self.get(name) for name in names]
+
+    def openai_tools(self, names: Iterable[str]) -> list[dict[str, Any]]:
+        return [tool.openai_tool() for tool in self.tools(names)]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def _register(self, tool: Tool) -> Tool:
+        if tool.name in self._tools:
+            raise ValueError(f"a tool named {tool.name!r} is already registered")
+        self._tools[tool.name] = tool
+        return tool
+
+
+def default_registry() -> ToolRegistry:
+    """A fresh registry of the built-in tools (fresh, so adding tools never leaks between users)."""
+    registry = ToolRegistry()
+    for func in (*BUILTIN_TOOLS, *WORKSPACE_TOOLS):
+        registry.add(func)
+    return registry

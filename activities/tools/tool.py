@@ -1,0 +1,162 @@
+"""A tool: a typed Python function, with the JSON schema the model sees derived from its
+signature.
+
+A tool author writes an ordinary function; its parameters (with `Annotated[..., Field(...)]`
+descriptions and defaults) become a pydantic model, which both validates the model's arguments
+and produces the schema offered to the model, so the two can never drift apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+import typing
+from collections.abc import Callable
+from typing import Any
+
+import pydantic_core
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from activities.tools.errors import ToolArgumentError
+
+ToolFunction = Callable[..., Any]
+_TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what the OpenAI tools API accepts
+
+
+class Tool:
+    """One callable tool: its name, description, argument model and schema."""
+
+    def __init__(self, func: ToolFunction, name: str | None = None, description: str | None = None):
+        self.func = func
+        self.name = name or func.__name__
+        if not _TOOL_NAME.fullmatch(self.name):
+            raise ValueError(f"tool name {self.name!r} must match {_TOOL_NAME.pattern}")
+        self.description = description or _first_paragraph(inspect.getdoc(func))
+        self.arguments_model, self._field_names = _arguments_model(func, self.name)
+        self.parameters_schema = _clean_schema(self.arguments_model.model_json_schema())
+
+    def __repr__(self) -> str:
+        return f"Tool({self.name!r})"
+
+    def openai_tool(self) -> dict[str, Any]:
+        """The entry for this tool in an OpenAI `tools` request parameter."""
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": self.parameters_schema,
+            },
+        }
+
+    def unknown_arguments(self, arguments: dict[str, Any]) -> list[str]:
+        """Names the tool does not take. Small models copy schema words such as `required`
+        into their calls; those are dropped (and reported by the caller), not fatal."""
+        known = set(self._field_names.values())
+        return sorted(name for name in arguments if name not in known)
+
+    def validate(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """Check and coerce arguments; the error names each wrong argument for the model."""
+        unknown = set(self.unknown_arguments(arguments))
+        arguments = {name: value for name, value in arguments.items() if name not in unknown}
+        try:
+            validated = self.arguments_model.model_validate(arguments)
+        except ValidationError as exc:
+            raise ToolArgumentError(_describe_validation_error(self.name, exc)) from None
+        return {param: getattr(validated, field) for field, param in self._field_names.items()}
+
+    async def invoke(self, arguments: dict[str, Any]) -> str:
+        """Validate, call (sync functions in a thread, off the event loop) and stringify."""
+        kwargs = self.validate(arguments)
+        if inspect.iscoroutinefunction(self.func):
+            result = await self.func(**kwargs)
+        else:
+            result = await asyncio.to_thread(self.func, **kwargs)
+        if isinstance(result, str):
+            return result
+        return pydantic_core.to_json(result, fallback=str).decode()
+
+
+def _first_paragraph(doc: str | None) -> str:
+    if not doc:
+        return ""
+    return " ".join(doc.strip().split("\n\n", 1)[0].split())
+
+
+def _arguments_model(func: ToolFunction, tool_name: str) -> tuple[type[BaseModel], dict[str, str]]:
+    """A pydantic model of func's parameters, and its field → parameter name map.
+
+    Fields get a private name and the parameter name as alias, so parameters called e.g.
+    `json` or `schema` don't collide with BaseModel attributes.
+    """
+    try:
+        hints = typing.get_type_hints(func, include_extras=True)
+    except NameError as exc:  # string annotations naming a type local to a function
+        raise TypeError(f"tool {tool_name!r}: cannot resolve its annotations ({exc})") from None
+    fields: dict[str, Any] = {}
+    names: dict[str, str] = {}
+    for index, param in enumerate(inspect.signature(func).parameters.values()):
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
+            raise TypeError(f"tool {tool_name!r}: parameter {param.name!r} must be nameable")
+        if param.name not in hints:
+            raise TypeError(f"tool {tool_name!r}: parameter {param.name!r} needs a type annotation")
+        default = ... if param.default is param.empty else param.default
+        field_name = f"p{index}"
+        fields[field_name] = (hints[param.name], Field(default, alias=param.name))
+        names[field_name] = param.name
+    model = create_model(
+        f"{tool_name}_arguments",
+        __config__=ConfigDict(extra="forbid"),
+        **fields,
+    )
+    return typing.cast(type[BaseModel], model), names
+
+
+_LITERAL_KEYS = frozenset({"default", "enum", "const", "examples"})
+
+
+def _clean_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """Inline `$defs` and drop pydantic's `title`s: small models read less, grammars compile."""
+    defs = schema.pop("$defs", {})
+
+    def clean(node: Any, seen: tuple[str, ...] = ()) -> Any:
+        if isinstance(node, list):
+            return [clean(item, seen) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            key = ref.removeprefix("#/$defs/")
+            if key in seen:
+                raise TypeError(f"recursive argument types are not supported ({key})")
+            extra = {k: v for k, v in node.items() if k != "$ref"}
+            return clean({**defs[key], **extra}, (*seen, key))
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key == "title":
+                continue
+            if key in _LITERAL_KEYS:
+                out[key] = value
+            elif key == "properties" and isinstance(value, dict):
+                out[key] = {name: clean(sub, seen) for name, sub in value.items()}
+            else:
+                out[key] = clean(value, seen)
+        return out
+
+    cleaned: dict[str, Any] = clean(schema)
+    head = {"type": "object", "properties": {}, "required": []}
+    return {**head, **cleaned}
+
+
+def _describe_validation_error(tool_name: str, exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(part) for part in error["loc"]) or "arguments"
+        if error["type"] == "extra_forbidden":
+            problems.append(f"{where}: unexpected argument")
+        elif error["type"] == "missing":
+            problems.append(f"{where}: missing required argument")
+        else:
+            problems.append(f"{where}: {error['msg']}")
+    return f"invalid arguments for tool {tool_name!r}: " + "; ".join(problems)

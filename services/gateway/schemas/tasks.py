@@ -1,0 +1,251 @@
+"""Bodies of /v1/tasks: a task, its events, its transcript and follow-up messages."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from activities.db.models import Message, Task, TaskEvent
+from services.gateway.schemas.examples import EXAMPLE_TASK_ID, EXAMPLE_TIME
+from workflows.contracts.tasks import PRIORITY_HIGHEST, PRIORITY_LOWEST, TaskStatus
+
+
+class TaskCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "agent": "assistant",
+                    "input": "What is 17 * 23?",
+                    "metadata": {"ticket": "SUP-1234"},
+                    "priority": 2,
+                }
+            ]
+        },
+    )
+
+    agent: str = Field(
+        min_length=1, max_length=200, description="Name of the agent to run (see GET /v1/agents)."
+    )
+    input: str = Field(
+        min_length=1,
+        description="The task for the agent, as text. Limited to the gateway's "
+        "`max_input_bytes` (UTF-8 bytes; 64 KiB by default).",
+    )
+    metadata: dict[str, Any] | None = Field(
+        default=None,
+        description="Free-form JSON object stored with the task and returned as given; "
+        "limited to `max_metadata_bytes` (16 KiB by default).",
+    )
+    priority: int | None = Field(
+        default=None,
+        ge=PRIORITY_HIGHEST,
+        le=PRIORITY_LOWEST,
+        strict=True,
+        description="1 (highest) … 5 (lowest): among waiting tasks of a worker pool, higher "
+        "priority starts first. Default: the priority of the agent's pool.",
+    )
+
+    @field_validator("input")
+    @classmethod
+    def _input_has_text(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must contain more than whitespace")
+        return value
+
+
+class TaskCancel(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "submitted by mistake"}]}
+    )
+
+    reason: str | None = Field(
+        default=None, max_length=2000, description="Why the task is cancelled; stored with it."
+    )
+
+
+class TaskError(BaseModel):
+    code: str | None = Field(description="Machine-readable error code, e.g. `max_iterations`.")
+    message: str = Field(description="What went wrong, for people.")
+
+
+class TaskUsage(BaseModel):
+    llm_calls: int = 0
+    tool_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    iterations: int = 0
+
+
+class TaskOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": EXAMPLE_TASK_ID,
+                    "agent": "assistant",
+                    "status": "succeeded",
+                    "priority": 3,
+                    "input": "What is 17 * 23?",
+                    "metadata": {"ticket": "SUP-1234"},
+                    "result": "17 * 23 = 391",
+                    "error": None,
+                    "cancel_reason": None,
+                    "usage": {
+                        "llm_calls": 2,
+                        "tool_calls": 1,
+                        "prompt_tokens": 512,
+                        "completion_tokens": 48,
+                        "iterations": 2,
+                    },
+                    "created_at": EXAMPLE_TIME,
+                    "started_at": EXAMPLE_TIME,
+                    "finished_at": EXAMPLE_TIME,
+                    "updated_at": EXAMPLE_TIME,
+                }
+            ]
+        }
+    )
+
+    id: uuid.UUID
+    agent: str
+    status: TaskStatus = Field(
+        description="`queued` → `running` (⇄ `waiting_approval` while a tool call waits for "
+        "a human, ⇄ `waiting_input` while a conversation waits for the next message) → one "
+        "of `succeeded`, `failed`, `cancelled` (final). A task stays `queued` while its "
+        "tenant has its cap of tasks running."
+    )
+    priority: int = Field(description="1 (highest) … 5 (lowest).")
+    input: str
+    metadata: dict[str, Any]
+    result: str | None = Field(description="The agent's final answer once it succeeded.")
+    error: TaskError | None = Field(description="Why the task failed, when it did.")
+    cancel_reason: str | None
+    usage: TaskUsage
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, task: Task) -> TaskOut:
+        error = None
+        if task.error is not None or task.error_code is not None:
+            error = TaskError(code=task.error_code, message=task.error or task.error_code or "")
+        return cls(
+            id=task.id,
+            agent=task.agent,
+            status=TaskStatus(task.status),
+            priority=task.priority,
+            input=task.input,
+            metadata=task.task_metadata or {},
+            result=task.output,
+            error=error,
+            cancel_reason=task.cancel_reason,
+            usage=TaskUsage(
+                llm_calls=task.llm_calls,
+                tool_calls=task.tool_calls,
+                prompt_tokens=task.prompt_tokens,
+                completion_tokens=task.completion_tokens,
+                iterations=task.iterations,
+            ),
+            created_at=task.created_at,
+            started_at=task.started_at,
+            finished_at=task.finished_at,
+            updated_at=task.updated_at,
+        )
+
+
+class TaskList(BaseModel):
+    items: list[TaskOut] = Field(description="Tasks, newest first.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page."
+    )
+
+
+class EventOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    "type": "status",
+                    "data": {"status": "queued"},
+                    "created_at": EXAMPLE_TIME,
+                }
+            ]
+        }
+    )
+
+    id: int = Field(description="Increasing; pass the last one seen as `after` to resume.")
+    type: str = Field(
+        description="`status`, `llm_call`, `tool_call`, `approval`, `message` or `admission` "
+        "(a task waits for, then gets, a slot under its tenant's cap)."
+    )
+    data: dict[str, Any]
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, event: TaskEvent) -> EventOut:
+        return cls(id=event.id, type=event.type, data=event.data, created_at=event.created_at)
+
+
+class EventList(BaseModel):
+    items: list[EventOut] = Field(description="Events in the order they happened.")
+
+
+class MessageOut(BaseModel):
+    id: int
+    role: str = Field(description="`system`, `user`, `assistant` or `tool`.")
+    content: str | None
+    tool_calls: list[dict[str, Any]] | None = Field(
+        description="Tool calls the assistant asked for in this message."
+    )
+    tool_call_id: str | None = Field(description="For `tool` messages: the call answered.")
+    name: str | None = Field(description="For `tool` messages: the tool's name.")
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, message: Message) -> MessageOut:
+        return cls(
+            id=message.id,
+            role=message.role,
+            content=message.content,
+            tool_calls=message.tool_calls,
+            tool_call_id=message.tool_call_id,
+            name=message.name,
+            created_at=message.created_at,
+        )
+
+
+class MessageList(BaseModel):
+    items: list[MessageOut] = Field(description="The transcript, in order.")
+
+
+class MessageCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"content": "Use metric units, please."}]},
+    )
+
+    content: str = Field(
+        min_length=1,
+        description="The follow-up, as text. Limited to the gateway's `max_input_bytes` "
+        "(UTF-8 bytes; 64 KiB by default).",
+    )
+
+    @field_validator("content")
+    @classmethod
+    def _content_has_text(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must contain more than whitespace")
+        return value
+
+
+class MessageAccepted(BaseModel):
+    message_id: int = Field(description="The stored message's id (see the transcript).")
+    task_id: uuid.UUID

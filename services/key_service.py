@@ -1,0 +1,69 @@
+"""API keys, the service side: made here, shown once, stored (by activities/db/api_keys.py) only
+as a sha256 and a short prefix; and the roles a key can have."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from activities.db.api_keys import ApiKeyRepository
+from activities.db.tenants import TenantRepository
+
+KEY_PREFIX = "agk_"
+DISPLAY_PREFIX_LENGTH = 12  # "agk_" and 8 random characters: enough to tell keys apart
+
+
+class Role(StrEnum):
+    """What a key may do beyond reading its tenant's tasks and approvals (services/gateway/deps.py
+    names the roles each action needs)."""
+
+    submitter = "submitter"
+    approver = "approver"
+    operator = "operator"
+    admin = "admin"
+
+
+@dataclass(frozen=True)
+class GeneratedKey:
+    plaintext: str
+    prefix: str
+    key_hash: str
+
+
+def hash_api_key(key: str) -> str:
+    """Keys carry 256 random bits, so a plain sha256 is enough (no need for a slow KDF)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def generate_api_key() -> GeneratedKey:
+    plaintext = KEY_PREFIX + secrets.token_urlsafe(32)
+    return GeneratedKey(
+        plaintext=plaintext,
+        prefix=plaintext[:DISPLAY_PREFIX_LENGTH],
+        key_hash=hash_api_key(plaintext),
+    )
+
+
+async def create_api_key(
+    session_factory: async_sessionmaker[AsyncSession],
+    tenant_name: str,
+    role: Role | str = Role.admin,
+    name: str = "dev",
+) -> str:
+    """Create a key for the tenant (creating the tenant if missing); returns the plaintext once."""
+    role = Role(role)
+    key = generate_api_key()
+    async with session_factory() as session, session.begin():
+        tenant = await TenantRepository(session).get_or_create(tenant_name)
+        await ApiKeyRepository(session).create(
+            tenant_id=tenant.id,
+            name=name,
+            prefix=key.prefix,
+            key_hash=key.key_hash,
+            role=role.value,
+        )
+    return key.plaintext

@@ -1,0 +1,175 @@
+"""A worker process: builds the clients once and runs one Temporal worker per pool it serves,
+each within its pool's limits (deploy/pools.yaml)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.approvals import ApprovalActivities
+from activities.db.engine import create_engine, create_session_factory
+from activities.lifecycle import LifecycleActivities
+from activities.llm import LlmActivities
+from activities.model_admission import AdmissionGate, AdmissionLimits
+from activities.model_load import ModelLoadMonitor
+from activities.tool_calls import ToolCallActivities
+from activities.tools.registry import default_registry
+from services.pools.catalog import PoolCatalog, PoolSpec
+from services.settings import Settings
+from services.temporal_client import connect_temporal
+from services.worker.runner import workflow_runner
+from workflows.agent_task import AgentTaskWorkflow
+
+logger = logging.getLogger(__name__)
+
+METRICS_TIMEOUT_SECONDS = 2.0  # a model server's metrics slower than this: a failed poll
+
+
+def build_workers(
+    client: Client,
+    pools: list[PoolSpec],
+    lifecycle: LifecycleActivities,
+    llm_by_pool: Mapping[str, LlmActivities],
+    tools: ToolCallActivities,
+    approvals: ApprovalActivities,
+    max_cached_workflows: int = 1000,
+    graceful_shutdown: timedelta = timedelta(seconds=60),
+) -> list[Worker]:
+    """One Temporal worker per pool, polling only that pool's queue, within its limits.
+
+    `llm_by_pool` holds one `LlmActivities` per pool, each with the pool's model-call cap.
+    `graceful_shutdown` is how long in-flight activities may run on after shutdown starts.
+    """
+    runner = workflow_runner(client.data_converter)
+    workers = []
+    for pool in pools:
+        activities: list[Callable[..., Any]] = [
+            lifecycle.begin_task,
+            lifecycle.set_status,
+            lifecycle.finish_task,
+            llm_by_pool[pool.name].model_turn,
+            tools.run_tool,
+            approvals.request_approvals,
+            approvals.expire_approval,
+            approvals.notify_approval_requested,
+        ]
+        workers.append(
+            Worker(
+                client,
+                task_queue=pool.task_queue,
+                workflows=[AgentTaskWorkflow],
+                activities=activities,
+                max_concurrent_workflow_tasks=pool.max_concurrent_workflow_tasks,
+                max_concurrent_activities=pool.max_concurrent_activities,
+                graceful_shutdown_timeout=graceful_shutdown,
+                max_cached_workflows=max_cached_workflows,
+                workflow_runner=runner,
+            )
+        )
+    return workers
+
+
+async def run_worker(settings: Settings, pool_names: list[str]) -> None:
+    """Serve the named pools until SIGTERM/SIGINT, then drain: stop polling, let in-flight
+    activities finish within `worker_drain_seconds` (then cancel them), and return."""
+    pools = PoolCatalog.load(settings.pools_file).require(pool_names)
+    client = await connect_temporal(settings)
+    engine = create_engine(settings.resolved_database_url, pool_size=5)
+    sessions = create_session_factory(engine)
+    registry = default_registry()
+    timeout = httpx.Timeout(settings.llm_timeout_seconds, connect=10.0)
+    # enough connections for every pool's model calls at once
+    limits = httpx.Limits(max_connections=sum(p.max_concurrent_model_calls for p in pools) + 10)
+    async with (
+        httpx.AsyncClient(
+            base_url=settings.litellm_url,
+            headers={"Authorization": f"Bearer {settings.litellm_key.get_secret_value()}"},
+            timeout=timeout,
+            limits=limits,
+        ) as http,
+        httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as webhooks,
+        watching_model_load(settings) as admission,
+    ):
+        llm_by_pool = {
+            pool.name: LlmActivities(
+                sessions,
+                http,
+                registry,
+                asyncio.Semaphore(pool.max_concurrent_model_calls),
+                admission,
+            )
+            for pool in pools
+        }
+        workers = build_workers(
+            client,
+            pools,
+            LifecycleActivities(sessions),
+            llm_by_pool,
+            ToolCallActivities(sessions, registry, settings.resolved_workspaces_dir),
+            ApprovalActivities(sessions, webhooks, settings.approval_webhook_url),
+            max_cached_workflows=settings.worker_max_cached_workflows,
+            graceful_shutdown=timedelta(seconds=settings.worker_drain_seconds),
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        logger.info("worker polling %s", ", ".join(pool.task_queue for pool in pools))
+        runs = [asyncio.create_task(worker.run()) for worker in workers]
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait([stopping, *runs], return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        logger.info(
+            "worker draining: polling stopped, in-flight activities get %ss",
+            settings.worker_drain_seconds,
+        )
+        await asyncio.gather(*(worker.shutdown() for worker in workers), return_exceptions=True)
+        results = await asyncio.gather(*runs, return_exceptions=True)
+        logger.info("worker drained")
+    await engine.dispose()
+    failures = [result for result in results if isinstance(result, BaseException)]
+    if failures:  # a worker that died on its own (not by signal) is a failure of the process
+        raise failures[0]
+
+
+@contextlib.asynccontextmanager
+async def watching_model_load(settings: Settings) -> AsyncIterator[AdmissionGate | None]:
+    """The process's admission gate, fed by a background poll of the model servers' metrics
+    while the context is open; None when no model server has a metrics URL."""
+    urls = settings.resolved_model_metrics_urls
+    if not urls:
+        yield None
+        return
+    poll = settings.model_metrics_poll_seconds
+    gate = AdmissionGate(
+        urls,
+        AdmissionLimits(
+            queue_limit=settings.model_admission_queue_limit,
+            kv_usage_limit=settings.model_admission_kv_limit,
+            bypass_priority=settings.model_admission_bypass_priority,
+            max_hold_seconds=settings.model_admission_max_hold_seconds,
+            # a few missed polls in a row: the server's load is unknown, so calls go through
+            stale_after_seconds=3 * poll + METRICS_TIMEOUT_SECONDS,
+        ),
+    )
+    # no keep-alive: behind a Service, successive polls reach different replicas
+    limits = httpx.Limits(max_keepalive_connections=0)
+    async with httpx.AsyncClient(timeout=METRICS_TIMEOUT_SECONDS, limits=limits) as http:
+        monitor = ModelLoadMonitor(urls, http, gate.observe, poll_seconds=poll)
+        polling = asyncio.create_task(monitor.run())
+        logger.info("admission by model capacity watching %s", ", ".join(sorted(urls)))
+        try:
+            yield gate
+        finally:
+            polling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await polling

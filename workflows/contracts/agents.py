@@ -1,0 +1,34 @@
+"""The part of an agent spec a running task needs, frozen into the workflow's input at submit
+(the YAML form and its validation are services/agent_specs.py)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from workflows.contracts.approvals import ApprovalPolicy
+
+
+class ToolCallFormat(StrEnum):
+    """How the model expresses tool calls; the agent spec chooses."""
+
+    native = "native"  # OpenAI `tools` + `tool_calls` (SGLang with a tool-call parser)
+    text = "text"  # JSON or <tool_call> blocks written in the reply (small models)
+    json_schema = "json_schema"  # constrained decoding of an action object
+
+
+class AgentConfig(BaseModel):
+    name: str
+    pool: str = "default"
+    model: str = "agent-default"
+    system_prompt: str = ""
+    tools: list[str] = Field(default_factory=list)
+    tool_call_format: ToolCallFormat = ToolCallFormat.text
+    max_iterations: int = 8
+    temperature: float = 0.0
+    max_tokens: int = 512
+    approvals: list[ApprovalPolicy] = Field(default_factory=list)
+    # a conversation stays open this long for the next user message after each answer
+    idle_timeout_seconds: int | None = None
+    webhook_url: str | None = None  # called when an approval is requested (else settings')

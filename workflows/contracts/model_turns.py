@@ -1,0 +1,40 @@
+"""One model turn of the agent loop: what the workflow asks for and what it gets back, and the
+error types a turn fails with."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from workflows.contracts.agents import ToolCallFormat
+from workflows.contracts.tasks import PRIORITY_DEFAULT
+from workflows.contracts.tool_calls import ToolCall
+
+MODEL_REQUEST_REJECTED = "ModelRequestRejected"
+"""Error type of a request the model gateway refused (bad request, auth, unknown model): asking
+again cannot help, so it is not retried."""
+
+MODEL_SERVER_SATURATED = "ModelServerSaturated"
+"""Error type of a turn held by admission control longer than its longest hold: it gives its
+activity slot back and is retried once the server has room."""
+
+
+class ModelTurnRequest(BaseModel):
+    task_id: str
+    iteration: int
+    model: str
+    message_ids: list[int]
+    tools: list[str]
+    tool_call_format: ToolCallFormat
+    temperature: float = 0.0
+    max_tokens: int = 512
+    priority: int = PRIORITY_DEFAULT  # the task's; a saturated model server serves high first
+
+
+class ModelTurnResult(BaseModel):
+    message_id: int
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    final_text: str | None = None  # set when the turn holds no tool call
+    # calls that must not run (e.g. arguments that are not JSON): call id → error for the model
+    invalid_calls: dict[str, str] = Field(default_factory=dict)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0

@@ -1,0 +1,202 @@
+"""The tool-call round of one model turn: every call the model asked for runs, those a policy
+holds only after a human decided. Deterministic workflow code, used by AgentTaskWorkflow.
+
+Waiting costs no worker slot: it is a workflow condition with a timer, not an activity.
+At a deadline the approval is auto-rejected or escalated (the policy says which); a human
+decision that raced the deadline wins, because Postgres decides which came first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.approvals import ApprovalActivities
+    from activities.tool_calls import ToolCallActivities
+    from workflows import policies
+    from workflows.approval_policy import approval_needed
+    from workflows.contracts.approvals import (
+        ApprovalDecided,
+        ApprovalDecisionKind,
+        ApprovalNeeded,
+        ApprovalOutcome,
+        ExpireApprovalRequest,
+        NotifyApprovalRequest,
+        RequestApprovalsRequest,
+    )
+    from workflows.contracts.model_turns import ModelTurnResult
+    from workflows.contracts.tasks import AgentTaskInput, TaskStatus
+    from workflows.contracts.tool_calls import ToolCall, ToolCallRequest
+    from workflows.task_status import set_status
+
+TIMED_OUT = "no approver decided before the deadline, so the call was not run"
+
+
+class ToolCallRound:
+    """Runs one turn's tool calls: the free ones at once and concurrently, the held ones as
+    their decisions (or deadlines) come in."""
+
+    def __init__(
+        self,
+        task: AgentTaskInput,
+        iteration: int,
+        turn: ModelTurnResult,
+        message_ids: list[int],
+        decisions: dict[str, ApprovalDecided],
+    ) -> None:
+        """`decisions` is the workflow's signal inbox, filled while we wait."""
+        self._task = task
+        self._iteration = iteration
+        self._turn = turn
+        self._message_ids = message_ids
+        self._decisions = decisions
+        self._background: list[asyncio.Task[None]] = []  # webhook calls nobody waits for
+
+    async def run(self) -> list[int]:
+        """Run the turn's calls; return the tool-result message ids in call order."""
+        calls = self._turn.tool_calls
+        needed = self._needed(calls)
+        results: dict[str, asyncio.Future[int]] = {}
+        for call in calls:
+            if call.id not in needed:
+                rejection = self._turn.invalid_calls.get(call.id)
+                results[call.id] = asyncio.ensure_future(self._run(call, rejection))
+        resumed: list[asyncio.Future[None]] = []
+        if needed:
+            decided = await self._wait_for_humans(needed)
+            # the status update must not delay the decided calls: schedule them together
+            resumed.append(
+                asyncio.ensure_future(set_status(self._task.task_id, TaskStatus.running))
+            )
+            for call in calls:
+                if call.id in needed:
+                    results[call.id] = asyncio.ensure_future(self._run_decided(call, decided))
+        message_ids = list(await asyncio.gather(*(results[call.id] for call in calls)))
+        await asyncio.gather(*resumed)
+        return message_ids
+
+    def _needed(self, calls: list[ToolCall]) -> dict[str, ApprovalNeeded]:
+        needed: dict[str, ApprovalNeeded] = {}
+        for call in calls:
+            if call.id in self._turn.invalid_calls:
+                continue  # answered with its error, nothing to approve
+            found = approval_needed(self._task.agent.approvals, call)
+            if found is None:
+                continue
+            policy, reason = found
+            needed[call.id] = ApprovalNeeded(
+                call=call,
+                reason=reason,
+                deadline_at=workflow.now() + timedelta(seconds=policy.deadline_seconds),
+                on_timeout=policy.on_timeout,
+                escalation_deadline_seconds=policy.escalation_deadline_seconds,
+            )
+        return needed
+
+    async def _wait_for_humans(
+        self, needed: dict[str, ApprovalNeeded]
+    ) -> dict[str, ApprovalDecided]:
+        """Open the approvals, then wait for every decision or deadline; call id → decision."""
+        opened = await workflow.execute_activity_method(
+            ApprovalActivities.request_approvals,
+            RequestApprovalsRequest(
+                task_id=self._task.task_id,
+                iteration=self._iteration,
+                assistant_message_id=self._turn.message_id,
+                message_ids=self._message_ids,
+                needed=list(needed.values()),
+            ),
+            start_to_close_timeout=policies.STORE_TIMEOUT,
+            retry_policy=policies.STORE_RETRY,
+        )
+        call_of = {ref.approval_id: ref.call_id for ref in opened.approvals}
+        for approval_id in call_of:
+            self._background.append(asyncio.create_task(self._notify(approval_id)))
+        deadlines: dict[str, datetime] = {a: needed[c].deadline_at for a, c in call_of.items()}
+        escalated: set[str] = set()
+        resolved: dict[str, ApprovalDecided] = {}
+        while True:
+            for approval_id in call_of:
+                if approval_id not in resolved and approval_id in self._decisions:
+                    resolved[approval_id] = self._decisions[approval_id]
+            waiting = [a for a in call_of if a not in resolved]
+            if not waiting:
+                return {call_of[a]: decision for a, decision in resolved.items()}
+            due = min(deadlines[a] for a in waiting)
+            timeout = max((due - workflow.now()).total_seconds(), 0.001)
+            try:
+                await workflow.wait_condition(
+                    lambda waiting=waiting: any(a in self._decisions for a in waiting),  # type: ignore[misc]
+                    timeout=timeout,
+                )
+                continue
+            except TimeoutError:
+                pass
+            for approval_id in waiting:
+                if deadlines[approval_id] > workflow.now():
+                    continue
+                need = needed[call_of[approval_id]]
+                escalate = need.on_timeout == "escalate" and approval_id not in escalated
+                new_deadline = workflow.now() + timedelta(seconds=need.escalation_deadline_seconds)
+                expired = await workflow.execute_activity_method(
+                    ApprovalActivities.expire_approval,
+                    ExpireApprovalRequest(
+                        approval_id=approval_id,
+                        action="escalate" if escalate else "reject",
+                        new_deadline_at=new_deadline if escalate else None,
+                    ),
+                    start_to_close_timeout=policies.STORE_TIMEOUT,
+                    retry_policy=policies.STORE_RETRY,
+                )
+                if expired.decision is not None:
+                    resolved[approval_id] = expired.decision
+                elif expired.outcome is ApprovalOutcome.escalated:
+                    escalated.add(approval_id)
+                    deadlines[approval_id] = new_deadline
+                    self._background.append(asyncio.create_task(self._notify(approval_id)))
+                else:
+                    resolved[approval_id] = ApprovalDecided(
+                        approval_id=approval_id,
+                        decision=ApprovalDecisionKind.reject,
+                        comment=TIMED_OUT,
+                    )
+
+    async def _run_decided(self, call: ToolCall, decided: dict[str, ApprovalDecided]) -> int:
+        decision = decided[call.id]
+        if decision.decision is ApprovalDecisionKind.reject:
+            comment = decision.comment or "no reason given"
+            return await self._run(call, f"the approver rejected this call: {comment}")
+        if decision.decision is ApprovalDecisionKind.edit and decision.arguments is not None:
+            call = call.model_copy(update={"arguments": decision.arguments})
+        return await self._run(call, None)
+
+    async def _run(self, call: ToolCall, rejection: str | None) -> int:
+        result = await workflow.execute_activity_method(
+            ToolCallActivities.run_tool,
+            ToolCallRequest(
+                task_id=self._task.task_id,
+                iteration=self._iteration,
+                call=call,
+                rejection=rejection,
+            ),
+            start_to_close_timeout=policies.TOOL_CALL_TIMEOUT,
+            heartbeat_timeout=policies.TOOL_CALL_HEARTBEAT,
+            retry_policy=policies.TOOL_CALL_RETRY,
+        )
+        return result.message_id
+
+    async def _notify(self, approval_id: str) -> None:
+        """Tell a webhook; its failure is logged and never blocks the task."""
+        try:
+            await workflow.execute_activity_method(
+                ApprovalActivities.notify_approval_requested,
+                NotifyApprovalRequest(approval_id=approval_id, url=self._task.agent.webhook_url),
+                start_to_close_timeout=policies.WEBHOOK_TIMEOUT,
+                retry_policy=policies.WEBHOOK_RETRY,
+            )
+        except ActivityError as exc:
+            workflow.logger.warning("approval webhook for %s failed: %s", approval_id, exc.cause)
