@@ -98,9 +98,6 @@ class Settings(BaseSettings):
     # how often a task waiting for a slot asks again (tasks far back in line: up to 4x less)
     tenant_admission_poll_seconds: float = Field(default=2.0, gt=0)
 
-    # dev supervisor
-    dev_key_file: Path | None = None
-
     @property
     def resolved_workspaces_dir(self) -> Path:
         return self.workspaces_dir or self.data_dir / "workspaces"

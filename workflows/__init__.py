@@ -1,0 +1,2 @@
+"""Deterministic workflow code (the agent loop and its parts) and, in `contracts/`, the
+payloads and names every layer shares."""

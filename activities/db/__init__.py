@@ -1,3 +1,3 @@
-"""Postgres access: SQLAlchemy 2 async models and repositories.
-
-Migrations live in deploy/migrations."""
+"""Postgres: the tables (`models.py`) and one repository class per aggregate, each module named
+for what it holds; the gateway and the activities use these, nothing else writes SQL. The
+migration scripts live in deploy/migrations, run by `migrations.py`."""

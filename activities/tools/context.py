@@ -8,7 +8,6 @@ starts.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -16,8 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from activities.tools.errors import ToolError
-
-_SAFE_COMPONENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
 
 @dataclass(frozen=True)
@@ -45,12 +42,3 @@ def current_tool_context() -> ToolContext:
     if context is None:
         raise ToolError("this tool needs a task workspace, and this call runs without a task")
     return context
-
-
-def task_workspace(root: Path, task_id: str, tenant_id: str | None = None) -> Path:
-    """`root/<tenant>/<task>` (`_` for no tenant): one task's folder. Ids that could leave
-    root, such as `..`, are refused."""
-    for part in (tenant_id, task_id):
-        if part is not None and not _SAFE_COMPONENT.fullmatch(part):
-            raise ValueError(f"{part!r} cannot name a workspace folder")
-    return root / (tenant_id or "_") / task_id  # "_" is no tenant id: they start alphanumeric

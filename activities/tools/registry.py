@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar, overload
+from typing import TypeVar, overload
 
 from activities.tools.builtin import BUILTIN_TOOLS
 from activities.tools.errors import UnknownToolError
@@ -65,9 +65,6 @@ class ToolRegistry:
     def tools(self, names: Iterable[str]) -> list[Tool]:
         """The named tools, in the order given; unknown names raise `UnknownToolError`."""
         return [self.get(name) for name in names]
-
-    def openai_tools(self, names: Iterable[str]) -> list[dict[str, Any]]:
-        return [tool.openai_tool() for tool in self.tools(names)]
 
     def __contains__(self, name: object) -> bool:
         return name in self._tools

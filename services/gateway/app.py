@@ -55,7 +55,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.agents_dir, tool_schemas=tools.parameter_schemas(), pools=pools.names()
     )
     async with contextlib.AsyncExitStack() as opened:
-        state.engine = engine = create_engine(database_url)
+        engine = create_engine(database_url)
         opened.push_async_callback(engine.dispose)
         state.session_factory = session_factory = create_session_factory(engine)
         state.decision_repository = decisions = await DecisionRepository.open(database_url)

@@ -84,9 +84,8 @@ def check_size(what: str, size: int, limit: int, kind: str = "input-too-large") 
 def check_sizes(input: str, metadata: dict[str, Any], settings: Settings) -> None:
     check_size("input", len(input.encode()), settings.max_input_bytes)
     metadata_bytes = len(canonical_json(metadata).encode())
-    check_size(
-        "metadata as JSON", metadata_bytes, settings.max_metadata_bytes, "metadata-too-large"
-    )
+    limit = settings.max_metadata_bytes
+    check_size("metadata as JSON", metadata_bytes, limit, kind="metadata-too-large")
 
 
 def resolve_agent(catalog: AgentCatalog, name: str) -> AgentSpec:
@@ -187,11 +186,8 @@ async def _refuse_over_cap(session: AsyncSession, tenant_id: uuid.UUID, settings
     if room.has_room:
         return
     await session.rollback()
-    running, queued, retry_after = (
-        room.counts.running,
-        room.counts.queued,
-        settings.tenant_cap_retry_after_seconds,
-    )
+    running, queued = room.counts.running, room.counts.queued
+    retry_after = settings.tenant_cap_retry_after_seconds
     raise ProblemError(
         429,
         f"this tenant may have {room.cap} tasks queued or running at once and has "

@@ -32,8 +32,8 @@ ACTIVITY_CLASSES = (  # what workflows name activities by (method references onl
     "activities.approvals",
 )
 
-# Who may import what, by module prefix; the first rule whose prefix matches an importer is its
-# rule. Imports within a package not named here follow the package's rule.
+# Who may import what: (importing module's prefix, prefixes it may import). The first rule
+# whose prefix matches the importing module applies, so the narrower rules come first.
 ALLOWED: list[tuple[str, tuple[str, ...]]] = [
     ("workflows.contracts", ("workflows.contracts",)),
     ("workflows", ("workflows", *ACTIVITY_CLASSES)),

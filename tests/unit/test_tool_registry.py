@@ -182,7 +182,7 @@ def test_openai_tools_entries() -> None:
     registry = ToolRegistry()
     registry.add(search_flights)
 
-    [entry] = registry.openai_tools(["search_flights"])
+    entry = registry.get("search_flights").openai_tool()
 
     assert entry["type"] == "function"
     assert entry["function"]["name"] == "search_flights"

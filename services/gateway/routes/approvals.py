@@ -55,8 +55,8 @@ async def list_approvals(
     limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 20,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
 ) -> ApprovalList:
-    """The tenant's approvals, newest first: by default the `open` ones, which still
-    wait for a decision. Each comes with its context and the tool's parameter schema."""
+    """The tenant's approvals, newest first: by default the `open` ones, which still wait for
+    a decision. Each comes with its context and the tool's parameter schema."""
     page = await ApprovalRepository(session).list_page(
         principal.tenant_id,
         limit=limit,
@@ -127,8 +127,8 @@ async def decide_approval(
     responses=problem_responses(404),
 )
 async def list_task_approvals(task: OwnedTaskDep, session: SessionDep) -> ApprovalAudit:
-    """Every approval of a task in the order they were requested: who decided
-    what and when, their comments, and for an edit how its arguments differ from the model's."""
+    """Every approval of a task in the order they were requested: who decided what and when,
+    their comments, and for an edit how its arguments differ from the model's."""
     approvals = await ApprovalRepository(session).list_for_task(task.id)
     return ApprovalAudit(items=[ApprovalAuditEntry.from_row(approval) for approval in approvals])
 

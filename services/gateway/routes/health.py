@@ -38,8 +38,8 @@ async def healthz() -> HealthOut:
     },
 )
 async def readyz(session: SessionDep, client: TemporalDep) -> HealthOut | JSONResponse:
-    """200 when Postgres and Temporal both answer, else 503 naming the one that does
-    not; needs no key."""
+    """200 when Postgres and Temporal both answer, else 503 naming the one that does not;
+    needs no key."""
     checks = {
         "postgres": await _check("postgres", answers(session)),
         "temporal": await _check("temporal", _temporal(client)),

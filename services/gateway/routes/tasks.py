@@ -205,17 +205,17 @@ async def list_events(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EventList:
-    """What happened, in order: status changes, model calls (model, tokens,
-    duration), tool calls (arguments, result, duration), approvals, messages and waits for a
-    slot. Pass the last id seen as `after` to read only what came since."""
+    """What happened, in order: status changes, model calls (model, tokens, duration), tool
+    calls (arguments, result, duration), approvals, messages, and waits for a slot under the
+    tenant's cap. Pass the last id seen as `after` to read only what came since."""
     events = await EventRepository(session).list(task.id, after=after, limit=limit)
     return EventList(items=[EventOut.from_row(event) for event in events])
 
 
 @router.get("/{task_id}/messages", summary="A task's transcript", responses=problem_responses(404))
 async def list_messages(task: OwnedTaskDep, session: SessionDep) -> MessageList:
-    """The task's transcript: system prompt, user input and follow-ups, the model's
-    replies with the tool calls it asked for, and each tool's result."""
+    """The task's transcript: the system prompt, the input and follow-ups, the model's replies
+    with the tool calls it asked for, and each tool's result."""
     messages = await MessageRepository(session).transcript(task.id)
     return MessageList(items=[MessageOut.from_row(message) for message in messages])
 
@@ -235,9 +235,9 @@ async def add_message(
     client: TemporalDep,
     settings: SettingsDep,
 ) -> MessageAccepted:
-    """Write to a task that is queued, running or waiting (for an approval or for
-    input); needs a task-writing role. The agent reads the message at its next step; a
-    conversation waiting for input goes on with it. 409 once the task has finished."""
+    """Write to a task that is queued, running or waiting (for an approval or for input);
+    needs a task-writing role. The agent reads the message at its next step; a conversation
+    waiting for input goes on with it. 409 once the task has finished."""
     check_size("content", len(body.content.encode()), settings.max_input_bytes)
     message_id = await add_follow_up(session, client, task, body.content)
     return MessageAccepted(message_id=message_id, task_id=task.id)
