@@ -18,13 +18,14 @@ from activities.db.models import Message
 from activities.db.steps import StepRepository
 from activities.db.tasks import StepCounters
 from activities.heartbeat import heartbeating
-from activities.model_admission import MODEL_CALL_HELD_RETRY_DELAY, AdmissionGate
+from activities.model_admission import AdmissionGate
 from activities.model_replies import parse_model_reply
 from activities.model_requests import ChatMessage, build_chat_request
 from activities.tools.registry import ToolRegistry
 from workflows.contracts.model_turns import (
     MODEL_REQUEST_REJECTED,
     MODEL_SERVER_SATURATED,
+    MODEL_SERVER_SATURATED_RETRY_DELAY,
     ModelTurnRequest,
     ModelTurnResult,
 )
@@ -150,7 +151,7 @@ class LlmActivities:
                 f"model server of {request.model} saturated: the call waited "
                 f"{admission.held_seconds:.0f}s and is retried later",
                 type=MODEL_SERVER_SATURATED,
-                next_retry_delay=MODEL_CALL_HELD_RETRY_DELAY,
+                next_retry_delay=MODEL_SERVER_SATURATED_RETRY_DELAY,
                 category=ApplicationErrorCategory.BENIGN,
             )
         if admission.reason is None and not earlier_ms:

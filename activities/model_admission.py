@@ -22,14 +22,9 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from activities.model_load import ModelLoad
-
-MODEL_CALL_HELD_RETRY_DELAY = timedelta(seconds=2)
-"""A call held longer than `max_hold_seconds` gives its activity slot back and fails with
-MODEL_SERVER_SATURATED; Temporal retries it after this short delay rather than the backoff."""
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ from services.temporal_client import connect_temporal
 from tests.fakes.script_client import reply_text, reply_tool_calls, unique_key
 from tests.stack import RunningStack, start_stack, stop_stack
 from workflows.contracts.approvals import APPROVAL_DECIDED
+from workflows.contracts.tasks import workflow_id_for_task
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +161,7 @@ async def one_task(running: RunningStack, api: httpx.AsyncClient, client: Client
     _expect(created, 201)
     task_id = created.json()["id"]
     await _wait_status(api, task_id, {"waiting_approval"})
-    handle = client.get_workflow_handle(f"task-{task_id}")
+    handle = client.get_workflow_handle(workflow_id_for_task(task_id))
     # until nothing runs (e.g. the approval webhook activity has finished), so the decision
     # finds the workflow parked in its wait, as it would be after a human's think time
     await wait_idle(handle, STEP_TIMEOUT, POLL_SECONDS)

@@ -1,30 +1,20 @@
 """API keys, the service side: made here, shown once, stored (by activities/db/api_keys.py) only
-as a sha256 and a short prefix; and the roles a key can have."""
+as a sha256 and a short prefix."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 from dataclasses import dataclass
-from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.db.api_keys import ApiKeyRepository
 from activities.db.tenants import TenantRepository
+from services.roles import Role
 
 KEY_PREFIX = "agk_"
 DISPLAY_PREFIX_LENGTH = 12  # "agk_" and 8 random characters: enough to tell keys apart
-
-
-class Role(StrEnum):
-    """What a key may do beyond reading its tenant's tasks and approvals (services/gateway/deps.py
-    names the roles each action needs)."""
-
-    submitter = "submitter"
-    approver = "approver"
-    operator = "operator"
-    admin = "admin"
 
 
 @dataclass(frozen=True)

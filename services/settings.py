@@ -89,7 +89,7 @@ class Settings(BaseSettings):
     # a held call gives its activity slot back after this long; Temporal retries it later
     model_admission_max_hold_seconds: float = Field(default=60.0, ge=0)
 
-    # tenant caps (activities/db/tenant_caps.py)
+    # tenant caps (activities/db/tenant_caps.py; the 429 of reject mode: gateway/submission.py)
     # tasks one tenant may have running at once; a tenant's own max_concurrent_tasks overrides
     tenant_max_concurrent_tasks: int = Field(default=20, ge=1)
     # a submit over the cap: accepted and waits for a slot (queue), or refused with 429 (reject)

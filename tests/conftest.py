@@ -27,7 +27,8 @@ from activities.db.engine import create_engine, create_session_factory
 from activities.db.migrations import upgrade_database
 from services.devstack.temporal import temporal_dynamic_config_args
 from services.gateway.app import create_app
-from services.key_service import Role, create_api_key
+from services.key_service import create_api_key
+from services.roles import Role
 from services.settings import Settings
 from tests.stack import RunningStack, start_stack, stop_stack
 

@@ -19,7 +19,8 @@ from sqlalchemy.pool import NullPool
 
 logger = logging.getLogger(__name__)
 
-ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"  # at the project's root
+# at the project's root; found from here because activities may not import services.settings
+ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 # pg_advisory_xact_lock key; any constant that no other code uses ("agentry" in ASCII).
 MIGRATION_LOCK_ID = 0x6167656E747279
 _INVALID_CATALOG_NAME = "3D000"

@@ -36,9 +36,13 @@ class ToolSchema:
         self.parameters = parameters
         self._validator = Draft202012Validator(parameters)
 
+    def argument_names(self) -> list[str]:
+        """The arguments the tool takes, in its schema's order."""
+        return list(self.parameters.get("properties", {}))
+
     def unknown_arguments(self, arguments: Mapping[str, Any]) -> list[str]:
         """Names the tool does not take, sorted."""
-        known = self.parameters.get("properties", {})
+        known = set(self.argument_names())
         return sorted(name for name in arguments if name not in known)
 
     def problems(self, arguments: Mapping[str, Any]) -> list[str]:

@@ -6,8 +6,7 @@ import argparse
 import asyncio
 from typing import Any
 
-from activities.db.engine import opened_sessions
-from services.key_service import Role, create_api_key
+from services.roles import Role
 from services.settings import get_settings
 
 
@@ -20,6 +19,9 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
 
 
 def _create_key(args: argparse.Namespace) -> int:
+    from activities.db.engine import opened_sessions
+    from services.key_service import create_api_key
+
     async def run() -> str:
         async with opened_sessions(get_settings().resolved_database_url) as sessions:
             return await create_api_key(sessions, args.tenant, role=args.role, name=args.name)

@@ -6,15 +6,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from activities.db.engine import opened_sessions
-from services.agent_specs import AgentCatalog
-from services.pools.catalog import PoolCatalog
-from services.pools.scaling import ReplicasOutOfRangeError, UnknownPoolError, scale_pool
-from services.pools.status import PoolList, QueueBacklog, describe_pools
 from services.settings import get_settings
-from services.temporal_client import connect_temporal
+
+if TYPE_CHECKING:
+    from services.pools.status import PoolList
 
 
 def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
@@ -27,6 +24,12 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
 
 
 def _pools(_: argparse.Namespace) -> int:
+    from activities.db.engine import opened_sessions
+    from services.agent_specs import AgentCatalog
+    from services.pools.catalog import PoolCatalog
+    from services.pools.status import describe_pools
+    from services.temporal_client import connect_temporal
+
     settings = get_settings()
     pools = PoolCatalog.load(settings.pools_file)
     agents = AgentCatalog.load(settings.agents_dir, pools=pools.names())
@@ -41,6 +44,8 @@ def _pools(_: argparse.Namespace) -> int:
 
 
 def _pools_table(pools: PoolList) -> str:
+    from services.pools.status import QueueBacklog
+
     def backlog(queue: QueueBacklog) -> str:
         if queue.count is None:
             return "n/a"
@@ -86,6 +91,10 @@ def _pools_table(pools: PoolList) -> str:
 
 def _scale(args: argparse.Namespace) -> int:
     """Record each pool's desired workers; the embedded supervisor starts or drains to match."""
+    from activities.db.engine import opened_sessions
+    from services.pools.catalog import PoolCatalog
+    from services.pools.scaling import ReplicasOutOfRangeError, UnknownPoolError, scale_pool
+
     settings = get_settings()
     pools = PoolCatalog.load(settings.pools_file)
     try:

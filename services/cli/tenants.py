@@ -7,8 +7,6 @@ import asyncio
 import sys
 from typing import Any
 
-from activities.db.engine import opened_sessions
-from activities.db.tenant_caps import TenantCapRepository
 from services.settings import get_settings
 
 
@@ -22,7 +20,11 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
 
 
 def _tenant_cap(args: argparse.Namespace) -> int:
-    """Over `tenant_max_concurrent_tasks`; waiting tasks see it at their next attempt."""
+    """The tenant's cap overrides `tenant_max_concurrent_tasks`; its waiting tasks see the new
+    cap when they next ask for a slot."""
+    from activities.db.engine import opened_sessions
+    from activities.db.tenant_caps import TenantCapRepository
+
     raw = args.cap.strip().lower()
     if raw != "default" and not (raw.isdigit() and int(raw) >= 1):
         print(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from activities.db.api_keys import ApiKeyRepository
 from activities.db.engine import opened_sessions
-from services.key_service import Role, create_api_key, hash_api_key
+from services.key_service import create_api_key, hash_api_key
+from services.roles import Role
 from services.settings import Settings
 
 DEV_TENANT = "local-dev"

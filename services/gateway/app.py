@@ -15,7 +15,6 @@ from fastapi import FastAPI
 
 from activities.db.decisions import DecisionRepository
 from activities.db.engine import create_engine, create_session_factory
-from activities.db.migrations import upgrade_database
 from activities.tools.catalog import ToolCatalog
 from services.agent_specs import AgentCatalog
 from services.gateway.decision_outbox import DecisionOutbox
@@ -44,6 +43,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     database_url = settings.resolved_database_url
     if settings.migrate_on_start:  # off: the deploy step or the dev supervisor migrates
+        from activities.db.migrations import upgrade_database  # alembic: only when needed
+
         await asyncio.to_thread(upgrade_database, database_url)
 
     state = app.state

@@ -4,8 +4,8 @@ The decision is on the path from an approver's click to the decided tool call, a
 target (docs/BENCHMARKS.md). So the caller's key is not looked up first as on other routes: the
 decision's own statement (`DecisionRepository.record_decision`) checks the key, the role, the
 approval and its task and records the decision, in one round trip to Postgres. Only an edit
-reads first (its arguments are checked against the tool's schema), and only a decision that
-could not be made reads afterwards, to say why.
+(whose arguments are checked against the tool's schema) or a malformed id reads first, and
+only a decision that could not be made reads afterwards, to say why.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, NoReturn
 
 from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.db.approvals import ApprovalRepository
@@ -45,9 +46,9 @@ _DECIDER_ROLES = [role.value for role in APPROVER_ROLES]
 
 @dataclass(frozen=True)
 class ApprovalDecider:
-    """The caller's key (by hash) and what deciding needs."""
+    """The caller's credentials and what deciding needs."""
 
-    key_hash: str
+    credentials: HTTPAuthorizationCredentials | None
     decisions: DecisionRepository
     sessions: async_sessionmaker[AsyncSession]
     tools: ToolCatalog
@@ -55,10 +56,11 @@ class ApprovalDecider:
     async def decide(self, approval_id: str, body: DecisionCreate) -> RecordedDecision:
         """Record the decision, committed; exactly one decision of an approval wins. Raises
         the problem (401, 403, 404, 409, 422) that says why nothing was decided."""
+        key_hash = bearer_key_hash(self.credentials)
         parsed_id = parse_uuid(approval_id)
         if body.decision is ApprovalDecisionKind.edit or parsed_id is None:
             async with self.sessions() as session:
-                principal = await find_principal(session, self.key_hash)
+                principal = await find_principal(session, key_hash)
                 check_role(principal, DECIDE_ACTION, APPROVER_ROLES)
                 approval = await find_owned_approval(session, principal.tenant_id, approval_id)
             assert body.arguments is not None  # DecisionCreate demands them for edit
@@ -66,7 +68,7 @@ class ApprovalDecider:
         assert parsed_id is not None  # find_owned_approval answered 404 for a malformed id
         decision = Decision(kind=body.decision, arguments=body.arguments, comment=body.comment)
         attempt = await self.decisions.record_decision(
-            self.key_hash, _DECIDER_ROLES, parsed_id, decision
+            key_hash, _DECIDER_ROLES, parsed_id, decision
         )
         # the statement decides only for a deciding role; this says so to any other caller
         principal = check_role(principal_of(attempt.decider), DECIDE_ACTION, APPROVER_ROLES)
@@ -82,14 +84,15 @@ async def get_approval_decider(
     sessions: SessionFactoryDep,
     tools: ToolCatalogDep,
 ) -> ApprovalDecider:
-    return ApprovalDecider(bearer_key_hash(credentials), decisions, sessions, tools)
+    return ApprovalDecider(credentials, decisions, sessions, tools)
 
 
 ApprovalDeciderDep = Annotated[ApprovalDecider, Depends(get_approval_decider)]
 
 
 def check_edited_arguments(tools: ToolCatalog, tool_name: str, arguments: dict[str, Any]) -> None:
-    """An edit must fit the tool: no unknown names, every value valid. Else a 422 naming it."""
+    """An edit must fit the tool's JSON schema: no unknown names, every value of its JSON
+    type as sent ("5" is not a number) and within its limits. Else a 422 naming what is wrong."""
     tool = tools.get(tool_name)
     if tool is None:
         raise ProblemError(
@@ -100,7 +103,7 @@ def check_edited_arguments(tools: ToolCatalog, tool_name: str, arguments: dict[s
         )
     unknown = tool.unknown_arguments(arguments)
     if unknown:
-        known = ", ".join(sorted(tool.parameters.get("properties", {}))) or "none"
+        known = ", ".join(sorted(tool.argument_names())) or "none"
         raise ProblemError(
             422,
             f"invalid arguments for tool {tool_name!r}: unknown argument(s) "

@@ -114,9 +114,10 @@ class DecisionOutbox:
     async def send_now(
         self, client: Client, decided: RecordedDecision, render: Callable[[], str]
     ) -> tuple[bool, str]:
-        """Signal a decision just recorded to its workflow, and render the answer to the
-        deciding request while the signal is on its way. (True, answer) once the workflow has
-        it; (False, answer) when the signal failed: the re-send loop sends it later."""
+        """Signal a decision just recorded to its workflow through the request's `client`, and
+        render the answer to the deciding request while the signal is on its way. (True,
+        answer) once the workflow has it; (False, answer) when the signal failed: the re-send
+        loop sends it later."""
         approval = decided.approval
         signal = asyncio.ensure_future(send_decision(client, decided.workflow_id, approval))
         await asyncio.sleep(0)  # the signal's RPC leaves before the answer is rendered

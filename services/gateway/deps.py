@@ -26,8 +26,9 @@ from activities.tools.catalog import ToolCatalog
 from services.agent_specs import AgentCatalog
 from services.gateway.decision_outbox import DecisionOutbox
 from services.gateway.errors import ProblemError
-from services.key_service import Role, hash_api_key
+from services.key_service import hash_api_key
 from services.pools.catalog import PoolCatalog
+from services.roles import Role
 from services.settings import Settings
 
 

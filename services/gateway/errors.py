@@ -164,7 +164,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 DATABASE_RETRY_AFTER_SECONDS = 2
 # Postgres unreachable or the connection broke (a restart, a failover): asyncpg's own errors
-# (the decision recorder), and what SQLAlchemy lets through from connecting
+# (the decision repository), and what SQLAlchemy lets through from connecting
 _UNREACHABLE = (
     ConnectionError,
     TimeoutError,

@@ -70,12 +70,15 @@ def request_hash(
     return hashlib.sha256(canonical_json(request).encode()).hexdigest()
 
 
-def check_size(what: str, size: int, limit: int, kind: str = "input-too-large") -> None:
-    """A 413 naming both figures when `what` is larger than `limit` bytes."""
+def check_size(
+    what: str, size: int, limit: int, *, kind: str = "input-too-large", measured: str = ""
+) -> None:
+    """A 413 naming both figures when `what` is larger than `limit` bytes (`measured`: how,
+    e.g. " as JSON")."""
     if size > limit:
         raise ProblemError(
             413,
-            f"{what} is {size} bytes; the limit is {limit} bytes",
+            f"{what} is {size} bytes{measured}; the limit is {limit} bytes",
             kind=kind,
             extra={"size": size, "limit": limit},
         )
@@ -85,7 +88,7 @@ def check_sizes(input: str, metadata: dict[str, Any], settings: Settings) -> Non
     check_size("input", len(input.encode()), settings.max_input_bytes)
     metadata_bytes = len(canonical_json(metadata).encode())
     limit = settings.max_metadata_bytes
-    check_size("metadata as JSON", metadata_bytes, limit, kind="metadata-too-large")
+    check_size("metadata", metadata_bytes, limit, kind="metadata-too-large", measured=" as JSON")
 
 
 def resolve_agent(catalog: AgentCatalog, name: str) -> AgentSpec:

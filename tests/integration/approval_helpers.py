@@ -15,7 +15,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from activities.db.models import Approval, Task
-from services.key_service import Role, create_api_key
+from services.key_service import create_api_key
+from services.roles import Role
 from tests.conftest import MakeApi
 from tests.integration.test_tasks_api import submit
 

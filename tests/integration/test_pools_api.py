@@ -24,9 +24,9 @@ from activities.llm import LlmActivities
 from activities.tool_calls import ToolCallActivities
 from activities.tools.registry import default_registry
 from services.agent_specs import AgentCatalog
-from services.key_service import Role
 from services.pools.catalog import PoolCatalog
 from services.pools.status import describe_pools
+from services.roles import Role
 from services.worker.process import build_workers
 from tests.conftest import MakeApi
 

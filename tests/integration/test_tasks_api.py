@@ -220,7 +220,7 @@ async def test_oversized_input_and_metadata_are_refused_with_413(
     assert exact.status_code == 201, exact.text
     body = assert_problem(too_big, 413, f"{limit + 2} bytes", f"limit is {limit} bytes")
     assert (body["size"], body["limit"]) == (limit + 2, limit)
-    assert_problem(too_much_meta, 413, "metadata", f"limit is {meta_limit} bytes")
+    assert_problem(too_much_meta, 413, "metadata is", "bytes as JSON", f"limit is {meta_limit}")
     assert await listed_ids(api) == [exact.json()["id"]]
 
 

@@ -1,4 +1,4 @@
-"""The decision recorder's asyncpg pool reaches the same database as the SQLAlchemy engine."""
+"""The decision repository's asyncpg pool reaches the same database as the SQLAlchemy engine."""
 
 from __future__ import annotations
 

@@ -22,6 +22,7 @@ SHARED_SERVICES = (
     "services.settings",
     "services.agent_specs",
     "services.key_service",
+    "services.roles",
     "services.temporal_client",
     "services.pools",
 )

@@ -178,7 +178,7 @@ def test_unknown_tool_error_lists_the_available_tools() -> None:
         registry.get("book_hotel")
 
 
-def test_openai_tools_entries() -> None:
+def test_a_tool_as_an_openai_tools_entry() -> None:
     registry = ToolRegistry()
     registry.add(search_flights)
 

@@ -3,6 +3,8 @@ error types a turn fails with."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import BaseModel, Field
 
 from workflows.contracts.agents import ToolCallFormat
@@ -16,6 +18,10 @@ again cannot help, so it is not retried."""
 MODEL_SERVER_SATURATED = "ModelServerSaturated"
 """Error type of a turn held by admission control longer than its longest hold: it gives its
 activity slot back and is retried once the server has room."""
+
+MODEL_SERVER_SATURATED_RETRY_DELAY = timedelta(seconds=2)
+"""How soon a MODEL_SERVER_SATURATED turn is retried (the error's `next_retry_delay`), rather
+than after the retry policy's backoff."""
 
 
 class ModelTurnRequest(BaseModel):

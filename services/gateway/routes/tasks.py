@@ -173,8 +173,9 @@ async def cancel_task(
 ) -> TaskOut:
     """Stop a task that has not finished; needs a task-writing role.
 
-    Waits briefly for the task to stop: 200 once it is `cancelled`, 202 if it is still
-    finishing (poll `GET /v1/tasks/{id}`); 409 if it had already finished."""
+    Waits briefly for the task to stop: 200 once it is final (`cancelled`, or the status it
+    reached meanwhile), 202 if it is still finishing (poll `GET /v1/tasks/{id}`); 409 if it
+    had already finished."""
     tasks = TaskRepository(session)
     reason = body.reason if body else None
     requested = await tasks.request_cancel(principal.tenant_id, task.id, reason)
