@@ -78,7 +78,7 @@ class ApprovalActivities:
                 )
             if not TaskStatus(task.status).is_final:
                 waiting = TaskStatus.waiting_approval
-                await TaskRepository(session).change_status(task, waiting, output=None)
+                TaskRepository(session).change_status(task, waiting, output=None)
                 step = f"status:{waiting.value}:{request.iteration}"
                 await events.add(task.id, step, status_event(waiting))
         return RequestApprovalsResult(approvals=refs)

@@ -47,7 +47,7 @@ class LifecycleActivities:
                 if not admission.admitted:
                     return BeginTaskResult(message_ids=[], wait_seconds=admission.wait_seconds)
             if task.status == TaskStatus.queued:
-                await TaskRepository(session).start(task)
+                TaskRepository(session).start(task)
                 running = TaskStatus.running
                 await EventRepository(session).add(
                     task.id, status_step(running), status_event(running)
@@ -92,7 +92,7 @@ class LifecycleActivities:
             task = await lock_task(session, request.task_id)
             if TaskStatus(task.status).is_final or task.status == request.status:
                 return Empty()
-            await TaskRepository(session).change_status(task, request.status, request.output)
+            TaskRepository(session).change_status(task, request.status, request.output)
             await EventRepository(session).add(
                 task.id, request.step_key, status_event(request.status)
             )

@@ -152,12 +152,12 @@ class TaskRepository:
         statement = select(Task).where(Task.id == task_id).with_for_update()
         return (await self._session.execute(statement)).scalar_one_or_none()
 
-    async def start(self, task: Task) -> None:
+    def start(self, task: Task) -> None:
         """queued → running (a locked task)."""
         task.status = TaskStatus.running.value
         task.started_at = datetime.now(UTC)
 
-    async def change_status(self, task: Task, status: TaskStatus, output: str | None) -> None:
+    def change_status(self, task: Task, status: TaskStatus, output: str | None) -> None:
         """A non-final change of a locked task; `output` is the latest answer, if any."""
         task.status = status.value
         if output is not None:

@@ -24,7 +24,7 @@ from services.devstack.model_files import ensure_model_file
 from services.devstack.model_servers import embedded_models, model_server_argv
 from services.devstack.postgres import init_data_dir, postgres_child, postgres_ready
 from services.devstack.processes import Child, ChildSpec, wait_until
-from services.devstack.temporal import temporal_argv
+from services.devstack.temporal import temporal_argv, temporal_db
 from services.devstack.worker_fleet import WorkerFleet
 from services.pools.catalog import PoolCatalog
 from services.settings import Settings
@@ -126,6 +126,7 @@ class DevStack:
         s = self.settings
         if not s.embedded_temporal:
             return
+        temporal_db(s).parent.mkdir(parents=True, exist_ok=True)
         child = await self._spawn(self._spec("temporal", temporal_argv(s)))
 
         async def ready() -> bool:

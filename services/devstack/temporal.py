@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from services.devstack.processes import VENV_BIN
 from services.settings import Settings
 
@@ -27,12 +29,14 @@ def temporal_dynamic_config_args() -> list[str]:
     ]
 
 
+def temporal_db(settings: Settings) -> Path:
+    return settings.data_dir / "temporal" / "temporal.db"
+
+
 def temporal_argv(settings: Settings) -> list[str]:
     """`temporal server start-dev` on the settings' address, UI port and namespace, with its
     SQLite file (WAL) under the data dir."""
     host, _, port = settings.temporal_address.rpartition(":")
-    db = settings.data_dir / "temporal" / "temporal.db"
-    db.parent.mkdir(parents=True, exist_ok=True)
     return [
         str(VENV_BIN / "temporal"),
         "server",
@@ -46,7 +50,7 @@ def temporal_argv(settings: Settings) -> list[str]:
         "--ui-port",
         str(settings.temporal_ui_port),
         "--db-filename",
-        str(db),
+        str(temporal_db(settings)),
         "--namespace",
         settings.temporal_namespace,
         "--sqlite-pragma",
