@@ -81,6 +81,8 @@ class LifecycleActivities:
                 error_code=request.error_code,
                 reason=task.cancel_reason if cancelled else None,
             )
+            if request.details:
+                event.data["details"] = request.details
             await EventRepository(session).add(task.id, status_step(request.status), event)
         return FinishTaskResult(status=request.status)
 

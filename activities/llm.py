@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
+from activities.chat_completions import complete_chat
 from activities.db.events import EventRepository, NewEvent
 from activities.db.messages import MessageRepository, NewMessage
 from activities.db.models import Message
@@ -20,19 +21,17 @@ from activities.db.tasks import StepCounters
 from activities.heartbeat import heartbeating
 from activities.model_admission import AdmissionGate
 from activities.model_replies import parse_model_reply
-from activities.model_requests import ChatMessage, build_chat_request
+from activities.prompts import prompt_body
+from activities.token_counts import TokenCounter, TokenCountError
 from activities.tools.registry import ToolRegistry
+from workflows.contracts.memory import CONTEXT_EXCEEDED
 from workflows.contracts.model_turns import (
-    MODEL_REQUEST_REJECTED,
     MODEL_SERVER_SATURATED,
     MODEL_SERVER_SATURATED_RETRY_DELAY,
     ModelTurnRequest,
     ModelTurnResult,
 )
 from workflows.contracts.tool_calls import ToolCall
-
-# Statuses that will not get better by asking again: bad request, auth, unknown model.
-REJECTED_STATUSES = {400, 401, 403, 404, 422}
 
 
 class LlmActivities:
@@ -43,15 +42,18 @@ class LlmActivities:
         registry: ToolRegistry,
         model_calls: asyncio.Semaphore | None = None,
         admission: AdmissionGate | None = None,
+        tokens: TokenCounter | None = None,
     ) -> None:
         """`http` is already pointed at the LiteLLM proxy and carries its key; `model_calls`
         caps the requests in flight at once (one semaphore per worker pool), None: no cap;
-        `admission` holds calls to a saturated model server (one gate per worker process)."""
+        `admission` holds calls to a saturated model server (one gate per worker process);
+        `tokens` measures prompts before they are sent (None: they are not measured)."""
         self._sessions = session_factory
         self._http = http
         self._registry = registry
         self._model_calls = model_calls
         self._admission = admission
+        self._tokens = tokens
 
     @activity.defn
     async def model_turn(self, request: ModelTurnRequest) -> ModelTurnResult:
@@ -63,9 +65,11 @@ class LlmActivities:
             rows = await MessageRepository(session).load(task_id, request.message_ids)
 
         tools = [self._registry.get(name) for name in request.tools]
-        body: dict[str, Any] = build_chat_request(
-            request.tool_call_format, [_chat_message(row) for row in rows], tools
-        )
+        body = prompt_body(request.tool_call_format, rows, tools, request.max_tool_result_chars)
+        counted = await self._measure(request, body)
+        if counted is not None and request.summarize_threshold is not None:
+            if counted > request.summarize_threshold:
+                return ModelTurnResult(message_id=0, needs_summary=True, counted_tokens=counted)
         body.update(
             model=request.model, temperature=request.temperature, max_tokens=request.max_tokens
         )
@@ -78,6 +82,7 @@ class LlmActivities:
         usage = reply.get("usage") or {}
         prompt_tokens = int(usage.get("prompt_tokens") or 0)
         completion_tokens = int(usage.get("completion_tokens") or 0)
+        cached_tokens = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
         parsed = parse_model_reply(
             request.tool_call_format,
             message,
@@ -92,6 +97,8 @@ class LlmActivities:
                 "served_by": reply.get("model"),
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion_tokens,
+                "cached_tokens": cached_tokens,
+                "counted_prompt_tokens": counted,
                 "duration_ms": duration_ms,
                 "tool_calls": [call.name for call in parsed.tool_calls],
                 "problems": parsed.problems,
@@ -123,7 +130,38 @@ class LlmActivities:
             invalid_calls=parsed.invalid_calls,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
+            counted_tokens=counted,
         )
+
+    async def _measure(self, request: ModelTurnRequest, body: dict[str, Any]) -> int | None:
+        """The prompt's tokens when they matter (it may pass the summary threshold or the
+        context budget); None when it is certainly small enough or nothing is checked. A
+        prompt that cannot fit is refused here, before it costs a model call."""
+        limits = [request.summarize_threshold]
+        if request.context is not None:
+            limits.append(request.context.prompt_tokens)
+        known = [limit for limit in limits if limit is not None]
+        if self._tokens is None or not known or TokenCounter.upper_bound(body) <= min(known):
+            return None
+        try:
+            counted = await self._tokens.count(request.model, body)
+        except TokenCountError as exc:
+            raise ApplicationError(str(exc)) from exc  # retried: the server may be back soon
+        budget = request.context
+        if (
+            budget is not None
+            and counted > budget.prompt_tokens
+            and (request.summarize_threshold is None or counted <= request.summarize_threshold)
+        ):
+            raise ApplicationError(
+                f"the prompt is {counted} tokens; {request.model} takes at most "
+                f"{budget.prompt_tokens} ({budget.context_window} context tokens less "
+                f"{budget.output_reserve} kept for the reply)",
+                {"prompt_tokens": counted, "limit": budget.prompt_tokens},
+                type=CONTEXT_EXCEEDED,
+                non_retryable=True,
+            )
+        return counted
 
     async def _wait_for_capacity(self, request: ModelTurnRequest) -> None:
         """Wait while the model's server is saturated (activities/model_admission.py). Held past
@@ -178,31 +216,12 @@ class LlmActivities:
         """The reply, and the call's duration in ms (not counting the wait for a slot)."""
         if self._model_calls is None:
             started = time.monotonic()
-            reply = await self._complete(body)
+            reply = await complete_chat(self._http, body)
         else:
             async with self._model_calls:
                 started = time.monotonic()
-                reply = await self._complete(body)
+                reply = await complete_chat(self._http, body)
         return reply, int((time.monotonic() - started) * 1000)
-
-    async def _complete(self, body: dict[str, Any]) -> dict[str, Any]:
-        try:
-            response = await self._http.post("/v1/chat/completions", json=body)
-        except httpx.HTTPError as exc:
-            raise ApplicationError(f"model gateway unreachable: {type(exc).__name__}") from exc
-        if response.status_code in REJECTED_STATUSES:
-            raise ApplicationError(
-                f"model gateway rejected the request ({response.status_code}): "
-                f"{_error_text(response)}",
-                type=MODEL_REQUEST_REJECTED,
-                non_retryable=True,
-            )
-        if response.status_code >= 400:
-            raise ApplicationError(
-                f"model gateway failed ({response.status_code}): {_error_text(response)}"
-            )
-        data: dict[str, Any] = response.json()
-        return data
 
 
 def _earlier_hold(details: Any) -> tuple[int, dict[str, Any] | None]:
@@ -212,16 +231,6 @@ def _earlier_hold(details: Any) -> tuple[int, dict[str, Any] | None]:
         return int(held_ms), reason if isinstance(reason, dict) else None
     except (TypeError, ValueError):
         return 0, None
-
-
-def _chat_message(row: Message) -> ChatMessage:
-    return ChatMessage(
-        role=row.role,
-        content=row.content,
-        tool_calls=[ToolCall.model_validate(c) for c in row.tool_calls or []],
-        tool_call_id=row.tool_call_id,
-        name=row.name,
-    )
 
 
 async def _result_of_recorded_turn(
@@ -237,13 +246,3 @@ async def _result_of_recorded_turn(
         final_text=None if calls else data.get("final_text", row.content or ""),
         invalid_calls=data.get("invalid_calls") or {},
     )
-
-
-def _error_text(response: httpx.Response) -> str:
-    """The proxy's own message, short; never our request (it may hold user data)."""
-    try:
-        error = response.json().get("error", {})
-        text = error.get("message") if isinstance(error, dict) else str(error)
-    except ValueError:
-        text = response.text
-    return (text or "")[:300]

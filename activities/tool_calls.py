@@ -5,6 +5,7 @@ A tool's failure is an answer, not a crash: it goes back to the model as the too
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from pathlib import Path
@@ -22,7 +23,9 @@ from activities.tools.errors import ToolArgumentError, ToolError, UnknownToolErr
 from activities.tools.registry import ToolRegistry
 from workflows.contracts.tool_calls import ToolCallRequest, ToolCallResult
 
-RESULT_LIMIT = 16_000  # characters of a tool result kept for the model
+# characters of a tool result kept in the transcript; what the model sees is cut further, per
+# agent (max_tool_result_chars, activities/prompts.py)
+RESULT_LIMIT = 1_000_000
 ERROR_PREFIX = "error: "
 
 
@@ -45,8 +48,11 @@ class ToolCallActivities:
         async with self._sessions() as session:
             done = await StepRepository(session).find(task_id, step_key)
         if done is not None:
+            content = done.content or ""
             return ToolCallResult(
-                message_id=done.id, is_error=(done.content or "").startswith(ERROR_PREFIX)
+                message_id=done.id,
+                is_error=content.startswith(ERROR_PREFIX),
+                digest=result_digest(call.name, content),
             )
 
         started = time.monotonic()
@@ -94,4 +100,11 @@ class ToolCallActivities:
                 ),
                 StepCounters(tool_calls=1),
             )
-        return ToolCallResult(message_id=row.id, is_error=is_error)
+        return ToolCallResult(
+            message_id=row.id, is_error=is_error, digest=result_digest(call.name, result)
+        )
+
+
+def result_digest(tool: str, result: str) -> str:
+    """Short and stable: the workflow keeps recent ones to tell new results from repeats."""
+    return hashlib.sha256(f"{tool}\0{result}".encode()).hexdigest()[:16]

@@ -10,13 +10,12 @@ import math
 import re
 from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -24,34 +23,20 @@ from pydantic import (
     model_validator,
 )
 
+from services.agent_spec_limits import BudgetsSpec, MemorySpec, RunawaySpec
+from services.duration import Duration
 from workflows.contracts.agents import AgentConfig, ToolCallFormat
 from workflows.contracts.approvals import ApprovalPolicy, ArgumentRule
+from workflows.contracts.memory import ContextBudget
+
+DELEGATE_TOOL = "delegate"  # offered to agents with sub_agents; runs as a child workflow
 
 AGENT_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
-_DURATION = re.compile(r"(\d+)\s*([smhd]?)")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3_600, "d": 86_400}
-MAX_DURATION_SECONDS = 366 * 86_400  # longer than a year is a typo; it would also overflow dates
+MAX_SUB_AGENTS = 16
 
 
 class AgentSpecError(ValueError):
     """A spec file that cannot be used; the message names the file and the field."""
-
-
-def parse_duration(value: object) -> int:
-    """Seconds from an int (seconds) or text like `90s`, `30m`, `24h`, `7d`."""
-    seconds: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        seconds = value
-    elif isinstance(value, str) and (match := _DURATION.fullmatch(value.strip())):
-        seconds = int(match[1]) * _UNIT_SECONDS[match[2]]
-    if seconds is None:
-        raise ValueError(f"{value!r} is not a duration; write seconds or e.g. 90s, 30m, 24h, 7d")
-    if not 0 < seconds <= MAX_DURATION_SECONDS:
-        raise ValueError(f"{value!r} must be more than 0 seconds and at most 366 days")
-    return seconds
-
-
-Duration = Annotated[int, BeforeValidator(parse_duration)]
 
 
 class ArgumentRuleSpec(ArgumentRule):
@@ -119,6 +104,11 @@ class AgentSpec(BaseModel):
     approvals: list[ApprovalSpec] = Field(default_factory=list)
     idle_timeout: Duration | None = None
     webhook_url: str | None = None
+    memory: MemorySpec | None = Field(default_factory=MemorySpec)
+    max_tool_result_chars: int = Field(default=8000, ge=200, le=1_000_000)
+    sub_agents: list[str] = Field(default_factory=list, max_length=MAX_SUB_AGENTS)
+    budgets: BudgetsSpec = Field(default_factory=BudgetsSpec)
+    runaway: RunawaySpec = Field(default_factory=RunawaySpec)
 
     @field_validator("name")
     @classmethod
@@ -154,12 +144,49 @@ class AgentSpec(BaseModel):
             seen.add(approval.tool)
         return self
 
-    def to_config(self) -> AgentConfig:
+    @field_validator("tools")
+    @classmethod
+    def _delegate_is_not_listed(cls, value: list[str]) -> list[str]:
+        if DELEGATE_TOOL in value:
+            raise ValueError(f"{DELEGATE_TOOL!r} is offered by listing sub_agents, not in tools")
+        return value
+
+    def to_config(
+        self,
+        groups: Mapping[str, ContextBudget | None] | None = None,
+        sub_agents: Mapping[str, str] | None = None,
+    ) -> AgentConfig:
+        """What a task of this agent runs with. `groups`: the model groups' context budgets
+        (services/model_groups.py; unknown: nothing is measured); `sub_agents`: name →
+        description of the agents this one may delegate to."""
+        groups = groups or {}
+        context = groups.get(self.model)
+        if context is not None and self.max_tokens > context.output_reserve:
+            raise ValueError(
+                f"max_tokens {self.max_tokens} is more than the {context.output_reserve} tokens "
+                f"model group {self.model!r} keeps for the reply (max_output_tokens)"
+            )
+        tools, prompt = list(self.tools), self.system_prompt
+        if self.sub_agents:
+            tools.append(DELEGATE_TOOL)
+            listed = "\n".join(f"- {name}: {text}" for name, text in (sub_agents or {}).items())
+            prompt = (
+                f"{prompt.rstrip()}\n\nYou can hand a piece of work to another agent with the "
+                f"{DELEGATE_TOOL} tool; it answers with that agent's result. Agents:\n{listed}"
+            )
+        exclude = {"description", "approvals", "idle_timeout", "webhook_url", "memory",
+                   "budgets", "runaway", "tools", "system_prompt"}  # fmt: skip
         return AgentConfig(
-            **self.model_dump(exclude={"description", "approvals", "idle_timeout", "webhook_url"}),
+            **self.model_dump(exclude=exclude),
+            tools=tools,
+            system_prompt=prompt,
             approvals=[approval.to_policy() for approval in self.approvals],
             idle_timeout_seconds=self.idle_timeout,
             webhook_url=self.webhook_url,
+            context=context,
+            memory=self.memory.resolve(context, groups) if self.memory is not None else None,
+            budgets=self.budgets.to_budgets(),
+            runaway=self.runaway,
         )
 
     def unknown_rule_arguments(self, tool_schemas: Mapping[str, Mapping[str, Any]]) -> list[str]:
@@ -180,8 +207,13 @@ class AgentSpec(BaseModel):
 
 
 class AgentCatalog:
-    def __init__(self, specs: dict[str, AgentSpec]) -> None:
+    def __init__(
+        self, specs: dict[str, AgentSpec], configs: dict[str, AgentConfig] | None = None
+    ) -> None:
         self._specs = specs
+        self._configs = (
+            configs if configs is not None else {n: s.to_config() for n, s in specs.items()}
+        )
 
     @classmethod
     def load(
@@ -190,13 +222,15 @@ class AgentCatalog:
         known_tools: set[str] | None = None,
         tool_schemas: Mapping[str, Mapping[str, Any]] | None = None,
         pools: Collection[str] | None = None,
+        model_groups: Mapping[str, ContextBudget | None] | None = None,
     ) -> AgentCatalog:
         """Every spec in directory, checked against the tools (names, and argument schemas
-        by tool name, e.g. `Tool.parameters_schema`) and the declared worker pools when the
-        caller knows them."""
+        by tool name, e.g. `Tool.parameters_schema`), the declared worker pools and the model
+        groups (name → context budget) when the caller knows them."""
         if known_tools is None and tool_schemas is not None:
             known_tools = set(tool_schemas)
         specs: dict[str, AgentSpec] = {}
+        paths: dict[str, Path] = {}
         for path in sorted(directory.glob("*.y*ml")):
             try:
                 spec = AgentSpec.model_validate(yaml.safe_load(path.read_text()))
@@ -214,8 +248,28 @@ class AgentCatalog:
             problems = spec.unknown_rule_arguments(tool_schemas or {})
             if problems:
                 raise AgentSpecError(f"{path}: " + "; ".join(problems))
-            specs[spec.name] = spec
-        return cls(specs)
+            specs[spec.name], paths[spec.name] = spec, path
+        configs: dict[str, AgentConfig] = {}
+        for spec in specs.values():
+            path = paths[spec.name]
+            strangers = [name for name in spec.sub_agents if name not in specs]
+            if strangers:
+                raise AgentSpecError(f"{path}: sub_agents {strangers} are not agents")
+            if model_groups and spec.model not in model_groups:
+                raise AgentSpecError(
+                    f"{path}: model {spec.model!r} is not a model group of the LiteLLM config; "
+                    f"groups: {sorted(model_groups)}"
+                )
+            described = {name: specs[name].description for name in spec.sub_agents}
+            try:
+                configs[spec.name] = spec.to_config(model_groups, described)
+            except ValueError as exc:
+                raise AgentSpecError(f"{path}: {exc}") from exc
+        return cls(specs, configs)
+
+    def config(self, name: str) -> AgentConfig | None:
+        """What a task of the agent runs with (its model's context budget resolved)."""
+        return self._configs.get(name)
 
     def get(self, name: str) -> AgentSpec | None:
         return self._specs.get(name)

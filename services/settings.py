@@ -59,7 +59,12 @@ class Settings(BaseSettings):
     default_model_port: int = 8081
     small_model_port: int = 8082
     model_threads: int = 2
-    model_context: int = 8192
+    # tokens one request may hold (prompt + output); must match max_input_tokens in the
+    # LiteLLM config's model_info. A server's KV cache is context x model_parallel tokens,
+    # one whole request's worth per slot
+    default_model_context: int = Field(default=8192, ge=256)  # agent-default
+    small_model_context: int = Field(default=4096, ge=256)  # agent-small
+    model_parallel: int = Field(default=4, ge=1)  # requests each server runs at once
 
     # workers
     worker_pools: list[str] = ["default"]
@@ -80,6 +85,9 @@ class Settings(BaseSettings):
     # model alias -> its server's Prometheus /metrics URL; merged over the embedded llama.cpp
     # servers' URLs (see resolved_model_metrics_urls); "" turns a model's gating off
     model_metrics_urls: dict[str, str] = {}
+    # model alias -> base URL of its llama.cpp server, for counting prompt tokens; "" : count
+    # through LiteLLM instead (see resolved_model_server_urls)
+    model_server_urls: dict[str, str] = {}
     model_metrics_poll_seconds: float = Field(default=1.0, gt=0)
     # a server is saturated at this many queued requests, or at this share of KV cache in use
     model_admission_queue_limit: int = Field(default=8, ge=1)
@@ -95,6 +103,14 @@ class Settings(BaseSettings):
     # a submit over the cap: accepted and waits for a slot (queue), or refused with 429 (reject)
     tenant_over_cap: Literal["queue", "reject"] = "queue"
     tenant_cap_retry_after_seconds: int = Field(default=5, ge=1)  # the 429's Retry-After
+    # the highest budgets a task may run under (workflows/contracts/budgets.py), for tenants
+    # without their own (`agentry tenant-budgets`); an agent's defaults above them are cut
+    task_budget_limits: dict[str, int] = {
+        "max_model_calls": 500,
+        "max_tool_calls_per_turn": 32,
+        "max_tokens": 2_000_000,
+        "deadline_seconds": 7 * 86_400,
+    }
     # how often a task waiting for a slot asks again (tasks far back in line: up to 4x less)
     tenant_admission_poll_seconds: float = Field(default=2.0, gt=0)
 
@@ -111,6 +127,18 @@ class Settings(BaseSettings):
             urls[self.default_model] = f"http://127.0.0.1:{self.default_model_port}/metrics"
             urls[self.small_model] = f"http://127.0.0.1:{self.small_model_port}/metrics"
         urls.update(self.model_metrics_urls)
+        return {alias: url for alias, url in urls.items() if url}
+
+    @property
+    def resolved_model_server_urls(self) -> dict[str, str]:
+        """Model group → base URL of its llama.cpp server, whose tokenizer counts prompts
+        (activities/token_counts.py): the embedded servers (when on), then
+        `model_server_urls` on top; a group without one is counted through LiteLLM."""
+        urls: dict[str, str] = {}
+        if self.embedded_models:
+            urls[self.default_model] = f"http://127.0.0.1:{self.default_model_port}"
+            urls[self.small_model] = f"http://127.0.0.1:{self.small_model_port}"
+        urls.update(self.model_server_urls)
         return {alias: url for alias, url in urls.items() if url}
 
     @property

@@ -90,6 +90,10 @@ async def start_stack(
         "cancel_wait_seconds": 10,
         "approval_webhook_url": f"http://127.0.0.1:{webhook_port}/hook",
         "approval_resignal_seconds": 1,
+        # the scripted server tokenizes like llama.cpp (/apply-template, /tokenize)
+        "model_server_urls": {
+            name: scripted.base_url for name in ("scripted", "scripted-admission", "scripted-small")
+        },
         "model_metrics_urls": {
             "scripted-admission": f"{scripted.base_url}/metrics?model=scripted-admission"
         },

@@ -1,34 +1,39 @@
 """AgentTaskWorkflow: the agent loop. It decides; activities act.
 
-model turn → tool calls (those a policy holds wait for a human; the rest run at once,
-concurrently) → next turn, until the model answers without a tool call or the iteration
-budget is spent. A conversation then waits for the next user message until its idle timeout.
+model turn (older turns summarised first when the prompt grows past the threshold) → tool
+calls (those a policy holds wait for a human; the rest run at once, concurrently) → next turn,
+until the model answers without a tool call, the iteration budget is spent, or a guardrail
+stops it. A conversation then waits for the next user message until its idle timeout.
 The workflow holds message ids, never message texts, so its history stays small.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from activities.lifecycle import LifecycleActivities
-    from activities.llm import LlmActivities
     from workflows import policies
     from workflows.contracts.approvals import APPROVAL_DECIDED, ApprovalDecided
     from workflows.contracts.lifecycle import BeginTaskRequest, BeginTaskResult, FinishTaskRequest
+    from workflows.contracts.memory import CONTEXT_EXCEEDED
     from workflows.contracts.messages import USER_MESSAGE_ADDED, UserMessageAdded
-    from workflows.contracts.model_turns import ModelTurnRequest, ModelTurnResult
     from workflows.contracts.tasks import (
         AGENT_TASK_WORKFLOW,
         AgentTaskInput,
         AgentTaskResult,
         TaskStatus,
     )
+    from workflows.guardrails import Guardrails, Stop
+    from workflows.memory import model_turn
     from workflows.task_status import set_status
     from workflows.tool_call_round import ToolCallRound
+
+LONG_TASKS_PATCH = "long-tasks"  # summaries, budgets, runaway detection (histories before: off)
 
 
 @workflow.defn(name=AGENT_TASK_WORKFLOW)
@@ -60,7 +65,10 @@ class AgentTaskWorkflow:
                 raise asyncio.CancelledError("task cancelled") from exc
             cause = exc.cause if isinstance(exc, ActivityError) else None
             message = str(cause) if cause is not None else str(exc)
-            await self._finish(task, TaskStatus.failed, error=message, error_code="step_failed")
+            code = "step_failed"
+            if isinstance(cause, ApplicationError) and cause.type == CONTEXT_EXCEEDED:
+                code = "context_exceeded"
+            await self._finish(task, TaskStatus.failed, error=message, error_code=code)
             raise ApplicationError(f"task failed: {message}", non_retryable=True) from exc
 
     async def _loop(self, task: AgentTaskInput) -> AgentTaskResult:
@@ -74,6 +82,9 @@ class AgentTaskWorkflow:
             message_ids = begun.message_ids
 
         iteration, budget_start, first_iteration = task.iteration, task.budget_start, task.iteration
+        guarded = workflow.patched(LONG_TASKS_PATCH)
+        guard = Guardrails(agent, task.spent, workflow.now())
+        summarised_at: int | None = None
         while iteration - budget_start < agent.max_iterations:
             message_ids.extend(self._take_new_messages())
             if self._should_continue_as_new(iteration - first_iteration):
@@ -83,17 +94,32 @@ class AgentTaskWorkflow:
                             "message_ids": message_ids,
                             "iteration": iteration,
                             "budget_start": budget_start,
+                            "spent": guard.spent,
                         }
                     )
                 )
-            turn = await self._model_turn(task, iteration, message_ids)
-            message_ids.append(turn.message_id)
+            if guarded and (stop := guard.before_turn(workflow.now())):
+                return await self._stop(task, stop, iteration)
+            turn = await model_turn(task, iteration, message_ids, summarised_at)
+            message_ids = [*turn.message_ids, turn.result.message_id]
+            if turn.summary is not None:
+                summarised_at = iteration
+                guard.count_tokens(turn.summary.prompt_tokens + turn.summary.completion_tokens)
             iteration += 1
-            if turn.tool_calls:
-                tool_calls = ToolCallRound(task, iteration - 1, turn, message_ids, self._decisions)
-                message_ids.extend(await tool_calls.run())
+            stop = guard.after_turn(turn.result)
+            if guarded and stop:
+                return await self._stop(task, stop, iteration)
+            if turn.result.tool_calls:
+                tool_calls = ToolCallRound(
+                    task, iteration - 1, turn.result, message_ids, self._decisions
+                )
+                results = await tool_calls.run()
+                message_ids.extend(result.message_id for result in results)
+                stop = guard.after_results([result.digest for result in results])
+                if guarded and stop:
+                    return await self._stop(task, stop, iteration)
                 continue
-            output = turn.final_text or ""
+            output = turn.result.final_text or ""
             if self._new_messages or await self._await_next_message(task, iteration, output):
                 budget_start = iteration  # each user message gets the full budget
                 continue
@@ -110,6 +136,16 @@ class AgentTaskWorkflow:
             f"the partial transcript is at /v1/tasks/{task.task_id}/messages"
         )
         await self._finish(task, TaskStatus.failed, error=error, error_code="max_iterations")
+        return AgentTaskResult(
+            task_id=task.task_id, status=TaskStatus.failed, error=error, iterations=iteration
+        )
+
+    async def _stop(self, task: AgentTaskInput, stop: Stop, iteration: int) -> AgentTaskResult:
+        """A guardrail ended the task: failed, with the figures; the transcript stays."""
+        error = f"{stop.message}; the partial transcript is at /v1/tasks/{task.task_id}/messages"
+        await self._finish(
+            task, TaskStatus.failed, error=error, error_code=stop.code, details=stop.details
+        )
         return AgentTaskResult(
             task_id=task.task_id, status=TaskStatus.failed, error=error, iterations=iteration
         )
@@ -132,28 +168,6 @@ class AgentTaskWorkflow:
             await workflow.sleep(begun.wait_seconds)
             if workflow.info().is_continue_as_new_suggested():
                 workflow.continue_as_new(task)  # a long wait must not grow one history forever
-
-    async def _model_turn(
-        self, task: AgentTaskInput, iteration: int, message_ids: list[int]
-    ) -> ModelTurnResult:
-        agent = task.agent
-        return await workflow.execute_activity_method(
-            LlmActivities.model_turn,
-            ModelTurnRequest(
-                task_id=task.task_id,
-                iteration=iteration,
-                model=agent.model,
-                message_ids=message_ids,
-                tools=agent.tools,
-                tool_call_format=agent.tool_call_format,
-                temperature=agent.temperature,
-                max_tokens=agent.max_tokens,
-                priority=task.priority,
-            ),
-            start_to_close_timeout=policies.MODEL_CALL_TIMEOUT,
-            heartbeat_timeout=policies.MODEL_CALL_HEARTBEAT,
-            retry_policy=policies.MODEL_CALL_RETRY,
-        )
 
     async def _await_next_message(self, task: AgentTaskInput, iteration: int, output: str) -> bool:
         """A conversation stays open after an answer; True when the user wrote again."""
@@ -188,6 +202,7 @@ class AgentTaskWorkflow:
         output: str | None = None,
         error: str | None = None,
         error_code: str | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
         await workflow.execute_activity_method(
             LifecycleActivities.finish_task,
@@ -197,6 +212,7 @@ class AgentTaskWorkflow:
                 output=output,
                 error=error,
                 error_code=error_code,
+                details=details,
             ),
             start_to_close_timeout=policies.STORE_TIMEOUT,
             retry_policy=policies.STORE_RETRY,

@@ -28,9 +28,11 @@ with workflow.unsafe.imports_passed_through():
         NotifyApprovalRequest,
         RequestApprovalsRequest,
     )
+    from workflows.contracts.delegation import DELEGATE_TOOL
     from workflows.contracts.model_turns import ModelTurnResult
     from workflows.contracts.tasks import AgentTaskInput, TaskStatus
-    from workflows.contracts.tool_calls import ToolCall, ToolCallRequest
+    from workflows.contracts.tool_calls import ToolCall, ToolCallRequest, ToolCallResult
+    from workflows.delegation import delegate
     from workflows.task_status import set_status
 
 TIMED_OUT = "no approver decided before the deadline, so the call was not run"
@@ -56,11 +58,11 @@ class ToolCallRound:
         self._decisions = decisions
         self._background: list[asyncio.Task[None]] = []  # webhook calls nobody waits for
 
-    async def run(self) -> list[int]:
-        """Run the turn's calls; return the tool-result message ids in call order."""
+    async def run(self) -> list[ToolCallResult]:
+        """Run the turn's calls; return their results in call order."""
         calls = self._turn.tool_calls
         needed = self._needed(calls)
-        results: dict[str, asyncio.Future[int]] = {}
+        results: dict[str, asyncio.Future[ToolCallResult]] = {}
         for call in calls:
             if call.id not in needed:
                 rejection = self._turn.invalid_calls.get(call.id)
@@ -75,9 +77,9 @@ class ToolCallRound:
             for call in calls:
                 if call.id in needed:
                     results[call.id] = asyncio.ensure_future(self._run_decided(call, decided))
-        message_ids = list(await asyncio.gather(*(results[call.id] for call in calls)))
+        done = list(await asyncio.gather(*(results[call.id] for call in calls)))
         await asyncio.gather(*resumed)
-        return message_ids
+        return done
 
     def _needed(self, calls: list[ToolCall]) -> dict[str, ApprovalNeeded]:
         needed: dict[str, ApprovalNeeded] = {}
@@ -165,7 +167,9 @@ class ToolCallRound:
                         comment=TIMED_OUT,
                     )
 
-    async def _run_decided(self, call: ToolCall, decided: dict[str, ApprovalDecided]) -> int:
+    async def _run_decided(
+        self, call: ToolCall, decided: dict[str, ApprovalDecided]
+    ) -> ToolCallResult:
         decision = decided[call.id]
         if decision.decision is ApprovalDecisionKind.reject:
             comment = decision.comment or "no reason given"
@@ -174,8 +178,10 @@ class ToolCallRound:
             call = call.model_copy(update={"arguments": decision.arguments})
         return await self._run(call, None)
 
-    async def _run(self, call: ToolCall, rejection: str | None) -> int:
-        result = await workflow.execute_activity_method(
+    async def _run(self, call: ToolCall, rejection: str | None) -> ToolCallResult:
+        if rejection is None and call.name == DELEGATE_TOOL and self._task.agent.sub_agents:
+            return await delegate(self._task, self._iteration, call)
+        return await workflow.execute_activity_method(
             ToolCallActivities.run_tool,
             ToolCallRequest(
                 task_id=self._task.task_id,
@@ -187,7 +193,6 @@ class ToolCallRound:
             heartbeat_timeout=policies.TOOL_CALL_HEARTBEAT,
             retry_policy=policies.TOOL_CALL_RETRY,
         )
-        return result.message_id
 
     async def _notify(self, approval_id: str) -> None:
         """Tell a webhook; its failure is logged and never blocks the task."""

@@ -25,6 +25,7 @@ class NewMessage:
     tool_calls: list[dict[str, Any]] | None = None
     tool_call_id: str | None = None
     name: str | None = None
+    summary_of: list[int] | None = None  # a summary: the messages it stands for
 
 
 class MessageRepository:
@@ -69,6 +70,7 @@ class MessageRepository:
                 tool_calls=message.tool_calls,
                 tool_call_id=message.tool_call_id,
                 name=message.name,
+                summary_of=message.summary_of,
             )
             .on_conflict_do_nothing(constraint="uq_messages_task_step")
             .returning(Message.id)

@@ -34,6 +34,8 @@ class Tenant(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     # this tenant's cap on concurrently running tasks; None: settings.tenant_max_concurrent_tasks
     max_concurrent_tasks: Mapped[int | None] = mapped_column(Integer)
+    # the highest budgets a submit may ask for (keys of Budgets); unset keys: the settings'
+    budget_limits: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -80,6 +82,12 @@ class Task(Base):
     prompt_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     completion_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     iterations: Mapped[int] = mapped_column(Integer, default=0)
+    # the budgets the task runs under (agent defaults, overridden at submit within limits)
+    budgets: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # a sub-agent's task: the task that delegated to it
+    parent_task_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("tasks.id", ondelete="CASCADE"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -104,6 +112,8 @@ class Message(Base):
     tool_calls: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     tool_call_id: Mapped[str | None] = mapped_column(String(100))
     name: Mapped[str | None] = mapped_column(String(200))
+    # a summary made by the memory step: the ids of the messages it stands for
+    summary_of: Mapped[list[int] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

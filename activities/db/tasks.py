@@ -36,6 +36,8 @@ class NewTask:
     request_hash: str | None = None
     id: uuid.UUID | None = None
     priority: int = PRIORITY_DEFAULT
+    budgets: dict[str, Any] | None = None
+    parent_task_id: uuid.UUID | None = None
 
 
 @dataclass
@@ -79,6 +81,8 @@ class TaskRepository:
                 workflow_id=new.workflow_id,
                 idempotency_key=new.idempotency_key,
                 request_hash=new.request_hash,
+                budgets=new.budgets,
+                parent_task_id=new.parent_task_id,
                 llm_calls=0,
                 tool_calls=0,
                 prompt_tokens=0,
@@ -146,6 +150,15 @@ class TaskRepository:
             return TaskPage(tasks=rows, next_key=None)
         last = rows[limit - 1]
         return TaskPage(tasks=rows[:limit], next_key=(last.created_at, last.id))
+
+    async def children(self, tenant_id: uuid.UUID, task_id: uuid.UUID) -> list[Task]:
+        """The sub-agent tasks a task delegated to, oldest first."""
+        statement = (
+            select(Task)
+            .where(Task.tenant_id == tenant_id, Task.parent_task_id == task_id)
+            .order_by(Task.created_at, Task.id)
+        )
+        return list((await self._session.scalars(statement)).all())
 
     async def lock(self, task_id: uuid.UUID) -> Task | None:
         """The task, locked until the transaction ends; None when it is gone."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,3 +25,20 @@ class TenantRepository:
         )
         statement = select(Tenant).where(Tenant.name == name)
         return (await self._session.execute(statement)).scalar_one()
+
+    async def budget_limits(self, tenant_id: uuid.UUID) -> dict[str, Any]:
+        """The highest budgets the tenant's submits may ask for; empty: the settings'."""
+        limits = await self._session.scalar(
+            select(Tenant.budget_limits).where(Tenant.id == tenant_id)
+        )
+        return dict(limits or {})
+
+    async def set_budget_limits(self, name: str, limits: dict[str, Any] | None) -> bool:
+        """Set (None: clear) a tenant's budget limits; False when there is no such tenant."""
+        changed = await self._session.execute(
+            update(Tenant)
+            .where(Tenant.name == name)
+            .values(budget_limits=limits)
+            .returning(Tenant.id)
+        )
+        return changed.scalar_one_or_none() is not None

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import TypeVar, overload
 
 from activities.tools.builtin import BUILTIN_TOOLS
+from activities.tools.delegate import delegate
 from activities.tools.errors import UnknownToolError
 from activities.tools.tool import Tool, ToolFunction
 from activities.tools.workspace import WORKSPACE_TOOLS
@@ -82,6 +83,6 @@ class ToolRegistry:
 def default_registry() -> ToolRegistry:
     """A fresh registry of the built-in tools (fresh, so adding tools never leaks between users)."""
     registry = ToolRegistry()
-    for func in (*BUILTIN_TOOLS, *WORKSPACE_TOOLS):
+    for func in (*BUILTIN_TOOLS, *WORKSPACE_TOOLS, delegate):
         registry.add(func)
     return registry

@@ -18,6 +18,8 @@ ROUTER_PORT="${ROUTER_PORT:-30000}"
 FIRST_PORT=31000
 : "${MODEL_SERVER_KEY:?set MODEL_SERVER_KEY}"
 export HF_HUB_OFFLINE=1   # never download at start-up
+# --context-length 8192: tokens one request may hold (prompt + output), the max_input_tokens
+# that deploy/litellm/config.yaml advertises for agent-default (README.md, "Context length")
 
 pids=()
 cleanup() { kill -TERM "${pids[@]}" 2>/dev/null || true; wait || true; }
@@ -29,6 +31,7 @@ for ((i = 0; i < REPLICAS; i++)); do
   CUDA_VISIBLE_DEVICES="$i" python3 -m sglang.launch_server \
     --model-path "$MODEL_PATH" \
     --served-model-name agent-default \
+    --context-length 8192 \
     --host 127.0.0.1 --port "$port" \
     --tool-call-parser qwen25 \
     --enable-metrics &

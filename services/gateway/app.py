@@ -11,15 +11,18 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
 
 from activities.db.decisions import DecisionRepository
 from activities.db.engine import create_engine, create_session_factory
+from activities.token_counts import TokenCounter
 from activities.tools.catalog import ToolCatalog
 from services.agent_specs import AgentCatalog
 from services.gateway.decision_outbox import DecisionOutbox
 from services.gateway.errors import PROBLEM_CONTENT_TYPE, install_error_handlers
 from services.gateway.routes import agents, approvals, health, pools, tasks, ui
+from services.model_groups import load_model_groups
 from services.pools.catalog import PoolCatalog
 from services.settings import Settings, get_settings
 from services.temporal_client import connect_temporal
@@ -52,10 +55,26 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     state.tool_catalog = tools = ToolCatalog.load()
     # every agent must name a declared pool, else its tasks would wait on a queue nobody polls
     state.pool_catalog = pools = PoolCatalog.load(settings.pools_file)
+    # and a model group the LiteLLM config declares, whose context budget their tasks get
     state.agent_catalog = AgentCatalog.load(
-        settings.agents_dir, tool_schemas=tools.parameter_schemas(), pools=pools.names()
+        settings.agents_dir,
+        tool_schemas=tools.parameter_schemas(),
+        pools=pools.names(),
+        model_groups=load_model_groups(settings.litellm_config),
     )
     async with contextlib.AsyncExitStack() as opened:
+        proxy = httpx.AsyncClient(
+            base_url=settings.litellm_url,
+            headers={"Authorization": f"Bearer {settings.litellm_key.get_secret_value()}"},
+            timeout=httpx.Timeout(10.0),
+        )
+        opened.push_async_callback(proxy.aclose)
+        model_servers = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
+        opened.push_async_callback(model_servers.aclose)
+        # inputs too long for their agent's model are refused at submit
+        state.token_counter = TokenCounter(
+            proxy, model_servers, settings.resolved_model_server_urls
+        )
         engine = create_engine(database_url)
         opened.push_async_callback(engine.dispose)
         state.session_factory = session_factory = create_session_factory(engine)

@@ -22,6 +22,7 @@ from activities.db.approvals import ApprovalRepository
 from activities.db.decisions import DecisionRepository
 from activities.db.models import ApiKey, Approval, Task
 from activities.db.tasks import TaskRepository
+from activities.token_counts import TokenCounter
 from activities.tools.catalog import ToolCatalog
 from services.agent_specs import AgentCatalog
 from services.gateway.decision_outbox import DecisionOutbox
@@ -49,6 +50,7 @@ get_agent_catalog = app_state("agent_catalog")
 get_tool_catalog = app_state("tool_catalog")
 get_pool_catalog = app_state("pool_catalog")
 get_decision_outbox = app_state("decision_outbox")
+get_token_counter = app_state("token_counter")
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionFactoryDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_session_factory)]
@@ -58,6 +60,7 @@ AgentCatalogDep = Annotated[AgentCatalog, Depends(get_agent_catalog)]
 ToolCatalogDep = Annotated[ToolCatalog, Depends(get_tool_catalog)]
 PoolCatalogDep = Annotated[PoolCatalog, Depends(get_pool_catalog)]
 DecisionOutboxDep = Annotated[DecisionOutbox, Depends(get_decision_outbox)]
+TokenCounterDep = Annotated[TokenCounter | None, Depends(get_token_counter)]
 
 
 async def get_session(factory: SessionFactoryDep) -> AsyncIterator[AsyncSession]:

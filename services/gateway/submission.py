@@ -25,9 +25,13 @@ from activities.db.events import EventRepository, status_event, status_step
 from activities.db.models import Task
 from activities.db.tasks import NewTask, TaskRepository
 from activities.db.tenant_caps import TenantCapRepository
-from services.agent_specs import AgentCatalog, AgentSpec
+from activities.db.tenants import TenantRepository
+from services.agent_specs import AgentCatalog
 from services.gateway.errors import ProblemError
+from services.gateway.task_limits import effective_budgets
 from services.settings import Settings
+from workflows.contracts.agents import AgentConfig
+from workflows.contracts.budgets import Budgets
 from workflows.contracts.tasks import (
     AGENT_TASK_WORKFLOW,
     AdmissionPolicy,
@@ -51,6 +55,7 @@ class Submission:
     idempotency_key: str | None
     priority: int  # as asked, else the pool's
     priority_given: bool = False  # asked for: part of what the Idempotency-Key covers
+    budgets: Budgets | None = None  # as asked (part of what the Idempotency-Key covers)
 
 
 def canonical_json(value: Any) -> str:
@@ -58,7 +63,11 @@ def canonical_json(value: Any) -> str:
 
 
 def request_hash(
-    agent: str, input: str, metadata: dict[str, Any], priority: int | None = None
+    agent: str,
+    input: str,
+    metadata: dict[str, Any],
+    priority: int | None = None,
+    budgets: dict[str, Any] | None = None,
 ) -> str:
     """What an Idempotency-Key promises: the same key always carries this same request.
 
@@ -67,6 +76,8 @@ def request_hash(
     request: dict[str, Any] = {"agent": agent, "input": input, "metadata": metadata}
     if priority is not None:
         request["priority"] = priority
+    if budgets:
+        request["budgets"] = budgets
     return hashlib.sha256(canonical_json(request).encode()).hexdigest()
 
 
@@ -91,9 +102,9 @@ def check_sizes(input: str, metadata: dict[str, Any], settings: Settings) -> Non
     check_size("metadata", metadata_bytes, limit, kind="metadata-too-large", measured=" as JSON")
 
 
-def resolve_agent(catalog: AgentCatalog, name: str) -> AgentSpec:
-    spec = catalog.get(name)
-    if spec is None:
+def resolve_agent(catalog: AgentCatalog, name: str) -> AgentConfig:
+    agent = catalog.config(name)
+    if agent is None:
         available = catalog.names()
         raise ProblemError(
             422,
@@ -101,13 +112,13 @@ def resolve_agent(catalog: AgentCatalog, name: str) -> AgentSpec:
             kind="unknown-agent",
             extra={"available_agents": available},
         )
-    return spec
+    return agent
 
 
 async def submit_task(
     session: AsyncSession,
     client: Client,
-    spec: AgentSpec,
+    agent: AgentConfig,
     submission: Submission,
     settings: Settings,
 ) -> tuple[Task, bool]:
@@ -120,9 +131,15 @@ async def submit_task(
         submission.input,
         submission.metadata,
         submission.priority if submission.priority_given else None,
+        submission.budgets.model_dump(exclude_none=True) if submission.budgets else None,
     )
     tasks = TaskRepository(session)
-    task, created = await _store(session, tasks, submission, digest, settings)
+    limits = {**settings.task_budget_limits}
+    limits.update(await TenantRepository(session).budget_limits(submission.tenant_id))
+    agent = agent.model_copy(
+        update={"budgets": effective_budgets(agent.budgets, submission.budgets, limits)}
+    )
+    task, created = await _store(session, tasks, submission, digest, settings, agent)
     if not created and task.request_hash != digest:
         raise ProblemError(
             409,
@@ -132,7 +149,7 @@ async def submit_task(
         )
     if created or task.status == TaskStatus.queued:
         try:
-            await _start_workflow(client, task, spec, _admission_policy(settings))
+            await _start_workflow(client, task, agent, _admission_policy(settings))
         except Exception as exc:
             if created:
                 await tasks.delete_unstarted(task.id)
@@ -153,6 +170,7 @@ async def _store(
     submission: Submission,
     digest: str,
     settings: Settings,
+    agent: AgentConfig,
 ) -> tuple[Task, bool]:
     """Insert the task and its `queued` event in one transaction; in reject mode only within
     the tenant's cap (a retry of a stored task is never refused)."""
@@ -171,6 +189,7 @@ async def _store(
         idempotency_key=submission.idempotency_key,
         request_hash=digest,
         priority=submission.priority,
+        budgets=agent.budgets.model_dump(),
     )
     task, created = await tasks.create(new)
     if created:
@@ -212,7 +231,7 @@ def _admission_policy(settings: Settings) -> AdmissionPolicy:
 
 
 async def _start_workflow(
-    client: Client, task: Task, spec: AgentSpec, admission: AdmissionPolicy
+    client: Client, task: Task, agent: AgentConfig, admission: AdmissionPolicy
 ) -> None:
     """Start by name; an already-started workflow is a retried submit, so it counts as done.
 
@@ -223,12 +242,14 @@ async def _start_workflow(
             AGENT_TASK_WORKFLOW,
             AgentTaskInput(
                 task_id=str(task.id),
-                agent=spec.to_config(),
+                agent=agent.model_copy(update={"budgets": Budgets.model_validate(task.budgets)})
+                if task.budgets
+                else agent,
                 priority=task.priority,
                 admission=admission,
             ),
             id=task.workflow_id,
-            task_queue=task_queue_for_pool(spec.pool),
+            task_queue=task_queue_for_pool(agent.pool),
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             priority=Priority(priority_key=task.priority, fairness_key=str(task.tenant_id)),
             rpc_timeout=START_RPC_TIMEOUT,

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -17,51 +17,58 @@ from temporalio.worker import Worker
 
 from activities.approvals import ApprovalActivities
 from activities.db.engine import create_engine, create_session_factory
+from activities.delegation import DelegationActivities
 from activities.lifecycle import LifecycleActivities
 from activities.llm import LlmActivities
+from activities.memory import MemoryActivities
 from activities.model_admission import AdmissionGate, AdmissionLimits
 from activities.model_load import ModelLoadMonitor
+from activities.token_counts import TokenCounter
 from activities.tool_calls import ToolCallActivities
 from activities.tools.registry import default_registry
+from services.agent_specs import AgentCatalog
+from services.model_groups import load_model_groups
 from services.pools.catalog import PoolCatalog, PoolSpec
 from services.settings import Settings
 from services.temporal_client import connect_temporal
 from services.worker.runner import workflow_runner
 from workflows.agent_task import AgentTaskWorkflow
+from workflows.contracts.agents import AgentConfig
 
 logger = logging.getLogger(__name__)
 
 METRICS_TIMEOUT_SECONDS = 2.0  # a model server's metrics slower than this: a failed poll
 
 
+def activity_methods(*instances: object) -> list[Callable[..., Any]]:
+    """Every activity an activity class instance defines, bound to it."""
+    methods: list[Callable[..., Any]] = []
+    for instance in instances:
+        for name in dir(type(instance)):
+            method = getattr(instance, name)
+            if callable(method) and hasattr(method, "__temporal_activity_definition"):
+                methods.append(method)
+    return methods
+
+
 def build_workers(
     client: Client,
     pools: list[PoolSpec],
-    lifecycle: LifecycleActivities,
     llm_by_pool: Mapping[str, LlmActivities],
-    tools: ToolCallActivities,
-    approvals: ApprovalActivities,
+    shared: Sequence[object],
     max_cached_workflows: int = 1000,
     graceful_shutdown: timedelta = timedelta(seconds=60),
 ) -> list[Worker]:
     """One Temporal worker per pool, polling only that pool's queue, within its limits.
 
-    `llm_by_pool` holds one `LlmActivities` per pool, each with the pool's model-call cap.
+    `llm_by_pool` holds one `LlmActivities` per pool, each with the pool's model-call cap;
+    `shared` the other activity classes' instances, used by every pool.
     `graceful_shutdown` is how long in-flight activities may run on after shutdown starts.
     """
     runner = workflow_runner(client.data_converter)
     workers = []
     for pool in pools:
-        activities: list[Callable[..., Any]] = [
-            lifecycle.begin_task,
-            lifecycle.set_status,
-            lifecycle.finish_task,
-            llm_by_pool[pool.name].model_turn,
-            tools.run_tool,
-            approvals.request_approvals,
-            approvals.expire_approval,
-            approvals.notify_approval_requested,
-        ]
+        activities = activity_methods(llm_by_pool[pool.name], *shared)
         workers.append(
             Worker(
                 client,
@@ -97,8 +104,10 @@ async def run_worker(settings: Settings, pool_names: list[str]) -> None:
             limits=limits,
         ) as http,
         httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as webhooks,
+        httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0)) as model_servers,
         watching_model_load(settings) as admission,
     ):
+        tokens = TokenCounter(http, model_servers, settings.resolved_model_server_urls)
         llm_by_pool = {
             pool.name: LlmActivities(
                 sessions,
@@ -106,16 +115,22 @@ async def run_worker(settings: Settings, pool_names: list[str]) -> None:
                 registry,
                 asyncio.Semaphore(pool.max_concurrent_model_calls),
                 admission,
+                tokens,
             )
             for pool in pools
         }
+        shared = [
+            LifecycleActivities(sessions),
+            ToolCallActivities(sessions, registry, settings.resolved_workspaces_dir),
+            ApprovalActivities(sessions, webhooks, settings.approval_webhook_url),
+            MemoryActivities(sessions, http, registry, tokens),
+            DelegationActivities(sessions, agent_configs(settings), settings.task_budget_limits),
+        ]
         workers = build_workers(
             client,
             pools,
-            LifecycleActivities(sessions),
             llm_by_pool,
-            ToolCallActivities(sessions, registry, settings.resolved_workspaces_dir),
-            ApprovalActivities(sessions, webhooks, settings.approval_webhook_url),
+            shared,
             max_cached_workflows=settings.worker_max_cached_workflows,
             graceful_shutdown=timedelta(seconds=settings.worker_drain_seconds),
         )
@@ -139,6 +154,17 @@ async def run_worker(settings: Settings, pool_names: list[str]) -> None:
     failures = [result for result in results if isinstance(result, BaseException)]
     if failures:  # a worker that died on its own (not by signal) is a failure of the process
         raise failures[0]
+
+
+def agent_configs(settings: Settings) -> dict[str, AgentConfig]:
+    """Every agent as the gateway reads it, for the sub-agents this worker's tasks start."""
+    registry = default_registry()
+    catalog = AgentCatalog.load(
+        settings.agents_dir,
+        tool_schemas={name: registry.get(name).parameters_schema for name in registry.names()},
+        model_groups=load_model_groups(settings.litellm_config),
+    )
+    return {name: config for name in catalog.names() if (config := catalog.config(name))}
 
 
 @contextlib.asynccontextmanager

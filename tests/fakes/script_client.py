@@ -109,15 +109,29 @@ class ScriptedModel:
         """What LiteLLM's ``api_base`` should be for this server."""
         return f"{self.base_url}/v1"
 
-    async def script(self, key: str, replies: Sequence[Reply]) -> str:
-        """Register (or replace) the replies for ``key``; returns the marker to embed."""
-        body = {"replies": [r.model_dump(exclude_none=True) for r in replies]}
+    async def script(
+        self, key: str, replies: Sequence[Reply], model_replies: dict[str, Reply] | None = None
+    ) -> str:
+        """Register (or replace) the replies for ``key``; returns the marker to embed.
+        ``model_replies``: requests for that model get that reply, every time."""
+        body: dict[str, Any] = {"replies": [r.model_dump(exclude_none=True) for r in replies]}
+        if model_replies:
+            body["model_replies"] = {
+                model: reply.model_dump(exclude_none=True) for model, reply in model_replies.items()
+            }
         (await self._http.put(f"/_scripts/{key}", json=body)).raise_for_status()
         return script_marker(key)
 
     async def requests(self, key: str) -> list[dict[str, Any]]:
         """The chat-completion request bodies the server received for ``key``, in order."""
         response = await self._http.get(f"/_scripts/{key}/requests")
+        response.raise_for_status()
+        result: list[dict[str, Any]] = response.json()
+        return result
+
+    async def prompts(self, key: str) -> list[dict[str, Any]]:
+        """Per completion for ``key``: model, prompt_tokens, cached_tokens (prefix reuse)."""
+        response = await self._http.get(f"/_scripts/{key}/prompts")
         response.raise_for_status()
         result: list[dict[str, Any]] = response.json()
         return result

@@ -5,7 +5,13 @@ under a key (``PUT /_scripts/{key}``) and puts ``[script:<key>]`` in the convers
 completion whose messages carry that marker is answered with the key's next reply. Keys keep many
 concurrent tests (pytest-xdist) apart on one server process. Running out of replies or forgetting
 the marker is an HTTP error, never a silent default, so a test that calls the model more often
-than it scripted fails loudly.
+than it scripted fails loudly. ``model_replies`` answer every call naming a given model (say a
+summariser) with one fixed reply, outside the queue.
+
+Like llama.cpp it renders prompts with a (fixed, fake) chat template and tokenizes them
+(``/apply-template``, ``/tokenize``), so a client counting tokens that way predicts the completion's
+``prompt_tokens`` exactly; and like a prefix cache it reports in ``cached_tokens`` how many leading
+tokens a prompt shares with the key's previous prompt for the same model.
 
 Run: ``python -m tests.fakes.scripted_model --host 127.0.0.1 --port 18500``.
 """
@@ -19,6 +25,7 @@ import json
 import logging
 import re
 import time
+import zlib
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -59,7 +66,19 @@ class Reply(BaseModel):
 
 
 class Script(BaseModel):
-    replies: list[Reply]
+    replies: list[Reply] = Field(default_factory=list)
+    model_replies: dict[str, Reply] = Field(default_factory=dict)  # by requested model, reused
+
+
+class TemplateRequest(BaseModel):
+    messages: list[Any]
+    tools: list[Any] | None = None
+
+
+class TokenizeRequest(BaseModel):
+    """llama.cpp's body; its other fields (add_special, with_pieces, ...) are ignored."""
+
+    content: str
 
 
 class LoadOverride(BaseModel):
@@ -74,8 +93,22 @@ class LoadOverride(BaseModel):
 @dataclass
 class _KeyState:
     replies: deque[Reply]
-    served: int = 0
+    model_replies: dict[str, Reply]
+    served: int = 0  # queued replies only: model replies never run out
     requests: list[dict[str, Any]] = field(default_factory=list)
+    prompts: list[dict[str, Any]] = field(default_factory=list)
+    last_tokens: dict[str, list[int]] = field(default_factory=dict)  # by requested model
+
+    def record_prompt(self, model: str, tokens: list[int], prompt_tokens: int) -> int:
+        """Record a served prompt; returns its cached tokens: the leading tokens it shares with
+        the previous prompt for this model, which a prefix cache would still hold."""
+        pairs = zip(self.last_tokens.get(model, []), tokens, strict=False)
+        shared = sum(1 for _ in itertools.takewhile(lambda pair: pair[0] == pair[1], pairs))
+        self.last_tokens[model] = tokens
+        cached = min(shared, prompt_tokens)  # a scripted prompt_tokens may be the smaller
+        entry = {"model": model, "prompt_tokens": prompt_tokens, "cached_tokens": cached}
+        self.prompts.append(entry)
+        return cached
 
 
 @dataclass
@@ -93,8 +126,14 @@ class _ServerState:
 
 
 def estimate_tokens(text: str) -> int:
-    """Deterministic stand-in for a tokenizer: four characters a token, at least one."""
+    """Completion tokens of a reply nobody tokenizes: four characters a token, at least one."""
     return max(1, len(text) // 4)
+
+
+def tokenize(text: str) -> list[int]:
+    """Deterministic stand-in for a tokenizer: a stable id per four-character chunk, so equal
+    text prefixes give equal token prefixes."""
+    return [zlib.crc32(text[i : i + 4].encode()) % 100_000 for i in range(0, len(text), 4)]
 
 
 def _texts(messages: list[Any]) -> Iterator[str]:
@@ -109,6 +148,16 @@ def _texts(messages: list[Any]) -> Iterator[str]:
             yield from (p["text"] for p in content if isinstance(p, dict) and "text" in p)
         for call in message.get("tool_calls") or []:
             yield str((call.get("function") or {}).get("arguments", ""))
+
+
+def render_prompt(messages: list[Any], tools: list[Any] | None = None) -> str:
+    """A fixed stand-in chat template: tools first, one block a message, the assistant's turn."""
+    text = f"<|tools|>\n{json.dumps(tools, sort_keys=True)}\n" if tools else ""
+    for message in messages:
+        if isinstance(message, dict):
+            content = "\n".join(_texts([message]))
+            text += f"<|{message.get('role')}|>\n{content}\n"
+    return text + "<|assistant|>\n"
 
 
 def find_script_key(messages: list[Any]) -> str | None:
@@ -133,6 +182,7 @@ class _Answer:
     n: int
     model: str
     prompt_tokens: int
+    cached_tokens: int
     state: _ServerState
     released: bool = False
 
@@ -158,13 +208,14 @@ class _Answer:
             for i, c in enumerate(self.reply.tool_calls or [])
         ]  # fmt: skip
 
-    def usage(self) -> dict[str, int]:
+    def usage(self) -> dict[str, Any]:
         arguments = (c["function"]["arguments"] for c in self.calls())
         written = (self.reply.content or "") + "".join(arguments)
         done = self.reply.completion_tokens
         done = estimate_tokens(written) if done is None else done
         prompt = self.prompt_tokens
-        return {"prompt_tokens": prompt, "completion_tokens": done, "total_tokens": prompt + done}
+        return {"prompt_tokens": prompt, "completion_tokens": done, "total_tokens": prompt + done,
+                "prompt_tokens_details": {"cached_tokens": self.cached_tokens}}  # fmt: skip
 
     def head(self, kind: str) -> dict[str, Any]:
         created = int(time.time())
@@ -228,8 +279,8 @@ def create_app(model_names: tuple[str, ...] = ("fake-model",), kv_tokens: int = 
 
     @app.put("/_scripts/{key}")
     async def put_script(key: str, script: Script) -> dict[str, int]:
-        """Register or replace a key's queue; its served count and recorded requests reset."""
-        state.scripts[key] = _KeyState(replies=deque(script.replies))
+        """Register or replace a key's replies; its count, recorded requests and prompts reset."""
+        state.scripts[key] = _KeyState(deque(script.replies), script.model_replies)
         return {"remaining": len(script.replies), "served": 0}
 
     @app.get("/_scripts/{key}", response_model=None)
@@ -242,6 +293,12 @@ def create_app(model_names: tuple[str, ...] = ("fake-model",), kv_tokens: int = 
     async def get_requests(key: str) -> list[dict[str, Any]] | JSONResponse:
         script = state.scripts.get(key)
         return unknown(key) if script is None else script.requests
+
+    @app.get("/_scripts/{key}/prompts", response_model=None)
+    async def get_prompts(key: str) -> list[dict[str, Any]] | JSONResponse:
+        """Per served completion, in order: model, prompt_tokens and cached_tokens."""
+        script = state.scripts.get(key)
+        return unknown(key) if script is None else script.prompts
 
     @app.delete("/_scripts/{key}", status_code=204)
     async def delete_script(key: str) -> None:
@@ -276,17 +333,21 @@ def create_app(model_names: tuple[str, ...] = ("fake-model",), kv_tokens: int = 
         if (script := state.scripts.get(key)) is None:
             return _error(409, f"script '{key}' is not registered", "script_not_registered")
         script.requests.append(body)
-        if not script.replies:
-            logger.warning("script %r exhausted after %d replies", key, script.served)
-            message = f"script '{key}' is exhausted: all {script.served} replies were served"
-            return _error(409, message, "script_exhausted")
-        reply = script.replies.popleft()
-        script.served += 1
-        prompt_tokens = reply.prompt_tokens
-        if prompt_tokens is None:
-            prompt_tokens = estimate_tokens("".join(_texts(messages)))
         model = str(body.get("model") or model_names[0])
-        answer, streaming = _Answer(reply, next(state.ids), model, prompt_tokens, state), False
+        if (reply := script.model_replies.get(model)) is None:
+            if not script.replies:
+                logger.warning("script %r exhausted after %d replies", key, script.served)
+                message = f"script '{key}' is exhausted: all {script.served} replies were served"
+                return _error(409, message, "script_exhausted")
+            reply = script.replies.popleft()
+            script.served += 1
+        tokens = tokenize(render_prompt(messages, body.get("tools")))
+        prompt_tokens = len(tokens) if reply.prompt_tokens is None else reply.prompt_tokens
+        cached_tokens = 0  # a scripted error is no completion: neither recorded nor cached
+        if reply.status is None:
+            cached_tokens = script.record_prompt(model, tokens, prompt_tokens)
+        answer = _Answer(reply, next(state.ids), model, prompt_tokens, cached_tokens, state)
+        streaming = False
         try:
             await asyncio.sleep(reply.delay_s)
             if reply.status is not None:
@@ -301,6 +362,15 @@ def create_app(model_names: tuple[str, ...] = ("fake-model",), kv_tokens: int = 
         finally:
             if not streaming:
                 answer.release()
+
+    @app.post("/apply-template")
+    async def apply_template(request: TemplateRequest) -> dict[str, str]:
+        """llama.cpp's: the prompt a chat completion with these messages and tools is given."""
+        return {"prompt": render_prompt(request.messages, request.tools)}
+
+    @app.post("/tokenize")
+    async def tokenize_text(request: TokenizeRequest) -> dict[str, list[int]]:
+        return {"tokens": tokenize(request.content)}
 
     @app.get("/v1/models")
     async def list_models() -> dict[str, Any]:

@@ -122,6 +122,8 @@ async def scheduling_gateway(
         update={
             "agents_dir": base / "agents",
             "pools_file": base / "pools.yaml",
+            # where the `scripted` model group is declared, with its context budget
+            "litellm_config": Path(__file__).parents[1] / "litellm-test-config.yaml",
             "cancel_wait_seconds": 10.0,
             **overrides,
         }

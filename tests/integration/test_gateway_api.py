@@ -242,8 +242,11 @@ async def test_messages_are_the_transcript_in_order(
         "tool_calls",
         "tool_call_id",
         "name",
+        "kind",
+        "summary_of",
         "created_at",
     }
+    assert {item["kind"] for item in items} == {"message"}  # no summary in a short task
 
 
 class LostDatabase:

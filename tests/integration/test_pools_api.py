@@ -137,13 +137,16 @@ async def test_each_pool_gets_a_worker_on_its_queue_with_its_limits(
     pools = PoolCatalog.load(tmp_path / "pools.yaml").require(["default", "batch"])
     nothing: Any = None
     llm_by_pool = {pool.name: LlmActivities(nothing, nothing, default_registry()) for pool in pools}
+    shared = [
+        LifecycleActivities(nothing),
+        ToolCallActivities(nothing, default_registry(), tmp_path),
+        ApprovalActivities(nothing, nothing, None),
+    ]
     workers = build_workers(
         temporal_client,
         pools,
-        LifecycleActivities(nothing),
         llm_by_pool,
-        ToolCallActivities(nothing, default_registry(), tmp_path),
-        ApprovalActivities(nothing, nothing, None),
+        shared,
         graceful_shutdown=timedelta(seconds=7),
     )
     configs = [worker.config() for worker in workers]

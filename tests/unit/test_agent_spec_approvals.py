@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from activities.tools.registry import default_registry
-from services.agent_specs import AgentCatalog, AgentSpec, AgentSpecError, parse_duration
+from services.agent_specs import AgentCatalog, AgentSpec, AgentSpecError
+from services.duration import parse_duration
 from workflows.contracts.approvals import ApprovalPolicy, ArgumentRule
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -25,12 +25,17 @@ SHARED_SERVICES = (
     "services.roles",
     "services.temporal_client",
     "services.pools",
+    "services.model_groups",
+    "services.duration",
+    "services.agent_spec_limits",
 )
 ACTIVITY_CLASSES = (  # what workflows name activities by (method references only)
     "activities.lifecycle",
     "activities.llm",
     "activities.tool_calls",
     "activities.approvals",
+    "activities.memory",
+    "activities.delegation",
 )
 
 # Who may import what: (importing module's prefix, prefixes it may import). The first rule
@@ -43,6 +48,7 @@ ALLOWED: list[tuple[str, tuple[str, ...]]] = [
     ("activities.tools.builtin", ("activities.tools.errors", "activities.tools.context")),
     ("activities.tools.workspace", ("activities.tools.errors", "activities.tools.context")),
     ("activities.tools.context", ("activities.tools.errors",)),
+    ("activities.tools.delegate", ("activities.tools.errors",)),
     ("activities", ("activities", "workflows.contracts")),
     (
         "services.gateway",
@@ -51,6 +57,7 @@ ALLOWED: list[tuple[str, tuple[str, ...]]] = [
             *SHARED_SERVICES,
             "activities.db",
             "activities.tools.catalog",
+            "activities.token_counts",  # inputs too long for their model are refused at submit
             "workflows.contracts",
         ),
     ),

@@ -81,7 +81,12 @@ async def test_scripted_token_counts_are_reported(
     key = unique_key()
     await model.script(key, [reply_text("x", prompt_tokens=1234, completion_tokens=56)])
     usage = (await chat(http, script_marker(key))).json()["usage"]
-    assert usage == {"prompt_tokens": 1234, "completion_tokens": 56, "total_tokens": 1290}
+    assert usage == {
+        "prompt_tokens": 1234,
+        "completion_tokens": 56,
+        "total_tokens": 1290,
+        "prompt_tokens_details": {"cached_tokens": 0},
+    }
 
 
 async def test_tool_call_reply_has_native_openai_shape(
@@ -315,6 +320,134 @@ async def test_load_of_one_model_leaves_the_others_alone(
     await model.set_load(model="busy-model")
     cleared = (await http.get("/metrics", params={"model": "busy-model"})).text
     assert gauge(cleared, "sglang:num_queue_reqs") == 0
+
+
+async def count_prompt(http: httpx.AsyncClient, body: dict[str, Any]) -> list[int]:
+    """The prompt's tokens as a client counts them with llama.cpp: apply-template, tokenize."""
+    template = {"messages": body["messages"], "tools": body.get("tools")}
+    prompt = (await http.post("/apply-template", json=template)).json()["prompt"]
+    tokenized = await http.post("/tokenize", json={"content": prompt, "add_special": True})
+    tokens: list[int] = tokenized.json()["tokens"]
+    return tokens
+
+
+async def test_tokenize_cuts_four_character_chunks(http: httpx.AsyncClient) -> None:
+    async def tokens(text: str) -> list[int]:
+        body = {"content": text, "with_pieces": False, "parse_special": True}
+        result: list[int] = (await http.post("/tokenize", json=body)).json()["tokens"]
+        return result
+
+    assert await tokens("") == []
+    assert len(await tokens("abcdefghi")) == 3
+    assert await tokens("abcdefgh") == await tokens("abcdefgh")
+    assert (await tokens("abcdefgh"))[:1] == (await tokens("abcdXYZ"))[:1]
+
+
+async def test_apply_template_renders_tools_messages_and_assistant_turn(
+    http: httpx.AsyncClient,
+) -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}
+    messages = [
+        {"role": "user", "content": [{"type": "text", "text": "hi"}]},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+    ]
+    tools = [{"type": "function", "function": {"name": "f"}}]
+    body = {"messages": messages, "tools": tools}
+    prompt = (await http.post("/apply-template", json=body)).json()["prompt"]
+    assert prompt == (
+        f"<|tools|>\n{json.dumps(tools, sort_keys=True)}\n"
+        '<|user|>\nhi\n<|assistant|>\n{"a": 1}\n<|assistant|>\n'
+    )
+
+
+async def test_counted_prompt_tokens_match_the_completion(
+    model: ScriptedModel, http: httpx.AsyncClient
+) -> None:
+    key = unique_key()
+    await model.script(key, [reply_text("ok"), reply_text("ok")])
+    tools = [{"type": "function", "function": {"name": "search", "parameters": {}}}]
+    for extra in ({}, {"tools": tools}):
+        messages = [{"role": "user", "content": f"{script_marker(key)} count me, please"}]
+        body = {"model": "fake-model", "messages": messages, **extra}
+        counted = await count_prompt(http, body)
+        usage = (await http.post("/v1/chat/completions", json=body)).json()["usage"]
+        assert usage["prompt_tokens"] == len(counted) > 0
+
+
+async def test_cached_tokens_are_the_prefix_shared_with_the_previous_prompt(
+    model: ScriptedModel, http: httpx.AsyncClient
+) -> None:
+    key = unique_key()
+    await model.script(key, [reply_text("first answer"), reply_text("second"), reply_text("x")])
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": f"{script_marker(key)} start"},
+    ]
+    first = {"model": "fake-model", "messages": messages}
+    first_usage = (await http.post("/v1/chat/completions", json=first)).json()["usage"]
+    assert first_usage["prompt_tokens_details"] == {"cached_tokens": 0}
+
+    messages = [
+        *messages,
+        {"role": "assistant", "content": "first answer"},
+        {"role": "user", "content": "go"},
+    ]
+    second = {"model": "fake-model", "messages": messages}
+    first_tokens, second_tokens = await count_prompt(http, first), await count_prompt(http, second)
+    shared = 0
+    while shared < len(first_tokens) and first_tokens[shared] == second_tokens[shared]:
+        shared += 1
+    events = sse_events(
+        await http.post(
+            "/v1/chat/completions",
+            json={**second, "stream": True, "stream_options": {"include_usage": True}},
+        )
+    )
+    usage = json.loads(events[-2])["usage"]
+    assert usage["prompt_tokens_details"] == {"cached_tokens": shared}
+    assert 0 < shared < usage["prompt_tokens"] == len(second_tokens)
+    assert shared >= first_usage["prompt_tokens"] - 1  # all but a partly shared last chunk
+
+    other = {"model": "other-model", "messages": messages}  # another model: its own cache
+    other_usage = (await http.post("/v1/chat/completions", json=other)).json()["usage"]
+    assert other_usage["prompt_tokens_details"] == {"cached_tokens": 0}
+    assert (await http.get(f"/_scripts/{key}/prompts")).json() == [
+        {"model": "fake-model", "prompt_tokens": len(first_tokens), "cached_tokens": 0},
+        {"model": "fake-model", "prompt_tokens": len(second_tokens), "cached_tokens": shared},
+        {"model": "other-model", "prompt_tokens": len(second_tokens), "cached_tokens": 0},
+    ]
+    assert (await http.get("/_scripts/unknown-key/prompts")).status_code == 404
+
+
+async def test_model_replies_answer_every_call_outside_the_queue(
+    model: ScriptedModel, http: httpx.AsyncClient
+) -> None:
+    key = unique_key()
+    summary = reply_text("Summary so far.").model_dump(exclude_none=True)
+    script = {
+        "replies": [reply_text("main").model_dump()],
+        "model_replies": {"summariser": summary},
+    }
+    assert (await http.put(f"/_scripts/{key}", json=script)).status_code == 200
+
+    async def ask(model_name: str) -> httpx.Response:
+        body = {"model": model_name, "messages": [{"role": "user", "content": script_marker(key)}]}
+        return await http.post("/v1/chat/completions", json=body)
+
+    for _ in range(3):
+        answer = (await ask("summariser")).json()
+        assert answer["choices"][0]["message"]["content"] == "Summary so far."
+        assert answer["model"] == "summariser"
+    assert await model.status(key) == {"remaining": 1, "served": 0}
+    assert (await ask("fake-model")).json()["choices"][0]["message"]["content"] == "main"
+    assert (await ask("fake-model")).status_code == 409
+    assert (await ask("summariser")).status_code == 200
+    assert await model.status(key) == {"remaining": 0, "served": 1}
+    recorded = [r["model"] for r in await model.requests(key)]
+    assert recorded == ["summariser"] * 3 + ["fake-model"] * 2 + ["summariser"]
+    prompts = (await http.get(f"/_scripts/{key}/prompts")).json()
+    assert [p["model"] for p in prompts] == ["summariser"] * 3 + ["fake-model", "summariser"]
+    assert [p["cached_tokens"] for p in prompts[1:3]] == [p["prompt_tokens"] for p in prompts[:2]]
 
 
 async def test_health_and_models(http: httpx.AsyncClient) -> None:

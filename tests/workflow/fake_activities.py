@@ -26,6 +26,7 @@ from workflows.contracts.lifecycle import (
     FinishTaskResult,
     SetStatusRequest,
 )
+from workflows.contracts.memory import SummarizeRequest, SummarizeResult
 from workflows.contracts.model_turns import ModelTurnRequest, ModelTurnResult
 from workflows.contracts.tool_calls import ToolCall, ToolCallRequest, ToolCallResult
 
@@ -49,6 +50,12 @@ class ScriptedActivities:
     webhook_fails: bool = False
     # decisions a human recorded in "Postgres" before the deadline fired (race simulation)
     recorded_decisions: dict[str, ApprovalDecided] = field(default_factory=dict)
+    # a model turn whose transcript is longer than this many messages asks for a summary
+    summarize_above: int | None = None
+    summaries: list[SummarizeRequest] = field(default_factory=list)
+    turn_tokens: int = 0  # prompt tokens each turn reports
+    # tool results: the same text for every call (a stalled task) or one per call
+    same_results: bool = False
     _next_id: int = 100
 
     def _id(self) -> int:
@@ -64,10 +71,31 @@ class ScriptedActivities:
         self.model_requests.append(request)
         if self.model_delay:
             await asyncio.sleep(self.model_delay)
+        limit = self.summarize_above
+        if request.summarize_threshold is not None and limit is not None:
+            if len(request.message_ids) > limit:
+                return ModelTurnResult(message_id=0, needs_summary=True, counted_tokens=999)
         turn = self.turns[request.iteration % len(self.turns)]
+        usage = {"prompt_tokens": self.turn_tokens}
         if isinstance(turn, str):
-            return ModelTurnResult(message_id=self._id(), final_text=turn)
-        return ModelTurnResult(message_id=self._id(), tool_calls=turn)
+            return ModelTurnResult(message_id=self._id(), final_text=turn, **usage)
+        return ModelTurnResult(message_id=self._id(), tool_calls=turn, **usage)
+
+    @activity.defn(name="summarize")
+    async def summarize(self, request: SummarizeRequest) -> SummarizeResult:
+        """Keeps the two opening messages and the last two, replacing the rest by one."""
+        self.summaries.append(request)
+        ids = request.message_ids
+        summary_id = self._id()
+        return SummarizeResult(
+            message_ids=[*ids[:2], summary_id, *ids[-2:]],
+            summary_id=summary_id,
+            replaced=len(ids) - 4,
+            tokens_before=request.tokens_before,
+            tokens_after=100,
+            prompt_tokens=50,
+            completion_tokens=10,
+        )
 
     @activity.defn(name="run_tool")
     async def run_tool(self, request: ToolCallRequest) -> ToolCallResult:
@@ -78,7 +106,9 @@ class ScriptedActivities:
             await asyncio.sleep(self.tool_delay)
         finally:
             self.tools_in_flight -= 1
-        return ToolCallResult(message_id=self._id())
+        call = request.call
+        digest = "same" if self.same_results else f"{call.name}:{sorted(call.arguments.items())}"
+        return ToolCallResult(message_id=self._id(), digest=digest)
 
     @activity.defn(name="finish_task")
     async def finish_task(self, request: FinishTaskRequest) -> FinishTaskResult:
@@ -129,4 +159,5 @@ class ScriptedActivities:
             self.request_approvals,
             self.expire_approval,
             self.notify_approval_requested,
+            self.summarize,
         ]

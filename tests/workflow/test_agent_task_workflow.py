@@ -79,7 +79,7 @@ async def test_tool_calls_of_one_turn_run_concurrently_then_the_model_sees_them(
 async def test_running_out_of_iterations_fails_with_a_clear_code(
     temporal_client: Client, queue: str
 ) -> None:
-    acts = ScriptedActivities(turns=[[calc("x", "1")]])
+    acts = ScriptedActivities(turns=[[calc("x", "1")], [calc("y", "2")], [calc("z", "3")]])
     async with worker(temporal_client, queue, acts):
         handle = await start(temporal_client, queue, max_iterations=3)
         result = await handle.result()
@@ -109,7 +109,7 @@ async def test_long_tasks_continue_as_new_and_keep_their_transcript(
     temporal_client: Client, queue: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(policies, "CONTINUE_AS_NEW_AFTER_ITERATIONS", 3)
-    acts = ScriptedActivities(turns=[[calc("x", "1")]] * 7 + ["end"])
+    acts = ScriptedActivities(turns=[[calc(f"x{i}", str(i))] for i in range(7)] + ["end"])
     async with worker(temporal_client, queue, acts):
         result = await (await start(temporal_client, queue, max_iterations=20)).result()
     assert result.status == TaskStatus.succeeded and result.iterations == 8

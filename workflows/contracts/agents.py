@@ -8,6 +8,8 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from workflows.contracts.approvals import ApprovalPolicy
+from workflows.contracts.budgets import Budgets, RunawayLimits
+from workflows.contracts.memory import ContextBudget, MemoryConfig
 
 
 class ToolCallFormat(StrEnum):
@@ -32,3 +34,11 @@ class AgentConfig(BaseModel):
     # a conversation stays open this long for the next user message after each answer
     idle_timeout_seconds: int | None = None
     webhook_url: str | None = None  # called when an approval is requested (else settings')
+    # of `model`, resolved at submit from the model group; None: unknown, nothing is checked
+    context: ContextBudget | None = None
+    memory: MemoryConfig | None = None  # None: older turns are never summarised
+    # a longer tool result goes to the model cut to this many characters (stored whole)
+    max_tool_result_chars: int = 8000
+    sub_agents: list[str] = Field(default_factory=list)  # agents `delegate` may hand work to
+    budgets: Budgets = Field(default_factory=Budgets)
+    runaway: RunawayLimits = Field(default_factory=RunawayLimits)

@@ -3,6 +3,8 @@ finishes once."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel
 
 from workflows.contracts.tasks import AdmissionPolicy, TaskStatus
@@ -38,6 +40,9 @@ class FinishTaskRequest(BaseModel):
     output: str | None = None
     error: str | None = None
     error_code: str | None = None
+    # the figures behind a failure (a budget and what was spent, a runaway's evidence), kept in
+    # the final status event
+    details: dict[str, Any] | None = None
 
 
 class FinishTaskResult(BaseModel):

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pydantic import BaseModel, Field
 
 from workflows.contracts.agents import ToolCallFormat
+from workflows.contracts.memory import ContextBudget
 from workflows.contracts.tasks import PRIORITY_DEFAULT
 from workflows.contracts.tool_calls import ToolCall
 
@@ -34,6 +35,10 @@ class ModelTurnRequest(BaseModel):
     temperature: float = 0.0
     max_tokens: int = 512
     priority: int = PRIORITY_DEFAULT  # the task's; a saturated model server serves high first
+    context: ContextBudget | None = None  # None: the prompt is not measured
+    # a prompt over this many tokens is not sent: the turn asks for a summary first
+    summarize_threshold: int | None = None
+    max_tool_result_chars: int = 8000
 
 
 class ModelTurnResult(BaseModel):
@@ -44,3 +49,6 @@ class ModelTurnResult(BaseModel):
     invalid_calls: dict[str, str] = Field(default_factory=dict)
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # the prompt passed summarize_threshold: nothing was sent, summarise and ask again
+    needs_summary: bool = False
+    counted_tokens: int | None = None  # the prompt as measured before the call, if it was

@@ -7,6 +7,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from workflows.contracts.agents import AgentConfig
+from workflows.contracts.budgets import Spent
 
 AGENT_TASK_WORKFLOW = "AgentTaskWorkflow"
 """Workflow type name; the gateway starts tasks by this name."""
@@ -56,6 +57,10 @@ class AgentTaskInput(BaseModel):
     message_ids: list[int] = Field(default_factory=list)
     iteration: int = 0
     budget_start: int = 0  # the iteration at which the latest user message arrived
+    spent: Spent = Field(default_factory=Spent)
+    # a sub-agent's task: the delegating task, and how deep in the delegation chain it runs
+    parent_task_id: str | None = None
+    depth: int = 0
 
 
 class AgentTaskResult(BaseModel):

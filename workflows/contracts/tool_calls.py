@@ -23,3 +23,4 @@ class ToolCallRequest(BaseModel):
 class ToolCallResult(BaseModel):
     message_id: int
     is_error: bool = False
+    digest: str = ""  # of the result text: runaway detection tells new results from repeats

@@ -29,6 +29,7 @@ from services.gateway.deps import (
     SettingsDep,
     TaskWriterDep,
     TemporalDep,
+    TokenCounterDep,
 )
 from services.gateway.errors import ProblemError, problem_responses
 from services.gateway.follow_ups import add_follow_up
@@ -40,6 +41,7 @@ from services.gateway.schemas.tasks import (
     MessageList,
     MessageOut,
     TaskCancel,
+    TaskChildren,
     TaskCreate,
     TaskList,
     TaskOut,
@@ -51,6 +53,7 @@ from services.gateway.submission import (
     resolve_agent,
     submit_task,
 )
+from services.gateway.task_limits import check_input_fits
 from services.settings import Settings
 from workflows.contracts.tasks import PRIORITY_DEFAULT, TaskStatus
 
@@ -80,6 +83,7 @@ async def create_task(
     catalog: AgentCatalogDep,
     pools: PoolCatalogDep,
     settings: SettingsDep,
+    tokens: TokenCounterDep,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -100,8 +104,9 @@ async def create_task(
     `Retry-After`."""
     metadata = body.metadata or {}
     check_sizes(body.input, metadata, settings)
-    spec = resolve_agent(catalog, body.agent)
-    pool = pools.get(spec.pool)
+    agent = resolve_agent(catalog, body.agent)
+    await check_input_fits(tokens, agent, body.input)
+    pool = pools.get(agent.pool)
     priority = body.priority
     if priority is None:
         priority = pool.priority if pool is not None else PRIORITY_DEFAULT
@@ -113,8 +118,9 @@ async def create_task(
         idempotency_key=idempotency_key,
         priority=priority,
         priority_given=body.priority is not None,
+        budgets=body.budgets,
     )
-    task, created = await submit_task(session, client, spec, submission, settings)
+    task, created = await submit_task(session, client, agent, submission, settings)
     response.headers["Location"] = f"/v1/tasks/{task.id}"
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -211,6 +217,16 @@ async def list_events(
     tenant's cap. Pass the last id seen as `after` to read only what came since."""
     events = await EventRepository(session).list(task.id, after=after, limit=limit)
     return EventList(items=[EventOut.from_row(event) for event in events])
+
+
+@router.get(
+    "/{task_id}/children", summary="A task's sub-agent tasks", responses=problem_responses(404)
+)
+async def list_children(task: OwnedTaskDep, session: SessionDep) -> TaskChildren:
+    """The tasks this task delegated to (its `delegate` calls), oldest first; each is a task of
+    its own (with `parent_task_id` set) whose usage also counts in this task's."""
+    children = await TaskRepository(session).children(task.tenant_id, task.id)
+    return TaskChildren(items=[TaskOut.from_row(child) for child in children])
 
 
 @router.get("/{task_id}/messages", summary="A task's transcript", responses=problem_responses(404))

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from activities.db.models import Message, Task, TaskEvent
 from services.gateway.schemas.examples import EXAMPLE_TASK_ID, EXAMPLE_TIME
+from workflows.contracts.budgets import Budgets
 from workflows.contracts.tasks import PRIORITY_HIGHEST, PRIORITY_LOWEST, TaskStatus
+
+
+class BudgetsIn(Budgets):
+    model_config = ConfigDict(extra="forbid")
+
+    max_model_calls: int | None = Field(default=None, ge=1, strict=True)
+    max_tool_calls_per_turn: int | None = Field(default=None, ge=1, strict=True)
+    max_tokens: int | None = Field(default=None, ge=1, strict=True)
+    deadline_seconds: int | None = Field(default=None, ge=1, le=366 * 86_400, strict=True)
 
 
 class TaskCreate(BaseModel):
@@ -48,6 +58,12 @@ class TaskCreate(BaseModel):
         strict=True,
         description="1 (highest) … 5 (lowest): among waiting tasks of a worker pool, higher "
         "priority starts first. Default: the priority of the agent's pool.",
+    )
+
+    budgets: BudgetsIn | None = Field(
+        default=None,
+        description="Limits for this task instead of the agent's defaults; each at most the "
+        "tenant's limit. A task that reaches one fails with `error.code` `budget_exceeded`.",
     )
 
     @field_validator("input")
@@ -126,6 +142,12 @@ class TaskOut(BaseModel):
     error: TaskError | None = Field(description="Why the task failed, when it did.")
     cancel_reason: str | None
     usage: TaskUsage
+    budgets: Budgets | None = Field(
+        default=None, description="The limits the task runs under (null: tasks from before)."
+    )
+    parent_task_id: uuid.UUID | None = Field(
+        default=None, description="For a sub-agent's task: the task that delegated to it."
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -153,6 +175,8 @@ class TaskOut(BaseModel):
                 completion_tokens=task.completion_tokens,
                 iterations=task.iterations,
             ),
+            budgets=Budgets.model_validate(task.budgets) if task.budgets else None,
+            parent_task_id=task.parent_task_id,
             created_at=task.created_at,
             started_at=task.started_at,
             finished_at=task.finished_at,
@@ -165,6 +189,10 @@ class TaskList(BaseModel):
     next_cursor: str | None = Field(
         description="Pass as `cursor` to get the next page; null on the last page."
     )
+
+
+class TaskChildren(BaseModel):
+    items: list[TaskOut] = Field(description="Sub-agent tasks, oldest first.")
 
 
 class EventOut(BaseModel):
@@ -183,7 +211,8 @@ class EventOut(BaseModel):
 
     id: int = Field(description="Increasing; pass the last one seen as `after` to resume.")
     type: str = Field(
-        description="`status`, `llm_call`, `tool_call`, `approval`, `message` or `admission` "
+        description="`status`, `llm_call`, `tool_call`, `approval`, `message`, `memory` (older "
+        "turns summarised: tokens before and after, the summary's own usage) or `admission` "
         "(a task waits for, then gets, a slot under its tenant's cap)."
     )
     data: dict[str, Any]
@@ -207,6 +236,14 @@ class MessageOut(BaseModel):
     )
     tool_call_id: str | None = Field(description="For `tool` messages: the call answered.")
     name: str | None = Field(description="For `tool` messages: the tool's name.")
+    kind: Literal["message", "summary"] = Field(
+        default="message",
+        description="`summary`: made by the memory step; from then on the model sees it in "
+        "place of the messages in `summary_of` (which stay here, whole).",
+    )
+    summary_of: list[int] | None = Field(
+        default=None, description="For a summary: the ids of the messages it replaced."
+    )
     created_at: datetime
 
     @classmethod
@@ -218,6 +255,8 @@ class MessageOut(BaseModel):
             tool_calls=message.tool_calls,
             tool_call_id=message.tool_call_id,
             name=message.name,
+            kind="summary" if message.summary_of else "message",
+            summary_of=message.summary_of,
             created_at=message.created_at,
         )
 

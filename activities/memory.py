@@ -1,0 +1,244 @@
+"""Summarising memory: older turns of a long task are replaced by one summary message, made by
+the `summarize` model group, so every prompt stays under the model's context budget.
+
+What stays byte-identical keeps the model server's prefix cache valid: the system prompt (with
+the tool list) and the first user message lead every prompt, and the summary goes right after
+them. The last `keep_recent` turns stay verbatim; a turn is a message with the tool results
+that answer it, so a tool call is never split from its result. A later summary folds the
+earlier one in (a summary of summaries). The summary is a durable step: stored once under its
+step key, found again on retry and replay.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from activities.chat_completions import complete_chat
+from activities.db.events import EventRepository, NewEvent
+from activities.db.messages import MessageRepository, NewMessage
+from activities.db.models import Message
+from activities.db.steps import StepRepository
+from activities.db.tasks import StepCounters
+from activities.heartbeat import heartbeating
+from activities.prompts import prompt_body
+from activities.token_counts import TEMPLATE_ALLOWANCE, TokenCounter, TokenCountError
+from activities.tools.registry import ToolRegistry
+from workflows.contracts.agents import ToolCallFormat
+from workflows.contracts.memory import SummarizeRequest, SummarizeResult
+
+SUMMARY_HEADER = "[Summary of the earlier work on this task; the turns it replaces are in the "
+INSTRUCTIONS = (
+    "You keep the working memory of an AI agent that is partway through a task. Summarise "
+    "the work below so the agent can carry on without it: facts found, numbers and tool "
+    "results it still needs (exact values), files and names, what is done and what is left. "
+    "Keep an earlier summary's facts. Plain text, no preamble."
+)
+ITEM_CHARS = 2_000  # of one message, in the summariser's input
+TASK_CHARS = 1_500  # of the task's first message, shown to the summariser for context
+MIN_CHUNK_BYTES = 512
+
+
+@dataclass(frozen=True)
+class Split:
+    head: list[Message]  # system prompt and first user message: never touched
+    middle: list[Message]  # replaced by the summary
+    tail: list[Message]  # the last turns, kept verbatim
+
+
+def split_for_summary(rows: Sequence[Message], keep_recent: int) -> Split:
+    """Where the summary goes; a turn starts at any message that is not a tool result."""
+    first_user = next((i for i, row in enumerate(rows) if row.role == "user"), len(rows) - 1)
+    head, rest = list(rows[: first_user + 1]), list(rows[first_user + 1 :])
+    starts = [i for i, row in enumerate(rest) if row.role != "tool"]
+    if keep_recent == 0:
+        cut = len(rest)
+    elif keep_recent < len(starts):
+        cut = starts[-keep_recent]
+    else:
+        cut = 0  # no more turns than are kept: nothing to summarise
+    middle, tail = rest[:cut], rest[cut:]
+    if len(middle) == 1 and middle[0].summary_of:
+        middle, tail = [], rest  # a lone summary cannot shrink further
+    return Split(head, middle, tail)
+
+
+class MemoryActivities:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        http: httpx.AsyncClient,
+        registry: ToolRegistry,
+        tokens: TokenCounter | None = None,
+    ) -> None:
+        """`http` is pointed at the LiteLLM proxy and carries its key; `tokens` measures the
+        prompt after the summary (None: not measured)."""
+        self._sessions = session_factory
+        self._http = http
+        self._registry = registry
+        self._tokens = tokens
+
+    @activity.defn
+    async def summarize(self, request: SummarizeRequest) -> SummarizeResult:
+        task_id, step_key = uuid.UUID(request.task_id), f"summary:{request.iteration}"
+        async with self._sessions() as session:
+            done = await StepRepository(session).find(task_id, step_key)
+            if done is not None:
+                return await _recorded(session, step_key, done, request.message_ids)
+            rows = await MessageRepository(session).load(task_id, request.message_ids)
+        split = split_for_summary(rows, request.memory.keep_recent)
+        if not split.middle:
+            return SummarizeResult(message_ids=request.message_ids)
+
+        started = time.monotonic()
+        text, usage = await heartbeating(self._summarise(request, split))
+        replaced = [row.id for row in split.middle]
+        content = f"{SUMMARY_HEADER}transcript as messages {replaced[0]}–{replaced[-1]}]\n{text}"
+        tokens_after = await self._count_after(request, split, content)
+        data = {
+            "type": "summarize",
+            "iteration": request.iteration,
+            "model": request.memory.model,
+            "replaced": replaced,
+            "tokens_before": request.tokens_before,
+            "tokens_after": tokens_after,
+            "tokens_saved": None if tokens_after is None else request.tokens_before - tokens_after,
+            "summarizer_calls": usage.calls,
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "duration_ms": int((time.monotonic() - started) * 1000),
+        }
+        async with self._sessions.begin() as session:
+            row = await StepRepository(session).record(
+                task_id,
+                step_key,
+                NewMessage("user", content, summary_of=replaced),
+                NewEvent("memory", data),
+                StepCounters(
+                    llm_calls=usage.calls,
+                    prompt_tokens=usage.prompt_tokens,
+                    completion_tokens=usage.completion_tokens,
+                ),
+            )
+        return _result(row, request.message_ids, data)
+
+    async def _summarise(self, request: SummarizeRequest, split: Split) -> tuple[str, _Usage]:
+        """Fold the middle into a summary, a chunk at a time when it is larger than the
+        summariser's own context."""
+        task = (split.head[-1].content or "")[:TASK_CHARS] if split.head else ""
+        items = [_as_text(row) for row in split.middle]
+        usage, summary = _Usage(), ""
+        for chunk in _chunks(items, self._chunk_bytes(request, task)):
+            parts = [f"The task:\n{task}"]
+            if summary:
+                parts.append(f"Summary so far:\n{summary}")
+            parts.append("Work to summarise:\n" + "\n".join(chunk))
+            body = {
+                "model": request.memory.model,
+                "messages": [
+                    {"role": "system", "content": INSTRUCTIONS},
+                    {"role": "user", "content": "\n\n".join(parts)},
+                ],
+                "temperature": 0.0,
+                "max_tokens": request.memory.summary_max_tokens,
+            }
+            reply = await complete_chat(self._http, body)
+            summary = str(reply["choices"][0]["message"].get("content") or "").strip()
+            got = reply.get("usage") or {}
+            usage.calls += 1
+            usage.prompt_tokens += int(got.get("prompt_tokens") or 0)
+            usage.completion_tokens += int(got.get("completion_tokens") or 0)
+        return summary, usage
+
+    def _chunk_bytes(self, request: SummarizeRequest, task: str) -> int | None:
+        """How much of the middle one summariser prompt may carry (bytes bound tokens)."""
+        budget = request.memory.budget
+        if budget is None:
+            return None
+        fixed = len((INSTRUCTIONS + task).encode()) + 4 * request.memory.summary_max_tokens
+        return max(MIN_CHUNK_BYTES, budget.prompt_tokens - TEMPLATE_ALLOWANCE - fixed)
+
+    async def _count_after(
+        self, request: SummarizeRequest, split: Split, summary: str
+    ) -> int | None:
+        if self._tokens is None:
+            return None
+        rows = [*split.head, Message(id=0, task_id=uuid.UUID(request.task_id), role="user",
+                                     content=summary), *split.tail]  # fmt: skip
+        tools = [self._registry.get(name) for name in request.tools]
+        body = prompt_body(
+            ToolCallFormat(request.tool_call_format), rows, tools, request.max_tool_result_chars
+        )
+        try:
+            return await self._tokens.count(request.model, body)
+        except TokenCountError:
+            return None  # only the event's figure is missing
+
+
+@dataclass
+class _Usage:
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+def _as_text(row: Message) -> str:
+    content = (row.content or "").strip()
+    if len(content) > ITEM_CHARS:
+        content = content[:ITEM_CHARS] + " …[cut]"
+    if row.summary_of:
+        return f"Earlier summary: {content}"
+    if row.role == "tool":
+        return f"Result of {row.name or 'a tool'}: {content}"
+    if row.role == "assistant" and row.tool_calls and not content:
+        calls = ", ".join(f"{c.get('name')}({c.get('arguments')})" for c in row.tool_calls)
+        return f"Assistant called {calls}"
+    return f"{row.role.capitalize()}: {content}"
+
+
+def _chunks(items: list[str], limit: int | None) -> list[list[str]]:
+    if limit is None:
+        return [items]
+    chunks: list[list[str]] = [[]]
+    size = 0
+    for item in items:
+        encoded = item.encode()
+        if len(encoded) > limit:
+            item = encoded[:limit].decode(errors="ignore")
+        if chunks[-1] and size + len(item.encode()) + 1 > limit:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(item)
+        size += len(item.encode()) + 1
+    return chunks
+
+
+def _result(row: Message, message_ids: list[int], data: dict[str, object]) -> SummarizeResult:
+    replaced = set(row.summary_of or [])
+    kept = [i for i in message_ids if i not in replaced]
+    at = next((n for n, i in enumerate(message_ids) if i in replaced), len(message_ids))
+    position = len([i for i in message_ids[:at] if i not in replaced])
+    ids = [*kept[:position], row.id, *kept[position:]]
+    after = data.get("tokens_after")
+    return SummarizeResult(
+        message_ids=ids,
+        summary_id=row.id,
+        replaced=len(replaced),
+        tokens_before=int(str(data.get("tokens_before") or 0)),
+        tokens_after=int(str(after)) if after is not None else 0,
+        prompt_tokens=int(str(data.get("prompt_tokens") or 0)),
+        completion_tokens=int(str(data.get("completion_tokens") or 0)),
+    )
+
+
+async def _recorded(
+    session: AsyncSession, step_key: str, row: Message, message_ids: list[int]
+) -> SummarizeResult:
+    event = await EventRepository(session).find(row.task_id, step_key)
+    return _result(row, message_ids, event.data if event is not None else {})

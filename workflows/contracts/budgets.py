@@ -1,0 +1,54 @@
+"""Guardrails of one task: budgets it may spend, the limits of runaway detection, and what it
+has spent so far (carried across continue-as-new)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+BUDGET_EXCEEDED = "budget_exceeded"
+"""`error.code` of a task stopped by one of its budgets."""
+
+RUNAWAY_DETECTED = "runaway_detected"
+"""`error.code` of a task stopped because it kept doing the same thing without progress."""
+
+BUDGET_NAMES = ("max_model_calls", "max_tool_calls_per_turn", "max_tokens", "deadline_seconds")
+
+
+class Budgets(BaseModel):
+    """Per-task limits; None: no limit of that kind."""
+
+    max_model_calls: int | None = Field(default=None, ge=1)
+    max_tool_calls_per_turn: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1)  # prompt + completion, summaries too
+    deadline_seconds: int | None = Field(default=None, ge=1)  # wall clock from the start
+
+    def capped(self, limits: dict[str, int]) -> Budgets:
+        """Each budget at most its limit; an unset budget becomes its limit."""
+        values = {}
+        for name in BUDGET_NAMES:
+            value, limit = getattr(self, name), limits.get(name)
+            values[name] = (
+                limit if limit is not None and (value is None or value > limit) else value
+            )
+        return Budgets.model_validate(values)
+
+
+class RunawayLimits(BaseModel):
+    # the same tool with the same arguments this many turns in a row stops the task
+    repeated_call_limit: int = Field(default=3, ge=2)
+    # this many turns in a row without a new tool result or an answer stops the task
+    stalled_turn_limit: int = Field(default=4, ge=2)
+
+
+class Spent(BaseModel):
+    """What a task has used so far, and the evidence runaway detection keeps."""
+
+    started_at: datetime | None = None  # when the first run began its loop
+    model_calls: int = 0
+    tokens: int = 0
+    last_calls: str = ""  # signature of the previous turn's tool calls
+    repeats: int = 0  # turns in a row with that same signature
+    stalled_turns: int = 0
+    result_digests: list[str] = Field(default_factory=list)  # recent distinct tool results

@@ -1,0 +1,91 @@
+"""A model turn that keeps its prompt within the context budget: when the prompt would pass
+the agent's summary threshold, the turn sends nothing, the older turns are summarised
+(activities/memory.py), and the turn is asked again with the shorter transcript.
+Deterministic workflow code, used by AgentTaskWorkflow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.llm import LlmActivities
+    from activities.memory import MemoryActivities
+    from workflows import policies
+    from workflows.contracts.memory import SummarizeRequest, SummarizeResult
+    from workflows.contracts.model_turns import ModelTurnRequest, ModelTurnResult
+    from workflows.contracts.tasks import AgentTaskInput
+
+
+@dataclass
+class Turn:
+    result: ModelTurnResult
+    message_ids: list[int]  # the transcript the turn saw (shorter after a summary)
+    summary: SummarizeResult | None = None
+
+
+async def model_turn(
+    task: AgentTaskInput, iteration: int, message_ids: list[int], summarised_at: int | None
+) -> Turn:
+    """`summarised_at`: the iteration of the latest summary. For `keep_recent` turns after
+    it, a summary is made only when the prompt would not fit at all: summarising then would
+    fold a turn or two into it at the price of a model call each time (a prompt whose fixed
+    part is near the threshold would otherwise be summarised on every turn)."""
+    agent = task.agent
+    memory = agent.memory
+    threshold = memory.summarize_threshold if memory is not None else None
+    if memory is not None and summarised_at is not None:
+        if iteration - summarised_at < memory.keep_recent:
+            threshold = agent.context.prompt_tokens if agent.context is not None else None
+    result = await _ask(task, iteration, message_ids, threshold)
+    if not result.needs_summary or memory is None:
+        return Turn(result, message_ids)
+    summary = await workflow.execute_activity_method(
+        MemoryActivities.summarize,
+        SummarizeRequest(
+            task_id=task.task_id,
+            iteration=iteration,
+            model=agent.model,
+            message_ids=message_ids,
+            memory=memory,
+            tokens_before=result.counted_tokens or 0,
+            tools=agent.tools,
+            tool_call_format=agent.tool_call_format.value,
+            max_tool_result_chars=agent.max_tool_result_chars,
+        ),
+        start_to_close_timeout=policies.MODEL_CALL_TIMEOUT,
+        heartbeat_timeout=policies.MODEL_CALL_HEARTBEAT,
+        retry_policy=policies.MODEL_CALL_RETRY,
+    )
+    # asked again without a threshold: the summary is what could be done; a prompt still over
+    # the context budget now fails the turn with ContextExceeded
+    result = await _ask(task, iteration, summary.message_ids, None)
+    return Turn(result, summary.message_ids, summary)
+
+
+async def _ask(
+    task: AgentTaskInput, iteration: int, message_ids: list[int], threshold: int | None
+) -> ModelTurnResult:
+    agent = task.agent
+    return await workflow.execute_activity_method(
+        LlmActivities.model_turn,
+        ModelTurnRequest(
+            task_id=task.task_id,
+            iteration=iteration,
+            model=agent.model,
+            message_ids=message_ids,
+            tools=agent.tools,
+            tool_call_format=agent.tool_call_format,
+            temperature=agent.temperature,
+            max_tokens=agent.max_tokens,
+            priority=task.priority,
+            context=agent.context,
+            summarize_threshold=threshold,
+            max_tool_result_chars=agent.max_tool_result_chars,
+        ),
+        start_to_close_timeout=policies.MODEL_CALL_TIMEOUT,
+        heartbeat_timeout=policies.MODEL_CALL_HEARTBEAT,
+        retry_policy=policies.MODEL_CALL_RETRY,
+    )
