@@ -13,21 +13,26 @@ from workflows.contracts.budgets import Budgets, RunawayLimits
 from workflows.contracts.memory import ContextBudget, MemoryConfig
 
 DEFAULT_THRESHOLD_SHARE = 0.75  # of the prompt budget, when a spec names no threshold
+DEFAULT_SUMMARY_MODEL = "agent-small"  # the `summarize` model group
 
 
 class MemorySpec(BaseModel):
     """`memory:` of a spec. Without a threshold, a summary is made at 75 % of the prompt
-    budget of the agent's model; `memory: null` turns summaries off."""
+    budget of the agent's model; without a model, by `agent-small` (the agent's own model
+    where no such group is declared); `memory: null` turns summaries off."""
 
     model_config = ConfigDict(extra="forbid")
 
     summarize_threshold: int | None = Field(default=None, ge=64)
     keep_recent: int = Field(default=4, ge=0, le=100)
-    model: str = "agent-small"
+    model: str | None = None
     summary_max_tokens: int = Field(default=384, ge=16, le=4096)
 
     def resolve(
-        self, context: ContextBudget | None, groups: Mapping[str, ContextBudget | None]
+        self,
+        agent_model: str,
+        context: ContextBudget | None,
+        groups: Mapping[str, ContextBudget | None],
     ) -> MemoryConfig | None:
         """None when no threshold is given and the model's budget is unknown."""
         threshold = self.summarize_threshold
@@ -40,13 +45,20 @@ class MemorySpec(BaseModel):
                 f"memory.summarize_threshold {threshold} must be below the model's prompt "
                 f"budget of {context.prompt_tokens} tokens"
             )
-        if groups and self.model not in groups:
-            raise ValueError(f"memory.model {self.model!r} is not a model group: {sorted(groups)}")
+        model = self.model
+        if model is None:
+            model = (
+                DEFAULT_SUMMARY_MODEL
+                if not groups or DEFAULT_SUMMARY_MODEL in groups
+                else agent_model
+            )
+        elif groups and model not in groups:
+            raise ValueError(f"memory.model {model!r} is not a model group: {sorted(groups)}")
         return MemoryConfig(
             summarize_threshold=threshold,
             keep_recent=self.keep_recent,
-            model=self.model,
-            budget=groups.get(self.model),
+            model=model,
+            budget=groups.get(model),
             summary_max_tokens=self.summary_max_tokens,
         )
 

@@ -184,7 +184,11 @@ class AgentSpec(BaseModel):
             idle_timeout_seconds=self.idle_timeout,
             webhook_url=self.webhook_url,
             context=context,
-            memory=self.memory.resolve(context, groups) if self.memory is not None else None,
+            memory=(
+                self.memory.resolve(self.model, context, groups)
+                if self.memory is not None
+                else None
+            ),
             budgets=self.budgets.to_budgets(),
             runaway=self.runaway,
         )

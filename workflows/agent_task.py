@@ -120,7 +120,10 @@ class AgentTaskWorkflow:
                     return await self._stop(task, stop, iteration)
                 continue
             output = turn.result.final_text or ""
-            if self._new_messages or await self._await_next_message(task, iteration, output):
+            waiting_limit = guard.seconds_left(workflow.now()) if guarded else None
+            if self._new_messages or await self._await_next_message(
+                task, iteration, output, waiting_limit
+            ):
                 budget_start = iteration  # each user message gets the full budget
                 continue
             await self._finish(task, TaskStatus.succeeded, output=output)
@@ -169,14 +172,20 @@ class AgentTaskWorkflow:
             if workflow.info().is_continue_as_new_suggested():
                 workflow.continue_as_new(task)  # a long wait must not grow one history forever
 
-    async def _await_next_message(self, task: AgentTaskInput, iteration: int, output: str) -> bool:
-        """A conversation stays open after an answer; True when the user wrote again."""
+    async def _await_next_message(
+        self, task: AgentTaskInput, iteration: int, output: str, limit: float | None
+    ) -> bool:
+        """A conversation stays open after an answer; True when the user wrote again. It
+        closes at its idle timeout, or sooner at the task's deadline (`limit` seconds away)."""
         idle = task.agent.idle_timeout_seconds
         if not idle:
             return False
+        wait = float(idle) if limit is None else min(float(idle), limit)
+        if wait <= 0:
+            return False
         await set_status(task.task_id, TaskStatus.waiting_input, output=output)
         try:
-            await workflow.wait_condition(lambda: bool(self._new_messages), timeout=idle)
+            await workflow.wait_condition(lambda: bool(self._new_messages), timeout=wait)
         except TimeoutError:
             return False
         await set_status(task.task_id, TaskStatus.running)

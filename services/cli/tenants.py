@@ -1,4 +1,5 @@
-"""`agentry tenant-cap`: a tenant's own cap on running tasks."""
+"""`agentry tenant-cap` and `agentry tenant-budgets`: a tenant's own cap on running tasks, and
+the highest budgets its tasks may ask for."""
 
 from __future__ import annotations
 
@@ -17,6 +18,14 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
     tenant_cap.add_argument("tenant")
     tenant_cap.add_argument("cap", metavar="N", help="a number >= 1, or 'default'")
     tenant_cap.set_defaults(func=_tenant_cap)
+    budgets = commands.add_parser(
+        "tenant-budgets",
+        help="set the highest budgets a tenant's tasks may ask for: agentry tenant-budgets "
+        "TENANT max_model_calls=100 deadline_seconds=3600 ... (or 'default')",
+    )
+    budgets.add_argument("tenant")
+    budgets.add_argument("limits", nargs="+", metavar="NAME=N")
+    budgets.set_defaults(func=_tenant_budgets)
 
 
 def _tenant_cap(args: argparse.Namespace) -> int:
@@ -45,4 +54,40 @@ def _tenant_cap(args: argparse.Namespace) -> int:
         return 2
     shown = cap if cap is not None else f"the default ({settings.tenant_max_concurrent_tasks})"
     print(f"{args.tenant}: at most {shown} running tasks")
+    return 0
+
+
+def _tenant_budgets(args: argparse.Namespace) -> int:
+    """The tenant's limits replace the settings' `task_budget_limits` name by name; new
+    submits are checked against them (running tasks keep theirs)."""
+    from activities.db.engine import opened_sessions
+    from activities.db.tenants import TenantRepository
+    from workflows.contracts.budgets import BUDGET_NAMES
+
+    parsed: dict[str, int] = {}
+    clear = [value.lower() for value in args.limits] == ["default"]
+    if not clear:
+        for item in args.limits:
+            name, _, raw = item.partition("=")
+            if name not in BUDGET_NAMES or not (raw.isdigit() and int(raw) >= 1):
+                print(
+                    f"agentry tenant-budgets: {item!r}: expected NAME=N with N >= 1, NAME one "
+                    f"of {', '.join(BUDGET_NAMES)}",
+                    file=sys.stderr,
+                )
+                return 2
+            parsed[name] = int(raw)
+    limits = None if clear else parsed
+    settings = get_settings()
+
+    async def run() -> bool:
+        async with opened_sessions(settings.resolved_database_url) as sessions:
+            async with sessions.begin() as session:
+                return await TenantRepository(session).set_budget_limits(args.tenant, limits)
+
+    if not asyncio.run(run()):
+        print(f"agentry tenant-budgets: no tenant named {args.tenant!r}", file=sys.stderr)
+        return 2
+    shown = {**settings.task_budget_limits, **(limits or {})}
+    print(f"{args.tenant}: " + ", ".join(f"{name} <= {value}" for name, value in shown.items()))
     return 0

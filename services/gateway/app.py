@@ -21,7 +21,7 @@ from activities.tools.catalog import ToolCatalog
 from services.agent_specs import AgentCatalog
 from services.gateway.decision_outbox import DecisionOutbox
 from services.gateway.errors import PROBLEM_CONTENT_TYPE, install_error_handlers
-from services.gateway.routes import agents, approvals, health, pools, tasks, ui
+from services.gateway.routes import agents, approvals, health, pools, task_records, tasks, ui
 from services.model_groups import load_model_groups
 from services.pools.catalog import PoolCatalog
 from services.settings import Settings, get_settings
@@ -120,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi = _openapi_with_problem_media_type(app)  # type: ignore[method-assign]
     app.include_router(health.router)
     app.include_router(tasks.router)
+    app.include_router(task_records.router)
     app.include_router(approvals.router)
     app.include_router(agents.router)
     app.include_router(pools.router)

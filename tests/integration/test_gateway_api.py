@@ -177,6 +177,10 @@ async def test_agents_lists_the_catalog(api: httpx.AsyncClient) -> None:
     assert agent["tools"] == ["calculator", "current_time"]
     assert (agent["pool"], agent["model"]) == ("default", "agent-default")
     assert agent["description"]
+    # the model group's context budget, and memory summarising before it is reached
+    assert agent["context"] == {"context_window": 8192, "output_reserve": 1024}
+    assert agent["memory"]["model"] == "agent-small"
+    assert agent["memory"]["summarize_threshold"] < 8192 - 1024
 
 
 async def test_events_come_in_order_and_resume_after_an_id(

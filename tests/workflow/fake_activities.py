@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from workflows.contracts.agents import AgentConfig
 from workflows.contracts.approvals import (
     ApprovalDecided,
     ApprovalOutcome,
@@ -18,6 +19,7 @@ from workflows.contracts.approvals import (
     RequestApprovalsRequest,
     RequestApprovalsResult,
 )
+from workflows.contracts.delegation import CloseChildRequest, OpenChildRequest, OpenChildResult
 from workflows.contracts.lifecycle import (
     BeginTaskRequest,
     BeginTaskResult,
@@ -56,6 +58,13 @@ class ScriptedActivities:
     turn_tokens: int = 0  # prompt tokens each turn reports
     # tool results: the same text for every call (a stalled task) or one per call
     same_results: bool = False
+    # sub-agents: the config open_child answers with, the turns of every child task
+    child_agent: AgentConfig | None = None
+    child_turns: list[list[ToolCall] | str] = field(default_factory=list)
+    opened: list[OpenChildRequest] = field(default_factory=list)
+    closed: list[CloseChildRequest] = field(default_factory=list)
+    models_in_flight: int = 0
+    max_models_in_flight: int = 0
     _next_id: int = 100
 
     def _id(self) -> int:
@@ -69,17 +78,38 @@ class ScriptedActivities:
     @activity.defn(name="model_turn")
     async def model_turn(self, request: ModelTurnRequest) -> ModelTurnResult:
         self.model_requests.append(request)
-        if self.model_delay:
-            await asyncio.sleep(self.model_delay)
+        self.models_in_flight += 1
+        self.max_models_in_flight = max(self.max_models_in_flight, self.models_in_flight)
+        try:
+            if self.model_delay:
+                await asyncio.sleep(self.model_delay)
+        finally:
+            self.models_in_flight -= 1
         limit = self.summarize_above
         if request.summarize_threshold is not None and limit is not None:
             if len(request.message_ids) > limit:
                 return ModelTurnResult(message_id=0, needs_summary=True, counted_tokens=999)
-        turn = self.turns[request.iteration % len(self.turns)]
+        turns = self.turns
+        if any(o.child_task_id == request.task_id for o in self.opened):
+            turns = self.child_turns
+        turn = turns[request.iteration % len(turns)]
         usage = {"prompt_tokens": self.turn_tokens}
         if isinstance(turn, str):
             return ModelTurnResult(message_id=self._id(), final_text=turn, **usage)
         return ModelTurnResult(message_id=self._id(), tool_calls=turn, **usage)
+
+    @activity.defn(name="open_child")
+    async def open_child(self, request: OpenChildRequest) -> OpenChildResult:
+        self.opened.append(request)
+        assert self.child_agent is not None, "set child_agent to delegate"
+        return OpenChildResult(agent=self.child_agent, priority=3)
+
+    @activity.defn(name="close_child")
+    async def close_child(self, request: CloseChildRequest) -> ToolCallResult:
+        self.closed.append(request)
+        return ToolCallResult(
+            message_id=self._id(), is_error=request.error is not None, digest=request.call_id
+        )
 
     @activity.defn(name="summarize")
     async def summarize(self, request: SummarizeRequest) -> SummarizeResult:
@@ -160,4 +190,6 @@ class ScriptedActivities:
             self.expire_approval,
             self.notify_approval_requested,
             self.summarize,
+            self.open_child,
+            self.close_child,
         ]

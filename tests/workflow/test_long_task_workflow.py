@@ -187,3 +187,16 @@ async def test_a_prompt_that_cannot_fit_fails_with_context_exceeded(
     [finished] = acts.finished
     assert finished.error_code == "context_exceeded"
     assert "9000 tokens" in (finished.error or "")
+
+
+async def test_a_conversation_closes_at_the_deadline_not_its_idle_timeout(
+    env: WorkflowEnvironment,
+) -> None:
+    acts = ScriptedActivities(turns=["hello"])
+    before = await env.get_current_time()
+    result, _ = await run(
+        env, acts, idle_timeout_seconds=86_400, budgets=Budgets(deadline_seconds=HOUR)
+    )
+    waited = (await env.get_current_time() - before).total_seconds()
+    assert result.status == TaskStatus.succeeded and result.output == "hello"
+    assert HOUR - 60 <= waited < 2 * HOUR  # the idle day was cut to the hour left

@@ -14,5 +14,9 @@ router = APIRouter(prefix="/v1/agents", tags=["agents"], responses=problem_respo
 @router.get("", summary="List the agents")
 async def list_agents(catalog: AgentCatalogDep, principal: PrincipalDep) -> AgentList:
     """The agents a task may name, with their tools, worker pool and model."""
-    specs = [catalog.get(name) for name in catalog.names()]
-    return AgentList(items=[AgentOut.from_spec(spec) for spec in specs if spec is not None])
+    items = [
+        AgentOut.from_spec(spec, catalog.config(name))
+        for name in catalog.names()
+        if (spec := catalog.get(name)) is not None
+    ]
+    return AgentList(items=items)

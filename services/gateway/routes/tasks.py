@@ -16,7 +16,6 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.db.events import EventRepository, status_event, status_step
-from activities.db.messages import MessageRepository
 from activities.db.models import Task
 from activities.db.tasks import TaskRepository
 from services.gateway.cursors import encode_cursor, page_start
@@ -34,14 +33,9 @@ from services.gateway.deps import (
 from services.gateway.errors import ProblemError, problem_responses
 from services.gateway.follow_ups import add_follow_up
 from services.gateway.schemas.tasks import (
-    EventList,
-    EventOut,
     MessageAccepted,
     MessageCreate,
-    MessageList,
-    MessageOut,
     TaskCancel,
-    TaskChildren,
     TaskCreate,
     TaskList,
     TaskOut,
@@ -199,42 +193,6 @@ async def cancel_task(
         status.HTTP_200_OK if final.status in _FINAL else status.HTTP_202_ACCEPTED
     )
     return TaskOut.from_row(final)
-
-
-@router.get(
-    "/{task_id}/events", summary="A task's events, in order", responses=problem_responses(404)
-)
-async def list_events(
-    task: OwnedTaskDep,
-    session: SessionDep,
-    after: Annotated[
-        int | None, Query(ge=0, description="Only events with a larger id (resume point).")
-    ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> EventList:
-    """What happened, in order: status changes, model calls (model, tokens, duration), tool
-    calls (arguments, result, duration), approvals, messages, and waits for a slot under the
-    tenant's cap. Pass the last id seen as `after` to read only what came since."""
-    events = await EventRepository(session).list(task.id, after=after, limit=limit)
-    return EventList(items=[EventOut.from_row(event) for event in events])
-
-
-@router.get(
-    "/{task_id}/children", summary="A task's sub-agent tasks", responses=problem_responses(404)
-)
-async def list_children(task: OwnedTaskDep, session: SessionDep) -> TaskChildren:
-    """The tasks this task delegated to (its `delegate` calls), oldest first; each is a task of
-    its own (with `parent_task_id` set) whose usage also counts in this task's."""
-    children = await TaskRepository(session).children(task.tenant_id, task.id)
-    return TaskChildren(items=[TaskOut.from_row(child) for child in children])
-
-
-@router.get("/{task_id}/messages", summary="A task's transcript", responses=problem_responses(404))
-async def list_messages(task: OwnedTaskDep, session: SessionDep) -> MessageList:
-    """The task's transcript: the system prompt, the input and follow-ups, the model's replies
-    with the tool calls it asked for, and each tool's result."""
-    messages = await MessageRepository(session).transcript(task.id)
-    return MessageList(items=[MessageOut.from_row(message) for message in messages])
 
 
 @router.post(

@@ -5,6 +5,9 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.agent_specs import AgentSpec
+from workflows.contracts.agents import AgentConfig
+from workflows.contracts.budgets import Budgets
+from workflows.contracts.memory import ContextBudget, MemoryConfig
 
 
 class AgentOut(BaseModel):
@@ -27,15 +30,36 @@ class AgentOut(BaseModel):
     tools: list[str]
     pool: str = Field(description="The worker pool that runs this agent's tasks.")
     model: str = Field(description="Model name routed by the LLM gateway.")
+    sub_agents: list[str] = Field(
+        default_factory=list, description="Agents this one may hand work to (`delegate`)."
+    )
+    context: ContextBudget | None = Field(
+        default=None,
+        description="What one request to its model may hold: the context window and the "
+        "tokens kept for the reply. An input that cannot fit is refused at submit.",
+    )
+    memory: MemoryConfig | None = Field(
+        default=None,
+        description="When older turns are summarised (prompt tokens), by which model, and how "
+        "many recent turns stay verbatim; null: never.",
+    )
+    budgets: Budgets = Field(
+        default_factory=Budgets,
+        description="Its tasks' default budgets (null: the tenant's limit applies).",
+    )
 
     @classmethod
-    def from_spec(cls, spec: AgentSpec) -> AgentOut:
+    def from_spec(cls, spec: AgentSpec, config: AgentConfig | None = None) -> AgentOut:
         return cls(
             name=spec.name,
             description=spec.description,
             tools=list(spec.tools),
             pool=spec.pool,
             model=spec.model,
+            sub_agents=list(spec.sub_agents),
+            context=config.context if config else None,
+            memory=config.memory if config else None,
+            budgets=config.budgets if config else Budgets(),
         )
 
 

@@ -1,0 +1,111 @@
+"""The summary step against Postgres: the summary is stored once with the ids it replaces,
+and a retried (or replayed) step gets the same summary back without asking the model again.
+A middle too large for the summariser's context is folded in chunks."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.testing import ActivityEnvironment
+
+from activities.db.events import EventRepository
+from activities.db.messages import NewMessage
+from activities.db.steps import StepRepository
+from activities.db.tasks import NewTask, TaskRepository
+from activities.db.tenants import TenantRepository
+from activities.memory import MemoryActivities
+from activities.tools.registry import default_registry
+from workflows.contracts.memory import ContextBudget, MemoryConfig, SummarizeRequest
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+class Summariser:
+    """Stands in for the LiteLLM proxy: answers each summary request, and keeps them."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(json.loads(request.content))
+        reply = {"role": "assistant", "content": f"summary {len(self.requests)}"}
+        usage = {"prompt_tokens": 100, "completion_tokens": 10}
+        return httpx.Response(200, json={"choices": [{"message": reply}], "usage": usage})
+
+
+async def task_with_transcript(
+    sessions: Sessions, turns: int, result: str
+) -> tuple[str, list[int]]:
+    async with sessions.begin() as session:
+        tenant = await TenantRepository(session).get_or_create(f"memory-{uuid.uuid4().hex[:8]}")
+        task_id = uuid.uuid4()
+        await TaskRepository(session).create(
+            NewTask(tenant_id=tenant.id, agent="a", input="add", metadata={},
+                    workflow_id=f"task-{task_id}", id=task_id)
+        )  # fmt: skip
+        steps = StepRepository(session)
+        rows = [
+            await steps.record(task_id, "system", NewMessage("system", "You add.")),
+            await steps.record(task_id, "input", NewMessage("user", "Add many numbers.")),
+        ]
+        for i in range(turns):
+            call = {"id": f"c{i}", "name": "calculator", "arguments": {"expression": f"{i}+1"}}
+            rows.append(await steps.record(task_id, f"model:{i}", NewMessage(
+                "assistant", "", tool_calls=[call])))  # fmt: skip
+            rows.append(await steps.record(task_id, f"tool:{i}", NewMessage(
+                "tool", result, tool_call_id=f"c{i}", name="calculator")))  # fmt: skip
+    return str(task_id), [row.id for row in rows]
+
+
+def request(task_id: str, ids: list[int], budget: ContextBudget | None) -> SummarizeRequest:
+    memory = MemoryConfig(summarize_threshold=500, keep_recent=2, model="small", budget=budget)
+    return SummarizeRequest(
+        task_id=task_id, iteration=9, model="big", message_ids=ids, memory=memory,
+        tokens_before=900, tools=["calculator"],
+    )  # fmt: skip
+
+
+async def test_a_summary_is_stored_once_and_found_again_on_retry(db_sessions: Sessions) -> None:
+    task_id, ids = await task_with_transcript(db_sessions, turns=5, result="ok")
+    model = Summariser()
+    async with httpx.AsyncClient(
+        base_url="http://proxy", transport=httpx.MockTransport(model)
+    ) as http:
+        memory = MemoryActivities(db_sessions, http, default_registry())
+        first = await ActivityEnvironment().run(memory.summarize, request(task_id, ids, None))
+        again = await ActivityEnvironment().run(memory.summarize, request(task_id, ids, None))
+
+    assert len(model.requests) == 1 and model.requests[0]["model"] == "small"
+    assert again == first
+    # the opening two, the summary, the last two turns (assistant + result each)
+    assert first.message_ids == [*ids[:2], first.summary_id, *ids[-4:]]
+    assert first.replaced == 6 and first.prompt_tokens == 100
+    async with db_sessions() as session:
+        row = await StepRepository(session).find(uuid.UUID(task_id), "summary:9")
+        event = await EventRepository(session).find(uuid.UUID(task_id), "summary:9")
+    assert row is not None and row.summary_of == ids[2:8] and "summary 1" in (row.content or "")
+    assert event is not None and event.type == "memory" and event.data["tokens_before"] == 900
+
+
+async def test_a_middle_larger_than_the_summarisers_context_is_folded_in_chunks(
+    db_sessions: Sessions,
+) -> None:
+    task_id, ids = await task_with_transcript(db_sessions, turns=12, result="r" * 1500)
+    model = Summariser()
+    small = ContextBudget(context_window=2048, output_reserve=256)
+    async with httpx.AsyncClient(
+        base_url="http://proxy", transport=httpx.MockTransport(model)
+    ) as http:
+        memory = MemoryActivities(db_sessions, http, default_registry())
+        result = await ActivityEnvironment().run(memory.summarize, request(task_id, ids, small))
+
+    assert len(model.requests) > 1
+    for sent in model.requests:  # each chunk fits the summariser (bytes bound tokens)
+        assert len(json.dumps(sent["messages"]).encode()) <= small.prompt_tokens
+    # each fold carries the summary so far
+    assert "Summary so far:\nsummary 1" in model.requests[1]["messages"][1]["content"]
+    assert result.prompt_tokens == 100 * len(model.requests)
