@@ -63,6 +63,7 @@ class ScriptedActivities:
     child_turns: list[list[ToolCall] | str] = field(default_factory=list)
     opened: list[OpenChildRequest] = field(default_factory=list)
     closed: list[CloseChildRequest] = field(default_factory=list)
+    child_blocks: bool = False  # a child's model turn waits until it is cancelled
     models_in_flight: int = 0
     max_models_in_flight: int = 0
     _next_id: int = 100
@@ -92,6 +93,9 @@ class ScriptedActivities:
         turns = self.turns
         if any(o.child_task_id == request.task_id for o in self.opened):
             turns = self.child_turns
+            while self.child_blocks:  # until the worker cancels it
+                activity.heartbeat()
+                await asyncio.sleep(0.05)
         turn = turns[request.iteration % len(turns)]
         usage = {"prompt_tokens": self.turn_tokens}
         if isinstance(turn, str):

@@ -117,25 +117,23 @@ async def test_a_delegation_that_cannot_run_is_an_error_for_the_model(
 
 
 async def test_cancelling_the_parent_cancels_its_child(env: WorkflowEnvironment) -> None:
-    acts = ScriptedActivities(turns=[[delegate("a")], "never"], child_turns=["slow"])
+    acts = ScriptedActivities(turns=[[delegate("a")], "never"], child_turns=["-"])
+    acts.child_blocks = True  # the child's first turn is in flight when the cancel comes
     pool, agent = setup(acts)
     handle = await start(env, agent)
-    queues = [boss_queue(handle.id), task_queue_for_pool(pool)]
-    boss, helper = workers(env, acts, queues)
-    acts.model_delay = 0.0
+    boss, helper = workers(env, acts, [boss_queue(handle.id), task_queue_for_pool(pool)])
     async with boss, helper:
-        for _ in range(200):
-            if acts.opened and len(acts.model_requests) >= 1:
+        for _ in range(400):
+            if acts.opened and acts.models_in_flight:
                 break
             await asyncio.sleep(0.025)
-        acts.model_delay = 30.0  # the child's first turn is in flight when the cancel comes
-        await asyncio.sleep(0.3)
         await handle.cancel()
         with pytest.raises(WorkflowFailureError):
             await handle.result()
         child = env.client.get_workflow_handle(f"task-{acts.opened[0].child_task_id}")
         with pytest.raises(WorkflowFailureError):
             await child.result()
+        acts.child_blocks = False  # the abandoned turn may end now
     statuses = {f.task_id: f.status for f in acts.finished}
     assert statuses[acts.opened[0].child_task_id] == TaskStatus.cancelled
     assert statuses[handle.id.removeprefix("task-")] == TaskStatus.cancelled

@@ -193,10 +193,14 @@ async def test_a_conversation_closes_at_the_deadline_not_its_idle_timeout(
     env: WorkflowEnvironment,
 ) -> None:
     acts = ScriptedActivities(turns=["hello"])
-    before = await env.get_current_time()
-    result, _ = await run(
+    result, handle = await run(
         env, acts, idle_timeout_seconds=86_400, budgets=Budgets(deadline_seconds=HOUR)
     )
-    waited = (await env.get_current_time() - before).total_seconds()
     assert result.status == TaskStatus.succeeded and result.output == "hello"
-    assert HOUR - 60 <= waited < 2 * HOUR  # the idle day was cut to the hour left
+    history = await handle.fetch_history()
+    timers = [
+        e.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta().total_seconds()
+        for e in history.events
+        if e.HasField("timer_started_event_attributes")
+    ]
+    assert len(timers) == 1 and HOUR - 60 <= timers[0] <= HOUR  # the idle day, cut to the hour
