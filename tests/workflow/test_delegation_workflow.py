@@ -116,7 +116,10 @@ async def test_a_delegation_that_cannot_run_is_an_error_for_the_model(
     assert closed.child_task_id is None and expected in (closed.error or "")
 
 
-async def test_cancelling_the_parent_cancels_its_child(env: WorkflowEnvironment) -> None:
+async def test_cancelling_the_parent_cancels_its_child(
+    own_time_skipping_env: WorkflowEnvironment,
+) -> None:
+    env = own_time_skipping_env  # the child's turn is still running when its workflow ends
     acts = ScriptedActivities(turns=[[delegate("a")], "never"], child_turns=["-"])
     acts.child_blocks = True  # the child's first turn is in flight when the cancel comes
     pool, agent = setup(acts)
