@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -28,6 +28,7 @@ from activities.db.steps import StepRepository
 from activities.db.tasks import StepCounters
 from activities.heartbeat import heartbeating
 from activities.prompts import prompt_body
+from activities.summary_fallback import extractive_summary, rejection_reason
 from activities.token_counts import TEMPLATE_ALLOWANCE, TokenCounter, TokenCountError
 from activities.tools.registry import ToolRegistry
 from workflows.contracts.agents import ToolCallFormat
@@ -40,6 +41,8 @@ INSTRUCTIONS = (
     "results it still needs (exact values), files and names, what is done and what is left. "
     "Keep an earlier summary's facts. Plain text, no preamble."
 )
+TASK_LABEL, SO_FAR_LABEL, WORK_LABEL = "The task:", "Summary so far:", "Work to summarise:"
+EARLIER = "Earlier summary: "
 ITEM_CHARS = 2_000  # of one message, in the summariser's input
 TASK_CHARS = 1_500  # of the task's first message, shown to the summariser for context
 MIN_CHUNK_BYTES = 512
@@ -99,7 +102,7 @@ class MemoryActivities:
         started = time.monotonic()
         text, usage = await heartbeating(self._summarise(request, split))
         replaced = [row.id for row in split.middle]
-        content = f"{SUMMARY_HEADER}transcript as messages {replaced[0]}–{replaced[-1]}]\n{text}"
+        content = f"{SUMMARY_HEADER}transcript as messages {min(replaced)}–{max(replaced)}]\n{text}"
         tokens_after = await self._count_after(request, split, content)
         data = {
             "type": "summarize",
@@ -110,6 +113,7 @@ class MemoryActivities:
             "tokens_after": tokens_after,
             "tokens_saved": None if tokens_after is None else request.tokens_before - tokens_after,
             "summarizer_calls": usage.calls,
+            "rejected": usage.rejected,
             "prompt_tokens": usage.prompt_tokens,
             "completion_tokens": usage.completion_tokens,
             "duration_ms": int((time.monotonic() - started) * 1000),
@@ -130,15 +134,15 @@ class MemoryActivities:
 
     async def _summarise(self, request: SummarizeRequest, split: Split) -> tuple[str, _Usage]:
         """Fold the middle into a summary, a chunk at a time when it is larger than the
-        summariser's own context."""
+        summariser's own context; a text that cannot be trusted is replaced by an extract."""
         task = (split.head[-1].content or "")[:TASK_CHARS] if split.head else ""
         items = [_as_text(row) for row in split.middle]
         usage, summary = _Usage(), ""
         for chunk in _chunks(items, self._chunk_bytes(request, task)):
-            parts = [f"The task:\n{task}"]
+            parts = [f"{TASK_LABEL}\n{task}"]
             if summary:
-                parts.append(f"Summary so far:\n{summary}")
-            parts.append("Work to summarise:\n" + "\n".join(chunk))
+                parts.append(f"{SO_FAR_LABEL}\n{summary}")
+            parts.append(f"{WORK_LABEL}\n" + "\n".join(chunk))
             body = {
                 "model": request.memory.model,
                 "messages": [
@@ -149,7 +153,13 @@ class MemoryActivities:
                 "max_tokens": request.memory.summary_max_tokens,
             }
             reply = await complete_chat(self._http, body)
-            summary = str(reply["choices"][0]["message"].get("content") or "").strip()
+            text = str(reply["choices"][0]["message"].get("content") or "").strip()
+            reason = rejection_reason(text, (SO_FAR_LABEL, WORK_LABEL))
+            if reason is not None:
+                usage.rejected.append(reason)
+                items = _extract_items(summary, chunk)
+                text = extractive_summary(items, request.memory.summary_max_tokens)
+            summary = text
             got = reply.get("usage") or {}
             usage.calls += 1
             usage.prompt_tokens += int(got.get("prompt_tokens") or 0)
@@ -186,20 +196,33 @@ class _Usage:
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    rejected: list[str] = field(default_factory=list)  # why a summariser text was replaced
 
 
 def _as_text(row: Message) -> str:
     content = (row.content or "").strip()
+    if row.summary_of and content.startswith(SUMMARY_HEADER):
+        content = content.partition("\n")[2]  # the header is for readers of the transcript
     if len(content) > ITEM_CHARS:
         content = content[:ITEM_CHARS] + " …[cut]"
     if row.summary_of:
-        return f"Earlier summary: {content}"
+        return f"{EARLIER}{content}"
     if row.role == "tool":
         return f"Result of {row.name or 'a tool'}: {content}"
     if row.role == "assistant" and row.tool_calls and not content:
         calls = ", ".join(f"{c.get('name')}({c.get('arguments')})" for c in row.tool_calls)
         return f"Assistant called {calls}"
     return f"{row.role.capitalize()}: {content}"
+
+
+def _extract_items(summary: str, chunk: list[str]) -> list[str]:
+    """An earlier summary gives its lines one by one, so an extract of an extract keeps the
+    opening of each fact rather than the opening of the whole."""
+    items = summary.splitlines()
+    for item in chunk:
+        earlier = item.startswith(EARLIER)
+        items.extend(item.removeprefix(EARLIER).splitlines() if earlier else [item])
+    return items
 
 
 def _chunks(items: list[str], limit: int | None) -> list[list[str]]:

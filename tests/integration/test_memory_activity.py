@@ -1,6 +1,7 @@
 """The summary step against Postgres: the summary is stored once with the ids it replaces,
 and a retried (or replayed) step gets the same summary back without asking the model again.
-A middle too large for the summariser's context is folded in chunks."""
+A middle too large for the summariser's context is folded in chunks. A summariser that loops
+on one phrase does not get to replace the turns: an extract of them does."""
 
 from __future__ import annotations
 
@@ -27,12 +28,13 @@ Sessions = async_sessionmaker[AsyncSession]
 class Summariser:
     """Stands in for the LiteLLM proxy: answers each summary request, and keeps them."""
 
-    def __init__(self) -> None:
+    def __init__(self, text: str | None = None) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.text = text
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(json.loads(request.content))
-        reply = {"role": "assistant", "content": f"summary {len(self.requests)}"}
+        reply = {"role": "assistant", "content": self.text or f"summary {len(self.requests)}"}
         usage = {"prompt_tokens": 100, "completion_tokens": 10}
         return httpx.Response(200, json={"choices": [{"message": reply}], "usage": usage})
 
@@ -109,3 +111,53 @@ async def test_a_middle_larger_than_the_summarisers_context_is_folded_in_chunks(
     # each fold carries the summary so far
     assert "Summary so far:\nsummary 1" in model.requests[1]["messages"][1]["content"]
     assert result.prompt_tokens == 100 * len(model.requests)
+
+
+async def test_a_looping_summary_is_replaced_by_an_extract_of_the_turns(
+    db_sessions: Sessions,
+) -> None:
+    task_id, ids = await task_with_transcript(db_sessions, turns=5, result="the sum is 7006743")
+    model = Summariser(text="The task: " * 150)
+    async with httpx.AsyncClient(
+        base_url="http://proxy", transport=httpx.MockTransport(model)
+    ) as http:
+        memory = MemoryActivities(db_sessions, http, default_registry())
+        result = await ActivityEnvironment().run(memory.summarize, request(task_id, ids, None))
+
+    async with db_sessions() as session:
+        row = await StepRepository(session).find(uuid.UUID(task_id), "summary:9")
+        event = await EventRepository(session).find(uuid.UUID(task_id), "summary:9")
+    assert row is not None and row.id == result.summary_id
+    content = row.content or ""
+    assert "The task: The task:" not in content
+    assert "Result of calculator: the sum is 7006743" in content  # the facts survive
+    assert "calculator({'expression': '0+1'})" in content
+    assert event is not None and event.data["rejected"][0].startswith("repetitive")
+
+
+async def test_an_extract_of_an_extract_keeps_each_earlier_line(db_sessions: Sessions) -> None:
+    task_id, ids = await task_with_transcript(db_sessions, turns=5, result="the sum is 7006743")
+    model = Summariser(text="The task: " * 150)
+    async with httpx.AsyncClient(
+        base_url="http://proxy", transport=httpx.MockTransport(model)
+    ) as http:
+        memory = MemoryActivities(db_sessions, http, default_registry())
+        first = await ActivityEnvironment().run(memory.summarize, request(task_id, ids, None))
+        async with db_sessions.begin() as session:
+            steps = StepRepository(session)
+            facts = [NewMessage("user", f"late fact {i}: the invoice total is {i}42 EUR")
+                     for i in range(3)]  # fmt: skip
+            more = [await steps.record(uuid.UUID(task_id), f"late:{i}", fact)
+                    for i, fact in enumerate(facts)]  # fmt: skip
+        later = request(task_id, [*first.message_ids, *(row.id for row in more)], None)
+        second = await ActivityEnvironment().run(
+            memory.summarize, later.model_copy(update={"iteration": 12})
+        )
+
+    async with db_sessions() as session:
+        row = await StepRepository(session).find(uuid.UUID(task_id), "summary:12")
+    assert row is not None and row.id == second.summary_id and first.summary_id in row.summary_of
+    lines = (row.content or "").splitlines()
+    assert not any(line.startswith("Earlier summary") for line in lines)  # folded line by line
+    assert any("Result of calculator: the sum is 7006743" in line for line in lines)
+    assert "late fact 0: the invoice total is 042 EUR" in row.content
