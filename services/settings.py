@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     port: int = 8000
     max_input_bytes: int = Field(default=64 * 1024, description="largest accepted task input")
     max_metadata_bytes: int = 16 * 1024
+    # any request body; refused from Content-Length, or as it streams in, before it is parsed
+    max_request_bytes: int = Field(default=1024 * 1024, ge=64 * 1024)
     cancel_wait_seconds: float = 5.0
     migrate_on_start: bool = False  # the dev supervisor migrates before starting the gateway
 

@@ -21,6 +21,7 @@ from activities.tools.catalog import ToolCatalog
 from services.agent_specs import AgentCatalog
 from services.gateway.decision_outbox import DecisionOutbox
 from services.gateway.errors import PROBLEM_CONTENT_TYPE, install_error_handlers
+from services.gateway.request_guard import RequestGuard
 from services.gateway.routes import agents, approvals, health, pools, task_records, tasks, ui
 from services.model_groups import load_model_groups
 from services.pools.catalog import PoolCatalog
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings or get_settings()
     install_error_handlers(app)
+    app.add_middleware(RequestGuard, max_body_bytes=app.state.settings.max_request_bytes)
     app.openapi = _openapi_with_problem_media_type(app)  # type: ignore[method-assign]
     app.include_router(health.router)
     app.include_router(tasks.router)

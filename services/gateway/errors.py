@@ -190,6 +190,10 @@ async def _connection_error(request: Request, exc: Exception) -> JSONResponse:
     logger.warning(
         "database unreachable on %s %s: %s", request.method, request.url.path, type(exc).__name__
     )
+    return database_unavailable_response(request)
+
+
+def database_unavailable_response(request: Request) -> JSONResponse:
     return problem_response(
         503,
         f"the database is unreachable; retry in {DATABASE_RETRY_AFTER_SECONDS} seconds",
