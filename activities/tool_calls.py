@@ -20,6 +20,7 @@ from activities.db.tasks import StepCounters
 from activities.heartbeat import heartbeating
 from activities.tools.context import ToolContext, use_tool_context
 from activities.tools.errors import ToolArgumentError, ToolError, UnknownToolError
+from activities.tools.processes import ToolCrashed, ToolProcesses
 from activities.tools.registry import ToolRegistry
 from workflows.contracts.tool_calls import ToolCallRequest, ToolCallResult
 
@@ -35,11 +36,14 @@ class ToolCallActivities:
         session_factory: async_sessionmaker[AsyncSession],
         registry: ToolRegistry,
         workspaces_dir: Path,
+        processes: ToolProcesses | None = None,
     ) -> None:
-        """`workspaces_dir` holds one folder per task for the file tools."""
+        """`workspaces_dir` holds one folder per task for the file tools; `processes` runs each
+        call in a child process under its limits (default limits when not given)."""
         self._sessions = session_factory
         self._registry = registry
         self._workspaces = workspaces_dir
+        self._processes = processes or ToolProcesses()
 
     @activity.defn
     async def run_tool(self, request: ToolCallRequest) -> ToolCallResult:
@@ -69,9 +73,12 @@ class ToolCallActivities:
                 workspace=self._workspaces / request.task_id,
             )
             with use_tool_context(context):
-                result = await heartbeating(tool.invoke(call.arguments))
+                result = await heartbeating(tool.invoke(call.arguments, self._processes))
         except (UnknownToolError, ToolArgumentError, ToolError) as exc:
             is_error, result = True, f"{ERROR_PREFIX}{exc}"
+        except ToolCrashed as exc:  # raised in the tool's own process: only its type came back
+            activity.logger.error("tool %s failed in its process: %s", call.name, exc)
+            is_error, result = True, f"{ERROR_PREFIX}tool {call.name} failed ({exc})"
         except Exception as exc:  # a tool's bug is reported to the model, and logged for us
             activity.logger.exception("tool %s failed", call.name)
             is_error, result = True, f"{ERROR_PREFIX}tool {call.name} failed ({type(exc).__name__})"

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     max_metadata_bytes: int = 16 * 1024
     # any request body; refused from Content-Length, or as it streams in, before it is parsed
     max_request_bytes: int = Field(default=1024 * 1024, ge=64 * 1024)
+    # each tool call runs in its own process under these (activities/tools/processes.py)
+    tool_wall_seconds: float = Field(default=60.0, gt=0, le=280)
+    tool_cpu_seconds: int = Field(default=20, ge=1)
+    tool_memory_mb: int = Field(default=512, ge=64)
     cancel_wait_seconds: float = 5.0
     migrate_on_start: bool = False  # the dev supervisor migrates before starting the gateway
 

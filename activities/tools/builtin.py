@@ -23,6 +23,7 @@ from activities.tools.errors import ToolError
 
 MAX_EXPRESSION_LENGTH = 500
 MAX_DEPTH = 100
+MAX_ROUND_DIGITS = 330  # beyond the float range (1e308) either way, rounding changes nothing
 MAX_INT_BITS = 1024  # about 1.8e308, the float range: beyond it a result is not a useful answer
 MAX_WAIT_SECONDS = 240  # below the tool call's start-to-close timeout (policies.TOOL_CALL_TIMEOUT)
 
@@ -132,8 +133,11 @@ def _call(node: ast.Call, depth: int) -> Number:
     if node.keywords or any(isinstance(arg, ast.Starred) for arg in node.args):
         raise ToolError(f"{node.func.id}() takes plain positional arguments only")
     args = [_evaluate(arg, depth + 1) for arg in node.args]
-    if node.func.id == "round" and len(args) == 2 and not isinstance(args[1], int):
-        raise ToolError("round() takes an integer number of digits")
+    if node.func.id == "round" and len(args) == 2:
+        if not isinstance(args[1], int):
+            raise ToolError("round() takes an integer number of digits")
+        if abs(args[1]) > MAX_ROUND_DIGITS:  # round(1, -10**300) would never return
+            raise ToolError(f"round() takes at most {MAX_ROUND_DIGITS} digits either way")
     return _checked(_FUNCTIONS[node.func.id](*args))
 
 

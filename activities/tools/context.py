@@ -37,6 +37,11 @@ def use_tool_context(context: ToolContext) -> Iterator[ToolContext]:
         _current.reset(token)
 
 
+def active_tool_context() -> ToolContext | None:
+    """The call's context, if it runs for a task (handed on to a tool's own process)."""
+    return _current.get()
+
+
 def current_tool_context() -> ToolContext:
     context = _current.get()
     if context is None:

@@ -15,10 +15,12 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from activities.tools.context import active_tool_context
 from activities.tools.errors import ToolArgumentError
+from activities.tools.processes import ToolProcesses
+from activities.tools.results import as_text
 
 ToolFunction = Callable[..., Any]
 _TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what the OpenAI tools API accepts
@@ -66,16 +68,27 @@ class Tool:
             raise ToolArgumentError(_describe_validation_error(self.name, exc)) from None
         return {param: getattr(validated, field) for field, param in self._field_names.items()}
 
-    async def invoke(self, arguments: dict[str, Any]) -> str:
-        """Validate, call (sync functions in a thread, off the event loop) and stringify."""
+    @property
+    def runs_in_a_process(self) -> bool:
+        """A plain function a child process can import by name (not a closure or a lambda)."""
+        qualname = getattr(self.func, "__qualname__", "")
+        return (
+            not inspect.iscoroutinefunction(self.func)
+            and "<" not in qualname
+            and getattr(self.func, "__module__", "__main__") != "__main__"
+        )
+
+    async def invoke(
+        self, arguments: dict[str, Any], processes: ToolProcesses | None = None
+    ) -> str:
+        """Validate, call and stringify: in a child process under limits when `processes` is
+        given and the function allows it, else sync functions in a thread."""
         kwargs = self.validate(arguments)
         if inspect.iscoroutinefunction(self.func):
-            result = await self.func(**kwargs)
-        else:
-            result = await asyncio.to_thread(self.func, **kwargs)
-        if isinstance(result, str):
-            return result
-        return pydantic_core.to_json(result, fallback=str).decode()
+            return as_text(await self.func(**kwargs))
+        if processes is not None and self.runs_in_a_process:
+            return await processes.run(self.func, kwargs, active_tool_context())
+        return as_text(await asyncio.to_thread(self.func, **kwargs))
 
 
 def _first_paragraph(doc: str | None) -> str:

@@ -25,6 +25,7 @@ from activities.model_admission import AdmissionGate, AdmissionLimits
 from activities.model_load import ModelLoadMonitor
 from activities.token_counts import TokenCounter
 from activities.tool_calls import ToolCallActivities
+from activities.tools.processes import ToolLimits, ToolProcesses
 from activities.tools.registry import default_registry
 from services.agent_specs import AgentCatalog
 from services.model_groups import load_model_groups
@@ -93,6 +94,13 @@ async def run_worker(settings: Settings, pool_names: list[str]) -> None:
     engine = create_engine(settings.resolved_database_url, pool_size=5)
     sessions = create_session_factory(engine)
     registry = default_registry()
+    tool_processes = ToolProcesses(
+        ToolLimits(
+            wall_seconds=settings.tool_wall_seconds,
+            cpu_seconds=settings.tool_cpu_seconds,
+            memory_mb=settings.tool_memory_mb,
+        )
+    )
     timeout = httpx.Timeout(settings.llm_timeout_seconds, connect=10.0)
     # enough connections for every pool's model calls at once
     limits = httpx.Limits(max_connections=sum(p.max_concurrent_model_calls for p in pools) + 10)
@@ -121,7 +129,9 @@ async def run_worker(settings: Settings, pool_names: list[str]) -> None:
         }
         shared = [
             LifecycleActivities(sessions),
-            ToolCallActivities(sessions, registry, settings.resolved_workspaces_dir),
+            ToolCallActivities(
+                sessions, registry, settings.resolved_workspaces_dir, tool_processes
+            ),
             ApprovalActivities(sessions, webhooks, settings.approval_webhook_url),
             MemoryActivities(sessions, http, registry, tokens),
             DelegationActivities(sessions, agent_configs(settings), settings.task_budget_limits),
@@ -150,6 +160,7 @@ async def run_worker(settings: Settings, pool_names: list[str]) -> None:
         await asyncio.gather(*(worker.shutdown() for worker in workers), return_exceptions=True)
         results = await asyncio.gather(*runs, return_exceptions=True)
         logger.info("worker drained")
+    await tool_processes.close()
     await engine.dispose()
     failures = [result for result in results if isinstance(result, BaseException)]
     if failures:  # a worker that died on its own (not by signal) is a failure of the process

@@ -1,0 +1,158 @@
+"""Tools under limits they cannot escape. A tool that loops, eats memory, sleeps or crashes
+runs in its own process and comes back as a tool error the model reads, within its limit,
+while other calls go on; hostile calculator input on the real stack ends the same way and
+another tenant's task finishes meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.testing import ActivityEnvironment
+
+from activities.db.steps import StepRepository
+from activities.db.tasks import NewTask, TaskRepository
+from activities.db.tenants import TenantRepository
+from activities.tool_calls import ToolCallActivities
+from activities.tools.builtin import calculator
+from activities.tools.context import ToolContext
+from activities.tools.errors import ToolError
+from activities.tools.processes import ToolCrashed, ToolLimits, ToolProcesses
+from activities.tools.registry import ToolRegistry
+from activities.tools.workspace import read_file, write_file
+from tests.fakes import hostile_tools
+from tests.fakes.script_client import reply_text, unique_key
+from tests.integration.helpers import events, messages, submit, wait_for_status
+from tests.integration.test_long_tasks import call
+from tests.stack import RunningStack
+from workflows.contracts.tool_calls import ToolCall, ToolCallRequest
+
+LIMITS = ToolLimits(wall_seconds=3, cpu_seconds=1, memory_mb=128)
+
+
+@pytest.fixture
+async def processes() -> AsyncIterator[ToolProcesses]:
+    runner = ToolProcesses(LIMITS)
+    yield runner
+    await runner.close()
+
+
+async def test_a_looping_tool_is_stopped_at_its_cpu_limit(processes: ToolProcesses) -> None:
+    with pytest.raises(ToolError, match="more than 1 seconds of CPU"):
+        await processes.run(hostile_tools.spin, {})
+
+
+async def test_a_tool_that_eats_memory_is_stopped_at_its_limit(processes: ToolProcesses) -> None:
+    with pytest.raises(ToolError, match="more than 128 MB of memory"):
+        await processes.run(hostile_tools.hog, {})
+
+
+async def test_a_tool_that_blocks_is_stopped_at_its_wall_clock_limit(
+    processes: ToolProcesses,
+) -> None:
+    with pytest.raises(ToolError, match="longer than 3 seconds"):
+        await processes.run(hostile_tools.sleep, {})
+
+
+async def test_a_crashing_tool_reports_its_error_type_only(processes: ToolProcesses) -> None:
+    with pytest.raises(ToolCrashed) as crashed:
+        await processes.run(hostile_tools.boom, {})
+    assert str(crashed.value) == "KeyError"  # its message (a secret, here) stays behind
+
+
+async def test_other_calls_finish_while_one_loops(processes: ToolProcesses) -> None:
+    spinning = asyncio.create_task(processes.run(hostile_tools.spin, {}))
+    printing = processes.run(hostile_tools.chatty, {})  # prints into its own stdout
+    sums = [processes.run(calculator, {"expression": f"{i}*{i}"}) for i in range(20)]
+    answers = await asyncio.gather(printing, *sums)
+    assert answers == ["said it", *(str(i * i) for i in range(20))]
+    assert not spinning.done()  # the sums did not wait for it
+    with pytest.raises(ToolError):
+        await spinning
+
+
+async def test_a_cancelled_call_is_killed_and_the_runner_goes_on(
+    processes: ToolProcesses,
+) -> None:
+    sleeping = asyncio.create_task(processes.run(hostile_tools.sleep, {}))
+    await asyncio.sleep(0.5)
+    sleeping.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await sleeping
+    assert await processes.run(calculator, {"expression": "2+2"}) == "4"
+
+
+async def test_file_tools_run_in_the_tasks_workspace(
+    processes: ToolProcesses, tmp_path: Path
+) -> None:
+    context = ToolContext(task_id="t", tenant_id=None, workspace=tmp_path / "t")
+    await processes.run(write_file, {"path": "notes.txt", "content": "kept"}, context)
+    assert (tmp_path / "t" / "notes.txt").read_text() == "kept"
+    assert await processes.run(read_file, {"path": "notes.txt"}, context) == "kept"
+
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+async def test_the_tool_activity_records_a_stopped_tool_as_an_error_the_model_reads(
+    db_sessions: Sessions, processes: ToolProcesses, tmp_path: Path
+) -> None:
+    async with db_sessions.begin() as session:
+        tenant = await TenantRepository(session).get_or_create(f"tools-{uuid.uuid4().hex[:8]}")
+        task_id = uuid.uuid4()
+        await TaskRepository(session).create(
+            NewTask(tenant_id=tenant.id, agent="a", input="spin", metadata={},
+                    workflow_id=f"task-{task_id}", id=task_id)
+        )  # fmt: skip
+    registry = ToolRegistry()
+    registry.add(hostile_tools.spin)
+    tools = ToolCallActivities(db_sessions, registry, tmp_path, processes)
+    spin = ToolCall(id="c1", name="spin")
+    request = ToolCallRequest(task_id=str(task_id), iteration=0, call=spin)
+
+    result = await ActivityEnvironment().run(tools.run_tool, request)
+
+    assert result.is_error
+    async with db_sessions() as session:
+        row = await StepRepository(session).find(task_id, "tool:0:c1")
+    assert row is not None and row.content == (
+        "error: the tool used more than 1 seconds of CPU and was stopped"
+    )
+
+
+HOSTILE_EXPRESSIONS = ["round(1, -10**300)", "10**10**10", "(2**1000)**(2**1000)", "9**9**9**9"]
+
+
+async def test_hostile_calculator_input_ends_as_a_tool_error_and_others_go_on(
+    stack: RunningStack,
+) -> None:
+    other_key = await stack.create_key("submitter", "other", tenant=f"other-{uuid.uuid4().hex[:6]}")
+    hostile = []
+    for expression in HOSTILE_EXPRESSIONS:
+        marker = await stack.scripted.script(
+            unique_key("hostile"), [call("calculator", {"expression": expression}),
+                                    reply_text("could not compute it")]
+        )  # fmt: skip
+        hostile.append(marker)
+    calm = await stack.scripted.script(unique_key("calm"), [reply_text("fine")])
+    async with stack.api() as api, stack.api(other_key) as other:
+        tasks = [await submit(api, "scripted-text", f"compute {m}") for m in hostile]
+        neighbour = await submit(other, "scripted-text", f"hello {calm}")
+        finished = [await wait_for_status(api, task["id"], timeout=60) for task in tasks]
+        neighbour_done = await wait_for_status(other, neighbour["id"], timeout=60)
+        results = [
+            [m for m in await messages(api, task["id"]) if m["role"] == "tool"] for task in tasks
+        ]
+        logs = [await events(api, task["id"]) for task in tasks]
+
+    assert neighbour_done["status"] == "succeeded"
+    outcomes = zip(HOSTILE_EXPRESSIONS, finished, results, logs, strict=True)
+    for expression, done, tool_rows, log in outcomes:
+        assert done["status"] == "succeeded", (expression, done)
+        assert len(tool_rows) == 1 and tool_rows[0]["content"].startswith("error: "), expression
+        calls = [e["data"] for e in log if e["type"] == "tool_call"]
+        assert calls[0]["is_error"] and calls[0]["attempt"] == 1  # no retry was needed
