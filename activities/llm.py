@@ -89,6 +89,9 @@ class LlmActivities:
             offered_tools=request.tools,
             call_id_prefix=f"call-{request.iteration}",
         )
+        for call in parsed.tool_calls:  # approval rules judge what the tool will receive
+            if call.id not in parsed.invalid_calls and call.name in self._registry:
+                call.arguments = self._registry.get(call.name).normalised(call.arguments)
         event = NewEvent(
             "llm_call",
             {

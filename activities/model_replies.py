@@ -18,6 +18,9 @@ from workflows.contracts.tool_calls import ToolCall
 _TOOL_CALL_BLOCK = re.compile(r"<tool_call>(.*?)(?:</tool_call>|$)", re.DOTALL)
 _FENCED_BLOCK = re.compile(r"```[\w-]*[ \t]*\n?(.*?)```", re.DOTALL)
 _NAME_FIELD = re.compile(r'"(?:name|tool)"\s*:\s*"([^"]+)"')
+# what is kept of the model's own call ids and tool names (the columns hold 100 and 200)
+_CALL_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+MAX_NAME_CHARS = 64
 
 
 class ParsedReply(BaseModel):
@@ -83,9 +86,9 @@ class _Reader:
         self, name: Any, arguments: Any, index: int, call_id: Any = None, error: str = ""
     ) -> None:
         taken = {call.id for call in self.calls}
-        if not isinstance(call_id, str) or not call_id or call_id in taken:
+        if not isinstance(call_id, str) or not _CALL_ID.fullmatch(call_id) or call_id in taken:
             call_id = f"{self.prefix}-{index}"
-        name = name if isinstance(name, str) else ""
+        name = clean_text(name)[:MAX_NAME_CHARS] if isinstance(name, str) else ""
         parsed: Any = arguments
         if isinstance(arguments, str):
             try:
@@ -97,7 +100,7 @@ class _Reader:
             error, parsed = error or "the arguments must be a JSON object", {}
         if name not in self.offered:
             error = f"tool {name!r} is not available; available tools: {', '.join(self.offered)}"
-        self.calls.append(ToolCall(id=call_id, name=name, arguments=parsed))
+        self.calls.append(ToolCall(id=call_id, name=name, arguments=clean_json(parsed)))
         if error:
             self.invalid[call_id] = error
             self.problems.append(f"call {call_id} ({name or 'no name'}): {error}")
@@ -115,10 +118,27 @@ class _Reader:
         )
 
 
+def clean_text(text: str) -> str:
+    """Model text as Postgres can store it: NULs dropped, lone surrogates replaced."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
+def clean_json(value: Any) -> Any:
+    """`clean_text` on every string of a JSON value, keys too."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_text(str(key)): clean_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [clean_json(item) for item in value]
+    return value
+
+
 def _content_text(content: Any) -> str:
     if isinstance(content, list):  # content parts
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return content if isinstance(content, str) else ""
+        parts = [p.get("text") for p in content if isinstance(p, dict)]
+        return clean_text("".join(part for part in parts if isinstance(part, str)))
+    return clean_text(content) if isinstance(content, str) else ""
 
 
 def _json_candidates(text: str) -> tuple[list[Any], bool, str]:

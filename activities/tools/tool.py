@@ -68,6 +68,20 @@ class Tool:
             raise ToolArgumentError(_describe_validation_error(self.name, exc)) from None
         return {param: getattr(validated, field) for field, param in self._field_names.items()}
 
+    def normalised(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The arguments as the tool will receive them (coerced, paths normalised), so an
+        approval rule judges what will run; as given when they do not validate (the call then
+        fails with the tool's own error) or name unknown parameters (reported, dropped later)."""
+        known = {
+            k: v for k, v in arguments.items() if k not in set(self.unknown_arguments(arguments))
+        }
+        try:
+            validated = self.arguments_model.model_validate(known)
+        except ValidationError:
+            return arguments
+        given = validated.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        return {name: given.get(name, value) for name, value in arguments.items()}
+
     @property
     def runs_in_a_process(self) -> bool:
         """A plain function a child process can import by name (not a closure or a lambda)."""

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from activities.tools.context import current_tool_context
 from activities.tools.errors import ToolError
@@ -23,8 +23,18 @@ from activities.tools.errors import ToolError
 MAX_FILE_BYTES = 1024 * 1024
 MAX_LISTED_FILES = 500
 
+
+def normal_path(path: str) -> str:
+    """What an approval rule and the tool both judge: no surrounding blanks, `//`, `.` and
+    `..` folded (`" secrets/./k"` is `secrets/k` to both)."""
+    text = path.strip()
+    return posixpath.normpath(text) if text else text
+
+
 PathArgument = Annotated[
-    str, Field(description="File path relative to the workspace, e.g. 'drafts/notes.md'.")
+    str,
+    Field(description="File path relative to the workspace, e.g. 'drafts/notes.md'."),
+    AfterValidator(normal_path),
 ]
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from activities.tools.registry import default_registry
 from workflows.approval_policy import approval_needed
 from workflows.contracts.approvals import ApprovalPolicy, ArgumentRule
 from workflows.contracts.tool_calls import ToolCall
@@ -194,3 +195,20 @@ def test_the_same_inputs_give_the_same_answer() -> None:
     policies = [policy("write_file", ("path", "outside", "drafts/"))]
     answers = [approval_needed(policies, call("write_file", path="etc/x")) for _ in range(3)]
     assert answers[0] is not None and answers == [answers[0]] * 3
+
+
+@pytest.mark.parametrize(
+    "path", [" secrets/k", "secrets//k", "./secrets/k", "secrets/./k ", "notes/../secrets/k"]
+)
+def test_the_policy_judges_the_path_the_tool_will_write(path: str) -> None:
+    """The model's arguments are normalised once, in the model turn; the rule and the tool
+    both see the result (a rule on the raw text was escaped by a leading space)."""
+    write_file = default_registry().get("write_file")
+    arguments = write_file.normalised({"path": path, "content": "x"})
+    held = reason(
+        [policy("write_file", ("path", "inside", "secrets/"))], call("write_file", **arguments)
+    )
+    assert (
+        arguments["path"] == "secrets/k"
+        and held == "write_file needs approval: path 'secrets/k' is inside 'secrets/'"
+    )

@@ -387,3 +387,22 @@ def test_json_schema_reply_that_is_no_action_is_kept_as_text_with_a_problem(
 
     assert reply.final_text == content and reply.tool_calls == []
     assert reply.problems == ["the reply does not match the action schema"]
+
+
+def test_hostile_ids_names_and_text_from_the_model_are_cleaned_not_stored_as_given() -> None:
+    reply = parse(
+        NATIVE,
+        "ok\x00 \ud800 done",
+        tool_calls=[
+            native_call(
+                "calculator", '{"expression": "2+2\\u0000", "n\\u0000": "\\ud800"}', "x" * 300
+            ),
+            native_call("s" * 500, "{}", "bad id with spaces"),
+        ],
+    )
+
+    [(first_id, name, arguments), (second_id, long_name, _)] = calls(reply)
+    assert first_id == "call-3-0" and second_id == "call-3-1"  # the model's ids did not fit
+    assert name == "calculator" and arguments == {"expression": "2+2", "n": "?"}
+    assert long_name == "s" * 64 and "is not available" in reply.invalid_calls[second_id]
+    assert reply.content == "ok ? done"
