@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         AgentTaskResult,
         TaskStatus,
     )
+    from workflows.failures import public_failure
     from workflows.guardrails import Guardrails, Stop
     from workflows.memory import model_turn
     from workflows.task_status import set_status
@@ -64,7 +65,7 @@ class AgentTaskWorkflow:
                 await self._finish(task, TaskStatus.cancelled)
                 raise asyncio.CancelledError("task cancelled") from exc
             cause = exc.cause if isinstance(exc, ActivityError) else None
-            message = str(cause) if cause is not None else str(exc)
+            message = public_failure(exc)
             code = "step_failed"
             if isinstance(cause, ApplicationError) and cause.type == CONTEXT_EXCEEDED:
                 code = "context_exceeded"

@@ -1,0 +1,62 @@
+"""What a tenant reads when a step of its task fails: what failed, in words.
+
+An activity's exception text can hold SQL with its parameters, hosts and URLs of our services,
+or a stack of library messages. Our own errors (raised as `ApplicationError` with a message
+written for people) are kept, with any URL or address in them masked; anything else becomes
+the step's name and the exception's type. Pure: it runs in the workflow.
+"""
+
+from __future__ import annotations
+
+import re
+
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from workflows.contracts.approvals import APPROVAL_MISSING
+from workflows.contracts.lifecycle import TASK_MISSING
+from workflows.contracts.memory import CONTEXT_EXCEEDED
+from workflows.contracts.model_turns import MODEL_REQUEST_REJECTED, MODEL_SERVER_SATURATED
+
+STEPS = {
+    "model_turn": "the model call",
+    "run_tool": "a tool call",
+    "summarize": "summarising the task's memory",
+    "begin_task": "starting the task",
+    "finish_task": "recording the task's end",
+    "set_status": "recording the task's status",
+    "request_approvals": "recording an approval request",
+    "open_child": "starting a sub-agent",
+    "close_child": "collecting a sub-agent's result",
+}
+# An exception an activity did not mean to raise reaches the workflow as an ApplicationError
+# whose type is the exception's class name; ours carry no type or one of these.
+OUR_ERROR_TYPES = frozenset(
+    {None, CONTEXT_EXCEEDED, MODEL_REQUEST_REJECTED, MODEL_SERVER_SATURATED, TASK_MISSING,
+     APPROVAL_MISSING}
+)  # fmt: skip
+MAX_CHARS = 500
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
+_ADDRESS = re.compile(
+    r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b|\[[0-9a-f:]+\](?::\d+)?", re.IGNORECASE
+)
+_SQL = re.compile(r"\[SQL:.*", re.DOTALL)
+
+
+def public_failure(exc: BaseException) -> str:
+    """The message for the task's `error`."""
+    cause = exc.cause if isinstance(exc, ActivityError) else exc
+    step = STEPS.get(exc.activity_type or "", "a step") if isinstance(exc, ActivityError) else ""
+    if cause is None:
+        cause = exc
+    if isinstance(cause, ApplicationError) and cause.type in OUR_ERROR_TYPES:
+        return masked(cause.message)
+    kind = type(cause).__name__ if not isinstance(cause, ApplicationError) else cause.type
+    where = f"{step} failed" if step else "the task failed"
+    return f"{where} ({kind}); the details are in the service's logs"
+
+
+def masked(message: str) -> str:
+    text = _SQL.sub("[SQL hidden]", message)
+    text = _URL.sub("<url>", text)
+    text = _ADDRESS.sub("<address>", text)
+    return text if len(text) <= MAX_CHARS else text[: MAX_CHARS - 1] + "…"
