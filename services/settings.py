@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     max_metadata_bytes: int = 16 * 1024
     # any request body; refused from Content-Length, or as it streams in, before it is parsed
     max_request_bytes: int = Field(default=1024 * 1024, ge=64 * 1024)
+    # tasks not final and unchanged this long have their workflow checked (task_reconciler.py)
+    reconcile_quiet_seconds: float = Field(default=60.0, ge=0)
+    reconcile_interval_seconds: float = Field(default=30.0, gt=0)
     # each tool call runs in its own process under these (activities/tools/processes.py)
     tool_wall_seconds: float = Field(default=60.0, gt=0, le=280)
     tool_cpu_seconds: int = Field(default=20, ge=1)

@@ -54,6 +54,9 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+UNFINISHED_SQL = "status NOT IN ('succeeded', 'failed', 'cancelled')"
+
+
 class Task(Base):
     __tablename__ = "tasks"
     __table_args__ = (
@@ -61,6 +64,13 @@ class Task(Base):
         Index("ix_tasks_tenant_created", "tenant_id", "created_at", "id"),
         Index("ix_tasks_tenant_status", "tenant_id", "status"),
         Index("ix_tasks_agent_status", "agent", "status"),
+        # the reconciler's round over tasks not final (services/gateway/task_reconciler.py)
+        Index(
+            "ix_tasks_unfinished_updated",
+            "updated_at",
+            "id",
+            postgresql_where=text(UNFINISHED_SQL),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)

@@ -160,6 +160,17 @@ class TaskRepository:
         )
         return list((await self._session.scalars(statement)).all())
 
+    async def unfinished_before(
+        self, before: datetime, after: tuple[datetime, uuid.UUID] | None, limit: int
+    ) -> list[Task]:
+        """Tasks not final and unchanged since `before`, oldest change first, from after the
+        (updated_at, id) `after` on (the reconciler's place in its round)."""
+        statement = select(Task).where(Task.status.not_in(FINAL_STATUSES), Task.updated_at < before)
+        if after is not None:
+            statement = statement.where(tuple_(Task.updated_at, Task.id) > after)
+        statement = statement.order_by(Task.updated_at, Task.id).limit(limit)
+        return list((await self._session.scalars(statement)).all())
+
     async def lock(self, task_id: uuid.UUID) -> Task | None:
         """The task, locked until the transaction ends; None when it is gone."""
         statement = select(Task).where(Task.id == task_id).with_for_update()

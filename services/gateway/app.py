@@ -1,7 +1,8 @@
 """The FastAPI app. The lifespan opens the clients once (database engine, the decision
 repository's pool, Temporal client) and loads the catalogs (agents, tools, pools); they live on
 `app.state` and routes reach them through services/gateway/deps.py. The decision outbox
-(re-sending approval decisions) runs beside them for the app's lifetime."""
+(re-sending approval decisions) and the task reconciler (finalising tasks whose workflow closed
+without saying so) run beside them for the app's lifetime."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -23,6 +25,7 @@ from services.gateway.decision_outbox import DecisionOutbox
 from services.gateway.errors import PROBLEM_CONTENT_TYPE, install_error_handlers
 from services.gateway.request_guard import RequestGuard
 from services.gateway.routes import agents, approvals, health, pools, task_records, tasks, ui
+from services.gateway.task_reconciler import TaskReconciler
 from services.model_groups import load_model_groups
 from services.pools.catalog import PoolCatalog
 from services.settings import Settings, get_settings
@@ -87,6 +90,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         outbox.start()
         opened.push_async_callback(outbox.stop)
+        reconciler = TaskReconciler(
+            session_factory,
+            client,
+            quiet_for=timedelta(seconds=settings.reconcile_quiet_seconds),
+            interval_seconds=settings.reconcile_interval_seconds,
+        )
+        reconciler.start()
+        opened.push_async_callback(reconciler.stop)
         yield
 
 
