@@ -74,8 +74,13 @@ async def main(args: argparse.Namespace) -> int:
 async def run_demo(stack: RunningStack, args: argparse.Namespace) -> int:
     flood_key = await stack.create_key("submitter", "flood", tenant="research-team")
     review_key = await stack.create_key("submitter", "reviews", tenant="review-team")
+    platform_key = await stack.create_key("platform-operator", "demo", tenant="platform")
     research, review = Tracked(), Tracked()
-    async with stack.api() as operator, stack.api(flood_key) as flood, stack.api(review_key) as rv:
+    async with (
+        stack.api(platform_key) as operator,
+        stack.api(flood_key) as flood,
+        stack.api(review_key) as rv,
+    ):
         print(
             f"flooding pool research with {args.research} tasks, {args.rate} a second ...",
             flush=True,

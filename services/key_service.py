@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.db.api_keys import ApiKeyRepository
+from activities.db.models import ApiKey
 from activities.db.tenants import TenantRepository
 from services.roles import Role
 
@@ -43,17 +46,30 @@ async def create_api_key(
     tenant_name: str,
     role: Role | str = Role.admin,
     name: str = "dev",
+    expires_at: datetime | None = None,
 ) -> str:
     """Create a key for the tenant (creating the tenant if missing); returns the plaintext once."""
-    role = Role(role)
-    key = generate_api_key()
     async with session_factory() as session, session.begin():
         tenant = await TenantRepository(session).get_or_create(tenant_name)
-        await ApiKeyRepository(session).create(
-            tenant_id=tenant.id,
-            name=name,
-            prefix=key.prefix,
-            key_hash=key.key_hash,
-            role=role.value,
-        )
-    return key.plaintext
+        _, plaintext = await issue_key(session, tenant.id, Role(role), name, expires_at)
+    return plaintext
+
+
+async def issue_key(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    role: Role,
+    name: str,
+    expires_at: datetime | None = None,
+) -> tuple[ApiKey, str]:
+    """A new key row in the tenant, and its plaintext (shown once, never stored)."""
+    key = generate_api_key()
+    row = await ApiKeyRepository(session).create(
+        tenant_id=tenant_id,
+        name=name,
+        prefix=key.prefix,
+        key_hash=key.key_hash,
+        role=role.value,
+        expires_at=expires_at,
+    )
+    return row, key.plaintext

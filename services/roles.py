@@ -13,4 +13,6 @@ class Role(StrEnum):
     submitter = "submitter"
     approver = "approver"
     operator = "operator"
-    admin = "admin"
+    admin = "admin"  # everything within its tenant, keys included
+    # the shared worker pools (all tenants' counts, scaling): never a tenant's by default
+    platform_operator = "platform-operator"

@@ -26,6 +26,11 @@ class TenantRepository:
         statement = select(Tenant).where(Tenant.name == name)
         return (await self._session.execute(statement)).scalar_one()
 
+    async def find(self, name: str) -> Tenant | None:
+        return (
+            await self._session.execute(select(Tenant).where(Tenant.name == name))
+        ).scalar_one_or_none()
+
     async def budget_limits(self, tenant_id: uuid.UUID) -> dict[str, Any]:
         """The highest budgets the tenant's submits may ask for; empty: the settings'."""
         limits = await self._session.scalar(

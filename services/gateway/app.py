@@ -24,7 +24,16 @@ from services.agent_specs import AgentCatalog
 from services.gateway.decision_outbox import DecisionOutbox
 from services.gateway.errors import PROBLEM_CONTENT_TYPE, install_error_handlers
 from services.gateway.request_guard import RequestGuard
-from services.gateway.routes import agents, approvals, health, pools, task_records, tasks, ui
+from services.gateway.routes import (
+    agents,
+    approvals,
+    health,
+    keys,
+    pools,
+    task_records,
+    tasks,
+    ui,
+)
 from services.gateway.task_reconciler import TaskReconciler
 from services.model_groups import load_model_groups
 from services.pools.catalog import PoolCatalog
@@ -137,5 +146,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(approvals.router)
     app.include_router(agents.router)
     app.include_router(pools.router)
+    app.include_router(keys.router)
     app.include_router(ui.router)
     return app

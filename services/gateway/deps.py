@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
@@ -17,7 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from activities.db.api_keys import ApiKeyRepository
+from activities.db.api_keys import LAST_USED_RESOLUTION, ApiKeyRepository
 from activities.db.approvals import ApprovalRepository
 from activities.db.decisions import DecisionRepository
 from activities.db.models import ApiKey, Approval, Task
@@ -89,6 +90,7 @@ class Principal:
     api_key_id: uuid.UUID
     api_key_name: str
     role: Role
+    use_noted: bool = True  # the key's last use was written within the last minute
 
 
 def bearer_key_hash(credentials: HTTPAuthorizationCredentials | None) -> str:
@@ -112,8 +114,15 @@ def principal_of(key: ApiKey | None) -> Principal:
             kind="unauthenticated",
             headers=_UNAUTHORIZED,
         )
+    noted = key.last_used_at is not None and (
+        datetime.now(UTC) - key.last_used_at < LAST_USED_RESOLUTION
+    )
     return Principal(
-        tenant_id=key.tenant_id, api_key_id=key.id, api_key_name=key.name, role=Role(key.role)
+        tenant_id=key.tenant_id,
+        api_key_id=key.id,
+        api_key_name=key.name,
+        role=Role(key.role),
+        use_noted=noted,
     )
 
 
@@ -122,12 +131,23 @@ async def find_principal(session: AsyncSession, key_hash: str) -> Principal:
     return principal_of(await ApiKeyRepository(session).find_active(key_hash))
 
 
-async def get_principal(request: Request, session: SessionDep, credentials: BearerDep) -> Principal:
+async def note_key_use(factory: async_sessionmaker[AsyncSession], principal: Principal) -> None:
+    """Write the key's last use (at most once a minute per key)."""
+    if not principal.use_noted:
+        async with factory.begin() as session:
+            await ApiKeyRepository(session).note_use(principal.api_key_id)
+
+
+async def get_principal(
+    request: Request, session: SessionDep, factory: SessionFactoryDep, credentials: BearerDep
+) -> Principal:
     """The caller; a request with a body was authenticated already (request_guard.py)."""
     known = getattr(request.state, "principal", None)
     if isinstance(known, Principal):
         return known
-    return await find_principal(session, bearer_key_hash(credentials))
+    principal = await find_principal(session, bearer_key_hash(credentials))
+    await note_key_use(factory, principal)
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
@@ -135,7 +155,8 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 # What each role may do; reading tasks and approvals needs only a valid key.
 TASK_WRITER_ROLES = (Role.submitter, Role.operator, Role.admin)
 APPROVER_ROLES = (Role.approver, Role.admin)
-OPERATOR_ROLES = (Role.operator, Role.admin)
+PLATFORM_ROLES = (Role.platform_operator,)
+KEY_ADMIN_ROLES = (Role.admin,)
 DECIDE_ACTION = "decide approvals"
 
 
@@ -165,9 +186,11 @@ def require_role(action: str, *roles: Role) -> Callable[[Principal], Awaitable[P
 TaskWriterDep = Annotated[
     Principal, Depends(require_role("submit, cancel or message tasks", *TASK_WRITER_ROLES))
 ]
-OperatorDep = Annotated[
-    Principal, Depends(require_role("watch or scale worker pools", *OPERATOR_ROLES))
+PlatformOperatorDep = Annotated[
+    Principal,
+    Depends(require_role("watch or scale the shared worker pools", *PLATFORM_ROLES)),
 ]
+KeyAdminDep = Annotated[Principal, Depends(require_role("manage API keys", *KEY_ADMIN_ROLES))]
 
 
 # --- the caller's task or approval ----------------------------------------------------------

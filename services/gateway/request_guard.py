@@ -19,7 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.gateway.deps import Principal, bearer_key_hash, find_principal
+from services.gateway.deps import Principal, bearer_key_hash, find_principal, note_key_use
 from services.gateway.errors import (
     ProblemError,
     database_unavailable_response,
@@ -79,8 +79,11 @@ class RequestGuard:
         if scheme.lower() == "bearer" and token.strip():
             credentials = HTTPAuthorizationCredentials(scheme=scheme, credentials=token.strip())
         key_hash = bearer_key_hash(credentials)
-        async with request.app.state.session_factory() as session:
-            return await find_principal(session, key_hash)
+        factory = request.app.state.session_factory
+        async with factory() as session:
+            principal = await find_principal(session, key_hash)
+        await note_key_use(factory, principal)
+        return principal
 
     def _check_declared_length(self, request: Request) -> None:
         declared = request.headers.get("content-length")

@@ -27,13 +27,13 @@ async def test_a_pools_task_waits_for_that_pools_workers_until_the_pool_is_scale
 ) -> None:
     key = unique_key("pool")
     marker = await stack.scripted.script(key, [reply_text("done on pool isolated")])
-    async with stack.api() as api:
+    async with stack.api() as api, stack.api(await platform_key(stack)) as platform:
         task = await submit(api, "scripted-isolated", f"hello {marker}")
         await asyncio.sleep(3)  # pool isolated wants 0 workers (its min_replicas)
         waiting = (await api.get(f"/v1/tasks/{task['id']}")).json()
         assert waiting["status"] == "queued", waiting
         assert (await stack.scripted.status(key))["served"] == 0
-        pools = await _pools(api)
+        pools = await _pools(platform)
         assert pools["isolated"]["workers_polling"] == 0
         assert pools["isolated"]["replicas"]["desired"] == 0
         assert pools["isolated"]["backlog"]["workflow_tasks"]["count"] >= 1
@@ -47,15 +47,15 @@ async def test_a_pools_task_waits_for_that_pools_workers_until_the_pool_is_scale
         assert isolated_row[-7] == "0" and isolated_row[-3:] == ["2/2/1", "0-2", "0"], table
 
         try:
-            scaled = await api.put("/v1/pools/isolated/replicas", json={"replicas": 1})
+            scaled = await platform.put("/v1/pools/isolated/replicas", json={"replicas": 1})
             assert scaled.status_code == 200, scaled.text
             assert scaled.json()["replicas"]["desired"] == 1
             done = await wait_for_status(api, task["id"], timeout=60)
             assert stack.stack.fleet is not None
             [worker] = stack.stack.fleet.workers("isolated")
         finally:
-            await api.put("/v1/pools/isolated/replicas", json={"replicas": 0})
-        assert (await _pools(api))["isolated"]["replicas"]["set_by"] == "dev"
+            await platform.put("/v1/pools/isolated/replicas", json={"replicas": 0})
+        assert (await _pools(platform))["isolated"]["replicas"]["set_by"] == "platform-ops"
     assert done["status"] == "succeeded", done
     assert done["result"] == "done on pool isolated"
     await _until_exited(worker)
@@ -72,15 +72,15 @@ async def test_scaling_down_drains_the_running_tool_call_and_scaling_up_finishes
     fleet = stack.stack.fleet
     assert fleet is not None
     client = await connect_temporal(stack.settings)
-    async with stack.api() as api:
+    async with stack.api() as api, stack.api(await platform_key(stack)) as platform:
         try:
-            await _scale(api, "isolated", 1)
+            await _scale(platform, "isolated", 1)
             task = await submit(api, "scripted-isolated", f"wait a bit {marker}")
             handle = client.get_workflow_handle(f"task-{task['id']}")
             await _until_tool_runs(handle)
             [worker] = fleet.workers("isolated")
 
-            await _scale(api, "isolated", 0)  # what an operator's scale-down does
+            await _scale(platform, "isolated", 0)  # what an operator's scale-down does
             scaled_down = time.monotonic()
             await _until_exited(worker)
             drained_after = time.monotonic() - scaled_down
@@ -91,11 +91,11 @@ async def test_scaling_down_drains_the_running_tool_call_and_scaling_up_finishes
             assert drained_after > 1, drained_after
             assert fleet.workers("isolated") == []
 
-            await _scale(api, "isolated", 1)  # a new worker takes the task's next steps
+            await _scale(platform, "isolated", 1)  # a new worker takes the task's next steps
             done = await wait_for_status(api, task["id"], timeout=60)
             log = await events(api, task["id"])
         finally:
-            await _scale(api, "isolated", 0)
+            await _scale(platform, "isolated", 0)
 
     assert done["status"] == "succeeded", done
     assert done["result"] == "done waiting"
@@ -104,9 +104,11 @@ async def test_scaling_down_drains_the_running_tool_call_and_scaling_up_finishes
     assert await _run_tool_attempts(handle) == [1]
 
 
-async def test_scaling_is_for_operators_within_the_pools_bounds(stack: RunningStack) -> None:
+async def test_scaling_is_for_platform_operators_within_the_pools_bounds(
+    stack: RunningStack,
+) -> None:
     submitter = await stack.create_key("submitter", "scale-submitter")
-    operator = await stack.create_key("operator", "scale-operator")
+    operator = await platform_key(stack)
     async with stack.api(operator) as api:
         unknown = await api.put("/v1/pools/nope/replicas", json={"replicas": 1})
         assert unknown.status_code == 404
@@ -126,7 +128,13 @@ async def test_scaling_is_for_operators_within_the_pools_bounds(stack: RunningSt
 
     async with stack.api(submitter) as api:
         refused = await api.put("/v1/pools/isolated/replicas", json={"replicas": 1})
-        assert refused.status_code == 403 and "operator" in refused.json()["detail"]
+        assert refused.status_code == 403 and "platform-operator" in refused.json()["detail"]
+    tenant_admin = await stack.create_key("admin", "tenant-admin")
+    async with stack.api(tenant_admin) as api:  # a tenant's admin does not run the platform
+        assert (
+            await api.put("/v1/pools/isolated/replicas", json={"replicas": 1})
+        ).status_code == 403
+        assert (await api.get("/v1/pools")).status_code == 403
 
     out = await _agentry("scale", "isolated=3", stack=stack, expect_code=2)
     assert "0 to 2" in out
@@ -145,6 +153,10 @@ async def test_scaling_is_for_operators_within_the_pools_bounds(stack: RunningSt
             await asyncio.sleep(0.2)
     finally:
         await _agentry("scale", "isolated=0", stack=stack)
+
+
+async def platform_key(stack: RunningStack) -> str:
+    return await stack.create_key("platform-operator", "platform-ops", tenant="platform")
 
 
 async def _pools(api: httpx.AsyncClient) -> dict[str, Any]:

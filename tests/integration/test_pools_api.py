@@ -31,9 +31,8 @@ from services.worker.process import build_workers
 from tests.conftest import MakeApi
 
 
-@pytest.mark.parametrize("role", [Role.operator, Role.admin])
-async def test_operators_see_every_pool_with_its_limits(make_api: MakeApi, role: Role) -> None:
-    api = await make_api(role=role)
+async def test_platform_operators_see_every_pool_with_its_limits(make_api: MakeApi) -> None:
+    api = await make_api(role=Role.platform_operator)
     response = await api.get("/v1/pools")
     assert response.status_code == 200, response.text
     pools = {pool["name"]: pool for pool in response.json()["items"]}
@@ -53,13 +52,13 @@ async def test_operators_see_every_pool_with_its_limits(make_api: MakeApi, role:
     assert set(default["tasks"]) >= {"running", "waiting_approval", "finished_last_hour"}
 
 
-@pytest.mark.parametrize("role", [Role.submitter, Role.approver])
-async def test_other_roles_may_not_see_pools(make_api: MakeApi, role: Role) -> None:
+@pytest.mark.parametrize("role", [Role.submitter, Role.approver, Role.operator, Role.admin])
+async def test_tenant_roles_may_not_see_pools(make_api: MakeApi, role: Role) -> None:
     api = await make_api(role=role)
     response = await api.get("/v1/pools")
     assert response.status_code == 403
     problem = response.json()
-    assert problem["allowed_roles"] == ["operator", "admin"]
+    assert problem["allowed_roles"] == ["platform-operator"]
     assert response.headers["content-type"].startswith("application/problem+json")
 
 

@@ -1,4 +1,5 @@
-"""Hardening: an index for the reconciler's round over tasks not final.
+"""Hardening: an index for the reconciler's round over tasks not final; API keys that expire
+and say when they were last used.
 
 Revision ID: 0005_hardening
 Revises: 0004_long_tasks
@@ -21,6 +22,8 @@ UNFINISHED_SQL = "status NOT IN ('succeeded', 'failed', 'cancelled')"
 
 
 def upgrade() -> None:
+    op.add_column("api_keys", sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("api_keys", sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True))
     op.create_index(
         "ix_tasks_unfinished_updated",
         "tasks",
@@ -31,3 +34,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_tasks_unfinished_updated", table_name="tasks")
+    op.drop_column("api_keys", "last_used_at")
+    op.drop_column("api_keys", "expires_at")

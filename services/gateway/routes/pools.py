@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path
 
 from services.gateway.deps import (
     AgentCatalogDep,
-    OperatorDep,
+    PlatformOperatorDep,
     PoolCatalogDep,
     SessionDep,
     SessionFactoryDep,
@@ -29,7 +29,7 @@ router = APIRouter(prefix="/v1/pools", tags=["pools"], responses=problem_respons
 
 @router.get("", summary="Describe the worker pools")
 async def list_pools(
-    principal: OperatorDep,
+    principal: PlatformOperatorDep,
     client: TemporalDep,
     sessions: SessionFactoryDep,
     catalog: AgentCatalogDep,
@@ -37,8 +37,8 @@ async def list_pools(
 ) -> PoolList:
     """Per pool: the backlog waiting for a worker (Temporal's approximate task-queue stats),
     the workers polling, tasks running, waiting for approval and finished in the last hour
-    (all tenants: pools are shared), and the configured limits. Needs role `operator` or
-    `admin`."""
+    (all tenants: pools are shared), and the configured limits. Needs role
+    `platform-operator`, which no tenant key has unless the platform gives it."""
     return await describe_pools(client, sessions, catalog, pools)
 
 
@@ -50,12 +50,12 @@ async def list_pools(
 async def set_replicas(
     name: Annotated[str, Path(description="The pool's name (see GET /v1/pools).")],
     body: ReplicasUpdate,
-    principal: OperatorDep,
+    principal: PlatformOperatorDep,
     session: SessionDep,
     pools: PoolCatalogDep,
 ) -> PoolReplicasOut:
     """Set how many worker processes the pool should have, within its `min_replicas` and
-    `max_replicas` (else 422); needs role `operator` or `admin`. The embedded stack starts or
+    `max_replicas` (else 422); needs role `platform-operator`. The embedded stack starts or
     drains workers to match; a draining worker finishes its in-flight steps first."""
     try:
         replicas = await scale_pool(session, pools, name, body.replicas, principal.api_key_name)
