@@ -4,6 +4,7 @@ deadline, and tell a webhook that a human is needed."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -17,9 +18,11 @@ from activities.db.messages import MessageRepository
 from activities.db.models import Approval, Message
 from activities.db.tasks import TaskRepository
 from activities.lifecycle import lock_task
+from activities.webhooks import WebhookRefused, check_target, signed_request
 from workflows.contracts.approvals import (
     APPROVAL_MISSING,
     DECISION_OF_OUTCOME,
+    WEBHOOK_REFUSED,
     ApprovalDecided,
     ApprovalOutcome,
     ApprovalRef,
@@ -41,11 +44,16 @@ class ApprovalActivities:
         session_factory: async_sessionmaker[AsyncSession],
         http: httpx.AsyncClient,
         default_webhook_url: str | None = None,
+        webhook_secrets: Mapping[str, str] | None = None,
+        allow_private_targets: bool = False,
     ) -> None:
-        """`http` is a plain client (no base URL, no credentials) for webhooks."""
+        """`http` is a plain client (no base URL, no credentials) for webhooks;
+        `webhook_secrets` holds each receiver's signing secret by its URL."""
         self._sessions = session_factory
         self._http = http
         self._default_webhook_url = default_webhook_url
+        self._secrets = dict(webhook_secrets or {})
+        self._allow_private = allow_private_targets
 
     @activity.defn
     async def request_approvals(self, request: RequestApprovalsRequest) -> RequestApprovalsResult:
@@ -138,8 +146,19 @@ class ApprovalActivities:
                 "ui": f"/ui/approvals#{approval.id}",
             },
         }
+        secret = self._secrets.get(url)
         try:
-            response = await self._http.post(url, json=payload, timeout=10)
+            if secret is None:
+                raise WebhookRefused(
+                    f"no signing secret for webhook receiver {url}; set it in "
+                    "AGENTRY_WEBHOOK_SECRETS (or AGENTRY_APPROVAL_WEBHOOK_SECRET)"
+                )
+            await check_target(url, self._allow_private)
+        except WebhookRefused as exc:
+            raise ApplicationError(str(exc), type=WEBHOOK_REFUSED, non_retryable=True) from None
+        body, headers = signed_request(payload, secret, f"approval.requested:{approval.id}")
+        try:
+            response = await self._http.post(url, content=body, headers=headers, timeout=10)
         except httpx.HTTPError as exc:
             raise ApplicationError(f"webhook unreachable: {type(exc).__name__}") from exc
         if response.status_code >= 400:

@@ -88,6 +88,11 @@ class Settings(BaseSettings):
 
     # approvals
     approval_webhook_url: str | None = None  # agents may name their own
+    # every receiver signs with its own secret: the default URL's, and {URL: secret} for those
+    # agents name (activities/webhooks.py); a receiver without one gets nothing
+    approval_webhook_secret: SecretStr | None = None
+    webhook_secrets: dict[str, SecretStr] = {}
+    webhook_allow_private_targets: bool = False  # loopback, private, link-local hosts
     approval_resignal_seconds: float = 5.0  # how often decisions not yet signalled are re-sent
 
     # admission by model capacity (activities/model_admission.py)
@@ -157,6 +162,15 @@ class Settings(BaseSettings):
             return self.database_url
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.embedded_postgres_port}/agentry"
 
+    @property
+    def resolved_webhook_secrets(self) -> dict[str, str]:
+        secrets = {url: secret.get_secret_value() for url, secret in self.webhook_secrets.items()}
+        if self.approval_webhook_url and self.approval_webhook_secret is not None:
+            secrets.setdefault(
+                self.approval_webhook_url, self.approval_webhook_secret.get_secret_value()
+            )
+        return secrets
+
     def as_env(self) -> dict[str, str]:
         """These settings as AGENTRY_* variables, so child processes see the same config."""
         env: dict[str, str] = {}
@@ -166,6 +180,11 @@ class Settings(BaseSettings):
             text = json.dumps(value) if isinstance(value, list | dict) else str(value)
             env[f"AGENTRY_{name.upper()}"] = text
         env["AGENTRY_LITELLM_KEY"] = self.litellm_key.get_secret_value()
+        if self.approval_webhook_secret is not None:  # secrets dump masked: pass them as they are
+            env["AGENTRY_APPROVAL_WEBHOOK_SECRET"] = self.approval_webhook_secret.get_secret_value()
+        env["AGENTRY_WEBHOOK_SECRETS"] = json.dumps(
+            {url: secret.get_secret_value() for url, secret in self.webhook_secrets.items()}
+        )
         return env
 
 

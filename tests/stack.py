@@ -18,6 +18,7 @@ from services.devstack.supervisor import DevStack, StackInfo
 from services.key_service import create_api_key
 from services.settings import Settings
 from tests.fakes.script_client import ScriptedModel
+from tests.fakes.webhook_receiver import WEBHOOK_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -89,6 +90,8 @@ async def start_stack(
         "small_model_port": free_port(),
         "cancel_wait_seconds": 10,
         "approval_webhook_url": f"http://127.0.0.1:{webhook_port}/hook",
+        "approval_webhook_secret": WEBHOOK_SECRET,
+        "webhook_allow_private_targets": True,  # the receiver listens on loopback
         "approval_resignal_seconds": 1,
         # the scripted server tokenizes like llama.cpp (/apply-template, /tokenize)
         "model_server_urls": {

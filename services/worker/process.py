@@ -132,7 +132,13 @@ async def run_worker(settings: Settings, pool_names: list[str]) -> None:
             ToolCallActivities(
                 sessions, registry, settings.resolved_workspaces_dir, tool_processes
             ),
-            ApprovalActivities(sessions, webhooks, settings.approval_webhook_url),
+            ApprovalActivities(
+                sessions,
+                webhooks,
+                settings.approval_webhook_url,
+                settings.resolved_webhook_secrets,
+                settings.webhook_allow_private_targets,
+            ),
             MemoryActivities(sessions, http, registry, tokens),
             DelegationActivities(sessions, agent_configs(settings), settings.task_budget_limits),
         ]

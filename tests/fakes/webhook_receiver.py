@@ -1,5 +1,6 @@
-"""A webhook endpoint for tests: records every delivery and can refuse the first few of each
-approval, so a test sees Temporal's retries deliver it in the end.
+"""A webhook endpoint for tests: records every delivery, whether its signature verifies with
+`WEBHOOK_SECRET`, and can refuse the first few of each approval, so a test sees Temporal's
+retries deliver it in the end.
 
 Run as `python -m tests.fakes.webhook_receiver --port N` (loopback).
 """
@@ -7,12 +8,17 @@ Run as `python -m tests.fakes.webhook_receiver --port N` (loopback).
 from __future__ import annotations
 
 import argparse
+import json
 from collections import defaultdict
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from pydantic import BaseModel
+
+from activities.webhooks import ID_HEADER, verify
+
+WEBHOOK_SECRET = "whsec-test-receiver"  # the stack's AGENTRY_APPROVAL_WEBHOOK_SECRET
 
 
 class ReceiverConfig(BaseModel):
@@ -30,11 +36,20 @@ def create_app() -> FastAPI:
         return config
 
     @app.post("/hook")
-    async def hook(payload: dict[str, Any], response: Response) -> dict[str, str]:
+    async def hook(request: Request, response: Response) -> dict[str, str]:
+        body = await request.body()
+        payload = json.loads(body)
         approval_id = str(payload.get("approval", {}).get("id"))
         attempts = deliveries[approval_id]
         refused = len(attempts) < config.fail_first
-        attempts.append({"payload": payload, "answered": 503 if refused else 200})
+        attempts.append(
+            {
+                "payload": payload,
+                "answered": 503 if refused else 200,
+                "signature_valid": verify(WEBHOOK_SECRET, dict(request.headers), body),
+                "delivery_id": request.headers.get(ID_HEADER),
+            }
+        )
         if refused:
             response.status_code = 503
             return {"status": "try again"}

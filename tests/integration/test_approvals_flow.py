@@ -171,6 +171,8 @@ async def test_webhook_is_retried_until_delivered(stack: RunningStack) -> None:
             await hooks.put("/_config", json={"fail_first": 0})
             await api.post(f"/v1/tasks/{task['id']}/cancel", json={"reason": "test over"})
     assert [d["answered"] for d in deliveries] == [503, 503, 200]
+    assert all(d["signature_valid"] for d in deliveries)  # signed with the receiver's secret
+    assert len({d["delivery_id"] for d in deliveries}) == 1  # one id across the retries
     payload = deliveries[-1]["payload"]
     assert payload["event"] == "approval.requested"
     assert payload["approval"]["tool"] == "write_file"

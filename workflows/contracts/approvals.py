@@ -15,6 +15,7 @@ APPROVAL_DECIDED = "approval_decided"
 """Signal name: the gateway stored a decision on one of the task's approvals."""
 
 APPROVAL_MISSING = "ApprovalMissing"
+WEBHOOK_REFUSED = "WebhookRefused"  # no secret for the receiver, or a private target
 """Error type: the approval an activity was asked about no longer exists."""
 
 

@@ -1,0 +1,43 @@
+"""Webhook signing as a receiver checks it, and targets that must not be reached."""
+
+from __future__ import annotations
+
+import pytest
+
+from activities.webhooks import WebhookRefused, check_target, signed_request, verify
+
+SECRET = "whsec-unit"
+
+
+def test_a_signed_delivery_verifies_and_a_changed_one_does_not() -> None:
+    body, headers = signed_request({"event": "approval.requested", "n": 1}, SECRET, "d1", now=1000)
+    assert headers["Agentry-Webhook-Id"] == "d1" and headers["Agentry-Timestamp"] == "1000"
+    assert verify(SECRET, headers, body, now=1010)
+    assert not verify(SECRET, headers, body.replace(b"1", b"2"), now=1010)  # body changed
+    assert not verify("another-secret", headers, body, now=1010)
+    assert not verify(SECRET, headers, body, now=1000 + 301)  # a replay, too late
+    forged = {**headers, "Agentry-Timestamp": "1005"}  # the timestamp is signed too
+    assert not verify(SECRET, forged, body, now=1010)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9000/hook",
+        "http://localhost/hook",
+        "http://169.254.169.254/latest/meta-data/",  # the cloud metadata service
+        "http://10.1.2.3/hook",
+        "http://[::1]:8080/hook",
+        "http://192.168.0.10/hook",
+    ],
+)
+async def test_private_targets_are_refused_unless_allowed(url: str) -> None:
+    with pytest.raises(WebhookRefused, match="non-public address"):
+        await check_target(url, allow_private=False)
+    await check_target(url, allow_private=True)
+
+
+async def test_only_http_urls_are_targets_and_public_addresses_pass() -> None:
+    with pytest.raises(WebhookRefused, match="http"):
+        await check_target("file:///etc/passwd", allow_private=True)
+    await check_target("https://93.184.215.14/hook", allow_private=False)
