@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from activities.db.tasks import NewTask, TaskRepository
+from activities.db.tenants import TenantRepository
 from tests.stack import RunningStack
 
 FINAL = {"succeeded", "failed", "cancelled"}
@@ -58,3 +62,17 @@ async def served_at_least(stack: RunningStack, key: str, count: int, timeout: fl
         if time.monotonic() > deadline:
             raise AssertionError(f"the model got fewer than {count} requests in {timeout}s")
         await asyncio.sleep(0.05)
+
+
+async def new_task_row(sessions: async_sessionmaker[AsyncSession], tenant_prefix: str) -> uuid.UUID:
+    """A task row of a new tenant, with no workflow behind it (for activity tests)."""
+    async with sessions.begin() as session:
+        tenant = await TenantRepository(session).get_or_create(
+            f"{tenant_prefix}-{uuid.uuid4().hex[:8]}"
+        )
+        task_id = uuid.uuid4()
+        await TaskRepository(session).create(
+            NewTask(tenant_id=tenant.id, agent="a", input="x", metadata={},
+                    workflow_id=f"task-{task_id}", id=task_id)
+        )  # fmt: skip
+    return task_id

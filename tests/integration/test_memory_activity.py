@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -16,10 +18,9 @@ from temporalio.testing import ActivityEnvironment
 from activities.db.events import EventRepository
 from activities.db.messages import NewMessage
 from activities.db.steps import StepRepository
-from activities.db.tasks import NewTask, TaskRepository
-from activities.db.tenants import TenantRepository
 from activities.memory import MemoryActivities
 from activities.tools.registry import default_registry
+from tests.integration.helpers import new_task_row
 from workflows.contracts.memory import ContextBudget, MemoryConfig, SummarizeRequest
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -42,13 +43,8 @@ class Summariser:
 async def task_with_transcript(
     sessions: Sessions, turns: int, result: str
 ) -> tuple[str, list[int]]:
+    task_id = await new_task_row(sessions, "memory")
     async with sessions.begin() as session:
-        tenant = await TenantRepository(session).get_or_create(f"memory-{uuid.uuid4().hex[:8]}")
-        task_id = uuid.uuid4()
-        await TaskRepository(session).create(
-            NewTask(tenant_id=tenant.id, agent="a", input="add", metadata={},
-                    workflow_id=f"task-{task_id}", id=task_id)
-        )  # fmt: skip
         steps = StepRepository(session)
         rows = [
             await steps.record(task_id, "system", NewMessage("system", "You add.")),
@@ -63,6 +59,14 @@ async def task_with_transcript(
     return str(task_id), [row.id for row in rows]
 
 
+@asynccontextmanager
+async def summarising(sessions: Sessions, model: Summariser) -> AsyncIterator[MemoryActivities]:
+    """The memory activities, with `model` standing in for the LiteLLM proxy."""
+    transport = httpx.MockTransport(model)
+    async with httpx.AsyncClient(base_url="http://proxy", transport=transport) as http:
+        yield MemoryActivities(sessions, http, default_registry())
+
+
 def request(task_id: str, ids: list[int], budget: ContextBudget | None) -> SummarizeRequest:
     memory = MemoryConfig(summarize_threshold=500, keep_recent=2, model="small", budget=budget)
     return SummarizeRequest(
@@ -74,10 +78,7 @@ def request(task_id: str, ids: list[int], budget: ContextBudget | None) -> Summa
 async def test_a_summary_is_stored_once_and_found_again_on_retry(db_sessions: Sessions) -> None:
     task_id, ids = await task_with_transcript(db_sessions, turns=5, result="ok")
     model = Summariser()
-    async with httpx.AsyncClient(
-        base_url="http://proxy", transport=httpx.MockTransport(model)
-    ) as http:
-        memory = MemoryActivities(db_sessions, http, default_registry())
+    async with summarising(db_sessions, model) as memory:
         first = await ActivityEnvironment().run(memory.summarize, request(task_id, ids, None))
         again = await ActivityEnvironment().run(memory.summarize, request(task_id, ids, None))
 
@@ -99,10 +100,7 @@ async def test_a_middle_larger_than_the_summarisers_context_is_folded_in_chunks(
     task_id, ids = await task_with_transcript(db_sessions, turns=12, result="r" * 1500)
     model = Summariser()
     small = ContextBudget(context_window=2048, output_reserve=256)
-    async with httpx.AsyncClient(
-        base_url="http://proxy", transport=httpx.MockTransport(model)
-    ) as http:
-        memory = MemoryActivities(db_sessions, http, default_registry())
+    async with summarising(db_sessions, model) as memory:
         result = await ActivityEnvironment().run(memory.summarize, request(task_id, ids, small))
 
     assert len(model.requests) > 1
@@ -118,10 +116,7 @@ async def test_a_looping_summary_is_replaced_by_an_extract_of_the_turns(
 ) -> None:
     task_id, ids = await task_with_transcript(db_sessions, turns=5, result="the sum is 7006743")
     model = Summariser(text="The task: " * 150)
-    async with httpx.AsyncClient(
-        base_url="http://proxy", transport=httpx.MockTransport(model)
-    ) as http:
-        memory = MemoryActivities(db_sessions, http, default_registry())
+    async with summarising(db_sessions, model) as memory:
         result = await ActivityEnvironment().run(memory.summarize, request(task_id, ids, None))
 
     async with db_sessions() as session:
@@ -138,10 +133,7 @@ async def test_a_looping_summary_is_replaced_by_an_extract_of_the_turns(
 async def test_an_extract_of_an_extract_keeps_each_earlier_line(db_sessions: Sessions) -> None:
     task_id, ids = await task_with_transcript(db_sessions, turns=5, result="the sum is 7006743")
     model = Summariser(text="The task: " * 150)
-    async with httpx.AsyncClient(
-        base_url="http://proxy", transport=httpx.MockTransport(model)
-    ) as http:
-        memory = MemoryActivities(db_sessions, http, default_registry())
+    async with summarising(db_sessions, model) as memory:
         first = await ActivityEnvironment().run(memory.summarize, request(task_id, ids, None))
         async with db_sessions.begin() as session:
             steps = StepRepository(session)

@@ -15,8 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import ActivityEnvironment
 
 from activities.db.steps import StepRepository
-from activities.db.tasks import NewTask, TaskRepository
-from activities.db.tenants import TenantRepository
 from activities.tool_calls import ToolCallActivities
 from activities.tools.builtin import calculator
 from activities.tools.context import ToolContext
@@ -26,7 +24,7 @@ from activities.tools.registry import ToolRegistry
 from activities.tools.workspace import read_file, write_file
 from tests.fakes import hostile_tools
 from tests.fakes.script_client import reply_text, unique_key
-from tests.integration.helpers import events, messages, submit, wait_for_status
+from tests.integration.helpers import events, messages, new_task_row, submit, wait_for_status
 from tests.integration.test_long_tasks import call
 from tests.stack import RunningStack
 from workflows.contracts.tool_calls import ToolCall, ToolCallRequest
@@ -101,13 +99,7 @@ Sessions = async_sessionmaker[AsyncSession]
 async def test_the_tool_activity_records_a_stopped_tool_as_an_error_the_model_reads(
     db_sessions: Sessions, processes: ToolProcesses, tmp_path: Path
 ) -> None:
-    async with db_sessions.begin() as session:
-        tenant = await TenantRepository(session).get_or_create(f"tools-{uuid.uuid4().hex[:8]}")
-        task_id = uuid.uuid4()
-        await TaskRepository(session).create(
-            NewTask(tenant_id=tenant.id, agent="a", input="spin", metadata={},
-                    workflow_id=f"task-{task_id}", id=task_id)
-        )  # fmt: skip
+    task_id = await new_task_row(db_sessions, "tools")
     registry = ToolRegistry()
     registry.add(hostile_tools.spin)
     tools = ToolCallActivities(db_sessions, registry, tmp_path, processes)
