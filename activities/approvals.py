@@ -29,6 +29,8 @@ from workflows.contracts.approvals import (
     ExpireApprovalRequest,
     ExpireApprovalResult,
     NotifyApprovalRequest,
+    RecordedDecisionRequest,
+    RecordedDecisionResult,
     RequestApprovalsRequest,
     RequestApprovalsResult,
 )
@@ -90,6 +92,15 @@ class ApprovalActivities:
                 step = f"status:{waiting.value}:{request.iteration}"
                 await events.add(task.id, step, status_event(waiting))
         return RequestApprovalsResult(approvals=refs)
+
+    @activity.defn
+    async def recorded_decision(self, request: RecordedDecisionRequest) -> RecordedDecisionResult:
+        """The decision stored for an approval: a signal is only a wake-up, what runs is this."""
+        async with self._sessions() as session:
+            approval = await ApprovalRepository(session).find(uuid.UUID(request.approval_id))
+        if approval is None or ApprovalOutcome(approval.status) not in DECISION_OF_OUTCOME:
+            return RecordedDecisionResult()
+        return RecordedDecisionResult(decision=_decision_of(approval))
 
     @activity.defn
     async def expire_approval(self, request: ExpireApprovalRequest) -> ExpireApprovalResult:

@@ -14,6 +14,9 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
+# approvals act on the decision Postgres holds, not on the signal's (histories before: off)
+VERIFIED_DECISIONS_PATCH = "verified-decisions"
+
 with workflow.unsafe.imports_passed_through():
     from activities.approvals import ApprovalActivities
     from activities.tool_calls import ToolCallActivities
@@ -26,6 +29,8 @@ with workflow.unsafe.imports_passed_through():
         ApprovalOutcome,
         ExpireApprovalRequest,
         NotifyApprovalRequest,
+        RecordedDecisionRequest,
+        RecordedDecisionResult,
         RequestApprovalsRequest,
     )
     from workflows.contracts.delegation import DELEGATE_TOOL
@@ -124,7 +129,9 @@ class ToolCallRound:
         while True:
             for approval_id in call_of:
                 if approval_id not in resolved and approval_id in self._decisions:
-                    resolved[approval_id] = self._decisions[approval_id]
+                    decision = await self._verified(approval_id)
+                    if decision is not None:
+                        resolved[approval_id] = decision
             waiting = [a for a in call_of if a not in resolved]
             if not waiting:
                 return {call_of[a]: decision for a, decision in resolved.items()}
@@ -166,6 +173,27 @@ class ToolCallRound:
                         decision=ApprovalDecisionKind.reject,
                         comment=TIMED_OUT,
                     )
+
+    async def _verified(self, approval_id: str) -> ApprovalDecided | None:
+        """The decision to act on: the one Postgres holds, whatever the signal said; None (and
+        the signal forgotten) when Postgres holds none, so only a recorded decision runs."""
+        signalled = self._decisions[approval_id]
+        if not workflow.patched(VERIFIED_DECISIONS_PATCH):
+            return signalled  # histories from before the check
+        recorded: RecordedDecisionResult = await workflow.execute_activity_method(
+            ApprovalActivities.recorded_decision,
+            RecordedDecisionRequest(approval_id=approval_id),
+            start_to_close_timeout=policies.STORE_TIMEOUT,
+            retry_policy=policies.STORE_RETRY,
+        )
+        if recorded.decision != signalled:
+            workflow.logger.warning(
+                "approval %s: the signalled decision is not the recorded one (%s); acting on "
+                "the record", approval_id, "none yet" if recorded.decision is None else "another",
+            )  # fmt: skip
+        if recorded.decision is None:
+            self._decisions.pop(approval_id, None)
+        return recorded.decision
 
     async def _run_decided(
         self, call: ToolCall, decided: dict[str, ApprovalDecided]

@@ -16,6 +16,8 @@ from workflows.contracts.approvals import (
     ExpireApprovalRequest,
     ExpireApprovalResult,
     NotifyApprovalRequest,
+    RecordedDecisionRequest,
+    RecordedDecisionResult,
     RequestApprovalsRequest,
     RequestApprovalsResult,
 )
@@ -50,7 +52,8 @@ class ScriptedActivities:
     expirations: list[ExpireApprovalRequest] = field(default_factory=list)
     notified: list[str] = field(default_factory=list)
     webhook_fails: bool = False
-    # decisions a human recorded in "Postgres" before the deadline fired (race simulation)
+    # decisions a human recorded in "Postgres": what a signal is checked against, and what
+    # wins a race with the deadline
     recorded_decisions: dict[str, ApprovalDecided] = field(default_factory=dict)
     # a model turn whose transcript is longer than this many messages asks for a summary
     summarize_above: int | None = None
@@ -177,6 +180,10 @@ class ScriptedActivities:
             return ExpireApprovalResult(outcome=ApprovalOutcome.escalated)
         return ExpireApprovalResult(outcome=ApprovalOutcome.timed_out)
 
+    @activity.defn(name="recorded_decision")
+    async def recorded_decision(self, request: RecordedDecisionRequest) -> RecordedDecisionResult:
+        return RecordedDecisionResult(decision=self.recorded_decisions.get(request.approval_id))
+
     @activity.defn(name="notify_approval_requested")
     async def notify_approval_requested(self, request: NotifyApprovalRequest) -> None:
         self.notified.append(request.approval_id)
@@ -192,6 +199,7 @@ class ScriptedActivities:
             self.set_status,
             self.request_approvals,
             self.expire_approval,
+            self.recorded_decision,
             self.notify_approval_requested,
             self.summarize,
             self.open_child,

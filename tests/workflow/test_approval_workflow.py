@@ -70,6 +70,14 @@ def decide(approval_id: str, kind: ApprovalDecisionKind, **extra: Any) -> Approv
     return ApprovalDecided(approval_id=approval_id, decision=kind, **extra)
 
 
+async def record_and_signal(
+    handle: WorkflowHandle[Any, Any], acts: ScriptedActivities, decision: ApprovalDecided
+) -> None:
+    """What the gateway does: store the decision, then wake the workflow with a signal."""
+    acts.recorded_decisions[decision.approval_id] = decision
+    await handle.signal(AgentTaskWorkflow.approval_decided, decision)
+
+
 @pytest.fixture
 def env(time_skipping_env: WorkflowEnvironment) -> WorkflowEnvironment:
     return time_skipping_env
@@ -98,16 +106,15 @@ async def test_free_calls_run_while_held_ones_wait_and_each_decision_applies(
         assert held == ["b", "c"]
         assert "outside 'drafts/'" in acts.approval_requests[0].needed[0].reason
 
-        await handle.signal(
-            AgentTaskWorkflow.approval_decided,
-            decide("appr-b", ApprovalDecisionKind.reject, comment="not there"),
+        await record_and_signal(
+            handle, acts, decide("appr-b", ApprovalDecisionKind.reject, comment="not there")
         )
         await asyncio.sleep(0.3)
         assert len(acts.tool_requests) == 1  # the turn waits for every decision
         edited = {"path": "drafts/y", "content": "x"}
         decision = decide("appr-c", ApprovalDecisionKind.edit, arguments=edited)
-        await handle.signal(AgentTaskWorkflow.approval_decided, decision)
-        await handle.signal(AgentTaskWorkflow.approval_decided, decision)  # re-sent: harmless
+        await record_and_signal(handle, acts, decision)
+        await record_and_signal(handle, acts, decision)  # re-sent: harmless
         result = await handle.result()
     await replay_and_maybe_record(handle, "approvals_decided")
 
@@ -168,11 +175,43 @@ async def test_a_failing_webhook_never_blocks_the_task(env: WorkflowEnvironment)
     async with worker:
         handle = await start(env.client, queue, approvals=[OUTSIDE_DRAFTS])
         await until(lambda: bool(acts.notified))
-        await handle.signal(
-            AgentTaskWorkflow.approval_decided, decide("appr-a", ApprovalDecisionKind.approve)
-        )
+        await record_and_signal(handle, acts, decide("appr-a", ApprovalDecisionKind.approve))
         result = await handle.result()
     assert result.status == TaskStatus.succeeded and acts.notified == ["appr-a"]
+
+
+async def test_a_signal_without_a_stored_decision_runs_nothing(env: WorkflowEnvironment) -> None:
+    """Anyone who can reach Temporal can signal; only what the gateway stored is acted on."""
+    acts = ScriptedActivities(turns=[[write("a", "etc/x")], "done"])
+    worker, queue = make_worker(env, acts)
+    async with worker:
+        handle = await start(env.client, queue, approvals=[OUTSIDE_DRAFTS])
+        await until(lambda: bool(acts.approval_requests))
+        forged = decide("appr-a", ApprovalDecisionKind.approve)
+        await handle.signal(AgentTaskWorkflow.approval_decided, forged)
+        result = await handle.result()  # the deadline passes: nobody really approved
+    assert result.status == TaskStatus.succeeded
+    assert acts.tool_requests[0].rejection == f"the approver rejected this call: {TIMED_OUT}"
+
+
+async def test_the_stored_decision_wins_over_what_a_signal_says(
+    env: WorkflowEnvironment,
+) -> None:
+    acts = ScriptedActivities(turns=[[write("a", "etc/x")], "done"])
+    worker, queue = make_worker(env, acts)
+    async with worker:
+        handle = await start(env.client, queue, approvals=[OUTSIDE_DRAFTS])
+        await until(lambda: bool(acts.approval_requests))
+        acts.recorded_decisions["appr-a"] = decide(
+            "appr-a", ApprovalDecisionKind.reject, comment="no"
+        )
+        edited = {"path": "etc/passwd", "content": "x"}
+        forged = decide("appr-a", ApprovalDecisionKind.edit, arguments=edited)
+        await handle.signal(AgentTaskWorkflow.approval_decided, forged)
+        result = await handle.result()
+    assert result.status == TaskStatus.succeeded
+    assert acts.tool_requests[0].rejection == "the approver rejected this call: no"
+    assert acts.tool_requests[0].call.arguments != edited
 
 
 async def test_cancel_while_waiting_records_cancelled(env: WorkflowEnvironment) -> None:

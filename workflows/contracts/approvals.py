@@ -109,6 +109,16 @@ class RequestApprovalsResult(BaseModel):
     approvals: list[ApprovalRef]
 
 
+class RecordedDecisionRequest(BaseModel):
+    approval_id: str
+
+
+class RecordedDecisionResult(BaseModel):
+    """The decision Postgres holds for the approval; None while it is undecided."""
+
+    decision: ApprovalDecided | None = None
+
+
 class ExpireApprovalRequest(BaseModel):
     approval_id: str
     action: Literal["reject", "escalate"]
