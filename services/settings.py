@@ -52,6 +52,14 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     temporal_ui_port: int = 8233
     embedded_temporal: bool = True
+    # a production cluster (services/temporal_client.py): TLS with the system's roots or a CA
+    # file, mTLS with a client certificate and key, or Temporal Cloud's API key (implies TLS)
+    temporal_tls: bool = False
+    temporal_tls_ca_file: Path | None = None
+    temporal_tls_cert_file: Path | None = None
+    temporal_tls_key_file: Path | None = None
+    temporal_tls_server_name: str | None = None
+    temporal_api_key: SecretStr | None = None
 
     # LiteLLM proxy (the only way the workers reach models)
     litellm_url: str = "http://127.0.0.1:4000"
@@ -180,6 +188,8 @@ class Settings(BaseSettings):
             text = json.dumps(value) if isinstance(value, list | dict) else str(value)
             env[f"AGENTRY_{name.upper()}"] = text
         env["AGENTRY_LITELLM_KEY"] = self.litellm_key.get_secret_value()
+        if self.temporal_api_key is not None:
+            env["AGENTRY_TEMPORAL_API_KEY"] = self.temporal_api_key.get_secret_value()
         if self.approval_webhook_secret is not None:  # secrets dump masked: pass them as they are
             env["AGENTRY_APPROVAL_WEBHOOK_SECRET"] = self.approval_webhook_secret.get_secret_value()
         env["AGENTRY_WEBHOOK_SECRETS"] = json.dumps(
