@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -18,6 +17,7 @@ from activities.db.messages import NewMessage
 from activities.db.steps import StepRepository
 from activities.db.tasks import StepCounters
 from activities.heartbeat import heartbeating
+from activities.task_workspace import TaskWorkspace, WorkspaceQuota
 from activities.tools.context import ToolContext, use_tool_context
 from activities.tools.errors import ToolArgumentError, ToolError, UnknownToolError
 from activities.tools.processes import ToolCrashed, ToolProcesses
@@ -35,15 +35,15 @@ class ToolCallActivities:
         self,
         session_factory: async_sessionmaker[AsyncSession],
         registry: ToolRegistry,
-        workspaces_dir: Path,
         processes: ToolProcesses | None = None,
+        workspace_quota: WorkspaceQuota | None = None,
     ) -> None:
-        """`workspaces_dir` holds one folder per task for the file tools; `processes` runs each
-        call in a child process under its limits (default limits when not given)."""
+        """`processes` runs each call in a child process under its limits (default limits when
+        not given); the file tools work in the task's workspace in Postgres, within the quota."""
         self._sessions = session_factory
         self._registry = registry
-        self._workspaces = workspaces_dir
         self._processes = processes or ToolProcesses()
+        self._quota = workspace_quota or WorkspaceQuota()
 
     @activity.defn
     async def run_tool(self, request: ToolCallRequest) -> ToolCallResult:
@@ -60,6 +60,7 @@ class ToolCallActivities:
             )
 
         started = time.monotonic()
+        workspace = TaskWorkspace(self._sessions, task_id, self._quota)
         is_error = False
         ignored: list[str] = []
         try:
@@ -67,11 +68,7 @@ class ToolCallActivities:
                 raise ToolError(request.rejection)
             tool = self._registry.get(call.name)
             ignored = tool.unknown_arguments(call.arguments)
-            context = ToolContext(
-                task_id=request.task_id,
-                tenant_id=None,
-                workspace=self._workspaces / request.task_id,
-            )
+            context = ToolContext(task_id=request.task_id, tenant_id=None, workspace=workspace)
             with use_tool_context(context):
                 result = await heartbeating(tool.invoke(call.arguments, self._processes))
         except (UnknownToolError, ToolArgumentError, ToolError) as exc:
@@ -87,6 +84,10 @@ class ToolCallActivities:
             result = result[:RESULT_LIMIT] + f"\n[truncated {len(result) - RESULT_LIMIT} chars]"
 
         async with self._sessions.begin() as session:
+            # the call's file changes are written with its result, or not at all
+            refused = None if is_error else await workspace.apply(session)
+            if refused is not None:
+                is_error, result = True, f"{ERROR_PREFIX}{refused}"
             row = await StepRepository(session).record(
                 task_id,
                 step_key,

@@ -90,9 +90,9 @@ class Settings(BaseSettings):
     # workflows kept in a worker's memory; 0 makes every step replay history (a bench mode)
     worker_max_cached_workflows: int = 1000
     llm_timeout_seconds: float = 300.0
-    workspaces_dir: Path | None = (
-        None  # file tools' per-task folders; default <data_dir>/workspaces
-    )
+    # each task's workspace files (in Postgres): all of them together at most this large
+    workspace_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024 * 1024)
+    workspace_max_files: int = Field(default=1000, ge=1)
 
     # approvals
     approval_webhook_url: str | None = None  # agents may name their own
@@ -135,10 +135,6 @@ class Settings(BaseSettings):
     }
     # how often a task waiting for a slot asks again (tasks far back in line: up to 4x less)
     tenant_admission_poll_seconds: float = Field(default=2.0, gt=0)
-
-    @property
-    def resolved_workspaces_dir(self) -> Path:
-        return self.workspaces_dir or self.data_dir / "workspaces"
 
     @property
     def resolved_model_metrics_urls(self) -> dict[str, str]:

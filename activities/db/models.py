@@ -1,4 +1,5 @@
-"""Tables. Tenants own API keys and tasks; a task owns its messages and its event log."""
+"""Tables. Tenants own API keys and tasks; a task owns its messages, its event log and its
+workspace files."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
+    PrimaryKeyConstraint,
     SmallInteger,
     String,
     Text,
@@ -72,6 +76,12 @@ class Task(Base):
             "updated_at",
             "id",
             postgresql_where=text(UNFINISHED_SQL),
+        ),
+        # the retention job's walk over finished top-level tasks (services/gateway/retention.py)
+        Index(
+            "ix_tasks_finished_roots",
+            "finished_at",
+            postgresql_where=text(f"parent_task_id IS NULL AND NOT ({UNFINISHED_SQL})"),
         ),
     )
 
@@ -188,6 +198,24 @@ class Approval(Base):
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     signalled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class WorkspaceFile(Base):
+    """One file of a task's workspace, in Postgres so every worker sees the same files."""
+
+    __tablename__ = "workspace_files"
+    __table_args__ = (
+        PrimaryKeyConstraint("task_id", "path", name="pk_workspace_files"),
+        CheckConstraint("size = octet_length(content)", name="ck_workspace_files_size"),
+    )
+
+    task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(String(1024))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
 
 
 class PoolReplicas(Base):

@@ -11,17 +11,31 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 from activities.tools.errors import ToolError
+
+
+class Workspace(Protocol):
+    """A task's files as the file tools see them (activities/task_workspace.py has the one in
+    Postgres); paths are normalised and relative."""
+
+    async def sizes(self) -> dict[str, int]: ...
+
+    async def read(self, path: str) -> bytes | None: ...
+
+    async def write(self, path: str, content: bytes) -> None: ...
+
+    def delete(self, path: str) -> None: ...
 
 
 @dataclass(frozen=True)
 class ToolContext:
     task_id: str
     tenant_id: str | None
-    workspace: Path  # this task's folder for file tools; created on first write
+    # this task's files, for the file tools; None in a tool's child process (no database there)
+    workspace: Workspace | None = None
 
 
 _current: ContextVar[ToolContext | None] = ContextVar("agentry_tool_context", default=None)
@@ -38,8 +52,10 @@ def use_tool_context(context: ToolContext) -> Iterator[ToolContext]:
 
 
 def active_tool_context() -> ToolContext | None:
-    """The call's context, if it runs for a task (handed on to a tool's own process)."""
-    return _current.get()
+    """The call's context, if it runs for a task, as handed on to a tool's own process: without
+    the workspace, whose database connection stays in the worker."""
+    context = _current.get()
+    return None if context is None else replace(context, workspace=None)
 
 
 def current_tool_context() -> ToolContext:

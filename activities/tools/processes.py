@@ -24,7 +24,7 @@ from activities.tools.errors import ToolError
 from activities.tools.process_server import HEADER
 
 SERVER_MODULE = "activities.tools.process_server"
-PRELOADED = ("activities.tools.builtin", "activities.tools.workspace")
+PRELOADED = ("activities.tools.builtin",)
 SERVER_GRACE_SECONDS = 10.0  # beyond a call's wall limit, before the server itself is doubted
 
 

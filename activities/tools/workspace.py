@@ -1,27 +1,30 @@
-"""File tools that work in the task's own workspace folder.
+"""File tools that work in the task's own workspace.
 
-The model gives paths relative to the workspace. Each path is checked before any file is
-touched: absolute paths and `..` that leaves the folder are refused, the path is resolved
-(symbolic links included) and must still lie inside, and files are capped at 1 MB. Errors
-name the model's path only; the folder on the host stays hidden.
+The workspace lives in Postgres (activities/task_workspace.py), so every worker sees the
+same files and a task may move between workers. The model gives paths relative to the
+workspace; each is checked and normalised before use: absolute paths, `..` that leaves the
+workspace, NUL and over-long names are refused, files are capped at 1 MB and the workspace at
+its quota. Folders are implied by the paths of the files in them.
+
+These tools do small, bounded work (no parsing of model-written expressions), so they run in
+the activity, not in a child process: they need its database connection.
 """
 
 from __future__ import annotations
 
-import os
 import posixpath
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
-from activities.tools.context import current_tool_context
+from activities.tools.context import Workspace, current_tool_context
 from activities.tools.errors import ToolError
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_LISTED_FILES = 500
+MAX_PATH_CHARS = 1024
+MAX_NAME_BYTES = 255  # one path component, as on common file systems
 
 
 def normal_path(path: str) -> str:
@@ -38,87 +41,69 @@ PathArgument = Annotated[
 ]
 
 
-def write_file(
+async def write_file(
     path: PathArgument,
     content: Annotated[str, Field(description="The whole text to write (UTF-8).")],
 ) -> str:
     """Write a text file in the task workspace, replacing it if it exists."""
-    _, target, shown = _resolve(path)
+    workspace, shown = _workspace(), _checked(path)
     data = content.encode()
     if len(data) > MAX_FILE_BYTES:
         raise ToolError(f"content is {len(data)} bytes; files are limited to {MAX_FILE_BYTES}")
-    with _os_errors(f"write {shown!r}"):
-        if target.is_dir():
-            raise ToolError(f"{shown!r} is a folder, not a file")
-        existed = target.exists()
-        target.parent.mkdir(parents=True, exist_ok=True)  # the workspace too, on first write
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
-        with os.fdopen(os.open(target, flags, 0o644), "wb") as file:
-            file.write(data)
+    files = await workspace.sizes()
+    if _is_folder(files, shown):
+        raise ToolError(f"{shown!r} is a folder, not a file")
+    parts = shown.split("/")
+    for depth in range(1, len(parts)):
+        if "/".join(parts[:depth]) in files:
+            folder = "/".join(parts[:depth])
+            raise ToolError(f"cannot write {shown!r}: {folder!r} is a file, not a folder")
+    existed = shown in files
+    await workspace.write(shown, data)
     return f"{'replaced' if existed else 'wrote'} {shown} ({len(data)} bytes)"
 
 
-def read_file(path: PathArgument) -> str:
+async def read_file(path: PathArgument) -> str:
     """Read a text file from the task workspace."""
-    _, target, shown = _resolve(path)
-    with _os_errors(f"read {shown!r}"):
-        _require_file(target, shown)
-        if target.stat().st_size > MAX_FILE_BYTES:
-            raise ToolError(f"{shown!r} is larger than {MAX_FILE_BYTES} bytes")
-        data = target.read_bytes()
+    workspace, shown = _workspace(), _checked(path)
+    data = await workspace.read(shown)
+    if data is None:
+        raise ToolError(await _missing(workspace, shown))
     try:
         return data.decode()
     except UnicodeDecodeError:
         raise ToolError(f"{shown!r} is not UTF-8 text") from None
 
 
-def list_files() -> str:
+async def list_files() -> str:
     """List the files in the task workspace with their sizes in bytes."""
-    root = _workspace_root()
-    files: list[tuple[str, int]] = []
-    with _os_errors("list the workspace"):
-        for folder, _, names in os.walk(root):  # does not follow symbolic links
-            for name in names:
-                entry = Path(folder, name)
-                if entry.is_file() and not entry.is_symlink():
-                    files.append((entry.relative_to(root).as_posix(), entry.stat().st_size))
+    files = sorted((await _workspace().sizes()).items())
     if not files:
         return "the workspace is empty"
-    files.sort()
     lines = [f"{name} ({size} bytes)" for name, size in files[:MAX_LISTED_FILES]]
     if len(files) > MAX_LISTED_FILES:
         lines.append(f"... and {len(files) - MAX_LISTED_FILES} more files")
     return "\n".join(lines)
 
 
-def delete_file(path: PathArgument) -> str:
+async def delete_file(path: PathArgument) -> str:
     """Delete a file from the task workspace."""
-    _, target, shown = _resolve(path)
-    with _os_errors(f"delete {shown!r}"):
-        _require_file(target, shown)
-        target.unlink()
+    workspace, shown = _workspace(), _checked(path)
+    if shown not in await workspace.sizes():
+        raise ToolError(await _missing(workspace, shown))
+    workspace.delete(shown)
     return f"deleted {shown}"
 
 
-@contextmanager
-def _os_errors(action: str) -> Iterator[None]:
-    """An OS error as a tool error the model can act on, without the host's paths."""
-    try:
-        yield
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise ToolError(f"cannot {action}: {reason}") from None
+def _workspace() -> Workspace:
+    workspace = current_tool_context().workspace
+    if workspace is None:
+        raise ToolError("this tool needs a task workspace, and this call runs without a task")
+    return workspace
 
 
-def _workspace_root() -> Path:
-    try:
-        return current_tool_context().workspace.resolve()
-    except (OSError, RuntimeError):
-        raise ToolError("the task workspace cannot be opened") from None
-
-
-def _resolve(path: str) -> tuple[Path, Path, str]:
-    """(workspace, the file's real path inside it, the normalised relative path to show)."""
+def _checked(path: str) -> str:
+    """The normalised relative path, or a ToolError that says what is wrong with it."""
     text = path.strip()
     if not text:
         raise ToolError("path is empty; give a file path relative to the workspace")
@@ -131,21 +116,24 @@ def _resolve(path: str) -> tuple[Path, Path, str]:
         raise ToolError(f"path {path!r} leads outside the workspace")
     if normal == ".":
         raise ToolError(f"path {path!r} names the workspace itself, not a file")
-    root = _workspace_root()
-    try:
-        target = (root / normal).resolve()
-    except (OSError, RuntimeError):  # a symbolic link loop
-        raise ToolError(f"path {path!r} cannot be resolved") from None
-    if not target.is_relative_to(root) or target == root:
-        raise ToolError(f"path {path!r} leads outside the workspace through a symbolic link")
-    return root, target, normal
+    if len(normal) > MAX_PATH_CHARS:
+        raise ToolError(f"path is {len(normal)} characters; paths are limited to {MAX_PATH_CHARS}")
+    for name in normal.split("/"):
+        if len(name.encode()) > MAX_NAME_BYTES:
+            raise ToolError(
+                f"{name[:40]!r}... is longer than {MAX_NAME_BYTES} bytes; use a shorter name"
+            )
+    return normal
 
 
-def _require_file(target: Path, shown: str) -> None:
-    if target.is_dir():
-        raise ToolError(f"{shown!r} is a folder, not a file")
-    if not target.is_file():
-        raise ToolError(f"no file {shown!r} in the workspace; list_files shows what exists")
+def _is_folder(files: dict[str, int], path: str) -> bool:
+    return any(name.startswith(path + "/") for name in files)
+
+
+async def _missing(workspace: Workspace, shown: str) -> str:
+    if _is_folder(await workspace.sizes(), shown):
+        return f"{shown!r} is a folder, not a file"
+    return f"no file {shown!r} in the workspace; list_files shows what exists"
 
 
 WORKSPACE_TOOLS: tuple[Callable[..., Any], ...] = (write_file, read_file, list_files, delete_file)

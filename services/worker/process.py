@@ -23,6 +23,7 @@ from activities.llm import LlmActivities
 from activities.memory import MemoryActivities
 from activities.model_admission import AdmissionGate, AdmissionLimits
 from activities.model_load import ModelLoadMonitor
+from activities.task_workspace import WorkspaceQuota
 from activities.token_counts import TokenCounter
 from activities.tool_calls import ToolCallActivities
 from activities.tools.processes import ToolLimits, ToolProcesses
@@ -130,7 +131,10 @@ async def run_worker(settings: Settings, pool_names: list[str]) -> None:
         shared = [
             LifecycleActivities(sessions),
             ToolCallActivities(
-                sessions, registry, settings.resolved_workspaces_dir, tool_processes
+                sessions,
+                registry,
+                tool_processes,
+                WorkspaceQuota(settings.workspace_max_bytes, settings.workspace_max_files),
             ),
             ApprovalActivities(
                 sessions,

@@ -58,10 +58,10 @@ async def test_held_call_waits_then_runs_once_approved(stack: RunningStack) -> N
             f"/v1/approvals/{approval['id']}/decision", json={"decision": "reject"}
         )
         audit = (await api.get(f"/v1/tasks/{task['id']}/approvals")).json()["items"]
+        written = await api.get(f"/v1/tasks/{task['id']}/files/reports/q3.txt")
 
     assert done["status"] == "succeeded" and done["result"] == "Saved reports/q3.txt."
-    written = stack.settings.resolved_workspaces_dir / task["id"] / "reports" / "q3.txt"
-    assert written.read_text() == "revenue up"
+    assert written.status_code == 200 and written.text == "revenue up"
     assert again.status_code == 409
     assert audit[0]["decision"] == "approve" and audit[0]["decided_by"] == "test-approver"
 
@@ -109,12 +109,12 @@ async def test_several_held_calls_are_decided_one_by_one(stack: RunningStack) ->
         done = await wait_for_status(api, task["id"])
         audit = (await api.get(f"/v1/tasks/{task['id']}/approvals")).json()["items"]
         transcript = await messages(api, task["id"])
+        files = (await api.get(f"/v1/tasks/{task['id']}/files")).json()["items"]
+        edited_file = await api.get(f"/v1/tasks/{task['id']}/files/drafts/b.txt")
 
     assert done["status"] == "succeeded"
-    workspace = stack.settings.resolved_workspaces_dir / task["id"]
-    assert (workspace / "drafts" / "free.txt").exists()
-    assert (workspace / "drafts" / "b.txt").read_text() == "B2"
-    assert not (workspace / "out").exists()
+    assert [f["path"] for f in files] == ["drafts/b.txt", "drafts/free.txt"]  # nothing in out/
+    assert edited_file.text == "B2"
     results = [m["content"] for m in transcript if m["role"] == "tool"]
     assert any("not in out/" in r for r in results)
     edited = next(a for a in audit if a["decision"] == "edit")

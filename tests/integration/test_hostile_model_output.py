@@ -100,8 +100,9 @@ async def test_an_approval_rule_judges_the_path_the_tool_will_write(stack: Runni
         task = await submit(api, AGENT, f"note {marker}")
         done = await wait_for_status(api, task["id"])
         log = await events(api, task["id"])
+        files = (await api.get(f"/v1/tasks/{task['id']}/files")).json()["items"]
 
     assert done["status"] == "succeeded"  # no approval was needed, and none was asked
     [written] = [e["data"] for e in log if e["type"] == "tool_call"]
     assert written["arguments"]["path"] == "drafts/notes.md"
-    assert (stack.settings.resolved_workspaces_dir / task["id"] / "drafts" / "notes.md").exists()
+    assert [f["path"] for f in files] == ["drafts/notes.md"]

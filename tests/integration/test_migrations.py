@@ -20,7 +20,16 @@ from activities.db.migrations import (
 )
 from activities.db.models import Base
 
-TABLES = {"tenants", "api_keys", "tasks", "messages", "task_events", "approvals", "pool_replicas"}
+TABLES = {
+    "tenants",
+    "api_keys",
+    "tasks",
+    "messages",
+    "task_events",
+    "approvals",
+    "pool_replicas",
+    "workspace_files",
+}
 
 
 def database_url(postgres_url: str, name: str) -> str:

@@ -138,7 +138,7 @@ async def test_each_pool_gets_a_worker_on_its_queue_with_its_limits(
     llm_by_pool = {pool.name: LlmActivities(nothing, nothing, default_registry()) for pool in pools}
     shared = [
         LifecycleActivities(nothing),
-        ToolCallActivities(nothing, default_registry(), tmp_path),
+        ToolCallActivities(nothing, default_registry()),
         ApprovalActivities(nothing, nothing, None),
     ]
     workers = build_workers(

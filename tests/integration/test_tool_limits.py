@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,11 +16,9 @@ from temporalio.testing import ActivityEnvironment
 from activities.db.steps import StepRepository
 from activities.tool_calls import ToolCallActivities
 from activities.tools.builtin import calculator
-from activities.tools.context import ToolContext
 from activities.tools.errors import ToolError
 from activities.tools.processes import ToolCrashed, ToolLimits, ToolProcesses
 from activities.tools.registry import ToolRegistry
-from activities.tools.workspace import read_file, write_file
 from tests.fakes import hostile_tools
 from tests.fakes.script_client import reply_text, unique_key
 from tests.integration.helpers import events, messages, new_task_row, submit, wait_for_status
@@ -84,25 +81,16 @@ async def test_a_cancelled_call_is_killed_and_the_runner_goes_on(
     assert await processes.run(calculator, {"expression": "2+2"}) == "4"
 
 
-async def test_file_tools_run_in_the_tasks_workspace(
-    processes: ToolProcesses, tmp_path: Path
-) -> None:
-    context = ToolContext(task_id="t", tenant_id=None, workspace=tmp_path / "t")
-    await processes.run(write_file, {"path": "notes.txt", "content": "kept"}, context)
-    assert (tmp_path / "t" / "notes.txt").read_text() == "kept"
-    assert await processes.run(read_file, {"path": "notes.txt"}, context) == "kept"
-
-
 Sessions = async_sessionmaker[AsyncSession]
 
 
 async def test_the_tool_activity_records_a_stopped_tool_as_an_error_the_model_reads(
-    db_sessions: Sessions, processes: ToolProcesses, tmp_path: Path
+    db_sessions: Sessions, processes: ToolProcesses
 ) -> None:
     task_id = await new_task_row(db_sessions, "tools")
     registry = ToolRegistry()
     registry.add(hostile_tools.spin)
-    tools = ToolCallActivities(db_sessions, registry, tmp_path, processes)
+    tools = ToolCallActivities(db_sessions, registry, processes)
     spin = ToolCall(id="c1", name="spin")
     request = ToolCallRequest(task_id=str(task_id), iteration=0, call=spin)
 

@@ -1,17 +1,20 @@
-"""/v1/tasks/{id} read-only records: a task's events, its transcript and its sub-agent tasks.
-Any valid key of the task's tenant may read them."""
+"""/v1/tasks/{id} read-only records: a task's events, its transcript, its sub-agent tasks and
+the files in its workspace. Any valid key of the task's tenant may read them."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
 
 from activities.db.events import EventRepository
 from activities.db.messages import MessageRepository
 from activities.db.tasks import TaskRepository
+from activities.db.workspace_files import WorkspaceFileRepository
 from services.gateway.deps import OwnedTaskDep, SessionDep
-from services.gateway.errors import problem_responses
+from services.gateway.errors import ProblemError, problem_responses
+from services.gateway.schemas.task_files import WorkspaceFileList, WorkspaceFileOut
 from services.gateway.schemas.tasks import (
     EventList,
     EventOut,
@@ -58,3 +61,38 @@ async def list_messages(task: OwnedTaskDep, session: SessionDep) -> MessageList:
     with the tool calls it asked for, and each tool's result."""
     messages = await MessageRepository(session).transcript(task.id)
     return MessageList(items=[MessageOut.from_row(message) for message in messages])
+
+
+@router.get(
+    "/{task_id}/files", summary="The files in a task's workspace", responses=problem_responses(404)
+)
+async def list_files(task: OwnedTaskDep, session: SessionDep) -> WorkspaceFileList:
+    """What the task's file tools wrote (and did not delete), as every worker sees it."""
+    rows = await WorkspaceFileRepository(session).listing(task.id)
+    return WorkspaceFileList(
+        items=[WorkspaceFileOut(path=p, size=size, updated_at=at) for p, size, at in rows],
+        total_bytes=sum(size for _, size, _ in rows),
+    )
+
+
+@router.get(
+    "/{task_id}/files/{path:path}",
+    summary="One file of a task's workspace",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "OK"},
+        **problem_responses(404),
+    },
+)
+async def read_file(
+    task: OwnedTaskDep,
+    session: SessionDep,
+    path: Annotated[str, Path(description="The file's path in the workspace, e.g. drafts/a.md")],
+) -> Response:
+    """The file's content as the task's file tools left it (UTF-8 text)."""
+    content = await WorkspaceFileRepository(session).content(task.id, path)
+    if content is None:
+        raise ProblemError(
+            404, f"the task's workspace has no file {path!r}", kind="workspace-file-not-found"
+        )
+    return Response(content, media_type="text/plain; charset=utf-8")
