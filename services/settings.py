@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     max_metadata_bytes: int = 16 * 1024
     # any request body; refused from Content-Length, or as it streams in, before it is parsed
     max_request_bytes: int = Field(default=1024 * 1024, ge=64 * 1024)
+    # finished tasks (with their events, messages, approvals, files and sub-agent tasks) older
+    # than this many days are deleted by the gateway's retention job (gateway/retention.py);
+    # unset: kept forever
+    retention_days: float | None = Field(default=None, gt=0)
+    retention_interval_seconds: float = Field(default=3600.0, gt=0)
+    retention_batch_size: int = Field(default=200, ge=1, le=10_000)
     # tasks not final and unchanged this long have their workflow checked (task_reconciler.py)
     reconcile_quiet_seconds: float = Field(default=60.0, ge=0)
     reconcile_interval_seconds: float = Field(default=30.0, gt=0)
@@ -125,6 +131,8 @@ class Settings(BaseSettings):
     # a submit over the cap: accepted and waits for a slot (queue), or refused with 429 (reject)
     tenant_over_cap: Literal["queue", "reject"] = "queue"
     tenant_cap_retry_after_seconds: int = Field(default=5, ge=1)  # the 429's Retry-After
+    # queue mode: tasks one tenant may have waiting for a slot; a submit beyond is a 429
+    tenant_max_queued_tasks: int = Field(default=1000, ge=1)
     # the highest budgets a task may run under (workflows/contracts/budgets.py), for tenants
     # without their own (`agentry tenant-budgets`); an agent's defaults above them are cut
     task_budget_limits: dict[str, int] = {

@@ -93,6 +93,7 @@ async def start_stack(
         "approval_webhook_secret": WEBHOOK_SECRET,
         "webhook_allow_private_targets": True,  # the receiver listens on loopback
         "approval_resignal_seconds": 1,
+        "retention_days": 3650,  # the gateway runs its retention job; nothing here is that old
         # the scripted server tokenizes like llama.cpp (/apply-template, /tokenize)
         "model_server_urls": {
             name: scripted.base_url for name in ("scripted", "scripted-admission", "scripted-small")

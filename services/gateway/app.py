@@ -1,8 +1,9 @@
 """The FastAPI app. The lifespan opens the clients once (database engine, the decision
 repository's pool, Temporal client) and loads the catalogs (agents, tools, pools); they live on
 `app.state` and routes reach them through services/gateway/deps.py. The decision outbox
-(re-sending approval decisions) and the task reconciler (finalising tasks whose workflow closed
-without saying so) run beside them for the app's lifetime."""
+(re-sending approval decisions), the task reconciler (finalising tasks whose workflow closed
+without saying so) and, when configured, the retention job run beside them for the app's
+lifetime."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from services.gateway.routes import (
     tasks,
     ui,
 )
+from services.gateway.retention import RetentionJob
 from services.gateway.task_reconciler import TaskReconciler
 from services.model_groups import load_model_groups
 from services.pools.catalog import PoolCatalog
@@ -107,6 +109,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         reconciler.start()
         opened.push_async_callback(reconciler.stop)
+        if settings.retention_days is not None:
+            retention = RetentionJob(
+                session_factory,
+                keep_for=timedelta(days=settings.retention_days),
+                interval_seconds=settings.retention_interval_seconds,
+                batch_size=settings.retention_batch_size,
+            )
+            retention.start()
+            opened.push_async_callback(retention.stop)
         yield
 
 

@@ -124,8 +124,9 @@ async def submit_task(
 ) -> tuple[Task, bool]:
     """Store and start the task; (task, created). Raises ProblemError 409, 429 or 503.
 
-    Over its tenant's cap the task is stored and its workflow waits for a slot, or, with
-    `tenant_over_cap=reject`, it is refused with 429 (activities/db/tenant_caps.py)."""
+    Over its tenant's cap the task is stored and its workflow waits for a slot (429 once
+    `tenant_max_queued_tasks` already wait), or, with `tenant_over_cap=reject`, it is refused
+    with 429 (activities/db/tenant_caps.py)."""
     digest = request_hash(
         submission.agent,
         submission.input,
@@ -172,12 +173,14 @@ async def _store(
     settings: Settings,
     agent: AgentConfig,
 ) -> tuple[Task, bool]:
-    """Insert the task and its `queued` event in one transaction; in reject mode only within
-    the tenant's cap (a retry of a stored task is never refused)."""
-    if settings.tenant_over_cap == "reject":
-        key = submission.idempotency_key
-        if key is None or await tasks.get_by_idempotency_key(submission.tenant_id, key) is None:
+    """Insert the task and its `queued` event in one transaction, only within the tenant's cap
+    (reject mode) or its queue limit (queue mode); a retry of a stored task is never refused."""
+    key = submission.idempotency_key
+    if key is None or await tasks.get_by_idempotency_key(submission.tenant_id, key) is None:
+        if settings.tenant_over_cap == "reject":
             await _refuse_over_cap(session, submission.tenant_id, settings)
+        else:
+            await _refuse_over_queue_limit(session, submission.tenant_id, settings)
     task_id = uuid.uuid4()
     new = NewTask(
         id=task_id,
@@ -217,6 +220,29 @@ async def _refuse_over_cap(session: AsyncSession, tenant_id: uuid.UUID, settings
         "finished",
         kind="tenant-cap-reached",
         extra={"cap": room.cap, "running": running, "queued": queued},
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+async def _refuse_over_queue_limit(
+    session: AsyncSession, tenant_id: uuid.UUID, settings: Settings
+) -> None:
+    """Queue mode: 429 when the tenant already has its limit of tasks waiting for a slot, so
+    one tenant's flood cannot grow the queue (and the admission polls) without bound."""
+    room = await TenantCapRepository(session).room_for_one_more(
+        tenant_id, settings.tenant_max_concurrent_tasks
+    )
+    queued, limit = room.counts.queued, settings.tenant_max_queued_tasks
+    if queued < limit:
+        return
+    await session.rollback()
+    retry_after = settings.tenant_cap_retry_after_seconds
+    raise ProblemError(
+        429,
+        f"this tenant already has {queued} tasks queued (the limit is {limit}) and "
+        f"{room.counts.running} running; retry after {retry_after}s, once the queue has moved",
+        kind="tenant-queue-full",
+        extra={"queued": queued, "limit": limit, "running": room.counts.running},
         headers={"Retry-After": str(retry_after)},
     )
 

@@ -274,3 +274,32 @@ async def _status_is(sessions: Sessions, task_id: str, status: str) -> bool:
 
 async def _all_status(sessions: Sessions, task_ids: list[str], status: str) -> bool:
     return set((await statuses(sessions, task_ids)).values()) == {status}
+
+
+async def test_in_queue_mode_a_tenants_queue_is_limited_and_others_still_submit(
+    tmp_path: Path, gateway_settings: Settings, db_sessions: Sessions, temporal_client: Client
+) -> None:
+    """No worker runs here, so every accepted task stays queued: racing submits fill the queue
+    to its limit exactly, the rest get 429, and another tenant's submit is accepted."""
+    async with scheduling_gateway(
+        tmp_path,
+        gateway_settings,
+        db_sessions,
+        temporal_client,
+        tenant_over_cap="queue",
+        tenant_max_queued_tasks=3,
+        tenant_cap_retry_after_seconds=9,
+    ) as gw:
+        async with await gw.api() as api, await gw.api() as other:
+            answers = await asyncio.gather(*(submit(api, key=f"k{n}") for n in range(7)))
+            refused = next(answer for answer in answers if answer.status_code == 429)
+            accepted = next(n for n, answer in enumerate(answers) if answer.status_code == 201)
+            retry = await submit(api, key=f"k{accepted}")
+            elsewhere = await submit(other)
+
+    assert sorted(answer.status_code for answer in answers) == [201] * 3 + [429] * 4
+    body = assert_problem(refused, 429, "3 tasks queued (the limit is 3)")
+    assert body["queued"] == 3 and body["limit"] == 3
+    assert refused.headers["retry-after"] == "9"
+    assert retry.status_code == 200  # a retry of an accepted submit is never refused
+    assert elsewhere.status_code == 201
