@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     # LiteLLM proxy (the only way the workers reach models)
     litellm_url: str = "http://127.0.0.1:4000"
     litellm_key: SecretStr = SecretStr("sk-agentry-local")
+    # the key LiteLLM sends to the embedded model servers (AGENTRY_MODEL_SERVER_KEY); in
+    # production it is set on the LiteLLM service itself
+    model_server_key: SecretStr = SecretStr("none")
     embedded_litellm: bool = True
     litellm_config: Path = PROJECT_ROOT / "deploy" / "litellm" / "config.yaml"
 
@@ -184,18 +187,18 @@ class Settings(BaseSettings):
         return secrets
 
     def as_env(self) -> dict[str, str]:
-        """These settings as AGENTRY_* variables, so child processes see the same config."""
+        """These settings as AGENTRY_* variables, so child processes see the same config
+        (secrets as they are: a dump masks them)."""
         env: dict[str, str] = {}
         for name, value in self.model_dump(mode="json").items():
             if value is None:
                 continue
             text = json.dumps(value) if isinstance(value, list | dict) else str(value)
             env[f"AGENTRY_{name.upper()}"] = text
-        env["AGENTRY_LITELLM_KEY"] = self.litellm_key.get_secret_value()
-        if self.temporal_api_key is not None:
-            env["AGENTRY_TEMPORAL_API_KEY"] = self.temporal_api_key.get_secret_value()
-        if self.approval_webhook_secret is not None:  # secrets dump masked: pass them as they are
-            env["AGENTRY_APPROVAL_WEBHOOK_SECRET"] = self.approval_webhook_secret.get_secret_value()
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                env[f"AGENTRY_{name.upper()}"] = value.get_secret_value()
         env["AGENTRY_WEBHOOK_SECRETS"] = json.dumps(
             {url: secret.get_secret_value() for url, secret in self.webhook_secrets.items()}
         )

@@ -30,6 +30,8 @@ from services.gateway.app import create_app
 from services.key_service import create_api_key
 from services.roles import Role
 from services.settings import Settings
+from services.temporal_client import connect_temporal
+from tests.secret_scan import Finding, scan_histories, scan_logs, scan_records, secrets_of
 from tests.stack import RunningStack, start_stack, stop_stack
 
 MakeApi = Callable[..., Awaitable[httpx.AsyncClient]]
@@ -162,4 +164,19 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Runni
     the scripted model server; started once, on free loopback ports, for tests that need it."""
     running = await start_stack(tmp_path_factory.mktemp("stack"))
     yield running
-    await stop_stack(running)
+    try:
+        findings = await scan_stack_for_secrets(running)
+    finally:
+        await stop_stack(running)
+    assert findings == [], f"secrets found after the suite: {findings}"
+
+
+async def scan_stack_for_secrets(running: RunningStack) -> list[Finding]:
+    """Every secret the stack knows, searched in its logs, histories and task records."""
+    found = secrets_of(running.settings, [running.info.api_key, *running.issued_keys])
+    client = await connect_temporal(running.settings)
+    return [
+        *scan_logs(running.base, found),
+        *await scan_histories(client, found),
+        *await scan_records(running.settings.resolved_database_url, found),
+    ]

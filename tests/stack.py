@@ -3,10 +3,11 @@ temporary data dir, with the scripted model server added as model group `scripte
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import socket
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +38,16 @@ class RunningStack:
     scripted: ScriptedModel
     helpers: list[Child]  # the scripted model server and the webhook receiver
     webhooks_url: str
+    base: Path  # everything of this stack: data dir, logs
+    issued_keys: list[str] = field(default_factory=list)  # by create_key, for the secret scan
 
     async def create_key(self, role: str, name: str, tenant: str = "local-dev") -> str:
         """A new API key in this stack's database (the dev key's tenant by default)."""
         engine = create_engine(self.settings.resolved_database_url, pool_size=1)
         try:
-            return await create_api_key(
-                create_session_factory(engine), tenant, role=role, name=name
-            )
+            key = await create_api_key(create_session_factory(engine), tenant, role=role, name=name)
+            self.issued_keys.append(key)
+            return key
         finally:
             await engine.dispose()
 
@@ -94,6 +97,9 @@ async def start_stack(
         "webhook_allow_private_targets": True,  # the receiver listens on loopback
         "approval_resignal_seconds": 1,
         "retention_days": 3650,  # the gateway runs its retention job; nothing here is that old
+        # distinctive secrets, for the scan after the suite (tests/secret_scan.py)
+        "litellm_key": f"sk-litellm-{secrets.token_hex(12)}",
+        "model_server_key": f"sk-model-server-{secrets.token_hex(12)}",
         # the scripted server tokenizes like llama.cpp (/apply-template, /tokenize)
         "model_server_urls": {
             name: scripted.base_url for name in ("scripted", "scripted-admission", "scripted-small")
@@ -113,7 +119,7 @@ async def start_stack(
             await helper.stop()
         raise
     webhooks = f"http://127.0.0.1:{webhook_port}"
-    return RunningStack(settings, stack, info, scripted, helpers, webhooks)
+    return RunningStack(settings, stack, info, scripted, helpers, webhooks, base)
 
 
 async def stop_stack(running: RunningStack) -> None:

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import os
 import pickle
 import sys
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from activities.tools.process_server import HEADER
 SERVER_MODULE = "activities.tools.process_server"
 PRELOADED = ("activities.tools.builtin",)
 SERVER_GRACE_SECONDS = 10.0  # beyond a call's wall limit, before the server itself is doubted
+# all a tool's process inherits of the worker's environment: never its settings or secrets
+INHERITED_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "PYTHONPATH")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,12 @@ class ToolLimits:
     wall_seconds: float = 60.0  # below the activity's start-to-close timeout (policies.py)
     cpu_seconds: int = 20
     memory_mb: int = 512  # address space a call may add to what the server holds
+
+
+def tool_environment() -> dict[str, str]:
+    """The worker's environment without what a tool has no business reading (database URL,
+    LiteLLM and webhook keys, every other AGENTRY_* setting)."""
+    return {name: os.environ[name] for name in INHERITED_ENVIRONMENT if name in os.environ}
 
 
 class ToolCrashed(Exception):
@@ -115,6 +124,7 @@ class ToolProcesses:
                 self._server = await asyncio.create_subprocess_exec(
                     sys.executable, "-m", SERVER_MODULE, *PRELOADED,
                     stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                    env=tool_environment(),
                 )  # fmt: skip
                 self._reader = asyncio.create_task(self._read_answers(self._server))
             return self._server

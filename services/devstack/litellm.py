@@ -29,6 +29,6 @@ def litellm_env(settings: Settings) -> dict[str, str]:
         "LITELLM_MASTER_KEY": settings.litellm_key.get_secret_value(),
         "AGENTRY_DEFAULT_MODEL_API_BASE": f"http://127.0.0.1:{settings.default_model_port}/v1",
         "AGENTRY_SMALL_MODEL_API_BASE": f"http://127.0.0.1:{settings.small_model_port}/v1",
-        "AGENTRY_MODEL_SERVER_KEY": "none",
+        "AGENTRY_MODEL_SERVER_KEY": settings.model_server_key.get_secret_value(),
         "DISABLE_SCHEMA_UPDATE": "True",
     }

@@ -25,6 +25,7 @@ from services.agent_specs import AgentCatalog
 from services.gateway.decision_outbox import DecisionOutbox
 from services.gateway.errors import PROBLEM_CONTENT_TYPE, install_error_handlers
 from services.gateway.request_guard import RequestGuard
+from services.gateway.retention import RetentionJob
 from services.gateway.routes import (
     agents,
     approvals,
@@ -35,7 +36,6 @@ from services.gateway.routes import (
     tasks,
     ui,
 )
-from services.gateway.retention import RetentionJob
 from services.gateway.task_reconciler import TaskReconciler
 from services.model_groups import load_model_groups
 from services.pools.catalog import PoolCatalog

@@ -3,6 +3,7 @@ worker if it ran in the worker's own process."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -36,3 +37,8 @@ def chatty() -> str:
     sys.stdout.write("noise " * 10_000)
     sys.stdout.flush()
     return "said it"
+
+
+def snoop() -> str:
+    """Reads the environment it runs in, looking for the worker's secrets."""
+    return " ".join(sorted(os.environ))

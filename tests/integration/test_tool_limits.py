@@ -59,6 +59,21 @@ async def test_a_crashing_tool_reports_its_error_type_only(processes: ToolProces
     assert str(crashed.value) == "KeyError"  # its message (a secret, here) stays behind
 
 
+async def test_a_tool_cannot_read_the_workers_settings_or_secrets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AGENTRY_LITELLM_KEY", "sk-worker-secret")
+    monkeypatch.setenv("AGENTRY_DATABASE_URL", "postgresql://agentry:pw@db/agentry")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai")
+    runner = ToolProcesses(LIMITS)  # started with the environment above
+    try:
+        seen = (await runner.run(hostile_tools.snoop, {})).split()
+    finally:
+        await runner.close()
+    assert "PATH" in seen
+    assert not {"AGENTRY_LITELLM_KEY", "AGENTRY_DATABASE_URL", "OPENAI_API_KEY"} & set(seen)
+
+
 async def test_other_calls_finish_while_one_loops(processes: ToolProcesses) -> None:
     spinning = asyncio.create_task(processes.run(hostile_tools.spin, {}))
     printing = processes.run(hostile_tools.chatty, {})  # prints into its own stdout
