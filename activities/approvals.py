@@ -18,7 +18,7 @@ from activities.db.messages import MessageRepository
 from activities.db.models import Approval, Message
 from activities.db.tasks import TaskRepository
 from activities.lifecycle import lock_task
-from activities.webhooks import WebhookRefused, check_target, signed_request
+from activities.webhooks import WebhookRefused, WebhookUnresolvable, check_target, signed_request
 from workflows.contracts.approvals import (
     APPROVAL_MISSING,
     DECISION_OF_OUTCOME,
@@ -164,12 +164,20 @@ class ApprovalActivities:
                     f"no signing secret for webhook receiver {url}; set it in "
                     "AGENTRY_WEBHOOK_SECRETS (or AGENTRY_APPROVAL_WEBHOOK_SECRET)"
                 )
-            await check_target(url, self._allow_private)
+            target = await check_target(url, self._allow_private)
         except WebhookRefused as exc:
             raise ApplicationError(str(exc), type=WEBHOOK_REFUSED, non_retryable=True) from None
+        except WebhookUnresolvable as exc:
+            raise ApplicationError(str(exc)) from None  # retried: DNS may come back
         body, headers = signed_request(payload, secret, f"approval.requested:{approval.id}")
         try:
-            response = await self._http.post(url, content=body, headers=headers, timeout=10)
+            response = await self._http.post(
+                target.url,
+                content=body,
+                headers={**headers, **target.headers},
+                extensions=target.extensions,
+                timeout=10,
+            )
         except httpx.HTTPError as exc:
             raise ApplicationError(f"webhook unreachable: {type(exc).__name__}") from exc
         if response.status_code >= 400:

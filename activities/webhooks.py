@@ -8,7 +8,10 @@ retry of one delivery, for de-duplication. See README, "Webhooks".
 
 A target whose host resolves to a private, loopback, link-local or otherwise reserved address
 is refused unless the settings allow it (`AGENTRY_WEBHOOK_ALLOW_PRIVATE_TARGETS`), so an agent
-spec cannot point deliveries at the metadata service or an internal admin port.
+spec cannot point deliveries at the metadata service or an internal admin port. The delivery
+then goes to the very address that was checked (the host stays in `Host` and in TLS's SNI and
+certificate check), so a DNS answer that changes between the check and the connection
+(rebinding) cannot redirect it.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ import ipaddress
 import json
 import socket
 import time
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 SIGNATURE_HEADER = "Agentry-Signature"
 TIMESTAMP_HEADER = "Agentry-Timestamp"
@@ -31,6 +35,19 @@ TOLERANCE_SECONDS = 300
 
 class WebhookRefused(Exception):
     """The delivery must not be attempted (no secret for the receiver, a private target)."""
+
+
+class WebhookUnresolvable(Exception):
+    """The receiver's host has no address now; a later attempt may find one."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where to send a delivery: `url` names the checked address in place of the host."""
+
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)  # Host, when pinned
+    extensions: dict[str, Any] = field(default_factory=dict)  # httpx: sni_hostname, when pinned
 
 
 def signed_request(
@@ -63,24 +80,30 @@ def verify(secret: str, headers: dict[str, str], body: bytes, now: float | None 
     return hmac.compare_digest(sent, signature(secret, timestamp, body))
 
 
-async def check_target(url: str, allow_private: bool) -> None:
-    """Refuse a URL that is not http(s) or (unless allowed) reaches a non-public address."""
+async def check_target(url: str, allow_private: bool) -> Target:
+    """Refuse a URL that is not http(s) or (unless allowed) reaches a non-public address;
+    otherwise the target pinned to the public address that was checked."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise WebhookRefused(f"webhook URL must be http(s) with a host, not {parts.scheme!r}")
     if allow_private:
-        return
+        return Target(url)
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(
             parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
             type=socket.SOCK_STREAM,
         )  # fmt: skip
-    except OSError:
-        return  # unresolvable: the delivery fails on its own and is retried
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            raise WebhookRefused(
-                f"webhook host {parts.hostname} resolves to a non-public address; allow it with "
-                "AGENTRY_WEBHOOK_ALLOW_PRIVATE_TARGETS=true"
-            )
+    except OSError as exc:
+        raise WebhookUnresolvable(f"webhook host {parts.hostname} does not resolve") from exc
+    addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+    if not addresses or any(not address.is_global for address in addresses):
+        raise WebhookRefused(
+            f"webhook host {parts.hostname} resolves to a non-public address; allow it with "
+            "AGENTRY_WEBHOOK_ALLOW_PRIVATE_TARGETS=true"
+        )
+    address = addresses[0]
+    host = f"[{address}]" if address.version == 6 else str(address)
+    port = f":{parts.port}" if parts.port else ""
+    pinned = urlunsplit((parts.scheme, host + port, parts.path, parts.query, ""))
+    sni = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
+    return Target(pinned, {"Host": parts.hostname + port}, sni)

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
+
 import pytest
 
-from activities.webhooks import WebhookRefused, check_target, signed_request, verify
+from activities.webhooks import (
+    WebhookRefused,
+    WebhookUnresolvable,
+    check_target,
+    signed_request,
+    verify,
+)
 
 SECRET = "whsec-unit"
 
@@ -40,4 +49,27 @@ async def test_private_targets_are_refused_unless_allowed(url: str) -> None:
 async def test_only_http_urls_are_targets_and_public_addresses_pass() -> None:
     with pytest.raises(WebhookRefused, match="http"):
         await check_target("file:///etc/passwd", allow_private=True)
-    await check_target("https://93.184.215.14/hook", allow_private=False)
+    target = await check_target("https://93.184.215.14/hook", allow_private=False)
+    assert target.url == "https://93.184.215.14/hook"
+
+
+async def test_a_delivery_goes_to_the_address_that_was_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DNS is asked once; the request names that address, so a rebinding answer later
+    (to 127.0.0.1, say) is never connected to. The host stays in Host and in TLS's SNI."""
+    answers = iter(["93.184.215.14", "127.0.0.1"])
+
+    async def resolve(host: str, port: int, **_: object) -> list[tuple[object, ...]]:
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port))]
+
+    monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", resolve)
+    target = await check_target("https://hooks.example.com:8443/in?x=1", allow_private=False)
+    assert target.url == "https://93.184.215.14:8443/in?x=1"
+    assert target.headers == {"Host": "hooks.example.com:8443"}
+    assert target.extensions == {"sni_hostname": "hooks.example.com"}
+
+
+async def test_an_unresolvable_host_is_retried_not_refused() -> None:
+    with pytest.raises(WebhookUnresolvable):
+        await check_target("https://no-such-host.invalid/hook", allow_private=False)
