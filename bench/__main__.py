@@ -11,13 +11,14 @@ from collections.abc import Callable, Coroutine
 from types import ModuleType
 from typing import Any
 
-from bench import approval_latency, command_line, long_task, signal_floor
+from bench import approval_latency, command_line, load_burst, long_task, signal_floor
 
 # in this order: approval-latency compares with the floor signal-floor has just recorded
 BENCHMARKS: dict[str, ModuleType] = {
     signal_floor.NAME: signal_floor,
     approval_latency.NAME: approval_latency,
     long_task.NAME: long_task,
+    load_burst.NAME: load_burst,
 }
 
 
