@@ -160,37 +160,6 @@ class TaskRepository:
         )
         return list((await self._session.scalars(statement)).all())
 
-    async def unfinished_before(
-        self, before: datetime, after: tuple[datetime, uuid.UUID] | None, limit: int
-    ) -> list[Task]:
-        """Tasks not final and unchanged since `before`, oldest change first, from after the
-        (updated_at, id) `after` on (the reconciler's place in its round)."""
-        statement = select(Task).where(Task.status.not_in(FINAL_STATUSES), Task.updated_at < before)
-        if after is not None:
-            statement = statement.where(tuple_(Task.updated_at, Task.id) > after)
-        statement = statement.order_by(Task.updated_at, Task.id).limit(limit)
-        return list((await self._session.scalars(statement)).all())
-
-    async def delete_finished_before(self, before: datetime, limit: int) -> int:
-        """Delete up to `limit` final top-level tasks finished before `before`, oldest first;
-        their events, messages, approvals, files and sub-agent tasks go with them (cascades).
-        Rows another transaction holds are skipped, never waited for. How many were deleted."""
-        oldest = (
-            select(Task.id)
-            .where(
-                Task.parent_task_id.is_(None),
-                Task.status.in_(FINAL_STATUSES),
-                Task.finished_at < before,
-            )
-            .order_by(Task.finished_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        deleted = await self._session.execute(
-            delete(Task).where(Task.id.in_(oldest.scalar_subquery())).returning(Task.id)
-        )
-        return len(deleted.all())
-
     async def lock(self, task_id: uuid.UUID) -> Task | None:
         """The task, locked until the transaction ends; None when it is gone."""
         statement = select(Task).where(Task.id == task_id).with_for_update()

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.db.tasks import TaskRepository
+from activities.db.task_upkeep import TaskUpkeepRepository
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class RetentionJob:
         total = 0
         for _ in range(MAX_BATCHES_PER_PASS):
             async with self._sessions.begin() as session:
-                deleted = await TaskRepository(session).delete_finished_before(
+                deleted = await TaskUpkeepRepository(session).delete_finished_before(
                     cutoff, self._batch_size
                 )
             total += deleted

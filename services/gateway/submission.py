@@ -24,11 +24,11 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.db.events import EventRepository, status_event, status_step
 from activities.db.models import Task
 from activities.db.tasks import NewTask, TaskRepository
-from activities.db.tenant_caps import TenantCapRepository
 from activities.db.tenants import TenantRepository
 from services.agent_specs import AgentCatalog
 from services.gateway.errors import ProblemError
 from services.gateway.task_limits import effective_budgets
+from services.gateway.tenant_room import refuse_without_room
 from services.settings import Settings
 from workflows.contracts.agents import AgentConfig
 from workflows.contracts.budgets import Budgets
@@ -177,10 +177,7 @@ async def _store(
     (reject mode) or its queue limit (queue mode); a retry of a stored task is never refused."""
     key = submission.idempotency_key
     if key is None or await tasks.get_by_idempotency_key(submission.tenant_id, key) is None:
-        if settings.tenant_over_cap == "reject":
-            await _refuse_over_cap(session, submission.tenant_id, settings)
-        else:
-            await _refuse_over_queue_limit(session, submission.tenant_id, settings)
+        await refuse_without_room(session, submission.tenant_id, settings)
     task_id = uuid.uuid4()
     new = NewTask(
         id=task_id,
@@ -200,51 +197,6 @@ async def _store(
         await EventRepository(session).add(task.id, status_step(queued), status_event(queued))
     await session.commit()
     return task, created
-
-
-async def _refuse_over_cap(session: AsyncSession, tenant_id: uuid.UUID, settings: Settings) -> None:
-    """Reject mode: 429 when the tenant's queued and running tasks already fill its cap. The
-    tenant's lock is held to the end of the caller's transaction; a refusal rolls back."""
-    room = await TenantCapRepository(session).room_for_one_more(
-        tenant_id, settings.tenant_max_concurrent_tasks
-    )
-    if room.has_room:
-        return
-    await session.rollback()
-    running, queued = room.counts.running, room.counts.queued
-    retry_after = settings.tenant_cap_retry_after_seconds
-    raise ProblemError(
-        429,
-        f"this tenant may have {room.cap} tasks queued or running at once and has "
-        f"{running} running and {queued} queued; retry after {retry_after}s, once one has "
-        "finished",
-        kind="tenant-cap-reached",
-        extra={"cap": room.cap, "running": running, "queued": queued},
-        headers={"Retry-After": str(retry_after)},
-    )
-
-
-async def _refuse_over_queue_limit(
-    session: AsyncSession, tenant_id: uuid.UUID, settings: Settings
-) -> None:
-    """Queue mode: 429 when the tenant already has its limit of tasks waiting for a slot, so
-    one tenant's flood cannot grow the queue (and the admission polls) without bound."""
-    room = await TenantCapRepository(session).room_for_one_more(
-        tenant_id, settings.tenant_max_concurrent_tasks
-    )
-    queued, limit = room.counts.queued, settings.tenant_max_queued_tasks
-    if queued < limit:
-        return
-    await session.rollback()
-    retry_after = settings.tenant_cap_retry_after_seconds
-    raise ProblemError(
-        429,
-        f"this tenant already has {queued} tasks queued (the limit is {limit}) and "
-        f"{room.counts.running} running; retry after {retry_after}s, once the queue has moved",
-        kind="tenant-queue-full",
-        extra={"queued": queued, "limit": limit, "running": room.counts.running},
-        headers={"Retry-After": str(retry_after)},
-    )
 
 
 def _admission_policy(settings: Settings) -> AdmissionPolicy:

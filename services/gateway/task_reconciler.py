@@ -25,6 +25,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.db.events import EventRepository, status_event, status_step
+from activities.db.task_upkeep import TaskUpkeepRepository
 from activities.db.tasks import TaskRepository
 from workflows.contracts.tasks import TaskStatus
 
@@ -79,7 +80,7 @@ class TaskReconciler:
     async def run_once(self, limit: int = BATCH_SIZE) -> int:
         """One pass over the next `limit` quiet tasks; how many were finalised."""
         async with self._sessions() as session:
-            tasks = await TaskRepository(session).unfinished_before(
+            tasks = await TaskUpkeepRepository(session).unfinished_before(
                 datetime.now(UTC) - self._quiet_for, self._after, limit
             )
         self._after = (tasks[-1].updated_at, tasks[-1].id) if len(tasks) == limit else None
