@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from temporalio import activity
@@ -12,9 +13,20 @@ from temporalio import activity
 T = TypeVar("T")
 
 
+@dataclass
+class HeartbeatDetails:
+    """What the heartbeats around a whole activity carry: a step that wants its progress read
+    back by a retry sets `current` while it runs."""
+
+    current: Callable[[], Sequence[Any]] | None = None
+
+    def __call__(self) -> Sequence[Any]:
+        return self.current() if self.current is not None else ()
+
+
 async def heartbeating(
     awaitable: Awaitable[T],
-    every_seconds: float = 2.0,
+    every_seconds: float = 1.0,
     details: Callable[[], Sequence[Any]] | None = None,
 ) -> T:
     """`details` gives what each heartbeat carries; a retry reads the last ones back

@@ -16,9 +16,10 @@ from activities.chat_completions import complete_chat
 from activities.db.events import EventRepository, NewEvent
 from activities.db.messages import MessageRepository, NewMessage
 from activities.db.models import Message
+from activities.db.outages import outlasting_outages
 from activities.db.steps import StepRepository
 from activities.db.tasks import StepCounters
-from activities.heartbeat import heartbeating
+from activities.heartbeat import HeartbeatDetails, heartbeating
 from activities.model_admission import AdmissionGate
 from activities.model_replies import parse_model_reply
 from activities.prompts import prompt_body
@@ -57,12 +58,24 @@ class LlmActivities:
 
     @activity.defn
     async def model_turn(self, request: ModelTurnRequest) -> ModelTurnResult:
+        """Heartbeats for the whole attempt, so a dead worker is noticed within
+        policies.HEARTBEAT_TIMEOUT whatever step it died in."""
+        details = HeartbeatDetails()
+        return await heartbeating(self._turn(request, details), details=details)
+
+    async def _turn(self, request: ModelTurnRequest, details: HeartbeatDetails) -> ModelTurnResult:
         task_id, step_key = uuid.UUID(request.task_id), f"model:{request.iteration}"
-        async with self._sessions() as session:
-            done = await StepRepository(session).find(task_id, step_key)
-            if done is not None:  # an earlier attempt got the reply: don't pay for it twice
-                return await _result_of_recorded_turn(session, step_key, done)
-            rows = await MessageRepository(session).load(task_id, request.message_ids)
+
+        async def recorded_or_transcript() -> ModelTurnResult | list[Message]:
+            async with self._sessions() as session:
+                done = await StepRepository(session).find(task_id, step_key)
+                if done is not None:  # an earlier attempt got the reply: don't pay for it twice
+                    return await _result_of_recorded_turn(session, step_key, done)
+                return list(await MessageRepository(session).load(task_id, request.message_ids))
+
+        rows = await outlasting_outages(recorded_or_transcript, "model turn: reading")
+        if isinstance(rows, ModelTurnResult):
+            return rows
 
         tools = [self._registry.get(name) for name in request.tools]
         body = prompt_body(request.tool_call_format, rows, tools, request.max_tool_result_chars)
@@ -74,9 +87,8 @@ class LlmActivities:
             model=request.model, temperature=request.temperature, max_tokens=request.max_tokens
         )
         # before the pool's slot: a held low-priority call must not keep a high one waiting
-        await self._wait_for_capacity(request)
-        # heartbeats go on while the turn waits for a model-call slot, too
-        reply, duration_ms = await heartbeating(self._complete_in_slot(body))
+        await self._wait_for_capacity(request, details)
+        reply, duration_ms = await self._complete_in_slot(body)
 
         message = reply["choices"][0]["message"]
         usage = reply.get("usage") or {}
@@ -109,23 +121,25 @@ class LlmActivities:
                 "final_text": parsed.final_text,
             },
         )
-        async with self._sessions.begin() as session:
-            row = await StepRepository(session).record(
-                task_id,
-                step_key,
-                NewMessage(
-                    "assistant",
-                    parsed.content,
-                    tool_calls=[call.model_dump() for call in parsed.tool_calls] or None,
-                ),
-                event,
-                StepCounters(
-                    llm_calls=1,
-                    prompt_tokens=prompt_tokens,
-                    completion_tokens=completion_tokens,
-                    iterations=request.iteration + 1,
-                ),
-            )
+        message_row = NewMessage(
+            "assistant",
+            parsed.content,
+            tool_calls=[call.model_dump() for call in parsed.tool_calls] or None,
+        )
+        counters = StepCounters(
+            llm_calls=1,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            iterations=request.iteration + 1,
+        )
+
+        async def record() -> Message:
+            async with self._sessions.begin() as session:
+                steps = StepRepository(session)
+                return await steps.record(task_id, step_key, message_row, event, counters)
+
+        # the reply is paid for: an outage delays its recording, it never buys it twice
+        row = await outlasting_outages(record, "model turn: recording the reply")
         return ModelTurnResult(
             message_id=row.id,
             tool_calls=parsed.tool_calls,
@@ -166,7 +180,9 @@ class LlmActivities:
             )
         return counted
 
-    async def _wait_for_capacity(self, request: ModelTurnRequest) -> None:
+    async def _wait_for_capacity(
+        self, request: ModelTurnRequest, details: HeartbeatDetails
+    ) -> None:
         """Wait while the model's server is saturated (activities/model_admission.py). Held past
         the longest hold, the activity gives its slot back and Temporal retries it; on its last
         attempt the call goes ahead instead: saturation delays a task, it never fails it."""
@@ -182,9 +198,8 @@ class LlmActivities:
             held_ms = earlier_ms + int((time.monotonic() - started) * 1000)
             return held_ms, reason.as_data() if reason else earlier_reason
 
-        admission = await heartbeating(
-            gate.admit(request.model, request.priority), details=progress
-        )
+        details.current = progress  # carried by the turn's heartbeats
+        admission = await gate.admit(request.model, request.priority)
         policy = info.retry_policy
         last = policy is not None and 0 < policy.maximum_attempts <= info.attempt
         if admission.timed_out and not last:

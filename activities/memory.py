@@ -24,6 +24,7 @@ from activities.chat_completions import complete_chat
 from activities.db.events import EventRepository, NewEvent
 from activities.db.messages import MessageRepository, NewMessage
 from activities.db.models import Message
+from activities.db.outages import outlasting_outages
 from activities.db.steps import StepRepository
 from activities.db.tasks import StepCounters
 from activities.heartbeat import heartbeating
@@ -89,18 +90,28 @@ class MemoryActivities:
 
     @activity.defn
     async def summarize(self, request: SummarizeRequest) -> SummarizeResult:
+        """Heartbeats for the whole attempt (a dead worker is noticed in seconds)."""
+        return await heartbeating(self._summarize(request))
+
+    async def _summarize(self, request: SummarizeRequest) -> SummarizeResult:
         task_id, step_key = uuid.UUID(request.task_id), f"summary:{request.iteration}"
-        async with self._sessions() as session:
-            done = await StepRepository(session).find(task_id, step_key)
-            if done is not None:
-                return await _recorded(session, step_key, done, request.message_ids)
-            rows = await MessageRepository(session).load(task_id, request.message_ids)
+
+        async def recorded_or_transcript() -> SummarizeResult | list[Message]:
+            async with self._sessions() as session:
+                done = await StepRepository(session).find(task_id, step_key)
+                if done is not None:
+                    return await _recorded(session, step_key, done, request.message_ids)
+                return list(await MessageRepository(session).load(task_id, request.message_ids))
+
+        rows = await outlasting_outages(recorded_or_transcript, "summary: reading")
+        if isinstance(rows, SummarizeResult):
+            return rows
         split = split_for_summary(rows, request.memory.keep_recent)
         if not split.middle:
             return SummarizeResult(message_ids=request.message_ids)
 
         started = time.monotonic()
-        text, usage = await heartbeating(self._summarise(request, split))
+        text, usage = await self._summarise(request, split)
         replaced = [row.id for row in split.middle]
         content = f"{SUMMARY_HEADER}transcript as messages {min(replaced)}–{max(replaced)}]\n{text}"
         tokens_after = await self._count_after(request, split, content)
@@ -118,18 +129,22 @@ class MemoryActivities:
             "completion_tokens": usage.completion_tokens,
             "duration_ms": int((time.monotonic() - started) * 1000),
         }
-        async with self._sessions.begin() as session:
-            row = await StepRepository(session).record(
-                task_id,
-                step_key,
-                NewMessage("user", content, summary_of=replaced),
-                NewEvent("memory", data),
-                StepCounters(
-                    llm_calls=usage.calls,
-                    prompt_tokens=usage.prompt_tokens,
-                    completion_tokens=usage.completion_tokens,
-                ),
-            )
+        counters = StepCounters(
+            llm_calls=usage.calls,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+        )
+        summary = NewMessage("user", content, summary_of=replaced)
+
+        async def record() -> Message:
+            async with self._sessions.begin() as session:
+                steps = StepRepository(session)
+                return await steps.record(
+                    task_id, step_key, summary, NewEvent("memory", data), counters
+                )
+
+        # the summary is paid for: an outage delays its recording, it never buys it twice
+        row = await outlasting_outages(record, "summary: recording")
         return _result(row, request.message_ids, data)
 
     async def _summarise(self, request: SummarizeRequest, split: Split) -> tuple[str, _Usage]:

@@ -14,6 +14,8 @@ from temporalio import activity
 
 from activities.db.events import NewEvent
 from activities.db.messages import NewMessage
+from activities.db.models import Message
+from activities.db.outages import outlasting_outages
 from activities.db.steps import StepRepository
 from activities.db.tasks import StepCounters
 from activities.heartbeat import heartbeating
@@ -47,10 +49,19 @@ class ToolCallActivities:
 
     @activity.defn
     async def run_tool(self, request: ToolCallRequest) -> ToolCallResult:
+        """Heartbeats for the whole attempt, so a dead worker is noticed within
+        policies.HEARTBEAT_TIMEOUT whatever step it died in."""
+        return await heartbeating(self._run(request))
+
+    async def _run(self, request: ToolCallRequest) -> ToolCallResult:
         call = request.call
         task_id, step_key = uuid.UUID(request.task_id), f"tool:{request.iteration}:{call.id}"
-        async with self._sessions() as session:
-            done = await StepRepository(session).find(task_id, step_key)
+
+        async def recorded() -> Message | None:
+            async with self._sessions() as session:
+                return await StepRepository(session).find(task_id, step_key)
+
+        done = await outlasting_outages(recorded, "tool call: reading")
         if done is not None:
             content = done.content or ""
             return ToolCallResult(
@@ -70,7 +81,7 @@ class ToolCallActivities:
             ignored = tool.unknown_arguments(call.arguments)
             context = ToolContext(task_id=request.task_id, tenant_id=None, workspace=workspace)
             with use_tool_context(context):
-                result = await heartbeating(tool.invoke(call.arguments, self._processes))
+                result = await tool.invoke(call.arguments, self._processes)
         except (UnknownToolError, ToolArgumentError, ToolError) as exc:
             is_error, result = True, f"{ERROR_PREFIX}{exc}"
         except ToolCrashed as exc:  # raised in the tool's own process: only its type came back
@@ -83,31 +94,41 @@ class ToolCallActivities:
         if len(result) > RESULT_LIMIT:
             result = result[:RESULT_LIMIT] + f"\n[truncated {len(result) - RESULT_LIMIT} chars]"
 
-        async with self._sessions.begin() as session:
-            # the call's file changes are written with its result, or not at all
-            refused = None if is_error else await workspace.apply(session)
-            if refused is not None:
-                is_error, result = True, f"{ERROR_PREFIX}{refused}"
-            row = await StepRepository(session).record(
-                task_id,
-                step_key,
-                NewMessage("tool", result, tool_call_id=call.id, name=call.name),
-                NewEvent(
-                    "tool_call",
-                    {
-                        "iteration": request.iteration,
-                        "call_id": call.id,
-                        "name": call.name,
-                        "arguments": call.arguments,
-                        "result": result[:2000],
-                        "is_error": is_error,
-                        "ignored_arguments": ignored,
-                        "duration_ms": duration_ms,
-                        "attempt": activity.info().attempt,
-                    },
-                ),
-                StepCounters(tool_calls=1),
-            )
+        event = NewEvent(
+            "tool_call",
+            {
+                "iteration": request.iteration,
+                "call_id": call.id,
+                "name": call.name,
+                "arguments": call.arguments,
+                "result": result[:2000],
+                "is_error": is_error,
+                "ignored_arguments": ignored,
+                "duration_ms": duration_ms,
+                "attempt": activity.info().attempt,
+            },
+        )
+
+        async def record() -> tuple[Message, bool, str]:
+            async with self._sessions.begin() as session:
+                # the call's file changes are written with its result, or not at all
+                refused = None if is_error else await workspace.apply(session)
+                text, failed = (
+                    (result, is_error) if refused is None else (f"{ERROR_PREFIX}{refused}", True)
+                )
+                if refused is not None:
+                    event.data.update(result=text[:2000], is_error=True)
+                row = await StepRepository(session).record(
+                    task_id,
+                    step_key,
+                    NewMessage("tool", text, tool_call_id=call.id, name=call.name),
+                    event,
+                    StepCounters(tool_calls=1),
+                )
+            return row, failed, text
+
+        # the call is made: an outage delays its recording, it never makes the call again
+        row, is_error, result = await outlasting_outages(record, "tool call: recording")
         return ToolCallResult(
             message_id=row.id, is_error=is_error, digest=result_digest(call.name, result)
         )

@@ -11,7 +11,14 @@ from collections.abc import Callable, Coroutine
 from types import ModuleType
 from typing import Any
 
-from bench import approval_latency, command_line, load_burst, long_task, signal_floor
+from bench import (
+    approval_latency,
+    command_line,
+    load_burst,
+    long_task,
+    signal_floor,
+    worker_kill,
+)
 
 # in this order: approval-latency compares with the floor signal-floor has just recorded
 BENCHMARKS: dict[str, ModuleType] = {
@@ -19,6 +26,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     approval_latency.NAME: approval_latency,
     long_task.NAME: long_task,
     load_burst.NAME: load_burst,
+    worker_kill.NAME: worker_kill,
 }
 
 

@@ -16,22 +16,32 @@ STORE_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=10),
 )
 
+# A killed worker's activity is retried within 5 s: its heartbeats (sent every second, flushed
+# at most a second apart: services/worker/process.py) stop, Temporal times it out after
+# HEARTBEAT_TIMEOUT, and the retry is scheduled half a second later. A slow but alive call
+# heartbeats on (activities/heartbeat.py), so it is never cut short.
+HEARTBEAT_TIMEOUT = timedelta(seconds=3)
+FIRST_RETRY_AFTER = timedelta(milliseconds=500)
+
 # Model calls: slow on CPU, so a generous start-to-close; heartbeats detect a dead worker fast.
+# A database outage while a reply is recorded is waited out inside the attempt (the reply is
+# kept: activities/db/outages.py), so these attempts are for the model server's own failures.
 MODEL_CALL_TIMEOUT = timedelta(minutes=10)
-MODEL_CALL_HEARTBEAT = timedelta(seconds=10)
+MODEL_CALL_HEARTBEAT = HEARTBEAT_TIMEOUT
 MODEL_CALL_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
+    initial_interval=FIRST_RETRY_AFTER,
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
-    maximum_attempts=6,
+    # ten attempts span about two minutes: a LiteLLM or model-server restart is waited out
+    maximum_attempts=10,
     non_retryable_error_types=[MODEL_REQUEST_REJECTED],
 )
 
 # Tools: a failing tool is reported to the model, so only infrastructure errors retry here.
 TOOL_CALL_TIMEOUT = timedelta(minutes=5)
-TOOL_CALL_HEARTBEAT = timedelta(seconds=30)
+TOOL_CALL_HEARTBEAT = HEARTBEAT_TIMEOUT
 TOOL_CALL_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
+    initial_interval=FIRST_RETRY_AFTER,
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
     maximum_attempts=5,

@@ -8,7 +8,6 @@ document these answers in the OpenAPI schema.
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -20,6 +19,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from activities.db.outages import database_unreachable
 
 logger = logging.getLogger(__name__)
 
@@ -163,22 +164,6 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 DATABASE_RETRY_AFTER_SECONDS = 2
-# Postgres unreachable or the connection broke (a restart, a failover): asyncpg's own errors
-# (the decision repository), and what SQLAlchemy lets through from connecting
-_UNREACHABLE = (
-    ConnectionError,
-    TimeoutError,
-    socket.gaierror,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.OperatorInterventionError,
-)
-
-
-def database_unreachable(exc: BaseException) -> bool:
-    if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated
-    return isinstance(exc, _UNREACHABLE)
 
 
 async def _connection_error(request: Request, exc: Exception) -> JSONResponse:

@@ -19,13 +19,9 @@ from fastapi.security import HTTPAuthorizationCredentials
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from activities.db.outages import database_unreachable
 from services.gateway.deps import Principal, bearer_key_hash, find_principal, note_key_use
-from services.gateway.errors import (
-    ProblemError,
-    database_unavailable_response,
-    database_unreachable,
-    problem_response,
-)
+from services.gateway.errors import ProblemError, database_unavailable_response, problem_response
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 GUARDED_PREFIX = "/v1/"

@@ -39,6 +39,9 @@ from workflows.contracts.agents import AgentConfig
 
 logger = logging.getLogger(__name__)
 
+HEARTBEAT_FLUSH = timedelta(seconds=1)
+STICKY_TIMEOUT = timedelta(seconds=3)
+
 METRICS_TIMEOUT_SECONDS = 2.0  # a model server's metrics slower than this: a failed poll
 
 
@@ -82,6 +85,10 @@ def build_workers(
                 graceful_shutdown_timeout=graceful_shutdown,
                 max_cached_workflows=max_cached_workflows,
                 workflow_runner=runner,
+                # heartbeats reach Temporal within a second, well inside policies.HEARTBEAT_TIMEOUT
+                max_heartbeat_throttle_interval=HEARTBEAT_FLUSH,
+                # a workflow whose worker died moves to the pool's queue after this long
+                sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
             )
         )
     return workers

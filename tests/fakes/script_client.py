@@ -181,3 +181,8 @@ class ScriptedModel:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def reply_malformed(*, delay_s: float = 0.0) -> Reply:
+    """A 200 whose body is cut-off JSON, as a crashing or misbehaving server might send."""
+    return Reply(malformed=True, delay_s=delay_s)

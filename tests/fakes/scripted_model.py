@@ -61,6 +61,7 @@ class Reply(BaseModel):
     delay_s: float = 0.0  # sleep before answering, to hold a call in flight
     chunk_delay_s: float = 0.0  # sleep between streamed chunks, to observe tokens arriving
     status: int | None = None
+    malformed: bool = False  # a 200 whose body is not JSON, as a broken server might send
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
 
@@ -353,6 +354,9 @@ def create_app(model_names: tuple[str, ...] = ("fake-model",), kv_tokens: int = 
             if reply.status is not None:
                 message = f"scripted HTTP {reply.status} from script '{key}'"
                 return _error(reply.status, message, "scripted_error")
+            if reply.malformed:
+                return Response('{"choices": [{"message": {"content": "cut o', 200,
+                                media_type="application/json")  # fmt: skip
             if not body.get("stream"):
                 return JSONResponse(answer.completion())
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.db.tasks import NewTask, TaskRepository
 from activities.db.tenants import TenantRepository
+from services.devstack.processes import Child, ChildSpec
 from tests.stack import RunningStack
 
 FINAL = {"succeeded", "failed", "cancelled"}
@@ -76,3 +79,11 @@ async def new_task_row(sessions: async_sessionmaker[AsyncSession], tenant_prefix
                     workflow_id=f"task-{task_id}", id=task_id)
         )  # fmt: skip
     return task_id
+
+
+def worker_process(stack: RunningStack, pool: str, name: str, base: Path) -> Child:
+    """A worker of `pool` that the test starts and stops (or kills) itself, with its own data
+    dir, as on another host."""
+    env = {**stack.settings.as_env(), "AGENTRY_DATA_DIR": str(base / name)}
+    argv = [sys.executable, "-m", "services.cli", "worker", "--pool", pool]
+    return Child(ChildSpec(name=name, argv=argv, log_file=base / f"{name}.log", env=env))

@@ -5,7 +5,6 @@ read the files through the API."""
 from __future__ import annotations
 
 import asyncio
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from functools import partial
@@ -30,10 +29,16 @@ from activities.tools.workspace import (
     read_file,
     write_file,
 )
-from services.devstack.processes import Child, ChildSpec, wait_until
+from services.devstack.processes import wait_until
 from services.temporal_client import connect_temporal
 from tests.fakes.script_client import reply_text, reply_tool_calls, unique_key
-from tests.integration.helpers import events, new_task_row, submit, wait_for_status
+from tests.integration.helpers import (
+    events,
+    new_task_row,
+    submit,
+    wait_for_status,
+    worker_process,
+)
 from tests.stack import RunningStack
 from workflows.contracts.tool_calls import ToolCall, ToolCallRequest
 
@@ -182,13 +187,6 @@ async def test_without_a_task_the_file_tools_say_so() -> None:
     for attempt in (partial(write_file, "a", "x"), partial(read_file, "a"), list_files):
         with pytest.raises(ToolError, match="this tool needs a task workspace"):
             await attempt()
-
-
-def worker_process(stack: RunningStack, name: str, base: Path) -> Child:
-    """A worker of pool `files` with its own data dir, as on another host."""
-    env = {**stack.settings.as_env(), "AGENTRY_DATA_DIR": str(base / name)}
-    argv = [sys.executable, "-m", "services.cli", "worker", "--pool", "files"]
-    return Child(ChildSpec(name=name, argv=argv, log_file=base / f"{name}.log", env=env))
 
 
 async def test_the_file_clerk_task_moves_between_two_workers_midway(

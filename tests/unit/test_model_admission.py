@@ -16,6 +16,7 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.testing import ActivityEnvironment
 
 from activities.db.events import EventRepository, NewEvent
+from activities.heartbeat import HeartbeatDetails
 from activities.llm import LlmActivities
 from activities.model_admission import NOT_HELD, Admission, AdmissionGate, AdmissionLimits
 from activities.model_load import ModelLoad
@@ -232,7 +233,7 @@ def environment(attempt: int, heartbeat_details: list[Any] | None = None) -> Act
 
 
 def run(env: ActivityEnvironment, activities_: LlmActivities, request: ModelTurnRequest) -> Any:
-    result: Awaitable[None] = env.run(activities_._wait_for_capacity, request)
+    result: Awaitable[None] = env.run(activities_._wait_for_capacity, request, HeartbeatDetails())
     return result
 
 
