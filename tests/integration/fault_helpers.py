@@ -24,9 +24,13 @@ AGENT = "scripted-faults"
 
 @contextlib.asynccontextmanager
 async def fault_workers(
-    stack: RunningStack, base: Path, count: int = 2
+    stack: RunningStack, base: Path, count: int = 2, **env_overrides: str
 ) -> AsyncIterator[list[Child]]:
-    workers = [worker_process(stack, POOL, f"fault-worker-{n}", base) for n in range(count)]
+    """`count` workers of pool `faults`; `env_overrides`: AGENTRY_* settings of their own."""
+    workers = [
+        worker_process(stack, POOL, f"fault-worker-{n}", base, **env_overrides)
+        for n in range(count)
+    ]
     try:
         for worker in workers:
             await worker.start()

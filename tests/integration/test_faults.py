@@ -165,3 +165,23 @@ async def test_model_server_errors_are_retried_and_the_task_completes(
     [invalid] = [e["data"] for e in log if e["type"] == "tool_call"]
     assert invalid["is_error"] and "tool 'rm_rf' is not available" in invalid["result"]
     assert (await stack.scripted.status(key))["served"] == 4
+
+
+async def test_a_hanging_model_server_is_given_up_on_and_asked_again(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    """The worker's model-call timeout (AGENTRY_LLM_TIMEOUT_SECONDS, 5 s for this worker)
+    ends the hung attempt; the retry gets an answer."""
+    key = unique_key("model-hang")
+    marker = await stack.scripted.script(
+        key, [reply_text("never arrives", delay_s=120), reply_text("answered")]
+    )
+    async with (
+        fault_workers(stack, tmp_path, count=1, AGENTRY_LLM_TIMEOUT_SECONDS="5"),
+        stack.api() as api,
+    ):
+        task = await submit(api, AGENT, f"hi {marker}")
+        done = await wait_for_status(api, task["id"], timeout=90)
+
+    assert done["status"] == "succeeded" and done["result"] == "answered", done
+    assert (await stack.scripted.status(key))["served"] == 2
