@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from services.temporal_client import connect_temporal
+from services.worker.process import HEARTBEAT_FLUSH
 from tests.fakes.script_client import (
     reply_error,
     reply_malformed,
@@ -30,6 +31,7 @@ from tests.integration.fault_helpers import (
     worker_of,
 )
 from tests.integration.helpers import events, submit, wait_for_status
+from tests.integration.test_approvals_flow import open_approvals
 from tests.stack import RunningStack
 from workflows import policies
 
@@ -43,12 +45,12 @@ async def until_event(api: httpx.AsyncClient, task_id: str, kind: str, timeout: 
 
 
 def test_a_dead_workers_activity_is_retried_within_five_seconds_by_design() -> None:
-    """The last heartbeat is at most a flush interval old at the kill; Temporal times the
-    attempt out HEARTBEAT_TIMEOUT after it and schedules the retry FIRST_RETRY_AFTER later."""
-    from services.worker.process import HEARTBEAT_FLUSH
-
+    """Temporal times an attempt out HEARTBEAT_TIMEOUT after the last heartbeat that reached
+    it (at most HEARTBEAT_FLUSH before the kill) and schedules the retry FIRST_RETRY_AFTER
+    later: at worst that long after the kill, with room left for the dispatch."""
     worst = policies.HEARTBEAT_TIMEOUT + policies.FIRST_RETRY_AFTER
-    assert worst.total_seconds() <= 5 - HEARTBEAT_FLUSH.total_seconds() / 2
+    assert worst.total_seconds() <= 4
+    assert HEARTBEAT_FLUSH < policies.HEARTBEAT_TIMEOUT / 2  # a late flush is not a death
     for retry in (policies.MODEL_CALL_RETRY, policies.TOOL_CALL_RETRY):
         assert retry.initial_interval == policies.FIRST_RETRY_AFTER
 
@@ -127,9 +129,7 @@ async def test_killing_the_worker_while_a_call_waits_for_approval_loses_nothing(
         for worker in workers[:1]:
             kill(worker)  # whichever held the workflow in its cache, one of them is gone
         async with stack.api(approver) as approvals:
-            [pending] = (await approvals.get("/v1/approvals", params={"status": "pending"})).json()[
-                "items"
-            ]
+            [pending] = await open_approvals(approvals, task["id"])
             decided = await approvals.post(
                 f"/v1/approvals/{pending['id']}/decision", json={"decision": "approve"}
             )

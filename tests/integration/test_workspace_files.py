@@ -201,8 +201,8 @@ async def test_the_file_clerk_task_moves_between_two_workers_midway(
         ],
     )
     first, second = (
-        worker_process(stack, "worker-a", tmp_path),
-        worker_process(stack, "worker-b", tmp_path),
+        worker_process(stack, "files", "worker-a", tmp_path),
+        worker_process(stack, "files", "worker-b", tmp_path),
     )
     client = await connect_temporal(stack.settings)
     async with stack.api() as api:
