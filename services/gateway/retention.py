@@ -11,21 +11,21 @@ Temporal keeps closed workflow histories for its namespace's own retention perio
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.db.task_upkeep import TaskUpkeepRepository
-
-logger = logging.getLogger(__name__)
+from services.gateway.periodic import PeriodicJob
 
 MAX_BATCHES_PER_PASS = 100
 PAUSE_BETWEEN_BATCHES = 0.05  # seconds: room for other work on the database
 
 
-class RetentionJob:
+class RetentionJob(PeriodicJob):
+    name = "retention"
+    done_message = "retention deleted %d finished task(s) and their records"
+
     def __init__(
         self,
         session_factory: async_sessionmaker[AsyncSession],
@@ -34,11 +34,10 @@ class RetentionJob:
         interval_seconds: float,
         batch_size: int,
     ) -> None:
+        super().__init__(interval_seconds)
         self._sessions = session_factory
         self._keep_for = keep_for
-        self._interval = interval_seconds
         self._batch_size = batch_size
-        self._loop: asyncio.Task[None] | None = None
 
     async def run_once(self) -> int:
         """Delete in batches until nothing old is left (or the pass's batches are used up);
@@ -55,22 +54,3 @@ class RetentionJob:
                 break
             await asyncio.sleep(PAUSE_BETWEEN_BATCHES)
         return total
-
-    def start(self) -> None:
-        self._loop = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                deleted = await self.run_once()
-                if deleted:
-                    logger.info("retention deleted %d finished task(s) and their records", deleted)
-            except Exception:  # Postgres away: the next pass tries again
-                logger.warning("retention pass failed", exc_info=True)
-            await asyncio.sleep(self._interval)

@@ -13,9 +13,6 @@ gateway replicas may walk at once: the final status is written under the row's l
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,9 +24,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.db.events import EventRepository, status_event, status_step
 from activities.db.task_upkeep import TaskUpkeepRepository
 from activities.db.tasks import TaskRepository
+from services.gateway.periodic import PeriodicJob
 from workflows.contracts.tasks import TaskStatus
-
-logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 50
 ERROR_CODE = "workflow_closed"
@@ -60,7 +56,10 @@ _CLOSED = {
 _GONE = Outcome(TaskStatus.failed, "the task's workflow no longer exists", "not_found")
 
 
-class TaskReconciler:
+class TaskReconciler(PeriodicJob):
+    name = "task-reconciler"
+    done_message = "reconciler finalised %d task(s) whose workflow closed"
+
     def __init__(
         self,
         session_factory: async_sessionmaker[AsyncSession],
@@ -70,12 +69,11 @@ class TaskReconciler:
         interval_seconds: float,
     ) -> None:
         """A task is looked at once it has not changed for `quiet_for`."""
+        super().__init__(interval_seconds)
         self._sessions = session_factory
         self._client = client
         self._quiet_for = quiet_for
-        self._interval = interval_seconds
         self._after: tuple[datetime, uuid.UUID] | None = None
-        self._loop: asyncio.Task[None] | None = None
 
     async def run_once(self, limit: int = BATCH_SIZE) -> int:
         """One pass over the next `limit` quiet tasks; how many were finalised."""
@@ -90,27 +88,6 @@ class TaskReconciler:
             if outcome is not None and await self._finalise(task.id, outcome):
                 finalised += 1
         return finalised
-
-    def start(self) -> None:
-        self._loop = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                finalised = await self.run_once()
-                if finalised:
-                    logger.warning(
-                        "reconciler finalised %d task(s) whose workflow closed", finalised
-                    )
-            except Exception:  # Postgres or Temporal away: the next pass tries again
-                logger.warning("task reconciler pass failed", exc_info=True)
-            await asyncio.sleep(self._interval)
 
     async def _outcome(self, workflow_id: str) -> Outcome | None:
         """How the workflow ended; None while it runs (or Temporal cannot say now)."""
