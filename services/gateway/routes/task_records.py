@@ -23,6 +23,8 @@ from services.gateway.schemas.tasks import (
     TaskChildren,
     TaskOut,
 )
+from services.gateway.schemas.trace import TaskTrace
+from services.gateway.task_trace import build_trace
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"], responses=problem_responses(401, 422))
 
@@ -61,6 +63,17 @@ async def list_messages(task: OwnedTaskDep, session: SessionDep) -> MessageList:
     with the tool calls it asked for, and each tool's result."""
     messages = await MessageRepository(session).transcript(task.id)
     return MessageList(items=[MessageOut.from_row(message) for message in messages])
+
+
+@router.get(
+    "/{task_id}/trace", summary="A task's whole trajectory", responses=problem_responses(404)
+)
+async def get_trace(task: OwnedTaskDep, session: SessionDep) -> TaskTrace:
+    """One document: every model call (model, tokens, duration), tool call (arguments,
+    result, duration), summary and approval (who decided, how long it waited) in step order,
+    the traces of its sub-agent tasks, and its duration with the time spent waiting for
+    humans shown apart."""
+    return await build_trace(session, task)
 
 
 @router.get(
