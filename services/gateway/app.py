@@ -36,6 +36,7 @@ from services.gateway.routes import (
     tasks,
     ui,
 )
+from services.gateway.task_feed import TaskFeed
 from services.gateway.task_reconciler import TaskReconciler
 from services.model_groups import load_model_groups
 from services.pools.catalog import PoolCatalog
@@ -95,6 +96,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.session_factory = session_factory = create_session_factory(engine)
         state.decision_repository = decisions = await DecisionRepository.open(database_url)
         opened.push_async_callback(decisions.close)
+        state.task_feed = feed = TaskFeed(database_url)
+        feed.start()
+        opened.push_async_callback(feed.stop)
         state.temporal_client = client = await connect_temporal(settings)
         state.decision_outbox = outbox = DecisionOutbox(
             session_factory, client, settings.approval_resignal_seconds

@@ -28,6 +28,7 @@ from activities.tools.catalog import ToolCatalog
 from services.agent_specs import AgentCatalog
 from services.gateway.decision_outbox import DecisionOutbox
 from services.gateway.errors import ProblemError
+from services.gateway.task_feed import TaskFeed
 from services.key_service import hash_api_key
 from services.pools.catalog import PoolCatalog
 from services.roles import Role
@@ -70,6 +71,14 @@ async def get_session(factory: SessionFactoryDep) -> AsyncIterator[AsyncSession]
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def get_task_feed(request: Request) -> TaskFeed:
+    feed: TaskFeed = request.app.state.task_feed
+    return feed
+
+
+TaskFeedDep = Annotated[TaskFeed, Depends(get_task_feed)]
 
 
 # --- who is calling -------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from services.gateway.deps import (
     PrincipalDep,
     SessionDep,
     SettingsDep,
+    TaskFeedDep,
     TaskWriterDep,
     TemporalDep,
     TokenCounterDep,
@@ -47,6 +48,7 @@ from services.gateway.submission import (
     resolve_agent,
     submit_task,
 )
+from services.gateway.task_feed import wait_until_final
 from services.gateway.task_limits import check_input_fits
 from services.settings import Settings
 from workflows.contracts.tasks import PRIORITY_DEFAULT, TaskStatus
@@ -54,6 +56,8 @@ from workflows.contracts.tasks import PRIORITY_DEFAULT, TaskStatus
 logger = logging.getLogger(__name__)
 
 CANCEL_POLL_SECONDS = 0.1
+
+MAX_WAIT_SECONDS = 60
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"], responses=problem_responses(401, 422))
 
@@ -148,8 +152,23 @@ async def list_tasks(
 
 
 @router.get("/{task_id}", summary="Get a task", responses=problem_responses(404))
-async def get_task(task: OwnedTaskDep) -> TaskOut:
+async def get_task(
+    task: OwnedTaskDep,
+    session: SessionDep,
+    feed: TaskFeedDep,
+    wait: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=MAX_WAIT_SECONDS,
+            description="Seconds to wait for the task to be final: the answer comes as soon as "
+            "it is (or when the wait ends, with the task as it is), instead of polling.",
+        ),
+    ] = 0,
+) -> TaskOut:
     """A task: its status, its result or error, its usage and its timestamps."""
+    if wait and not TaskStatus(task.status).is_final:
+        task = await wait_until_final(session, feed, task, wait)
     return TaskOut.from_row(task)
 
 

@@ -1,0 +1,117 @@
+"""Wakes requests waiting on a task when something happens to it, on any gateway replica.
+
+Postgres announces every new task event on the channel `agentry_task_events` (a trigger,
+migration 0007); one connection per gateway LISTENs and wakes the waiters of that task.
+Notifications carry only the task id: a woken waiter reads what changed from the tables, so a
+notification lost to a broken connection costs at most a late wake-up (on reconnect every
+waiter is woken to look again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from activities.db.decisions import asyncpg_dsn
+from activities.db.models import Task
+from workflows.contracts.tasks import TaskStatus
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "agentry_task_events"
+RECONNECT_SECONDS = 1.0
+POLL_SECONDS_WITHOUT_FEED = 1.0
+
+
+class TaskFeed:
+    def __init__(self, database_url: str) -> None:
+        self._dsn, self._ssl = asyncpg_dsn(database_url)
+        self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+        self._loop: asyncio.Task[None] | None = None
+        self.listening = asyncio.Event()
+
+    def start(self) -> None:
+        self._loop = asyncio.create_task(self._listen_forever(), name="task-feed")
+
+    async def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop
+
+    @contextlib.contextmanager
+    def watching(self, task_id: uuid.UUID) -> Iterator[asyncio.Event]:
+        """An event set when the task has news; subscribe before reading its state, so nothing
+        that happens after the read is missed."""
+        event = asyncio.Event()
+        key = str(task_id)
+        self._waiters[key].add(event)
+        try:
+            yield event
+        finally:
+            self._waiters[key].discard(event)
+            if not self._waiters[key]:
+                del self._waiters[key]
+
+    def _notified(self, _connection: object, _pid: int, _channel: str, payload: str) -> None:
+        for event in self._waiters.get(payload, ()):
+            event.set()
+
+    def _wake_everyone(self) -> None:
+        for events in self._waiters.values():
+            for event in events:
+                event.set()
+
+    async def _listen_forever(self) -> None:
+        while True:
+            try:
+                await self._listen_until_the_connection_ends()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Postgres away: try again shortly
+                logger.warning("task feed: cannot listen (%s)", type(exc).__name__)
+            await asyncio.sleep(RECONNECT_SECONDS)
+
+    async def _listen_until_the_connection_ends(self) -> None:
+        connection = await asyncpg.connect(self._dsn, ssl=self._ssl)
+        closed = asyncio.Event()
+        connection.add_termination_listener(lambda _connection: closed.set())
+        try:
+            await connection.add_listener(CHANNEL, self._notified)
+            self.listening.set()
+            self._wake_everyone()  # whatever happened while not listening
+            await closed.wait()
+        finally:
+            self.listening.clear()
+            if not connection.is_closed():
+                with contextlib.suppress(Exception):
+                    await connection.close()
+
+
+async def wait_until_final(
+    session: AsyncSession, feed: TaskFeed, task: Task, seconds: float
+) -> Task:
+    """The task once it is final, or as it is after `seconds`. Holds no database connection
+    while it waits; while the feed is not listening (Postgres restarting) it looks every
+    second instead."""
+    deadline = time.monotonic() + seconds
+    with feed.watching(task.id) as news:
+        while True:
+            await session.rollback()  # end the read: the connection goes back to the pool
+            await session.refresh(task)
+            left = deadline - time.monotonic()
+            if TaskStatus(task.status).is_final or left <= 0:
+                return task
+            if not feed.listening.is_set():
+                left = min(left, POLL_SECONDS_WITHOUT_FEED)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(news.wait(), left)
+            news.clear()
