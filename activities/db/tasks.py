@@ -113,6 +113,9 @@ class TaskRepository:
         )
         return (await self._session.execute(statement)).scalar_one_or_none()
 
+    async def status_of(self, task_id: uuid.UUID) -> str | None:
+        return await self._session.scalar(select(Task.status).where(Task.id == task_id))
+
     async def status_locked(self, task_id: uuid.UUID) -> str | None:
         """The task's committed status, share-locked until the transaction ends so it cannot
         turn final meanwhile; None when the task is gone."""

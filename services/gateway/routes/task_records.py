@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
-from fastapi.responses import Response
+from fastapi import APIRouter, Header, Path, Query
+from fastapi.responses import Response, StreamingResponse
 
 from activities.db.events import EventRepository
 from activities.db.messages import MessageRepository
 from activities.db.tasks import TaskRepository
 from activities.db.workspace_files import WorkspaceFileRepository
-from services.gateway.deps import OwnedTaskDep, SessionDep
+from services.gateway.deps import OwnedTaskDep, SessionDep, SessionFactoryDep, TaskFeedDep
 from services.gateway.errors import ProblemError, problem_responses
 from services.gateway.schemas.task_files import WorkspaceFileList, WorkspaceFileOut
 from services.gateway.schemas.tasks import (
@@ -24,6 +24,7 @@ from services.gateway.schemas.tasks import (
     TaskOut,
 )
 from services.gateway.schemas.trace import TaskTrace
+from services.gateway.task_stream import task_events
 from services.gateway.task_trace import build_trace
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"], responses=problem_responses(401, 422))
@@ -45,6 +46,43 @@ async def list_events(
     tenant's cap. Pass the last id seen as `after` to read only what came since."""
     events = await EventRepository(session).list(task.id, after=after, limit=limit)
     return EventList(items=[EventOut.from_row(event) for event in events])
+
+
+@router.get(
+    "/{task_id}/stream",
+    summary="A task's events, live (Server-Sent Events)",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "description": "One SSE event per task event (`id`, `event` = its type, `data` = the "
+            "event as in /events), then `end` once the task is final.",
+        },
+        **problem_responses(404),
+    },
+)
+async def stream_events(
+    task: OwnedTaskDep,
+    sessions: SessionFactoryDep,
+    feed: TaskFeedDep,
+    last_event_id: Annotated[
+        int | None,
+        Header(ge=0, description="The last event id seen: the stream resumes after it."),
+    ] = None,
+    after: Annotated[
+        int | None, Query(ge=0, description="Same as Last-Event-ID, for clients without it.")
+    ] = None,
+) -> StreamingResponse:
+    """Every event of the task as it happens: status changes, model calls, tool calls and
+    results, approval requests and decisions, summaries, and the final status. Reconnecting
+    with `Last-Event-ID` (browsers' EventSource does) resumes with no gap and no repeat, on any
+    gateway replica."""
+    start = last_event_id if last_event_id is not None else after
+    return StreamingResponse(
+        task_events(sessions, feed, task.id, start),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.get(

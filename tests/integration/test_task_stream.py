@@ -1,0 +1,76 @@
+"""GET /v1/tasks/{id}/stream: a task's events live as Server-Sent Events, ending once the task
+is final; reconnecting with Last-Event-ID resumes with no gap and no repeat."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from tests.fakes.script_client import reply_text, reply_tool_calls, unique_key
+from tests.integration.helpers import events, submit
+from tests.stack import RunningStack
+
+
+async def read_stream(
+    api: httpx.AsyncClient,
+    task_id: str,
+    last_event_id: int | None = None,
+    status_at_first: list[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Every SSE event until `end`: {id, event, data}; the task's status when the first event
+    arrived is appended to `status_at_first`."""
+    headers = {"Last-Event-ID": str(last_event_id)} if last_event_id is not None else {}
+    received: list[dict[str, Any]] = []
+    current: dict[str, Any] = {}
+    async with api.stream(
+        "GET", f"/v1/tasks/{task_id}/stream", headers=headers, timeout=60
+    ) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        async for line in response.aiter_lines():
+            if line.startswith("id: "):
+                current["id"] = int(line[4:])
+            elif line.startswith("event: "):
+                current["event"] = line[7:]
+            elif line.startswith("data: "):
+                current["data"] = json.loads(line[6:])
+            elif line == "" and current:
+                if not received and status_at_first is not None:
+                    status_at_first.append((await api.get(f"/v1/tasks/{task_id}")).json()["status"])
+                received.append(current)
+                if current["event"] == "end":
+                    break
+                current = {}
+    return received
+
+
+async def test_the_stream_follows_the_task_live_and_resumes_without_gaps(
+    stack: RunningStack,
+) -> None:
+    marker = await stack.scripted.script(
+        unique_key("stream"),
+        [
+            reply_tool_calls([("calculator", {"expression": "6*7"})], delay_s=1),
+            reply_text("42", delay_s=1),
+        ],
+    )
+    async with stack.api() as api:
+        task = await submit(api, "scripted-native", f"compute {marker}")
+        status_at_first: list[str] = []
+        live = await read_stream(api, task["id"], status_at_first=status_at_first)
+        resumed = await read_stream(api, task["id"], last_event_id=live[1]["id"])
+        log = await events(api, task["id"])
+        missing = await api.get("/v1/tasks/00000000-0000-0000-0000-000000000000/stream")
+
+    assert status_at_first[0] in {"queued", "running"}  # events arrive as they happen
+    *stored, end = live
+    assert end["event"] == "end" and end["data"]["last_event_id"] == stored[-1]["id"]
+    assert [e["id"] for e in stored] == [e["id"] for e in log]  # every event, in order, once
+    kinds = [e["event"] for e in stored]
+    assert kinds[0] == "status" and kinds[-1] == "status"
+    assert stored[-1]["data"]["data"]["status"] == "succeeded"
+    assert "llm_call" in kinds and "tool_call" in kinds
+    assert [e["id"] for e in resumed[:-1]] == [e["id"] for e in stored[2:]]  # no gap, no repeat
+    assert missing.status_code == 404
