@@ -1,5 +1,5 @@
-"""The `agentry` command: run the embedded stack, a worker, the gateway; manage API keys and
-tenant caps; show and scale the worker pools."""
+"""The `agentry` command: run the embedded stack, a worker, the gateway; list and watch tasks;
+manage API keys and tenant caps; show and scale the worker pools."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import faulthandler
 import logging
 import sys
 
-from services.cli import keys, pools, processes, tenants
+from services.cli import keys, pools, processes, tasks, tenants
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="agentry", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    for group in (processes, pools, tenants, keys):
+    for group in (processes, tasks, pools, tenants, keys):
         group.add_commands(commands)
     args = parser.parse_args(argv)
     faulthandler.enable()  # a native crash (e.g. in the Temporal core) leaves its tracebacks

@@ -1,0 +1,41 @@
+"""`agentry watch TASK` follows a task live in the terminal and ends with its result;
+`agentry tasks` lists recent tasks with their progress. Both talk to the running gateway."""
+
+from __future__ import annotations
+
+from tests.fakes.script_client import reply_text, reply_tool_calls, unique_key
+from tests.integration.helpers import submit, wait_for_status
+from tests.integration.test_pools import _agentry
+from tests.stack import RunningStack
+
+
+async def test_watch_shows_each_step_then_the_result(stack: RunningStack) -> None:
+    marker = await stack.scripted.script(
+        unique_key("watch"),
+        [
+            reply_tool_calls([("calculator", {"expression": "6*7"})], delay_s=1),
+            reply_text("forty-two"),
+        ],
+    )
+    async with stack.api() as api:
+        task = await submit(api, "scripted-native", f"compute {marker}")
+        watched = await _agentry("watch", task["id"], stack=stack)
+        await wait_for_status(api, task["id"])
+    listed = await _agentry("tasks", "--limit", "100", stack=stack)
+
+    lines = watched.splitlines()
+    assert any("status    running" in line for line in lines)
+    assert any("model     scripted:" in line and "calculator" in line for line in lines)
+    assert any("tool      calculator → 42" in line for line in lines)
+    assert any("status    succeeded" in line for line in lines)
+    assert lines[-1] == "result: forty-two"
+    [row] = [line for line in listed.splitlines() if line.startswith(task["id"])]
+    assert "scripted-native" in row and "succeeded" in row and "2/" in row
+    assert listed.splitlines()[0].split()[:4] == ["ID", "AGENT", "STATUS", "PROGRESS"]
+
+
+async def test_watching_an_unknown_task_says_so(stack: RunningStack) -> None:
+    out = await _agentry(
+        "watch", "00000000-0000-0000-0000-000000000000", stack=stack, expect_code=1
+    )
+    assert "404" in out and "not found" in out
