@@ -1,5 +1,9 @@
 """One chat completion through the LiteLLM proxy, with its failures sorted for Temporal: a
-request the gateway refuses is not retried, anything else is."""
+request the gateway refuses is not retried, anything else is.
+
+Its cost comes from the proxy (`x-litellm-response-cost`: LiteLLM's price map for hosted
+models, the prices in a group's `litellm_params` for self-hosted ones) and is put in the
+reply's `usage` as `cost_usd` (None when the proxy does not know it)."""
 
 from __future__ import annotations
 
@@ -31,7 +35,17 @@ async def complete_chat(http: httpx.AsyncClient, body: dict[str, Any]) -> dict[s
             f"model gateway failed ({response.status_code}): {_error_text(response)}"
         )
     data: dict[str, Any] = response.json()
+    usage = data.get("usage")
+    if isinstance(usage, dict):
+        usage["cost_usd"] = _cost(response)
     return data
+
+
+def _cost(response: httpx.Response) -> float | None:
+    try:
+        return float(response.headers["x-litellm-response-cost"])
+    except (KeyError, ValueError):
+        return None
 
 
 def _error_text(response: httpx.Response) -> str:

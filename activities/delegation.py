@@ -100,6 +100,7 @@ class DelegationActivities:
                     counters.tool_calls += child.tool_calls
                     counters.prompt_tokens = child.prompt_tokens
                     counters.completion_tokens = child.completion_tokens
+                    counters.cost_usd = float(child.cost_usd)
             row = await StepRepository(session).record(
                 task_id,
                 step_key,

@@ -95,6 +95,7 @@ class LlmActivities:
         prompt_tokens = int(usage.get("prompt_tokens") or 0)
         completion_tokens = int(usage.get("completion_tokens") or 0)
         cached_tokens = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+        cost_usd = usage.get("cost_usd")
         parsed = parse_model_reply(
             request.tool_call_format,
             message,
@@ -113,6 +114,7 @@ class LlmActivities:
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion_tokens,
                 "cached_tokens": cached_tokens,
+                "cost_usd": cost_usd,
                 "counted_prompt_tokens": counted,
                 "duration_ms": duration_ms,
                 "tool_calls": [call.name for call in parsed.tool_calls],
@@ -130,6 +132,7 @@ class LlmActivities:
             llm_calls=1,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
+            cost_usd=cost_usd or 0.0,
             iterations=request.iteration + 1,
         )
 

@@ -127,12 +127,14 @@ class MemoryActivities:
             "rejected": usage.rejected,
             "prompt_tokens": usage.prompt_tokens,
             "completion_tokens": usage.completion_tokens,
+            "cost_usd": usage.cost_usd,
             "duration_ms": int((time.monotonic() - started) * 1000),
         }
         counters = StepCounters(
             llm_calls=usage.calls,
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
+            cost_usd=usage.cost_usd,
         )
         summary = NewMessage("user", content, summary_of=replaced)
 
@@ -179,6 +181,7 @@ class MemoryActivities:
             usage.calls += 1
             usage.prompt_tokens += int(got.get("prompt_tokens") or 0)
             usage.completion_tokens += int(got.get("completion_tokens") or 0)
+            usage.cost_usd += float(got.get("cost_usd") or 0.0)
         return summary, usage
 
     def _chunk_bytes(self, request: SummarizeRequest, task: str) -> int | None:
@@ -211,6 +214,7 @@ class _Usage:
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cost_usd: float = 0.0
     rejected: list[str] = field(default_factory=list)  # why a summariser text was replaced
 
 

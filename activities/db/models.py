@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    Numeric,
     PrimaryKeyConstraint,
     SmallInteger,
     String,
@@ -104,6 +106,8 @@ class Task(Base):
     prompt_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     completion_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     iterations: Mapped[int] = mapped_column(Integer, default=0)
+    # what its model calls cost (the proxy's figure), its sub-agents' included
+    cost_usd: Mapped[Decimal] = mapped_column(Numeric(18, 8), default=0, server_default="0")
     # the budgets the task runs under (agent defaults, overridden at submit within limits)
     budgets: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     # a sub-agent's task: the task that delegated to it

@@ -48,6 +48,7 @@ class StepCounters:
     tool_calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cost_usd: float = 0.0
     iterations: int | None = None  # absolute value, when the step advances the loop
 
 
@@ -212,6 +213,7 @@ class TaskRepository:
             "tool_calls": Task.tool_calls + counters.tool_calls,
             "prompt_tokens": Task.prompt_tokens + counters.prompt_tokens,
             "completion_tokens": Task.completion_tokens + counters.completion_tokens,
+            "cost_usd": Task.cost_usd + counters.cost_usd,
             "updated_at": datetime.now(UTC),
         }
         if counters.iterations is not None:

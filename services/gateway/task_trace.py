@@ -45,6 +45,7 @@ async def build_trace(session: AsyncSession, task: Task) -> TaskTrace:
                         cached_tokens=data.get("cached_tokens", 0),
                         duration_ms=data.get("duration_ms", 0),
                         tool_calls=data.get("tool_calls") or [],
+                        cost_usd=data.get("cost_usd"),
                     )
                 )
             elif event.type == "tool_call":
@@ -108,6 +109,7 @@ async def build_trace(session: AsyncSession, task: Task) -> TaskTrace:
         total_duration_ms=total_ms,
         human_wait_ms=human_ms,
         working_ms=max(total_ms - human_ms, 0),
+        cost_usd=float(task.cost_usd or 0),
     )
 
 

@@ -41,6 +41,11 @@ async def test_the_trace_holds_every_step_and_the_human_wait_apart(stack: Runnin
     assert [c["model"] for c in trace["llm_calls"]] == ["scripted", "scripted"]
     assert trace["llm_calls"][0]["tool_calls"] == ["calculator", "write_file"]
     assert all(c["prompt_tokens"] > 0 for c in trace["llm_calls"])
+    # priced as tests/litellm-test-config.yaml says: $2 in, $8 out per million tokens
+    for call in trace["llm_calls"]:
+        expected = call["prompt_tokens"] * 2e-6 + call["completion_tokens"] * 8e-6
+        assert abs(call["cost_usd"] - expected) < 1e-9
+    assert abs(trace["cost_usd"] - sum(c["cost_usd"] for c in trace["llm_calls"])) < 1e-7
     # the free call ran while the held one waited: step order is the order they finished
     assert [(t["tool"], t["result"]) for t in trace["tool_calls"]] == [
         ("calculator", "42"),
@@ -67,6 +72,9 @@ async def test_a_sub_agents_trace_is_nested_under_its_parent(stack: RunningStack
         trace = (await api.get(f"/v1/tasks/{task['id']}/trace")).json()
 
     [child] = trace["children"]
+    # the parent's cost holds its own calls and its sub-agent's
+    own = sum(c["cost_usd"] for c in trace["llm_calls"])
+    assert abs(trace["cost_usd"] - own - child["cost_usd"]) < 1e-7 and child["cost_usd"] > 0
     assert child["agent_id"] == "scripted-helper" and child["completion_status"] == "succeeded"
     assert len(child["llm_calls"]) == 1 and child["children"] == []
     [delegated] = trace["tool_calls"]

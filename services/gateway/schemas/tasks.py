@@ -95,6 +95,7 @@ class TaskUsage(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     iterations: int = 0
+    cost_usd: float = Field(0.0, description="What its model calls cost, sub-agents included.")
 
 
 class TaskOut(BaseModel):
@@ -174,6 +175,7 @@ class TaskOut(BaseModel):
                 prompt_tokens=task.prompt_tokens,
                 completion_tokens=task.completion_tokens,
                 iterations=task.iterations,
+                cost_usd=float(task.cost_usd or 0),
             ),
             budgets=Budgets.model_validate(task.budgets) if task.budgets else None,
             parent_task_id=task.parent_task_id,

@@ -18,7 +18,7 @@ class TraceLlmCall(BaseModel):
     cached_tokens: int
     duration_ms: int
     tool_calls: list[str] = Field(description="Names of the tools the reply asked for.")
-    cost_usd: float | None = Field(None, description="Not known yet: cost lands with issue 12.")
+    cost_usd: float | None = Field(None, description="None when the proxy did not price it.")
 
 
 class TraceToolCall(BaseModel):
