@@ -35,6 +35,7 @@ from services.gateway.routes import (
     task_records,
     tasks,
     ui,
+    usage,
 )
 from services.gateway.task_feed import TaskFeed
 from services.gateway.task_reconciler import TaskReconciler
@@ -162,5 +163,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(agents.router)
     app.include_router(pools.router)
     app.include_router(keys.router)
+    app.include_router(usage.router)
     app.include_router(ui.router)
     return app
