@@ -35,7 +35,7 @@ class DelegationActivities:
         self,
         session_factory: async_sessionmaker[AsyncSession],
         agents: Mapping[str, AgentConfig],
-        budget_limits: Mapping[str, int],
+        budget_limits: Mapping[str, float],
     ) -> None:
         """`agents`: every agent as its spec reads (services/agent_specs.py), by name;
         `budget_limits`: the settings' limits, under a tenant's own."""

@@ -150,6 +150,7 @@ class LlmActivities:
             invalid_calls=parsed.invalid_calls,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
+            cost_usd=cost_usd or 0.0,
             counted_tokens=counted,
         )
 
@@ -266,4 +267,7 @@ async def _result_of_recorded_turn(
         tool_calls=calls,
         final_text=None if calls else data.get("final_text", row.content or ""),
         invalid_calls=data.get("invalid_calls") or {},
+        prompt_tokens=int(data.get("prompt_tokens") or 0),
+        completion_tokens=int(data.get("completion_tokens") or 0),
+        cost_usd=float(data.get("cost_usd") or 0.0),
     )

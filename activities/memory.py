@@ -276,6 +276,7 @@ def _result(row: Message, message_ids: list[int], data: dict[str, object]) -> Su
         tokens_after=int(str(after)) if after is not None else 0,
         prompt_tokens=int(str(data.get("prompt_tokens") or 0)),
         completion_tokens=int(str(data.get("completion_tokens") or 0)),
+        cost_usd=float(str(data.get("cost_usd") or 0.0)),
     )
 
 

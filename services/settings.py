@@ -138,7 +138,7 @@ class Settings(BaseSettings):
     tenant_max_queued_tasks: int = Field(default=1000, ge=1)
     # the highest budgets a task may run under (workflows/contracts/budgets.py), for tenants
     # without their own (`agentry tenant-budgets`); an agent's defaults above them are cut
-    task_budget_limits: dict[str, int] = {
+    task_budget_limits: dict[str, int | float] = {
         "max_model_calls": 500,
         "max_tool_calls_per_turn": 32,
         "max_tokens": 2_000_000,

@@ -105,7 +105,10 @@ class AgentTaskWorkflow:
             message_ids = [*turn.message_ids, turn.result.message_id]
             if turn.summary is not None:
                 summarised_at = iteration
-                guard.count_tokens(turn.summary.prompt_tokens + turn.summary.completion_tokens)
+                summary = turn.summary
+                guard.count_summary(
+                    summary.prompt_tokens + summary.completion_tokens, summary.cost_usd
+                )
             iteration += 1
             stop = guard.after_turn(turn.result)
             if guarded and stop:

@@ -54,6 +54,13 @@ class Guardrails:
                 spent.tokens,
                 f"the task used {spent.tokens} prompt and completion tokens",
             )
+        if budgets.max_cost_usd is not None and spent.cost_usd >= budgets.max_cost_usd:
+            return _budget(
+                "max_cost_usd",
+                budgets.max_cost_usd,
+                round(spent.cost_usd, 6),
+                f"the task's model calls cost ${spent.cost_usd:.6f}",
+            )
         if budgets.deadline_seconds is not None and spent.started_at is not None:
             elapsed = int((now - spent.started_at).total_seconds())
             if elapsed >= budgets.deadline_seconds:
@@ -72,14 +79,17 @@ class Guardrails:
             return None
         return max(deadline - (now - started).total_seconds(), 0.0)
 
-    def count_tokens(self, tokens: int) -> None:
-        """Tokens spent outside model turns (summaries) count against the same budget."""
+    def count_summary(self, tokens: int, cost_usd: float) -> None:
+        """Tokens and cost spent outside model turns (summaries) count against the same
+        budgets."""
         self.spent.tokens += tokens
+        self.spent.cost_usd += cost_usd
 
     def after_turn(self, turn: ModelTurnResult) -> Stop | None:
         """Count the turn; stop a turn asking for too many calls or the same calls again."""
         self.spent.model_calls += 1
         self.spent.tokens += turn.prompt_tokens + turn.completion_tokens
+        self.spent.cost_usd += turn.cost_usd
         calls = turn.tool_calls
         if not calls:
             return None
@@ -137,7 +147,7 @@ class Guardrails:
         return None
 
 
-def _budget(name: str, limit: int, used: int, what: str) -> Stop:
+def _budget(name: str, limit: float, used: float, what: str) -> Stop:
     return Stop(
         BUDGET_EXCEEDED,
         f"budget {name} reached: {what}; the limit is {limit}",

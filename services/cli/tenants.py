@@ -64,19 +64,20 @@ def _tenant_budgets(args: argparse.Namespace) -> int:
     from activities.db.tenants import TenantRepository
     from workflows.contracts.budgets import BUDGET_NAMES
 
-    parsed: dict[str, int] = {}
+    parsed: dict[str, float] = {}
     clear = [value.lower() for value in args.limits] == ["default"]
     if not clear:
         for item in args.limits:
             name, _, raw = item.partition("=")
-            if name not in BUDGET_NAMES or not (raw.isdigit() and int(raw) >= 1):
+            value = _limit(name, raw)
+            if name not in BUDGET_NAMES or value is None:
                 print(
-                    f"agentry tenant-budgets: {item!r}: expected NAME=N with N >= 1, NAME one "
-                    f"of {', '.join(BUDGET_NAMES)}",
+                    f"agentry tenant-budgets: {item!r}: expected NAME=N with N >= 1 (dollars "
+                    f"> 0 for max_cost_usd), NAME one of {', '.join(BUDGET_NAMES)}",
                     file=sys.stderr,
                 )
                 return 2
-            parsed[name] = int(raw)
+            parsed[name] = value
     limits = None if clear else parsed
     settings = get_settings()
 
@@ -91,3 +92,12 @@ def _tenant_budgets(args: argparse.Namespace) -> int:
     shown = {**settings.task_budget_limits, **(limits or {})}
     print(f"{args.tenant}: " + ", ".join(f"{name} <= {value}" for name, value in shown.items()))
     return 0
+
+
+def _limit(name: str, raw: str) -> float | None:
+    """A budget limit as given on the command line: a whole number, or dollars for the cost."""
+    try:
+        value = float(raw) if name == "max_cost_usd" else int(raw)
+    except ValueError:
+        return None
+    return value if value > 0 and (name == "max_cost_usd" or value >= 1) else None

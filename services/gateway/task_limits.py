@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 
 
 def effective_budgets(
-    defaults: Budgets, requested: Budgets | None, limits: Mapping[str, int]
+    defaults: Budgets, requested: Budgets | None, limits: Mapping[str, float]
 ) -> Budgets:
     """Each budget as asked (else the agent's default), capped by the tenant's limit; asking
     above a limit is a 422 naming both figures."""

@@ -204,3 +204,23 @@ async def test_the_same_call_again_and_again_stops_the_task(stack: RunningStack)
     assert evidence["kind"] == "repeated_call" and evidence["turns_in_a_row"] == 3
     assert evidence["calls"] == [["calculator", {"expression": "2+2"}]]
     assert len([e for e in log if e["type"] == "tool_call"]) == 2  # the third never ran
+
+
+async def test_a_cost_budget_stops_the_task_before_the_call_that_would_pass_it(
+    stack: RunningStack,
+) -> None:
+    """Priced at $2 in and $8 out per million tokens (tests/litellm-test-config.yaml), each turn
+    here costs a few hundredths of a cent: a budget of one turn's worth lets one call run."""
+    key = unique_key("cost-budget")
+    marker = await stack.scripted.script(key, calc_turns(3))
+    async with stack.api() as api:
+        task = await submit(api, "scripted-text", f"count {marker}", budgets={"max_cost_usd": 1e-6})
+        done = await wait_for_status(api, task["id"])
+        log = await events(api, task["id"])
+
+    assert task["budgets"]["max_cost_usd"] == 1e-6
+    assert done["status"] == "failed" and done["error"]["code"] == "budget_exceeded"
+    details = log[-1]["data"]["details"]
+    assert details["budget"] == "max_cost_usd" and details["limit"] == 1e-6
+    assert details["used"] == round(done["usage"]["cost_usd"], 6) > 1e-6
+    assert done["usage"]["llm_calls"] == 1  # the first call spent it; no second was bought

@@ -3,6 +3,7 @@ has spent so far (carried across continue-as-new)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from pydantic import BaseModel, Field
@@ -13,7 +14,13 @@ BUDGET_EXCEEDED = "budget_exceeded"
 RUNAWAY_DETECTED = "runaway_detected"
 """`error.code` of a task stopped because it kept doing the same thing without progress."""
 
-BUDGET_NAMES = ("max_model_calls", "max_tool_calls_per_turn", "max_tokens", "deadline_seconds")
+BUDGET_NAMES = (
+    "max_model_calls",
+    "max_tool_calls_per_turn",
+    "max_tokens",
+    "deadline_seconds",
+    "max_cost_usd",
+)
 
 
 class Budgets(BaseModel):
@@ -23,8 +30,10 @@ class Budgets(BaseModel):
     max_tool_calls_per_turn: int | None = Field(default=None, ge=1)
     max_tokens: int | None = Field(default=None, ge=1)  # prompt + completion, summaries too
     deadline_seconds: int | None = Field(default=None, ge=1)  # wall clock from the start
+    # US dollars its model calls and summaries may cost (as LiteLLM prices them)
+    max_cost_usd: float | None = Field(default=None, gt=0)
 
-    def capped(self, limits: dict[str, int]) -> Budgets:
+    def capped(self, limits: Mapping[str, float]) -> Budgets:
         """Each budget at most its limit; an unset budget becomes its limit."""
         values = {}
         for name in BUDGET_NAMES:
@@ -48,6 +57,7 @@ class Spent(BaseModel):
     started_at: datetime | None = None  # when the first run began its loop
     model_calls: int = 0
     tokens: int = 0
+    cost_usd: float = 0.0
     last_calls: str = ""  # signature of the previous turn's tool calls
     repeats: int = 0  # turns in a row with that same signature
     stalled_turns: int = 0

@@ -52,3 +52,4 @@ class SummarizeResult(BaseModel):
     tokens_after: int = 0
     prompt_tokens: int = 0  # the summariser's own usage
     completion_tokens: int = 0
+    cost_usd: float = 0.0

@@ -49,6 +49,7 @@ class ModelTurnResult(BaseModel):
     invalid_calls: dict[str, str] = Field(default_factory=dict)
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cost_usd: float = 0.0  # as the proxy priced the call (0 when it could not)
     # the prompt passed summarize_threshold: nothing was sent, summarise and ask again
     needs_summary: bool = False
     counted_tokens: int | None = None  # the prompt as measured before the call, if it was
