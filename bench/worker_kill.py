@@ -29,7 +29,7 @@ from tests.integration.fault_helpers import (
     started_attempt,
     worker_of,
 )
-from tests.integration.helpers import submit, wait_for_status
+from tests.integration.helpers import served_at_least, submit, wait_for_status
 from tests.stack import RunningStack, start_stack, stop_stack
 from workflows import policies
 
@@ -71,12 +71,14 @@ async def one_kill(running: RunningStack, base: Path, activity: str) -> float:
         replies = [reply_text("lost", delay_s=60), reply_text("done")]
     else:
         replies = [reply_tool_calls([("wait", {"seconds": 60})]), reply_text("done")]
-    marker = await running.scripted.script(unique_key("kill"), replies)
+    key = unique_key("kill")
+    marker = await running.scripted.script(key, replies)
     client = await connect_temporal(running.settings)
     async with fault_workers(running, base) as workers, running.api() as api:
         task = await submit(api, AGENT, f"kill {marker}")
         handle = client.get_workflow_handle(f"task-{task['id']}")
         first = await started_attempt(handle, activity, 1)
+        await served_at_least(running, key, 1)  # the call is out when the worker dies
         killed_at = kill(worker_of(workers, first))
         retry = await started_attempt(handle, activity, 2)
         if activity == "run_tool":  # the retried wait would take a minute: end the task

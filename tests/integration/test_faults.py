@@ -30,7 +30,7 @@ from tests.integration.fault_helpers import (
     started_attempt,
     worker_of,
 )
-from tests.integration.helpers import events, submit, wait_for_status
+from tests.integration.helpers import events, served_at_least, submit, wait_for_status
 from tests.integration.test_approvals_flow import open_approvals
 from tests.stack import RunningStack
 from workflows import policies
@@ -71,8 +71,8 @@ async def test_killing_the_worker_during_a_model_call_retries_it_on_the_other(
         task = await submit(api, AGENT, f"hello {marker}")
         handle = client.get_workflow_handle(f"task-{task['id']}")
         first = await started_attempt(handle, "model_turn", 1)
-        victim = worker_of(workers, first)
-        kill(victim)
+        await served_at_least(stack, key, 1)  # the request is at the model when the worker dies
+        kill(worker_of(workers, first))
         retry = await started_attempt(handle, "model_turn", 2)
         done = await wait_for_status(api, task["id"], timeout=60)
 

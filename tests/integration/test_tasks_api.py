@@ -75,6 +75,7 @@ async def test_submit_stores_the_task_and_starts_its_workflow(
         "prompt_tokens": 0,
         "completion_tokens": 0,
         "iterations": 0,
+        "cost_usd": 0.0,
     }
     async with db_sessions() as session:
         row = await session.get(Task, uuid.UUID(task["id"]))
