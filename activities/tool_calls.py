@@ -73,23 +73,31 @@ class ToolCallActivities:
         started = time.monotonic()
         workspace = TaskWorkspace(self._sessions, task_id, self._quota)
         is_error = False
+        cost_usd = price = 0.0  # a call that ran (even to an error) costs what its tool says
         ignored: list[str] = []
         try:
             if request.rejection is not None:
                 raise ToolError(request.rejection)
             tool = self._registry.get(call.name)
             ignored = tool.unknown_arguments(call.arguments)
+            price = tool.cost_usd
             context = ToolContext(task_id=request.task_id, tenant_id=None, workspace=workspace)
             with use_tool_context(context):
                 result = await tool.invoke(call.arguments, self._processes)
-        except (UnknownToolError, ToolArgumentError, ToolError) as exc:
+            cost_usd = price
+        except (UnknownToolError, ToolArgumentError) as exc:  # never ran: costs nothing
             is_error, result = True, f"{ERROR_PREFIX}{exc}"
+        except ToolError as exc:  # the tool's own answer, or a call the approver refused
+            is_error, result = True, f"{ERROR_PREFIX}{exc}"
+            cost_usd = price  # 0 for a refused call: it fails before its tool is looked up
         except ToolCrashed as exc:  # raised in the tool's own process: only its type came back
             activity.logger.error("tool %s failed in its process: %s", call.name, exc)
             is_error, result = True, f"{ERROR_PREFIX}tool {call.name} failed ({exc})"
+            cost_usd = price
         except Exception as exc:  # a tool's bug is reported to the model, and logged for us
             activity.logger.exception("tool %s failed", call.name)
             is_error, result = True, f"{ERROR_PREFIX}tool {call.name} failed ({type(exc).__name__})"
+            cost_usd = price
         duration_ms = int((time.monotonic() - started) * 1000)
         if len(result) > RESULT_LIMIT:
             result = result[:RESULT_LIMIT] + f"\n[truncated {len(result) - RESULT_LIMIT} chars]"
@@ -105,6 +113,7 @@ class ToolCallActivities:
                 "is_error": is_error,
                 "ignored_arguments": ignored,
                 "duration_ms": duration_ms,
+                "cost_usd": cost_usd,
                 "attempt": activity.info().attempt,
             },
         )
@@ -123,7 +132,7 @@ class ToolCallActivities:
                     step_key,
                     NewMessage("tool", text, tool_call_id=call.id, name=call.name),
                     event,
-                    StepCounters(tool_calls=1),
+                    StepCounters(tool_calls=1, cost_usd=cost_usd),
                 )
             return row, failed, text
 

@@ -24,10 +24,15 @@ class ToolRegistry:
             self._register(tool)
 
     def add(
-        self, func: ToolFunction, name: str | None = None, description: str | None = None
+        self,
+        func: ToolFunction,
+        name: str | None = None,
+        description: str | None = None,
+        cost_usd: float = 0.0,
     ) -> Tool:
-        """Register a function as a tool and return the `Tool`."""
-        return self._register(Tool(func, name=name, description=description))
+        """Register a function as a tool and return the `Tool`; `cost_usd` is what one call
+        costs, counted in its task's cost."""
+        return self._register(Tool(func, name=name, description=description, cost_usd=cost_usd))
 
     @overload
     def tool(self, func: F, /) -> F: ...

@@ -29,8 +29,18 @@ _TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what the OpenAI tools API acc
 class Tool:
     """One callable tool: its name, description, argument model and schema."""
 
-    def __init__(self, func: ToolFunction, name: str | None = None, description: str | None = None):
+    def __init__(
+        self,
+        func: ToolFunction,
+        name: str | None = None,
+        description: str | None = None,
+        cost_usd: float = 0.0,
+    ):
+        """`cost_usd`: what one call costs (a paid API behind the tool), added to its task's."""
+        if cost_usd < 0:
+            raise ValueError(f"tool {name or func.__name__!r}: cost_usd must not be negative")
         self.func = func
+        self.cost_usd = cost_usd
         self.name = name or func.__name__
         if not _TOOL_NAME.fullmatch(self.name):
             raise ValueError(f"tool name {self.name!r} must match {_TOOL_NAME.pattern}")

@@ -60,6 +60,7 @@ async def build_trace(session: AsyncSession, task: Task) -> TaskTrace:
                         result=data.get("result", ""),
                         is_error=bool(data.get("is_error")),
                         attempt=data.get("attempt", 1),
+                        cost_usd=data.get("cost_usd") or 0.0,
                     )
                 )
             elif event.type == "delegation":  # a `delegate` call: its sub-agent task's answer

@@ -13,6 +13,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import ActivityEnvironment
 
+from activities.db.events import EventRepository
+from activities.db.models import Task
 from activities.db.steps import StepRepository
 from activities.tool_calls import ToolCallActivities
 from activities.tools.builtin import calculator
@@ -151,3 +153,34 @@ async def test_hostile_calculator_input_ends_as_a_tool_error_and_others_go_on(
         assert len(tool_rows) == 1 and tool_rows[0]["content"].startswith("error: "), expression
         calls = [e["data"] for e in log if e["type"] == "tool_call"]
         assert calls[0]["is_error"] and calls[0]["attempt"] == 1  # no retry was needed
+
+
+def lookup(ticker: str) -> str:
+    """A paid lookup, as a tool behind a priced API would be."""
+    return f"{ticker}: 42"
+
+
+async def test_a_tool_that_declares_a_price_adds_it_to_its_tasks_cost_when_it_runs(
+    db_sessions: Sessions, processes: ToolProcesses
+) -> None:
+    task_id = await new_task_row(db_sessions, "priced")
+    registry = ToolRegistry()
+    registry.add(lookup, cost_usd=0.25)
+    tools = ToolCallActivities(db_sessions, registry, processes)
+
+    async def run(call_id: str, arguments: dict[str, object]) -> None:
+        call = ToolCall(id=call_id, name="lookup", arguments=arguments)
+        request = ToolCallRequest(task_id=str(task_id), iteration=0, call=call)
+        await ActivityEnvironment().run(tools.run_tool, request)
+
+    await run("paid", {"ticker": "ACME"})
+    await run("invalid", {})  # refused before it ran: free
+    async with db_sessions() as session:
+        task = await session.get(Task, task_id)
+        paid = await EventRepository(session).find(task_id, "tool:0:paid")
+        invalid = await EventRepository(session).find(task_id, "tool:0:invalid")
+    assert task is not None and float(task.cost_usd) == 0.25
+    assert paid is not None and paid.data["cost_usd"] == 0.25
+    assert invalid is not None and invalid.data["cost_usd"] == 0.0
+    with pytest.raises(ValueError, match="must not be negative"):
+        ToolRegistry().add(lookup, cost_usd=-1)

@@ -32,6 +32,7 @@ class TraceToolCall(BaseModel):
     is_error: bool
     attempt: int = Field(1, description="The attempt that ran it (more than 1 after a crash).")
     child_task_id: str | None = Field(None, description="A `delegate` call's sub-agent task.")
+    cost_usd: float = Field(0.0, description="What the tool declares one call costs.")
 
 
 class TraceMemoryEvent(BaseModel):
