@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 import asyncpg
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, EmulatedDBAPIException
 from temporalio import activity
 
 logger = logging.getLogger(__name__)
@@ -42,7 +42,12 @@ OUTSIDE_AN_ACTIVITY_SECONDS = 240.0
 
 def database_unreachable(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated or isinstance(exc.orig, _UNREACHABLE)
+        if exc.connection_invalidated:
+            return True
+        orig: BaseException | None = exc.orig
+        if isinstance(orig, EmulatedDBAPIException):  # SQLAlchemy's stand-in for asyncpg's
+            orig = orig.driver_exception  # e.g. "the database system is starting up" (57P03)
+        return isinstance(orig, _UNREACHABLE)
     return isinstance(exc, _UNREACHABLE)
 
 
