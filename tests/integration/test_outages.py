@@ -10,12 +10,14 @@ with Retry-After meanwhile and recovers by itself.
 
 The database outage lasts AGENTRY_TEST_DB_OUTAGE_SECONDS (45 by default: longer than the ~31 s
 over which a model call's attempts used to give up, each buying the reply again); with 180 it
-is the three-minute outage of docs/BENCHMARKS.md.
+is the three-minute outage of docs/BENCHMARKS.md (`-o log_cli=true --log-cli-level=INFO` shows
+how long the tasks took to catch up).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections.abc import AsyncIterator
@@ -45,6 +47,8 @@ from tests.integration.outage_stack import (
 )
 from tests.stack import RunningStack
 from workflows.contracts.lifecycle import DATABASE_UNREACHABLE
+
+logger = logging.getLogger(__name__)
 
 DB_OUTAGE_SECONDS = float(os.environ.get("AGENTRY_TEST_DB_OUTAGE_SECONDS", "45"))
 FAULTS_AGENT = "scripted-faults"  # the session stack's, for the LiteLLM test
@@ -116,11 +120,17 @@ async def test_a_database_outage_fails_no_task_buys_no_reply_twice_and_repeats_n
             tool_retry = await pending(client, wait_task["id"], "run_tool", min_attempt=2)
             await asyncio.sleep(max(0.0, DB_OUTAGE_SECONDS - (time.monotonic() - went_down)))
             await restart_postgres(small)
-            outage = time.monotonic() - went_down
+            back = time.monotonic()
+            outage = back - went_down
 
             paid_done = await wait_for_status(api, paid_task["id"], timeout=120)
             wait_done = await wait_for_status(api, wait_task["id"], timeout=120)
             chat_done = await wait_for_status(api, chat_task["id"], timeout=120)
+            caught_up = time.monotonic() - back
+            logger.info(
+                "Postgres down %.1f s; every task final %.1f s after it answered again",
+                outage, caught_up,
+            )  # fmt: skip
             paid_log = await events(api, paid_task["id"])
             wait_log = await events(api, wait_task["id"])
             written = await api.get(f"/v1/tasks/{paid_task['id']}/files/drafts/a.txt")
@@ -129,6 +139,7 @@ async def test_a_database_outage_fails_no_task_buys_no_reply_twice_and_repeats_n
             await worker_b.stop()
 
     assert outage >= DB_OUTAGE_SECONDS
+    assert caught_up < 30  # retries are at most 10 s apart (policies.STORE_RETRY)
     # the gateway: 503 with Retry-After while Postgres is away, then itself again, unrestarted
     assert during.status_code == 503 and during.headers["retry-after"].isdigit(), during.text
     assert during.json()["type"].endswith("database-unavailable")
@@ -171,10 +182,16 @@ async def test_temporal_killed_and_restarted_on_its_data_keeps_the_task(
         task = await submit(api, AGENT, f"add {marker}")
         await served_at_least(small, key, 1)  # the model call is in flight
         await sigkill(temporal)
+        went_down = time.monotonic()
         refused = await api.post("/v1/tasks", json={"agent": AGENT, "input": "while down"})
         await asyncio.sleep(3)
         await restart_temporal(small)
+        back = time.monotonic()
         done = await wait_for_status(api, task["id"], timeout=120)
+        logger.info(
+            "Temporal down %.1f s; the task final %.1f s after it answered again",
+            back - went_down, time.monotonic() - back,
+        )  # fmt: skip
         log = await events(api, task["id"])
 
     assert refused.status_code == 503, refused.text
