@@ -8,8 +8,9 @@ from temporalio.common import RetryPolicy
 
 from workflows.contracts.model_turns import MODEL_REQUEST_REJECTED
 
-# A Postgres outage (a restart, a failover) is waited out by every step for this long; a
-# longer one fails the task, saying the database was unreachable.
+# A Postgres outage (a restart, a failover) is waited out by the bookkeeping steps for this
+# long, a longer one fails the task, saying so. Model and tool calls wait inside each attempt
+# (activities/db/outages.py: ~9.5 and ~4.5 minutes), their outcome kept for the next attempt.
 DATABASE_OUTAGE_LIMIT = timedelta(minutes=30)
 
 # Bookkeeping in Postgres: quick, retried until the database is back: every 10 s at most, with
