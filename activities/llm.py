@@ -14,14 +14,14 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.chat_completions import complete_chat
 from activities.db.events import EventRepository, NewEvent
-from activities.db.messages import MessageRepository, NewMessage
+from activities.db.messages import MessageRepository
 from activities.db.models import Message
 from activities.db.outages import outlasting_outages
 from activities.db.steps import StepRepository
-from activities.db.tasks import StepCounters
 from activities.heartbeat import HeartbeatDetails, heartbeating
+from activities.kept_steps import keeper, kept_outcome
 from activities.model_admission import AdmissionGate
-from activities.model_replies import parse_model_reply
+from activities.model_turn_records import result_of_recorded_turn, turn_record
 from activities.prompts import prompt_body
 from activities.token_counts import TokenCounter, TokenCountError
 from activities.tools.registry import ToolRegistry
@@ -32,7 +32,6 @@ from workflows.contracts.model_turns import (
     ModelTurnRequest,
     ModelTurnResult,
 )
-from workflows.contracts.tool_calls import ToolCall
 
 
 class LlmActivities:
@@ -65,12 +64,16 @@ class LlmActivities:
 
     async def _turn(self, request: ModelTurnRequest, details: HeartbeatDetails) -> ModelTurnResult:
         task_id, step_key = uuid.UUID(request.task_id), f"model:{request.iteration}"
+        kept = kept_outcome(step_key)
+        if kept is not None:  # an earlier attempt got the reply but could not record it
+            reply, duration_ms, counted = kept["reply"], kept["duration_ms"], kept["counted"]
+            return await self._record(request, reply, duration_ms, counted, details)
 
         async def recorded_or_transcript() -> ModelTurnResult | list[Message]:
             async with self._sessions() as session:
                 done = await StepRepository(session).find(task_id, step_key)
                 if done is not None:  # an earlier attempt got the reply: don't pay for it twice
-                    return await _result_of_recorded_turn(session, step_key, done)
+                    return await result_of_recorded_turn(session, step_key, done)
                 return list(await MessageRepository(session).load(task_id, request.message_ids))
 
         rows = await outlasting_outages(recorded_or_transcript, "model turn: reading")
@@ -89,70 +92,35 @@ class LlmActivities:
         # before the pool's slot: a held low-priority call must not keep a high one waiting
         await self._wait_for_capacity(request, details)
         reply, duration_ms = await self._complete_in_slot(body)
+        return await self._record(request, reply, duration_ms, counted, details)
 
-        message = reply["choices"][0]["message"]
-        usage = reply.get("usage") or {}
-        prompt_tokens = int(usage.get("prompt_tokens") or 0)
-        completion_tokens = int(usage.get("completion_tokens") or 0)
-        cached_tokens = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
-        cost_usd = usage.get("cost_usd")
-        parsed = parse_model_reply(
-            request.tool_call_format,
-            message,
-            offered_tools=request.tools,
-            call_id_prefix=f"call-{request.iteration}",
-        )
-        for call in parsed.tool_calls:  # approval rules judge what the tool will receive
-            if call.id not in parsed.invalid_calls and call.name in self._registry:
-                call.arguments = self._registry.get(call.name).normalised(call.arguments)
-        event = NewEvent(
-            "llm_call",
-            {
-                "iteration": request.iteration,
-                "model": request.model,
-                "served_by": reply.get("model"),
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "cached_tokens": cached_tokens,
-                "cost_usd": cost_usd,
-                "counted_prompt_tokens": counted,
-                "duration_ms": duration_ms,
-                "tool_calls": [call.name for call in parsed.tool_calls],
-                "problems": parsed.problems,
-                "invalid_calls": parsed.invalid_calls,
-                "final_text": parsed.final_text,
-            },
-        )
-        message_row = NewMessage(
-            "assistant",
-            parsed.content,
-            tool_calls=[call.model_dump() for call in parsed.tool_calls] or None,
-        )
-        counters = StepCounters(
-            llm_calls=1,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            cost_usd=cost_usd or 0.0,
-            iterations=request.iteration + 1,
-        )
+    async def _record(
+        self,
+        request: ModelTurnRequest,
+        reply: dict[str, Any],
+        duration_ms: int,
+        counted: int | None,
+        details: HeartbeatDetails,
+    ) -> ModelTurnResult:
+        """The reply is paid for: an outage delays its recording (the reply kept in Temporal
+        meanwhile, for a retry elsewhere: kept_steps.py), it never buys it twice."""
+        task_id, step_key = uuid.UUID(request.task_id), f"model:{request.iteration}"
+        turn = turn_record(request, reply, duration_ms, counted, self._registry)
 
         async def record() -> Message:
             async with self._sessions.begin() as session:
                 steps = StepRepository(session)
-                return await steps.record(task_id, step_key, message_row, event, counters)
+                return await steps.record(
+                    task_id, step_key, turn.message, turn.event, turn.counters
+                )
 
-        # the reply is paid for: an outage delays its recording, it never buys it twice
-        row = await outlasting_outages(record, "model turn: recording the reply")
-        return ModelTurnResult(
-            message_id=row.id,
-            tool_calls=parsed.tool_calls,
-            final_text=parsed.final_text,
-            invalid_calls=parsed.invalid_calls,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            cost_usd=cost_usd or 0.0,
-            counted_tokens=counted,
+        keep = keeper(
+            details,
+            step_key,
+            lambda: {"reply": reply, "duration_ms": duration_ms, "counted": counted},
         )
+        row = await outlasting_outages(record, "model turn: recording the reply", keep)
+        return turn.result(row.id)
 
     async def _measure(self, request: ModelTurnRequest, body: dict[str, Any]) -> int | None:
         """The prompt's tokens when they matter (it may pass the summary threshold or the
@@ -230,9 +198,13 @@ class LlmActivities:
                 **(reason or {}),
             },
         )
-        async with self._sessions.begin() as session:  # once per step, however many attempts
-            step_key = f"model:{request.iteration}:held"
-            await EventRepository(session).add(uuid.UUID(request.task_id), step_key, event)
+
+        async def record() -> None:  # once per step, however many attempts
+            async with self._sessions.begin() as session:
+                step_key = f"model:{request.iteration}:held"
+                await EventRepository(session).add(uuid.UUID(request.task_id), step_key, event)
+
+        await outlasting_outages(record, "model turn: recording the time held")
 
     async def _complete_in_slot(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
         """The reply, and the call's duration in ms (not counting the wait for a slot)."""
@@ -253,21 +225,3 @@ def _earlier_hold(details: Any) -> tuple[int, dict[str, Any] | None]:
         return int(held_ms), reason if isinstance(reason, dict) else None
     except (TypeError, ValueError):
         return 0, None
-
-
-async def _result_of_recorded_turn(
-    session: AsyncSession, step_key: str, row: Message
-) -> ModelTurnResult:
-    """Rebuild a turn's result from what its first attempt recorded."""
-    event = await EventRepository(session).find(row.task_id, step_key)
-    data = event.data if event is not None else {}
-    calls = [ToolCall.model_validate(c) for c in row.tool_calls or []]
-    return ModelTurnResult(
-        message_id=row.id,
-        tool_calls=calls,
-        final_text=None if calls else data.get("final_text", row.content or ""),
-        invalid_calls=data.get("invalid_calls") or {},
-        prompt_tokens=int(data.get("prompt_tokens") or 0),
-        completion_tokens=int(data.get("completion_tokens") or 0),
-        cost_usd=float(data.get("cost_usd") or 0.0),
-    )

@@ -15,21 +15,27 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities.chat_completions import complete_chat
-from activities.db.events import EventRepository, NewEvent
+from activities.db.events import NewEvent
 from activities.db.messages import MessageRepository, NewMessage
 from activities.db.models import Message
 from activities.db.outages import outlasting_outages
 from activities.db.steps import StepRepository
-from activities.db.tasks import StepCounters
-from activities.heartbeat import heartbeating
+from activities.heartbeat import HeartbeatDetails, heartbeating
+from activities.kept_steps import keeper, kept_outcome
 from activities.prompts import prompt_body
 from activities.summary_fallback import extractive_summary, rejection_reason
+from activities.summary_records import (
+    result_of_recorded_summary,
+    summary_counters,
+    summary_result,
+)
 from activities.token_counts import TEMPLATE_ALLOWANCE, TokenCounter, TokenCountError
 from activities.tools.registry import ToolRegistry
 from workflows.contracts.agents import ToolCallFormat
@@ -91,16 +97,24 @@ class MemoryActivities:
     @activity.defn
     async def summarize(self, request: SummarizeRequest) -> SummarizeResult:
         """Heartbeats for the whole attempt (a dead worker is noticed in seconds)."""
-        return await heartbeating(self._summarize(request))
+        details = HeartbeatDetails()
+        return await heartbeating(self._summarize(request, details), details=details)
 
-    async def _summarize(self, request: SummarizeRequest) -> SummarizeResult:
+    async def _summarize(
+        self, request: SummarizeRequest, details: HeartbeatDetails
+    ) -> SummarizeResult:
         task_id, step_key = uuid.UUID(request.task_id), f"summary:{request.iteration}"
+        kept = kept_outcome(step_key)
+        if kept is not None:  # an earlier attempt made the summary but could not record it
+            return await self._record(request, kept["content"], kept["data"], details)
 
         async def recorded_or_transcript() -> SummarizeResult | list[Message]:
             async with self._sessions() as session:
                 done = await StepRepository(session).find(task_id, step_key)
                 if done is not None:
-                    return await _recorded(session, step_key, done, request.message_ids)
+                    return await result_of_recorded_summary(
+                        session, step_key, done, request.message_ids
+                    )
                 return list(await MessageRepository(session).load(task_id, request.message_ids))
 
         rows = await outlasting_outages(recorded_or_transcript, "summary: reading")
@@ -115,7 +129,7 @@ class MemoryActivities:
         replaced = [row.id for row in split.middle]
         content = f"{SUMMARY_HEADER}transcript as messages {min(replaced)}–{max(replaced)}]\n{text}"
         tokens_after = await self._count_after(request, split, content)
-        data = {
+        data: dict[str, Any] = {
             "type": "summarize",
             "iteration": request.iteration,
             "model": request.memory.model,
@@ -130,24 +144,29 @@ class MemoryActivities:
             "cost_usd": usage.cost_usd,
             "duration_ms": int((time.monotonic() - started) * 1000),
         }
-        counters = StepCounters(
-            llm_calls=usage.calls,
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            cost_usd=usage.cost_usd,
-        )
-        summary = NewMessage("user", content, summary_of=replaced)
+        return await self._record(request, content, data, details)
+
+    async def _record(
+        self,
+        request: SummarizeRequest,
+        content: str,
+        data: dict[str, Any],
+        details: HeartbeatDetails,
+    ) -> SummarizeResult:
+        """The summary is paid for: an outage delays its recording (the summary kept in
+        Temporal meanwhile, for a retry elsewhere: kept_steps.py), it never buys it twice."""
+        task_id, step_key = uuid.UUID(request.task_id), f"summary:{request.iteration}"
+        summary = NewMessage("user", content, summary_of=list(data["replaced"]))
+        event, counters = NewEvent("memory", data), summary_counters(data)
 
         async def record() -> Message:
             async with self._sessions.begin() as session:
                 steps = StepRepository(session)
-                return await steps.record(
-                    task_id, step_key, summary, NewEvent("memory", data), counters
-                )
+                return await steps.record(task_id, step_key, summary, event, counters)
 
-        # the summary is paid for: an outage delays its recording, it never buys it twice
-        row = await outlasting_outages(record, "summary: recording")
-        return _result(row, request.message_ids, data)
+        keep = keeper(details, step_key, lambda: {"content": content, "data": data})
+        row = await outlasting_outages(record, "summary: recording", keep)
+        return summary_result(row, request.message_ids, data)
 
     async def _summarise(self, request: SummarizeRequest, split: Split) -> tuple[str, _Usage]:
         """Fold the middle into a summary, a chunk at a time when it is larger than the
@@ -259,29 +278,3 @@ def _chunks(items: list[str], limit: int | None) -> list[list[str]]:
         chunks[-1].append(item)
         size += len(item.encode()) + 1
     return chunks
-
-
-def _result(row: Message, message_ids: list[int], data: dict[str, object]) -> SummarizeResult:
-    replaced = set(row.summary_of or [])
-    kept = [i for i in message_ids if i not in replaced]
-    at = next((n for n, i in enumerate(message_ids) if i in replaced), len(message_ids))
-    position = len([i for i in message_ids[:at] if i not in replaced])
-    ids = [*kept[:position], row.id, *kept[position:]]
-    after = data.get("tokens_after")
-    return SummarizeResult(
-        message_ids=ids,
-        summary_id=row.id,
-        replaced=len(replaced),
-        tokens_before=int(str(data.get("tokens_before") or 0)),
-        tokens_after=int(str(after)) if after is not None else 0,
-        prompt_tokens=int(str(data.get("prompt_tokens") or 0)),
-        completion_tokens=int(str(data.get("completion_tokens") or 0)),
-        cost_usd=float(str(data.get("cost_usd") or 0.0)),
-    )
-
-
-async def _recorded(
-    session: AsyncSession, step_key: str, row: Message, message_ids: list[int]
-) -> SummarizeResult:
-    event = await EventRepository(session).find(row.task_id, step_key)
-    return _result(row, message_ids, event.data if event is not None else {})

@@ -7,11 +7,13 @@ workspace as the first attempt did: no write or delete ever happens twice.
 
 from __future__ import annotations
 
+import base64
 import uuid
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from activities.db.outages import outlasting_outages
 from activities.db.workspace_files import WorkspaceFileRepository
 from activities.tools.errors import ToolError
 
@@ -40,8 +42,12 @@ class TaskWorkspace:
     async def sizes(self) -> dict[str, int]:
         """Every file's size by path, this call's changes included."""
         if self._stored is None:
-            async with self._sessions() as session:
-                self._stored = await WorkspaceFileRepository(session).sizes(self._task_id)
+
+            async def sizes() -> dict[str, int]:
+                async with self._sessions() as session:
+                    return await WorkspaceFileRepository(session).sizes(self._task_id)
+
+            self._stored = await outlasting_outages(sizes, "workspace: reading sizes")
         view = dict(self._stored)
         for path, content in self._pending.items():
             if content is None:
@@ -53,8 +59,12 @@ class TaskWorkspace:
     async def read(self, path: str) -> bytes | None:
         if path in self._pending:
             return self._pending[path]
-        async with self._sessions() as session:
-            return await WorkspaceFileRepository(session).content(self._task_id, path)
+
+        async def content() -> bytes | None:
+            async with self._sessions() as session:
+                return await WorkspaceFileRepository(session).content(self._task_id, path)
+
+        return await outlasting_outages(content, "workspace: reading a file")
 
     async def write(self, path: str, content: bytes) -> None:
         view = await self.sizes()
@@ -66,6 +76,18 @@ class TaskWorkspace:
 
     def delete(self, path: str) -> None:
         self._pending[path] = None
+
+    def changes(self) -> dict[str, str | None]:
+        """This call's changes, base64 (None: deleted): kept while they cannot be recorded."""
+        return {
+            path: None if content is None else base64.b64encode(content).decode()
+            for path, content in self._pending.items()
+        }
+
+    def restore(self, changes: dict[str, str | None]) -> None:
+        """Take up the changes an earlier attempt of the call made (`changes()`)."""
+        for path, content in changes.items():
+            self._pending[path] = None if content is None else base64.b64decode(content)
 
     async def apply(self, session: AsyncSession) -> str | None:
         """Write this call's changes in the caller's transaction; the quota is checked again

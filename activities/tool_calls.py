@@ -8,7 +8,9 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from typing import Any
 
+from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
@@ -18,7 +20,8 @@ from activities.db.models import Message
 from activities.db.outages import outlasting_outages
 from activities.db.steps import StepRepository
 from activities.db.tasks import StepCounters
-from activities.heartbeat import heartbeating
+from activities.heartbeat import HeartbeatDetails, heartbeating
+from activities.kept_steps import keeper, kept_outcome
 from activities.task_workspace import TaskWorkspace, WorkspaceQuota
 from activities.tools.context import ToolContext, use_tool_context
 from activities.tools.errors import ToolArgumentError, ToolError, UnknownToolError
@@ -51,11 +54,18 @@ class ToolCallActivities:
     async def run_tool(self, request: ToolCallRequest) -> ToolCallResult:
         """Heartbeats for the whole attempt, so a dead worker is noticed within
         policies.HEARTBEAT_TIMEOUT whatever step it died in."""
-        return await heartbeating(self._run(request))
+        details = HeartbeatDetails()
+        return await heartbeating(self._run(request, details), details=details)
 
-    async def _run(self, request: ToolCallRequest) -> ToolCallResult:
+    async def _run(self, request: ToolCallRequest, details: HeartbeatDetails) -> ToolCallResult:
         call = request.call
         task_id, step_key = uuid.UUID(request.task_id), f"tool:{request.iteration}:{call.id}"
+        workspace = TaskWorkspace(self._sessions, task_id, self._quota)
+        kept = kept_outcome(step_key)
+        if kept is not None:  # an earlier attempt made the call but could not record it
+            made = MadeCall.model_validate(kept)
+            workspace.restore(made.changes)
+            return await self._record(request, made, workspace, details)
 
         async def recorded() -> Message | None:
             async with self._sessions() as session:
@@ -71,7 +81,6 @@ class ToolCallActivities:
             )
 
         started = time.monotonic()
-        workspace = TaskWorkspace(self._sessions, task_id, self._quota)
         is_error = False
         cost_usd = price = 0.0  # a call that ran (even to an error) costs what its tool says
         ignored: list[str] = []
@@ -102,9 +111,11 @@ class ToolCallActivities:
         if len(result) > RESULT_LIMIT:
             result = result[:RESULT_LIMIT] + f"\n[truncated {len(result) - RESULT_LIMIT} chars]"
 
-        event = NewEvent(
-            "tool_call",
-            {
+        made = MadeCall(
+            result=result,
+            is_error=is_error,
+            cost_usd=cost_usd,
+            event={
                 "iteration": request.iteration,
                 "call_id": call.id,
                 "name": call.name,
@@ -117,13 +128,29 @@ class ToolCallActivities:
                 "attempt": activity.info().attempt,
             },
         )
+        return await self._record(request, made, workspace, details)
+
+    async def _record(
+        self,
+        request: ToolCallRequest,
+        made: MadeCall,
+        workspace: TaskWorkspace,
+        details: HeartbeatDetails,
+    ) -> ToolCallResult:
+        """The call is made: an outage delays its recording (the outcome kept in Temporal
+        meanwhile, for a retry elsewhere: kept_steps.py), it never makes the call again."""
+        call = request.call
+        task_id, step_key = uuid.UUID(request.task_id), f"tool:{request.iteration}:{call.id}"
 
         async def record() -> tuple[Message, bool, str]:
+            event = NewEvent("tool_call", dict(made.event))
             async with self._sessions.begin() as session:
                 # the call's file changes are written with its result, or not at all
-                refused = None if is_error else await workspace.apply(session)
+                refused = None if made.is_error else await workspace.apply(session)
                 text, failed = (
-                    (result, is_error) if refused is None else (f"{ERROR_PREFIX}{refused}", True)
+                    (made.result, made.is_error)
+                    if refused is None
+                    else (f"{ERROR_PREFIX}{refused}", True)
                 )
                 if refused is not None:
                     event.data.update(result=text[:2000], is_error=True)
@@ -132,15 +159,29 @@ class ToolCallActivities:
                     step_key,
                     NewMessage("tool", text, tool_call_id=call.id, name=call.name),
                     event,
-                    StepCounters(tool_calls=1, cost_usd=cost_usd),
+                    StepCounters(tool_calls=1, cost_usd=made.cost_usd),
                 )
             return row, failed, text
 
-        # the call is made: an outage delays its recording, it never makes the call again
-        row, is_error, result = await outlasting_outages(record, "tool call: recording")
+        def outcome() -> dict[str, Any]:
+            kept = made.model_copy(update={"changes": workspace.changes()})
+            return kept.model_dump(mode="json")
+
+        keep = keeper(details, step_key, outcome)
+        row, is_error, result = await outlasting_outages(record, "tool call: recording", keep)
         return ToolCallResult(
             message_id=row.id, is_error=is_error, digest=result_digest(call.name, result)
         )
+
+
+class MadeCall(BaseModel):
+    """A tool call's outcome before it is recorded (and as a retry finds it kept)."""
+
+    result: str
+    is_error: bool
+    cost_usd: float
+    event: dict[str, Any]  # the tool_call event's data
+    changes: dict[str, str | None] = Field(default_factory=dict)  # workspace.changes()
 
 
 def result_digest(tool: str, result: str) -> str:

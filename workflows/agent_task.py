@@ -168,6 +168,7 @@ class AgentTaskWorkflow:
                 LifecycleActivities.begin_task,
                 request,
                 start_to_close_timeout=policies.STORE_TIMEOUT,
+                schedule_to_close_timeout=policies.STORE_SCHEDULE_TO_CLOSE,
                 retry_policy=policies.STORE_RETRY,
             )
             if begun.wait_seconds is None:
@@ -228,5 +229,6 @@ class AgentTaskWorkflow:
                 details=details,
             ),
             start_to_close_timeout=policies.STORE_TIMEOUT,
+            schedule_to_close_timeout=policies.STORE_SCHEDULE_TO_CLOSE,
             retry_policy=policies.STORE_RETRY,
         )

@@ -56,6 +56,7 @@ async def delegate(task: AgentTaskInput, iteration: int, call: ToolCall) -> Tool
         DelegationActivities.close_child,
         close,
         start_to_close_timeout=policies.STORE_TIMEOUT,
+        schedule_to_close_timeout=policies.STORE_SCHEDULE_TO_CLOSE,
         retry_policy=policies.STORE_RETRY,
     )
 
@@ -73,6 +74,7 @@ async def _run_child(
             instructions=instructions,
         ),
         start_to_close_timeout=policies.STORE_TIMEOUT,
+        schedule_to_close_timeout=policies.STORE_SCHEDULE_TO_CLOSE,
         retry_policy=policies.STORE_RETRY,
     )
     close.child_task_id = child_id

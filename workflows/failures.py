@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState, TimeoutError
 
 from workflows.contracts.approvals import APPROVAL_MISSING
-from workflows.contracts.lifecycle import TASK_MISSING
+from workflows.contracts.lifecycle import DATABASE_UNREACHABLE, TASK_MISSING
 from workflows.contracts.memory import CONTEXT_EXCEEDED
 from workflows.contracts.model_turns import MODEL_REQUEST_REJECTED, MODEL_SERVER_SATURATED
+from workflows.policies import DATABASE_OUTAGE_LIMIT
 
 STEPS = {
     "model_turn": "the model call",
@@ -48,11 +49,25 @@ def public_failure(exc: BaseException) -> str:
     step = STEPS.get(exc.activity_type or "", "a step") if isinstance(exc, ActivityError) else ""
     if cause is None:
         cause = exc
+    if isinstance(cause, TimeoutError) and _unreachable(cause.cause):
+        cause = cause.cause
+    if _unreachable(cause):
+        gave_up = isinstance(exc, ActivityError) and exc.retry_state == RetryState.TIMEOUT
+        if gave_up:  # retried for as long as its schedule-to-close allows: the outage limit
+            minutes = int(DATABASE_OUTAGE_LIMIT.total_seconds() // 60)
+            return (
+                f"{step or 'a step'} failed: the database stayed unreachable for {minutes} minutes"
+            )
+        return f"{step or 'a step'} failed: the database was unreachable"
     if isinstance(cause, ApplicationError) and cause.type in OUR_ERROR_TYPES:
         return masked(cause.message)
     kind = type(cause).__name__ if not isinstance(cause, ApplicationError) else cause.type
     where = f"{step} failed" if step else "the task failed"
     return f"{where} ({kind}); the details are in the service's logs"
+
+
+def _unreachable(exc: BaseException | None) -> bool:
+    return isinstance(exc, ApplicationError) and exc.type == DATABASE_UNREACHABLE
 
 
 def masked(message: str) -> str:

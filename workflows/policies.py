@@ -8,13 +8,20 @@ from temporalio.common import RetryPolicy
 
 from workflows.contracts.model_turns import MODEL_REQUEST_REJECTED
 
-# Bookkeeping in Postgres: quick, retried until the database is back.
+# A Postgres outage (a restart, a failover) is waited out by the bookkeeping steps for this
+# long, a longer one fails the task, saying so. Model and tool calls wait inside each attempt
+# (activities/db/outages.py: ~9.5 and ~4.5 minutes), their outcome kept for the next attempt.
+DATABASE_OUTAGE_LIMIT = timedelta(minutes=30)
+
+# Bookkeeping in Postgres: quick, retried until the database is back: every 10 s at most, with
+# no limit on attempts, only on the time they span (STORE_SCHEDULE_TO_CLOSE).
 STORE_TIMEOUT = timedelta(seconds=30)
 STORE_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=10),
 )
+STORE_SCHEDULE_TO_CLOSE = DATABASE_OUTAGE_LIMIT
 
 # A killed worker's activity is retried within 5 s: its heartbeats (sent every second, flushed
 # at most a second apart: services/worker/process.py) stop, Temporal times it out after

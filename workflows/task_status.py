@@ -20,5 +20,6 @@ async def set_status(task_id: str, status: TaskStatus, output: str | None = None
             task_id=task_id, status=status, output=output, step_key=f"status:{workflow.uuid4()}"
         ),
         start_to_close_timeout=policies.STORE_TIMEOUT,
+        schedule_to_close_timeout=policies.STORE_SCHEDULE_TO_CLOSE,
         retry_policy=policies.STORE_RETRY,
     )

@@ -118,6 +118,7 @@ class ToolCallRound:
                 needed=list(needed.values()),
             ),
             start_to_close_timeout=policies.STORE_TIMEOUT,
+            schedule_to_close_timeout=policies.STORE_SCHEDULE_TO_CLOSE,
             retry_policy=policies.STORE_RETRY,
         )
         call_of = {ref.approval_id: ref.call_id for ref in opened.approvals}
@@ -159,6 +160,7 @@ class ToolCallRound:
                         new_deadline_at=new_deadline if escalate else None,
                     ),
                     start_to_close_timeout=policies.STORE_TIMEOUT,
+                    schedule_to_close_timeout=policies.STORE_SCHEDULE_TO_CLOSE,
                     retry_policy=policies.STORE_RETRY,
                 )
                 if expired.decision is not None:
@@ -184,6 +186,7 @@ class ToolCallRound:
             ApprovalActivities.recorded_decision,
             RecordedDecisionRequest(approval_id=approval_id),
             start_to_close_timeout=policies.STORE_TIMEOUT,
+            schedule_to_close_timeout=policies.STORE_SCHEDULE_TO_CLOSE,
             retry_policy=policies.STORE_RETRY,
         )
         if recorded.decision != signalled:

@@ -5,6 +5,8 @@ because Postgres was away when it was to be recorded. So the activities run thei
 steps through `outlasting_outages`: while Postgres is unreachable the step is tried again
 with backoff, for as long as the attempt's start-to-close timeout leaves room (minutes), with
 the activity's heartbeats going on (activities/heartbeat.py). Any other error is raised at once.
+Meanwhile what the step was to record is kept in Temporal (activities/kept_steps.py), so that
+not even the worker's death or the attempt's end makes the reply bought or the call made again.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 import asyncpg
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, EmulatedDBAPIException
 from temporalio import activity
 
 logger = logging.getLogger(__name__)
@@ -42,19 +44,35 @@ OUTSIDE_AN_ACTIVITY_SECONDS = 240.0
 
 def database_unreachable(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated or isinstance(exc.orig, _UNREACHABLE)
+        if exc.connection_invalidated:
+            return True
+        orig: BaseException | None = exc.orig
+        if isinstance(orig, EmulatedDBAPIException):  # SQLAlchemy's stand-in for asyncpg's
+            orig = orig.driver_exception  # e.g. "the database system is starting up" (57P03)
+        return isinstance(orig, _UNREACHABLE)
     return isinstance(exc, _UNREACHABLE)
 
 
-async def outlasting_outages(step: Callable[[], Awaitable[T]], what: str) -> T:
-    """`step()`, tried again while the database is unreachable (see the module's doc)."""
+async def outlasting_outages(
+    step: Callable[[], Awaitable[T]],
+    what: str,
+    on_unreachable: Callable[[], None] | None = None,
+) -> T:
+    """`step()`, tried again while the database is unreachable (see the module's doc).
+    `on_unreachable` is called once, when the database is first found unreachable (before
+    waiting, and before giving up): to keep what the step was to record (kept_steps.py)."""
     give_up_at = time.monotonic() + _time_left()
     wait = FIRST_WAIT
     while True:
         try:
             return await step()
         except Exception as exc:
-            if not database_unreachable(exc) or time.monotonic() + wait > give_up_at:
+            if not database_unreachable(exc):
+                raise
+            if on_unreachable is not None:
+                on_unreachable()
+                on_unreachable = None
+            if time.monotonic() + wait > give_up_at:
                 raise
             logger.warning(
                 "%s: the database is unreachable (%s); trying again in %.2gs",

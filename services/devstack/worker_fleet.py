@@ -19,6 +19,7 @@ from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.client import Client
 
 from activities.db.engine import create_engine, create_session_factory
+from activities.db.outages import database_unreachable
 from services.devstack.processes import Child, ChildSpec, wait_until
 from services.pools.catalog import PoolCatalog, PoolSpec
 from services.pools.scaling import all_desired
@@ -47,6 +48,7 @@ class WorkerFleet:
         self._workers: dict[str, list[Child]] = {pool.name: [] for pool in pools}
         self._draining: set[asyncio.Task[None]] = set()
         self._loop: asyncio.Task[None] | None = None
+        self._database_away = False
 
     def workers(self, pool: str) -> list[Child]:
         """The pool's serving worker processes (not those draining), oldest first."""
@@ -110,8 +112,14 @@ class WorkerFleet:
             await asyncio.sleep(RECONCILE_SECONDS)
             try:
                 await self.reconcile(await self._desired())
-            except Exception:
-                logger.exception("reconciling the worker fleet failed; retrying")
+            except Exception as exc:
+                if not database_unreachable(exc):
+                    logger.exception("reconciling the worker fleet failed; retrying")
+                elif not self._database_away:  # once per outage, not a traceback a second
+                    logger.warning("the worker fleet waits for the database to answer again")
+                self._database_away = database_unreachable(exc)
+            else:
+                self._database_away = False
 
     async def _desired(self) -> dict[str, int]:
         async with self._sessions() as session:

@@ -33,6 +33,7 @@ from services.model_groups import load_model_groups
 from services.pools.catalog import PoolCatalog, PoolSpec
 from services.settings import Settings
 from services.temporal_client import connect_temporal
+from services.worker.database_outages import DatabaseOutages
 from services.worker.runner import workflow_runner
 from workflows.agent_task import AgentTaskWorkflow
 from workflows.contracts.agents import AgentConfig
@@ -85,6 +86,7 @@ def build_workers(
                 graceful_shutdown_timeout=graceful_shutdown,
                 max_cached_workflows=max_cached_workflows,
                 workflow_runner=runner,
+                interceptors=[DatabaseOutages()],
                 # heartbeats reach Temporal within a second, well inside policies.HEARTBEAT_TIMEOUT
                 max_heartbeat_throttle_interval=HEARTBEAT_FLUSH,
                 # a workflow whose worker died moves to the pool's queue after this long

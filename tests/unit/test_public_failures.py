@@ -3,16 +3,26 @@ masked; any other exception as the step and its type, never its text (SQL, param
 
 from __future__ import annotations
 
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    RetryState,
+    TimeoutError,
+    TimeoutType,
+)
 
+from workflows.contracts.lifecycle import DATABASE_UNREACHABLE
 from workflows.contracts.memory import CONTEXT_EXCEEDED
 from workflows.failures import public_failure
+from workflows.policies import DATABASE_OUTAGE_LIMIT
 
 
-def failed(activity_type: str, cause: BaseException) -> ActivityError:
+def failed(
+    activity_type: str, cause: BaseException, retry_state: RetryState | None = None
+) -> ActivityError:
     error = ActivityError(
         "activity error", scheduled_event_id=5, started_event_id=6, identity="worker@host-7",
-        activity_type=activity_type, activity_id="9", retry_state=None,
+        activity_type=activity_type, activity_id="9", retry_state=retry_state,
     )  # fmt: skip
     error.__cause__ = cause
     return error
@@ -45,3 +55,24 @@ def test_an_unknown_step_still_reads_in_words() -> None:
     assert public_failure(failed("new_step", ApplicationError("x", type="KeyError"))) == (
         "a step failed (KeyError); the details are in the service's logs"
     )
+
+
+def test_a_database_outage_reads_as_one_and_says_how_long_it_was_waited_out() -> None:
+    unreachable = ApplicationError("the database is unreachable", type=DATABASE_UNREACHABLE)
+    assert public_failure(failed("model_turn", unreachable)) == (
+        "the model call failed: the database was unreachable"
+    )
+    minutes = int(DATABASE_OUTAGE_LIMIT.total_seconds() // 60)
+    gave_up = (
+        f"recording the task's end failed: the database stayed unreachable for {minutes} minutes"
+    )
+    # retried until the next retry would pass the schedule-to-close: the last failure
+    assert public_failure(failed("finish_task", unreachable, RetryState.TIMEOUT)) == gave_up
+    # or the timeout itself, caused by it
+    timed_out = TimeoutError(
+        "activity ScheduleToClose timeout",
+        type=TimeoutType.SCHEDULE_TO_CLOSE,
+        last_heartbeat_details=[],
+    )
+    timed_out.__cause__ = unreachable
+    assert public_failure(failed("finish_task", timed_out, RetryState.TIMEOUT)) == gave_up

@@ -11,6 +11,8 @@ from workflows.contracts.tasks import AdmissionPolicy, TaskStatus
 
 TASK_MISSING = "TaskMissing"
 """Error type: the task's row is gone, so there is nothing to record its steps in."""
+DATABASE_UNREACHABLE = "DatabaseUnreachable"
+"""Error type: Postgres could not be reached (retried; the worker's log has the details)."""
 
 
 class BeginTaskRequest(BaseModel):

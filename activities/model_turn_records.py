@@ -1,0 +1,117 @@
+"""What a model turn writes to Postgres, made from the model's reply, and the turn's result
+rebuilt from what an earlier attempt wrote.
+
+Pure functions of the reply: a retry that records a reply an earlier attempt kept
+(activities/kept_steps.py) writes exactly what that attempt would have written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from activities.db.events import EventRepository, NewEvent
+from activities.db.messages import NewMessage
+from activities.db.models import Message
+from activities.db.tasks import StepCounters
+from activities.model_replies import ParsedReply, parse_model_reply
+from activities.tools.registry import ToolRegistry
+from workflows.contracts.model_turns import ModelTurnRequest, ModelTurnResult
+from workflows.contracts.tool_calls import ToolCall
+
+
+@dataclass(frozen=True)
+class TurnRecord:
+    message: NewMessage
+    event: NewEvent
+    counters: StepCounters
+    parsed: ParsedReply
+    counted: int | None
+
+    def result(self, message_id: int) -> ModelTurnResult:
+        return ModelTurnResult(
+            message_id=message_id,
+            tool_calls=self.parsed.tool_calls,
+            final_text=self.parsed.final_text,
+            invalid_calls=self.parsed.invalid_calls,
+            prompt_tokens=self.counters.prompt_tokens,
+            completion_tokens=self.counters.completion_tokens,
+            cost_usd=self.counters.cost_usd,
+            counted_tokens=self.counted,
+        )
+
+
+def turn_record(
+    request: ModelTurnRequest,
+    reply: dict[str, Any],
+    duration_ms: int,
+    counted: int | None,
+    registry: ToolRegistry,
+) -> TurnRecord:
+    """The message, event and usage of one reply (as the LiteLLM proxy returned it)."""
+    message = reply["choices"][0]["message"]
+    usage = reply.get("usage") or {}
+    prompt_tokens = int(usage.get("prompt_tokens") or 0)
+    completion_tokens = int(usage.get("completion_tokens") or 0)
+    cached_tokens = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+    cost_usd = usage.get("cost_usd")
+    parsed = parse_model_reply(
+        request.tool_call_format,
+        message,
+        offered_tools=request.tools,
+        call_id_prefix=f"call-{request.iteration}",
+    )
+    for call in parsed.tool_calls:  # approval rules judge what the tool will receive
+        if call.id not in parsed.invalid_calls and call.name in registry:
+            call.arguments = registry.get(call.name).normalised(call.arguments)
+    event = NewEvent(
+        "llm_call",
+        {
+            "iteration": request.iteration,
+            "model": request.model,
+            "served_by": reply.get("model"),
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "cached_tokens": cached_tokens,
+            "cost_usd": cost_usd,
+            "counted_prompt_tokens": counted,
+            "duration_ms": duration_ms,
+            "tool_calls": [call.name for call in parsed.tool_calls],
+            "problems": parsed.problems,
+            "invalid_calls": parsed.invalid_calls,
+            "final_text": parsed.final_text,
+        },
+    )
+    row = NewMessage(
+        "assistant",
+        parsed.content,
+        tool_calls=[call.model_dump() for call in parsed.tool_calls] or None,
+    )
+    counters = StepCounters(
+        llm_calls=1,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        cost_usd=cost_usd or 0.0,
+        iterations=request.iteration + 1,
+    )
+    return TurnRecord(row, event, counters, parsed, counted)
+
+
+async def result_of_recorded_turn(
+    session: AsyncSession, step_key: str, row: Message
+) -> ModelTurnResult:
+    """Rebuild a turn's result from what its first attempt recorded."""
+    event = await EventRepository(session).find(row.task_id, step_key)
+    data = event.data if event is not None else {}
+    calls = [ToolCall.model_validate(c) for c in row.tool_calls or []]
+    return ModelTurnResult(
+        message_id=row.id,
+        tool_calls=calls,
+        final_text=None if calls else data.get("final_text", row.content or ""),
+        invalid_calls=data.get("invalid_calls") or {},
+        prompt_tokens=int(data.get("prompt_tokens") or 0),
+        completion_tokens=int(data.get("completion_tokens") or 0),
+        cost_usd=float(data.get("cost_usd") or 0.0),
+    )
