@@ -8,7 +8,7 @@ import contextlib
 import re
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType, PendingActivityState
@@ -46,7 +46,9 @@ async def fault_workers(
 async def started_attempt(
     handle: WorkflowHandle[object, object], activity: str, attempt: int, timeout: float = 60
 ) -> PendingActivityInfo:
-    """The pending `activity` once its attempt number `attempt` (or a later one) has started."""
+    """`activity` once its attempt number `attempt` (or a later one) has started: as Temporal
+    describes it while pending, or, when that attempt was over before a look found it pending,
+    as its history records it (the started event of a closed activity holds its last attempt)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         described = await handle.describe()
@@ -54,8 +56,30 @@ async def started_attempt(
             started = pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
             if pending.activity_type.name == activity and started and pending.attempt >= attempt:
                 return pending
+        if (closed := await _closed_attempt(handle, activity, attempt)) is not None:
+            return closed
         await asyncio.sleep(0.05)
     raise AssertionError(f"attempt {attempt} of {activity} did not start within {timeout}s")
+
+
+async def _closed_attempt(
+    handle: WorkflowHandle[object, object], activity: str, attempt: int
+) -> PendingActivityInfo | None:
+    events = (await handle.fetch_history()).events
+    scheduled = {
+        event.event_id: event.activity_task_scheduled_event_attributes.activity_type.name
+        for event in of_type(events, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
+    }
+    for event in of_type(events, EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED):
+        started = event.activity_task_started_event_attributes
+        if scheduled.get(started.scheduled_event_id) == activity and started.attempt >= attempt:
+            info = PendingActivityInfo(
+                attempt=started.attempt, last_worker_identity=started.identity
+            )
+            info.activity_type.name = activity
+            info.last_started_time.CopyFrom(event.event_time)
+            return info
+    return None
 
 
 def worker_of(workers: list[Child], pending: PendingActivityInfo) -> Child:
@@ -84,11 +108,11 @@ async def idle_workflow_holder(handle: WorkflowHandle[object, object], timeout: 
     raise AssertionError(f"the workflow was not idle within {timeout}s")
 
 
-def of_type(events: list[HistoryEvent], kind: EventType.ValueType) -> list[HistoryEvent]:
+def of_type(events: Sequence[HistoryEvent], kind: EventType.ValueType) -> list[HistoryEvent]:
     return [event for event in events if event.event_type == kind]
 
 
-def resumed_after_signal(events: list[HistoryEvent], signal_name: str) -> tuple[str, float]:
+def resumed_after_signal(events: Sequence[HistoryEvent], signal_name: str) -> tuple[str, float]:
     """Who started the first workflow task after the signal `signal_name`, and how many seconds
     after the signal reached Temporal (both times are the server's)."""
     signaled = next(
