@@ -28,6 +28,7 @@ from tests.integration.fault_helpers import (
     kill,
     of_type,
     resumed_after_signal,
+    seconds_after,
     started_attempt,
     worker_named,
     worker_of,
@@ -37,6 +38,10 @@ from tests.integration.test_approvals_flow import open_approvals
 from tests.stack import RunningStack
 from workflows import policies
 from workflows.contracts.approvals import APPROVAL_DECIDED
+
+# A generous bound on kill → retry in these tests: twice the 3.9 s bench worker-kill measures,
+# yet short of what a heartbeat timeout that fell back to 10 s (main before issue 11) would take.
+RETRY_WITHIN_SECONDS = 8.0
 
 
 async def until_event(api: httpx.AsyncClient, task_id: str, kind: str, timeout: float = 60) -> None:
@@ -103,12 +108,13 @@ async def test_killing_the_worker_during_a_model_call_retries_it_on_the_other(
         handle = client.get_workflow_handle(f"task-{task['id']}")
         first = await started_attempt(handle, "model_turn", 1)
         await served_at_least(stack, key, 1)  # the request is at the model when the worker dies
-        kill(worker_of(workers, first))
+        killed_at = kill(worker_of(workers, first))
         retry = await started_attempt(handle, "model_turn", 2)
         done = await wait_for_status(api, task["id"], timeout=60)
     await stack.scripted.forget(key)
 
     assert retry.last_worker_identity != first.last_worker_identity
+    assert seconds_after(retry, killed_at) < RETRY_WITHIN_SECONDS
     assert done["status"] == "succeeded" and done["result"] == "answered after the kill"
 
 
@@ -131,13 +137,14 @@ async def test_killing_the_worker_during_a_tool_call_repeats_only_that_call(
         handle = client.get_workflow_handle(f"task-{task['id']}")
         await until_event(api, task["id"], "tool_call")  # the write is done and recorded
         first = await started_attempt(handle, "run_tool", 1)  # so this is the wait
-        kill(worker_of(workers, first))
+        killed_at = kill(worker_of(workers, first))
         retry = await started_attempt(handle, "run_tool", 2)
         done = await wait_for_status(api, task["id"], timeout=90)
         log = await events(api, task["id"])
         files = (await api.get(f"/v1/tasks/{task['id']}/files")).json()
 
     assert retry.last_worker_identity != first.last_worker_identity
+    assert seconds_after(retry, killed_at) < RETRY_WITHIN_SECONDS
     assert done["status"] == "succeeded", done
     tools = [(e["data"]["name"], e["data"]["attempt"]) for e in log if e["type"] == "tool_call"]
     assert tools == [("write_file", 1), ("wait", 2)]  # the write once; the wait on its retry
