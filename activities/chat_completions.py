@@ -1,5 +1,8 @@
 """One chat completion through the LiteLLM proxy, with its failures sorted for Temporal: a
-request the gateway refuses is not retried, anything else is.
+request the gateway refuses is not retried, anything else is. Each failure is one short sentence
+with no chained exception: Temporal keeps a retried attempt's failure only up to 4 KiB
+(`limit.mutableStateActivityFailureSize.error`), and httpx's chain of tracebacks is larger, so
+the reason would read "Failure exceeds size limit." instead; the chain goes to the worker's log.
 
 Its cost comes from the proxy (`x-litellm-response-cost`: LiteLLM's price map for hosted
 models, the prices in a group's `litellm_params` for self-hosted ones) and is put in the
@@ -10,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from workflows.contracts.model_turns import MODEL_REQUEST_REJECTED
@@ -22,8 +26,12 @@ async def complete_chat(http: httpx.AsyncClient, body: dict[str, Any]) -> dict[s
     """`http` is pointed at the proxy and carries its key."""
     try:
         response = await http.post("/v1/chat/completions", json=body)
+    except httpx.TimeoutException as exc:
+        _log(exc)
+        raise ApplicationError(f"model gateway timed out: {type(exc).__name__}") from None
     except httpx.HTTPError as exc:
-        raise ApplicationError(f"model gateway unreachable: {type(exc).__name__}") from exc
+        _log(exc)
+        raise ApplicationError(f"model gateway unreachable: {type(exc).__name__}") from None
     if response.status_code in REJECTED_STATUSES:
         raise ApplicationError(
             f"model gateway rejected the request ({response.status_code}): {_error_text(response)}",
@@ -34,11 +42,31 @@ async def complete_chat(http: httpx.AsyncClient, body: dict[str, Any]) -> dict[s
         raise ApplicationError(
             f"model gateway failed ({response.status_code}): {_error_text(response)}"
         )
-    data: dict[str, Any] = response.json()
+    try:
+        data: dict[str, Any] = response.json()
+    except ValueError:
+        raise ApplicationError(
+            f"model gateway answered malformed JSON ({response.status_code})"
+        ) from None
+    if not _has_message(data):
+        raise ApplicationError(f"model gateway answered no message ({response.status_code})")
     usage = data.get("usage")
     if isinstance(usage, dict):
         usage["cost_usd"] = _cost(response)
     return data
+
+
+def _has_message(data: Any) -> bool:
+    """A chat completion whose first choice holds a message, as every reader of it expects."""
+    try:
+        return isinstance(data["choices"][0]["message"], dict)
+    except (TypeError, KeyError, IndexError):
+        return False
+
+
+def _log(exc: httpx.HTTPError) -> None:
+    if activity.in_activity():
+        activity.logger.warning("model gateway call failed: %r", exc, exc_info=exc)
 
 
 def _cost(response: httpx.Response) -> float | None:

@@ -134,8 +134,9 @@ class LlmActivities:
             return None
         try:
             counted = await self._tokens.count(request.model, body)
-        except TokenCountError as exc:
-            raise ApplicationError(str(exc)) from exc  # retried: the server may be back soon
+        except TokenCountError as exc:  # retried: the server may be back soon
+            activity.logger.warning("counting the prompt's tokens failed", exc_info=exc)
+            raise ApplicationError(str(exc)) from None  # short: chat_completions.py says why
         budget = request.context
         if (
             budget is not None

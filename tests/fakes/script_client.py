@@ -22,6 +22,8 @@ __all__ = [
     "ScriptedModel",
     "ScriptedToolCall",
     "reply_error",
+    "reply_hang",
+    "reply_malformed",
     "reply_text",
     "reply_tool_calls",
     "script_marker",
@@ -186,3 +188,12 @@ class ScriptedModel:
 def reply_malformed(*, delay_s: float = 0.0) -> Reply:
     """A 200 whose body is cut-off JSON, as a crashing or misbehaving server might send."""
     return Reply(malformed=True, delay_s=delay_s)
+
+
+HANG_SECONDS = 3600.0
+
+
+def reply_hang() -> Reply:
+    """No answer at all, as a stuck server gives: the request waits until the test forgets the
+    script (``ScriptedModel.forget``), or an hour."""
+    return Reply(content="answered once forgotten", delay_s=HANG_SECONDS)

@@ -6,7 +6,8 @@ completion whose messages carry that marker is answered with the key's next repl
 concurrent tests (pytest-xdist) apart on one server process. Running out of replies or forgetting
 the marker is an HTTP error, never a silent default, so a test that calls the model more often
 than it scripted fails loudly. ``model_replies`` answer every call naming a given model (say a
-summariser) with one fixed reply, outside the queue.
+summariser) with one fixed reply, outside the queue. Forgetting a key (``DELETE /_scripts/{key}``)
+ends the waits of its replies still in flight, so a test that scripted a hang lets it go.
 
 Like llama.cpp it renders prompts with a (fixed, fake) chat template and tokenizes them
 (``/apply-template``, ``/tokenize``), so a client counting tokens that way predicts the completion's
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
@@ -46,11 +48,13 @@ _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 429: 
 
 
 class ScriptedToolCall(BaseModel):
-    """One native tool call; ``arguments`` is sent as a JSON string, as OpenAI does."""
+    """One native tool call; ``arguments`` is sent as a JSON string, as OpenAI does, or
+    ``raw_arguments`` verbatim instead (say cut-off JSON, as a model stopped mid-call writes)."""
 
     name: str
     arguments: dict[str, Any] = Field(default_factory=dict)
     id: str | None = None
+    raw_arguments: str | None = None
 
 
 class Reply(BaseModel):
@@ -99,6 +103,7 @@ class _KeyState:
     requests: list[dict[str, Any]] = field(default_factory=list)
     prompts: list[dict[str, Any]] = field(default_factory=list)
     last_tokens: dict[str, list[int]] = field(default_factory=dict)  # by requested model
+    forgotten: asyncio.Event = field(default_factory=asyncio.Event)  # ends replies' delays
 
     def record_prompt(self, model: str, tokens: list[int], prompt_tokens: int) -> int:
         """Record a served prompt; returns its cached tokens: the leading tokens it shares with
@@ -205,7 +210,7 @@ class _Answer:
     def calls(self) -> list[dict[str, Any]]:
         return [
             {"id": c.id or f"call_{self.n}_{i}", "type": "function",
-             "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
+             "function": {"name": c.name, "arguments": _arguments(c)}}
             for i, c in enumerate(self.reply.tool_calls or [])
         ]  # fmt: skip
 
@@ -263,6 +268,10 @@ class _Answer:
             self.release()
 
 
+def _arguments(call: ScriptedToolCall) -> str:
+    return json.dumps(call.arguments) if call.raw_arguments is None else call.raw_arguments
+
+
 def _prometheus(gauges: list[tuple[str, str, str, float]]) -> str:
     lines = []
     for name, labels, help_text, value in gauges:
@@ -303,7 +312,9 @@ def create_app(model_names: tuple[str, ...] = ("fake-model",), kv_tokens: int = 
 
     @app.delete("/_scripts/{key}", status_code=204)
     async def delete_script(key: str) -> None:
-        state.scripts.pop(key, None)
+        """Forget the key; its replies still waiting out their delay are answered now."""
+        if (script := state.scripts.pop(key, None)) is not None:
+            script.forgotten.set()
 
     @app.put("/_load")
     async def put_load(load: LoadOverride, model: str | None = None) -> LoadOverride:
@@ -350,7 +361,9 @@ def create_app(model_names: tuple[str, ...] = ("fake-model",), kv_tokens: int = 
         answer = _Answer(reply, next(state.ids), model, prompt_tokens, cached_tokens, state)
         streaming = False
         try:
-            await asyncio.sleep(reply.delay_s)
+            if reply.delay_s > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(script.forgotten.wait(), reply.delay_s)
             if reply.status is not None:
                 message = f"scripted HTTP {reply.status} from script '{key}'"
                 return _error(reply.status, message, "scripted_error")

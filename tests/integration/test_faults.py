@@ -1,9 +1,12 @@
-"""Faults on the real stack, each ending in a task that completes (or fails with a reason in
-words), none lost, and no completed side-effecting tool call made twice.
+"""A worker SIGKILLed during a model call, a tool call or an approval wait, on the real stack:
+each task completes on the other worker, none is lost, and no completed side-effecting tool
+call is made twice; a call that is slow but alive is never taken for a dead one. (The model
+server's own faults: test_model_faults.py.)
 
 Workers here are the test's own (pool `faults`: tests/integration/fault_helpers.py), so
 killing them disturbs no other test. How fast a retry starts after a kill is measured by
-`python -m bench worker-kill` (docs/BENCHMARKS.md); these tests check what happens.
+`python -m bench worker-kill` (docs/BENCHMARKS.md); these tests check what happens, and
+that the configuration allows no more than 5 s.
 """
 
 from __future__ import annotations
@@ -13,27 +16,32 @@ import time
 from pathlib import Path
 
 import httpx
+from temporalio.api.enums.v1 import EventType
 
 from services.temporal_client import connect_temporal
-from services.worker.process import HEARTBEAT_FLUSH
-from tests.fakes.script_client import (
-    reply_error,
-    reply_malformed,
-    reply_text,
-    reply_tool_calls,
-    unique_key,
-)
+from services.worker.process import HEARTBEAT_FLUSH, STICKY_TIMEOUT
+from tests.fakes.script_client import reply_hang, reply_text, reply_tool_calls, unique_key
 from tests.integration.fault_helpers import (
     AGENT,
     fault_workers,
+    idle_workflow_holder,
     kill,
+    of_type,
+    resumed_after_signal,
+    seconds_after,
     started_attempt,
+    worker_named,
     worker_of,
 )
 from tests.integration.helpers import events, served_at_least, submit, wait_for_status
 from tests.integration.test_approvals_flow import open_approvals
 from tests.stack import RunningStack
 from workflows import policies
+from workflows.contracts.approvals import APPROVAL_DECIDED
+
+# A generous bound on kill → retry in these tests: twice the 3.9 s bench worker-kill measures,
+# yet short of what a heartbeat timeout that fell back to 10 s (main before issue 11) would take.
+RETRY_WITHIN_SECONDS = 8.0
 
 
 async def until_event(api: httpx.AsyncClient, task_id: str, kind: str, timeout: float = 60) -> None:
@@ -53,6 +61,34 @@ def test_a_dead_workers_activity_is_retried_within_five_seconds_by_design() -> N
     assert HEARTBEAT_FLUSH < policies.HEARTBEAT_TIMEOUT / 2  # a late flush is not a death
     for retry in (policies.MODEL_CALL_RETRY, policies.TOOL_CALL_RETRY):
         assert retry.initial_interval == policies.FIRST_RETRY_AFTER
+    for heartbeat in (policies.MODEL_CALL_HEARTBEAT, policies.TOOL_CALL_HEARTBEAT):
+        assert heartbeat == policies.HEARTBEAT_TIMEOUT
+    # a workflow held by a dead worker moves to the others this long after its next event
+    assert STICKY_TIMEOUT.total_seconds() <= 4
+
+
+async def test_a_slow_but_alive_call_outlives_the_heartbeat_timeout_on_its_first_attempt(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    """A model call and a tool call each twice as long as the heartbeat timeout: heartbeats
+    sent while they run keep them alive, so neither is retried nor asked twice."""
+    slow = 2 * policies.HEARTBEAT_TIMEOUT.total_seconds()
+    key = unique_key("slow-alive")
+    marker = await stack.scripted.script(
+        key,
+        [reply_tool_calls([("wait", {"seconds": slow})], delay_s=slow), reply_text("patient")],
+    )
+    client = await connect_temporal(stack.settings)
+    async with fault_workers(stack, tmp_path, count=1), stack.api() as api:
+        task = await submit(api, AGENT, f"take your time {marker}")
+        done = await wait_for_status(api, task["id"], timeout=60)
+    history = await client.get_workflow_handle(f"task-{task['id']}").fetch_history()
+    started = of_type(history.events, EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED)
+
+    assert done["status"] == "succeeded" and done["result"] == "patient", done
+    attempts = {e.activity_task_started_event_attributes.attempt for e in started}
+    assert len(started) >= 2 and attempts == {1}  # the model call and the wait among them
+    assert (await stack.scripted.status(key))["served"] == 2
 
 
 async def test_killing_the_worker_during_a_model_call_retries_it_on_the_other(
@@ -62,7 +98,7 @@ async def test_killing_the_worker_during_a_model_call_retries_it_on_the_other(
     marker = await stack.scripted.script(
         key,
         [
-            reply_text("lost with the worker", delay_s=30),  # in flight at the kill
+            reply_hang(),  # in flight at the kill: no answer until the test forgets it
             reply_text("answered after the kill"),
         ],
     )
@@ -72,11 +108,13 @@ async def test_killing_the_worker_during_a_model_call_retries_it_on_the_other(
         handle = client.get_workflow_handle(f"task-{task['id']}")
         first = await started_attempt(handle, "model_turn", 1)
         await served_at_least(stack, key, 1)  # the request is at the model when the worker dies
-        kill(worker_of(workers, first))
+        killed_at = kill(worker_of(workers, first))
         retry = await started_attempt(handle, "model_turn", 2)
         done = await wait_for_status(api, task["id"], timeout=60)
+    await stack.scripted.forget(key)
 
     assert retry.last_worker_identity != first.last_worker_identity
+    assert seconds_after(retry, killed_at) < RETRY_WITHIN_SECONDS
     assert done["status"] == "succeeded" and done["result"] == "answered after the kill"
 
 
@@ -89,7 +127,7 @@ async def test_killing_the_worker_during_a_tool_call_repeats_only_that_call(
         unique_key("kill-tool"),
         [
             reply_tool_calls([("write_file", {"path": "drafts/once.txt", "content": "1"})]),
-            reply_tool_calls([("wait", {"seconds": 20})]),
+            reply_tool_calls([("wait", {"seconds": 8})]),
             reply_text("done"),
         ],
     )
@@ -99,13 +137,14 @@ async def test_killing_the_worker_during_a_tool_call_repeats_only_that_call(
         handle = client.get_workflow_handle(f"task-{task['id']}")
         await until_event(api, task["id"], "tool_call")  # the write is done and recorded
         first = await started_attempt(handle, "run_tool", 1)  # so this is the wait
-        kill(worker_of(workers, first))
+        killed_at = kill(worker_of(workers, first))
         retry = await started_attempt(handle, "run_tool", 2)
         done = await wait_for_status(api, task["id"], timeout=90)
         log = await events(api, task["id"])
         files = (await api.get(f"/v1/tasks/{task['id']}/files")).json()
 
     assert retry.last_worker_identity != first.last_worker_identity
+    assert seconds_after(retry, killed_at) < RETRY_WITHIN_SECONDS
     assert done["status"] == "succeeded", done
     tools = [(e["data"]["name"], e["data"]["attempt"]) for e in log if e["type"] == "tool_call"]
     assert tools == [("write_file", 1), ("wait", 2)]  # the write once; the wait on its retry
@@ -115,6 +154,8 @@ async def test_killing_the_worker_during_a_tool_call_repeats_only_that_call(
 async def test_killing_the_worker_while_a_call_waits_for_approval_loses_nothing(
     stack: RunningStack, tmp_path: Path
 ) -> None:
+    """The worker holding the waiting workflow dies; the decision wakes it on the other one,
+    which runs the approved write once."""
     marker = await stack.scripted.script(
         unique_key("kill-approval"),
         [
@@ -123,11 +164,13 @@ async def test_killing_the_worker_while_a_call_waits_for_approval_loses_nothing(
         ],
     )
     approver = await stack.create_key("approver", "fault-approver")
+    client = await connect_temporal(stack.settings)
     async with fault_workers(stack, tmp_path) as workers, stack.api() as api:
         task = await submit(api, AGENT, f"report {marker}")
+        handle = client.get_workflow_handle(f"task-{task['id']}")
         await wait_for_status(api, task["id"], {"waiting_approval"}, timeout=60)
-        for worker in workers[:1]:
-            kill(worker)  # whichever held the workflow in its cache, one of them is gone
+        holder = await idle_workflow_holder(handle)
+        kill(worker_named(workers, holder))
         async with stack.api(approver) as approvals:
             [pending] = await open_approvals(approvals, task["id"])
             decided = await approvals.post(
@@ -135,53 +178,13 @@ async def test_killing_the_worker_while_a_call_waits_for_approval_loses_nothing(
             )
         done = await wait_for_status(api, task["id"], timeout=60)
         written = await api.get(f"/v1/tasks/{task['id']}/files/out/report.txt")
+        log = await events(api, task["id"])
+    resumed_by, _ = resumed_after_signal((await handle.fetch_history()).events, APPROVAL_DECIDED)
 
     assert decided.status_code == 200, decided.text
+    assert resumed_by != holder  # the decision was taken up by the worker still alive
     assert done["status"] == "succeeded" and done["result"] == "saved"
     assert written.text == "r"
-
-
-async def test_model_server_errors_are_retried_and_the_task_completes(
-    stack: RunningStack, tmp_path: Path
-) -> None:
-    """A 500, a cut-off JSON body and a call to a tool the agent does not have: the first two
-    are retried (the model is asked again), the third is an error the model reads."""
-    key = unique_key("model-faults")
-    marker = await stack.scripted.script(
-        key,
-        [
-            reply_error(500),
-            reply_malformed(),
-            reply_tool_calls([("rm_rf", {"path": "/"})]),
-            reply_text("recovered"),
-        ],
-    )
-    async with fault_workers(stack, tmp_path, count=1), stack.api() as api:
-        task = await submit(api, AGENT, f"hi {marker}")
-        done = await wait_for_status(api, task["id"], timeout=90)
-        log = await events(api, task["id"])
-
-    assert done["status"] == "succeeded" and done["result"] == "recovered", done
-    [invalid] = [e["data"] for e in log if e["type"] == "tool_call"]
-    assert invalid["is_error"] and "tool 'rm_rf' is not available" in invalid["result"]
-    assert (await stack.scripted.status(key))["served"] == 4
-
-
-async def test_a_hanging_model_server_is_given_up_on_and_asked_again(
-    stack: RunningStack, tmp_path: Path
-) -> None:
-    """The worker's model-call timeout (AGENTRY_LLM_TIMEOUT_SECONDS, 5 s for this worker)
-    ends the hung attempt; the retry gets an answer."""
-    key = unique_key("model-hang")
-    marker = await stack.scripted.script(
-        key, [reply_text("never arrives", delay_s=120), reply_text("answered")]
-    )
-    async with (
-        fault_workers(stack, tmp_path, count=1, AGENTRY_LLM_TIMEOUT_SECONDS="5"),
-        stack.api() as api,
-    ):
-        task = await submit(api, AGENT, f"hi {marker}")
-        done = await wait_for_status(api, task["id"], timeout=90)
-
-    assert done["status"] == "succeeded" and done["result"] == "answered", done
-    assert (await stack.scripted.status(key))["served"] == 2
+    assert [(e["data"]["name"], e["data"]["attempt"]) for e in log if e["type"] == "tool_call"] == [
+        ("write_file", 1)
+    ]

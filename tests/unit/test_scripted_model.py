@@ -14,7 +14,9 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from tests.fakes.script_client import (
     ScriptedModel,
+    ScriptedToolCall,
     reply_error,
+    reply_hang,
     reply_text,
     reply_tool_calls,
     script_marker,
@@ -454,3 +456,32 @@ async def test_health_and_models(http: httpx.AsyncClient) -> None:
     assert (await http.get("/health")).json() == {"status": "ok"}
     models = (await http.get("/v1/models")).json()
     assert [m["id"] for m in models["data"]] == ["fake-model"]
+
+
+async def test_raw_arguments_are_sent_as_written(
+    model: ScriptedModel, http: httpx.AsyncClient
+) -> None:
+    key = unique_key()
+    cut_off = ScriptedToolCall(name="calculator", raw_arguments='{"expression": "6*')
+    await model.script(key, [reply_tool_calls([cut_off])])
+    body = (await chat(http, script_marker(key))).json()
+    assert body["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"] == (
+        '{"expression": "6*'
+    )
+
+
+async def test_forgetting_a_script_ends_the_hang_of_its_reply_in_flight(
+    model: ScriptedModel, http: httpx.AsyncClient
+) -> None:
+    key = unique_key()
+    await model.script(key, [reply_hang()])
+    call = asyncio.create_task(chat(http, script_marker(key)))
+    for _ in range(100):
+        if (await model.status(key))["served"] == 1:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)
+    assert not call.done()
+    await model.forget(key)
+    answered = await asyncio.wait_for(call, 5)
+    assert answered.status_code == 200
