@@ -24,6 +24,11 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
     worker.add_argument(
         "--pool", action="append", help="pool to serve (repeatable; declared in pools_file)"
     )
+    worker.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve /metrics on this port (default AGENTRY_WORKER_METRICS_PORT; 0: not served)",
+    )
     worker.set_defaults(func=_worker)
     commands.add_parser("gateway", help="run the REST gateway").set_defaults(func=_gateway)
     commands.add_parser("migrate", help="apply database migrations").set_defaults(func=_migrate)
@@ -101,7 +106,7 @@ def _worker(args: argparse.Namespace) -> int:
     from services.worker.process import run_worker
 
     settings = get_settings()
-    uvloop.run(run_worker(settings, args.pool or settings.worker_pools))
+    uvloop.run(run_worker(settings, args.pool or settings.worker_pools, args.metrics_port))
     return 0
 
 

@@ -1,0 +1,308 @@
+"""The metrics' logic without a stack: what each step adds, who may read /metrics, the admission
+holds, and the gateway's Postgres gauges across a cache period and an outage."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from typing import Any
+
+import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
+
+from activities.db.live_counts import LiveCounts, OpenApprovals
+from activities.model_admission import AdmissionLimits
+from activities.model_load import ModelLoad
+from services.gateway.metrics import LiveGauges
+from services.metrics_access import metrics_refusal
+from services.worker.metered_admission import MeteredAdmissionGate
+from services.worker.metrics import WorkerMetrics
+from services.worker.metrics_interceptor import ActivityMetrics
+from services.worker.metrics_server import MetricsServer
+from workflows.contracts.lifecycle import FinishTaskRequest
+from workflows.contracts.memory import MemoryConfig, SummarizeRequest, SummarizeResult
+from workflows.contracts.model_turns import ModelTurnRequest, ModelTurnResult
+from workflows.contracts.tasks import TaskStatus
+from workflows.contracts.tool_calls import ToolCall, ToolCallRequest, ToolCallResult
+
+QUEUE = "agentry-default"
+
+
+def samples(text: bytes | str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample of a page: (name, labels) → value."""
+    text = text.decode() if isinstance(text, bytes) else text
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def value(
+    page: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
+) -> float:
+    return page.get((name, frozenset(labels.items())), 0.0)
+
+
+def turn_request(model: str = "agent-default") -> ModelTurnRequest:
+    return ModelTurnRequest(
+        task_id="t", iteration=0, model=model, message_ids=[1], tools=[], tool_call_format="text"
+    )
+
+
+# --- worker: what a step adds ------------------------------------------------------------------
+
+
+def test_a_model_turn_adds_its_call_tokens_and_cost() -> None:
+    metrics = WorkerMetrics()
+    meter = ActivityMetrics(metrics, tools=["calculator"])
+    result = ModelTurnResult(
+        message_id=1, prompt_tokens=120, completion_tokens=30, cached_tokens=100,
+        cost_usd=0.0025, duration_ms=1500,
+    )  # fmt: skip
+    meter.record(QUEUE, "model_turn", turn_request(), result, "completed", 1.6)
+    page = samples(generate_latest(metrics.registry))
+    model = {"pool": "default", "model": "agent-default"}
+    assert value(page, "agentry_model_call_duration_seconds_count", **model) == 1
+    assert value(page, "agentry_model_call_duration_seconds_sum", **model) == 1.5
+    turn = {**model, "purpose": "turn"}
+    assert value(page, "agentry_model_tokens_total", **turn, kind="prompt") == 120
+    assert value(page, "agentry_model_tokens_total", **turn, kind="completion") == 30
+    assert value(page, "agentry_model_tokens_total", **turn, kind="cached") == 100
+    assert value(page, "agentry_model_cost_usd_total", **turn) == pytest.approx(0.0025)
+    step = {"pool": "default", "activity": "model_turn", "outcome": "completed"}
+    assert value(page, "agentry_activity_duration_seconds_count", **step) == 1
+
+
+def test_a_turn_that_asks_for_a_summary_first_is_no_model_call() -> None:
+    metrics = WorkerMetrics()
+    meter = ActivityMetrics(metrics, tools=[])
+    result = ModelTurnResult(message_id=0, needs_summary=True, counted_tokens=9000)
+    meter.record(QUEUE, "model_turn", turn_request(), result, "completed", 0.2)
+    page = samples(generate_latest(metrics.registry))
+    assert not any(name.startswith("agentry_model_") for name, _ in page)
+
+
+def test_a_summary_counts_its_summariser_s_tokens_and_cost() -> None:
+    metrics = WorkerMetrics()
+    request = SummarizeRequest(
+        task_id="t", iteration=3, model="agent-default", message_ids=[1, 2],
+        memory=MemoryConfig(summarize_threshold=100, model="agent-small"), tokens_before=900,
+    )  # fmt: skip
+    result = SummarizeResult(
+        message_ids=[3], prompt_tokens=800, completion_tokens=60, cost_usd=0.001
+    )
+    ActivityMetrics(metrics, tools=[]).record(QUEUE, "summarize", request, result, "completed", 2.0)
+    page = samples(generate_latest(metrics.registry))
+    summary = {"pool": "default", "model": "agent-small", "purpose": "summary"}
+    assert value(page, "agentry_model_tokens_total", **summary, kind="prompt") == 800
+    assert value(page, "agentry_model_cost_usd_total", **summary) == pytest.approx(0.001)
+
+
+OK, ERROR = ToolCallResult(message_id=1), ToolCallResult(message_id=1, is_error=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "rejection", "result", "tool", "outcome"),
+    [
+        ("calculator", None, OK, "calculator", "ok"),
+        ("calculator", None, ERROR, "calculator", "error"),
+        ("calculator", "rejected by alice", ERROR, "calculator", "rejected"),
+        ("made_up_tool_7f3a", None, ERROR, "unknown", "error"),
+        ("calculator", None, None, "calculator", "failed"),
+    ],
+)
+def test_a_tool_call_is_timed_by_tool_and_outcome_and_made_up_names_add_no_series(
+    name: str, rejection: str | None, result: Any, tool: str, outcome: str
+) -> None:
+    metrics = WorkerMetrics()
+    request = ToolCallRequest(
+        task_id="t", iteration=1, call=ToolCall(id="c", name=name), rejection=rejection
+    )
+    ActivityMetrics(metrics, tools=["calculator"]).record(
+        QUEUE, "run_tool", request, result, "completed" if result else "failed", 0.3
+    )
+    page = samples(generate_latest(metrics.registry))
+    labels = {"pool": "default", "tool": tool, "outcome": outcome}
+    assert value(page, "agentry_tool_call_duration_seconds_count", **labels) == 1
+    assert name == tool or not any(("tool", name) in labels_ for _, labels_ in page)
+
+
+@pytest.mark.parametrize(
+    ("code", "label", "stop"),
+    [("budget_exceeded", "budget_exceeded", True), ("spend_limit", "spend_limit", True),
+     ("runaway_detected", "runaway_detected", True), ("max_iterations", "max_iterations", False),
+     ("something_new", "other", False)],
+)  # fmt: skip
+def test_a_finished_task_is_counted_by_status_and_code_and_guardrail_stops_apart(
+    code: str, label: str, stop: bool
+) -> None:
+    metrics = WorkerMetrics()
+    meter = ActivityMetrics(metrics, tools=[])
+    failed = FinishTaskRequest(task_id="t", status=TaskStatus.failed, error_code=code)
+    meter.record(QUEUE, "finish_task", failed, None, "completed", 0.01)
+    done = FinishTaskRequest(task_id="u", status=TaskStatus.succeeded)
+    meter.record(QUEUE, "finish_task", done, None, "completed", 0.01)
+    meter.record(QUEUE, "finish_task", done, None, "failed", 0.01)  # not recorded: retried later
+    page = samples(generate_latest(metrics.registry))
+    finished = "agentry_tasks_finished_total"
+    assert value(page, finished, pool="default", status="failed", code=label) == 1
+    assert value(page, finished, pool="default", status="succeeded", code="") == 1
+    assert value(page, "agentry_task_stops_total", pool="default", code=label) == (1 if stop else 0)
+
+
+# --- worker: admission holds -------------------------------------------------------------------
+
+
+async def test_a_held_model_call_is_counted_with_its_cause_and_how_it_ended() -> None:
+    now = [100.0]
+    gate = MeteredAdmissionGate(
+        ["agent-default"], AdmissionLimits(queue_limit=2, bypass_priority=1), clock=lambda: now[0]
+    )
+    metrics = WorkerMetrics()
+    gate.meter(metrics, ["agent-default"])
+    gate.observe("agent-default", ModelLoad(queued=5, running=4, kv_usage=0.5, sampled_at=100.0))
+    assert (await gate.admit("agent-default", priority=1)).reason is None  # bypasses: not held
+    waiting = asyncio.create_task(gate.admit("agent-default", priority=3, max_wait=30))
+    await asyncio.sleep(0)
+    page = samples(generate_latest(metrics.registry))
+    assert value(page, "agentry_model_calls_held", model="agent-default") == 1
+    gate.observe("agent-default", ModelLoad(queued=0, running=1, kv_usage=0.1, sampled_at=101.0))
+    assert (await waiting).reason is not None
+    gate.observe("agent-default", ModelLoad(queued=9, running=4, kv_usage=0.5, sampled_at=102.0))
+    assert (await gate.admit("agent-default", priority=3, max_wait=0)).timed_out
+    page = samples(generate_latest(metrics.registry))
+    held = "agentry_model_admission_hold_seconds_count"
+    assert value(page, held, model="agent-default", cause="queue", outcome="admitted") == 1
+    assert value(page, held, model="agent-default", cause="queue", outcome="timed_out") == 1
+    assert value(page, "agentry_model_calls_held", model="agent-default") == 0
+
+
+# --- who may read /metrics ---------------------------------------------------------------------
+
+
+def test_without_a_token_only_loopback_callers_read_metrics() -> None:
+    assert metrics_refusal(None, None, "127.0.0.1") is None
+    assert metrics_refusal(None, None, "::1") is None
+    refused = metrics_refusal(None, "Bearer anything", "10.1.2.3")
+    assert refused is not None and refused[0] == 403
+    assert metrics_refusal(None, None, None) is not None
+
+
+def test_with_a_token_every_caller_must_send_it() -> None:
+    token = SecretStr("s3cret-metrics")
+    assert metrics_refusal(token, "Bearer s3cret-metrics", "10.1.2.3") is None
+    assert metrics_refusal(token, "bearer s3cret-metrics", "127.0.0.1") is None
+    for header in (None, "Bearer wrong", "Basic s3cret-metrics", "s3cret-metrics"):
+        refused = metrics_refusal(token, header, "127.0.0.1")
+        assert refused is not None and refused[0] == 401, header
+
+
+class _FakeSdk:
+    def read(self) -> bytes:
+        return b"# TYPE temporal_request_total counter\ntemporal_request_total 3\n"
+
+
+def _get(
+    server: MetricsServer, path: str, remote: str, token: str | None = None
+) -> tuple[str, bytes]:
+    environ: dict[str, Any] = {"PATH_INFO": path, "REMOTE_ADDR": remote, "wsgi.input": io.BytesIO()}
+    if token:
+        environ["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    answered: list[str] = []
+    body = b"".join(server.app(environ, lambda status, headers: answered.append(status)))
+    return answered[0], body
+
+
+def test_a_worker_page_holds_its_own_metrics_then_the_temporal_sdk_s() -> None:
+    metrics = WorkerMetrics()
+    metrics.tasks_finished.labels("default", "succeeded", "").inc()
+    server = MetricsServer(metrics, _FakeSdk(), SecretStr("tok"))  # type: ignore[arg-type]
+    status, body = _get(server, "/metrics", "10.0.0.9", token="tok")
+    assert status.startswith("200")
+    page = samples(body)
+    assert (
+        value(page, "agentry_tasks_finished_total", pool="default", status="succeeded", code="")
+        == 1
+    )
+    assert value(page, "temporal_request_total") == 3
+    assert _get(server, "/metrics", "10.0.0.9")[0].startswith("401")
+    assert _get(server, "/other", "127.0.0.1", token="tok")[0].startswith("404")
+
+
+# --- gateway: gauges read from Postgres ---------------------------------------------------------
+
+
+class _Gauges(LiveGauges):
+    """LiveGauges reading scripted counts instead of Postgres."""
+
+    def __init__(self, readings: list[LiveCounts | Exception], now: list[float]) -> None:
+        super().__init__(cache_seconds=5, clock=lambda: now[0])
+        self.readings = readings
+        self.reads = 0
+
+    async def _read(self) -> LiveCounts:
+        reading = self.readings[min(self.reads, len(self.readings) - 1)]
+        self.reads += 1
+        if isinstance(reading, Exception):
+            raise reading
+        return reading
+
+
+def _page(gauges: LiveGauges) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    from prometheus_client import CollectorRegistry
+
+    registry = CollectorRegistry()
+    registry.register(gauges)
+    return samples(generate_latest(registry))
+
+
+async def test_live_gauges_show_every_agent_and_status_and_the_oldest_approval() -> None:
+    counts = LiveCounts(
+        tasks={("clerk", "waiting_approval"): 2, ("assistant", "running"): 1},
+        approvals={"clerk": OpenApprovals(count=3, oldest_age_seconds=42.5)},
+    )
+    gauges = _Gauges([counts], now=[0.0])
+    gauges._agents = ("assistant", "clerk", "researcher")
+    await gauges.refresh()
+    page = _page(gauges)
+    assert value(page, "agentry_metrics_database_up") == 1
+    assert value(page, "agentry_live_tasks", agent="clerk", status="waiting_approval") == 2
+    assert (
+        "agentry_live_tasks",
+        frozenset({("agent", "researcher"), ("status", "queued")}),
+    ) in page
+    assert value(page, "agentry_approvals_waiting", agent="clerk") == 3
+    assert value(page, "agentry_approval_oldest_wait_seconds", agent="clerk") == 42.5
+    assert value(page, "agentry_approvals_waiting", agent="assistant") == 0
+
+
+async def test_live_gauges_read_postgres_once_per_cache_period() -> None:
+    now = [0.0]
+    gauges = _Gauges([LiveCounts()], now)
+    await asyncio.gather(*(gauges.refresh() for _ in range(5)))
+    now[0] = 4.9
+    await gauges.refresh()
+    assert gauges.reads == 1
+    now[0] = 5.1
+    await gauges.refresh()
+    assert gauges.reads == 2
+
+
+async def test_while_postgres_is_away_the_gauges_are_absent_not_zero() -> None:
+    now = [0.0]
+    running = LiveCounts(tasks={("assistant", "running"): 4})
+    gauges = _Gauges([running, ConnectionRefusedError(), running], now)
+    await gauges.refresh()
+    now[0] = 10
+    await gauges.refresh()
+    page = _page(gauges)
+    assert value(page, "agentry_metrics_database_up") == 0
+    assert not any(name == "agentry_live_tasks" for name, _ in page)
+    now[0] = 20
+    await gauges.refresh()
+    page = _page(gauges)
+    assert value(page, "agentry_metrics_database_up") == 1
+    assert value(page, "agentry_live_tasks", agent="assistant", status="running") == 4
