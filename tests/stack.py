@@ -90,6 +90,8 @@ async def start_stack(
         "litellm_url": f"http://127.0.0.1:{free_port()}",
         "litellm_config": ROOT / "tests" / "litellm-test-config.yaml",
         "default_model_port": free_port(),
+        # the fleet's workers serve /metrics on this port and the next ones
+        "worker_metrics_port": free_port(),
         "small_model_port": free_port(),
         "cancel_wait_seconds": 10,
         "approval_webhook_url": f"http://127.0.0.1:{webhook_port}/hook",

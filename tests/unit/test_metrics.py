@@ -7,6 +7,7 @@ import asyncio
 import io
 from typing import Any
 
+import httpx
 import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -15,8 +16,10 @@ from pydantic import SecretStr
 from activities.db.live_counts import LiveCounts, OpenApprovals
 from activities.model_admission import AdmissionLimits
 from activities.model_load import ModelLoad
+from services.gateway.app import create_app
 from services.gateway.metrics import LiveGauges
 from services.metrics_access import metrics_refusal
+from services.settings import Settings
 from services.worker.metered_admission import MeteredAdmissionGate
 from services.worker.metrics import WorkerMetrics
 from services.worker.metrics_interceptor import ActivityMetrics
@@ -306,3 +309,38 @@ async def test_while_postgres_is_away_the_gauges_are_absent_not_zero() -> None:
     page = _page(gauges)
     assert value(page, "agentry_metrics_database_up") == 1
     assert value(page, "agentry_live_tasks", agent="assistant", status="running") == 4
+
+
+# --- the gateway's /metrics endpoint ------------------------------------------------------------
+
+
+async def _gateway_get(token: str | None, client_host: str, send: str | None) -> httpx.Response:
+    """GET /metrics of a gateway whose lifespan never opened a database (as in an outage)."""
+    settings = Settings(_env_file=None, metrics_token=token)
+    transport = httpx.ASGITransport(app=create_app(settings), client=(client_host, 40000))
+    headers = {"Authorization": f"Bearer {send}"} if send else {}
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+        return await http.get("/metrics", headers=headers)
+
+
+async def test_the_gateway_answers_loopback_refuses_elsewhere_without_a_token() -> None:
+    assert (await _gateway_get(None, "127.0.0.1", None)).status_code == 200
+    refused = await _gateway_get(None, "203.0.113.7", None)
+    assert refused.status_code == 403
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "AGENTRY_METRICS_TOKEN" in refused.json()["detail"]
+
+
+async def test_with_a_token_the_gateway_wants_it_even_from_loopback() -> None:
+    assert (await _gateway_get("tok-1", "127.0.0.1", None)).status_code == 401
+    assert (await _gateway_get("tok-1", "203.0.113.7", "wrong")).status_code == 401
+    answered = await _gateway_get("tok-1", "203.0.113.7", "tok-1")
+    assert answered.status_code == 200
+
+
+async def test_without_its_database_the_gateway_still_serves_its_metrics() -> None:
+    answered = await _gateway_get(None, "127.0.0.1", None)
+    assert answered.status_code == 200
+    page = samples(answered.text)
+    assert value(page, "agentry_metrics_database_up") == 0
+    assert not any(name == "agentry_live_tasks" for name, _ in page)

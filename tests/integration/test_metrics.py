@@ -1,0 +1,133 @@
+"""Prometheus metrics on the real stack: a task run through it shows on a worker's /metrics
+(finished status, model calls, tokens, cost, tool calls, and the Temporal SDK's own metrics) and
+on the gateway's (requests, tasks in flight, an approval waiting with its age)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import httpx
+
+from tests.fakes.script_client import reply_text, reply_tool_calls, unique_key
+from tests.integration.helpers import submit, wait_for_status
+from tests.stack import RunningStack
+from tests.unit.test_metrics import samples
+
+Page = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+# Temporal SDK metrics the Grafana dashboard shows (deploy/grafana/dashboards/agentry.json):
+# they come from the SDK's Rust core, not from a registry of ours, so this test checks them
+TEMPORAL_SDK_METRICS_ON_DASHBOARD = (
+    "temporal_activity_execution_latency_seconds_bucket",
+    "temporal_activity_schedule_to_start_latency_seconds_bucket",
+    "temporal_workflow_task_schedule_to_start_latency_seconds_bucket",
+    "temporal_worker_task_slots_available",
+    "temporal_sticky_cache_size",
+)
+
+
+async def read_page(url: str) -> Page:
+    async with httpx.AsyncClient(timeout=10) as http:
+        answer = await http.get(url)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("text/plain")
+    return samples(answer.text)
+
+
+async def pool_workers_page(stack: RunningStack, pool: str) -> Page:
+    """The pool's workers' metrics, added up (a task may run on any of them)."""
+    fleet = stack.stack.fleet
+    assert fleet is not None
+    ports = [
+        port for name, port in fleet.metrics_ports().items() if name.startswith(f"worker-{pool}-")
+    ]
+    assert ports, fleet.metrics_ports()
+    total: Page = defaultdict(float)
+    for port in ports:
+        for key, value in (await read_page(f"http://127.0.0.1:{port}/metrics")).items():
+            total[key] += value
+    return total
+
+
+def value(page: Page, name: str, **labels: str) -> float:
+    return page.get((name, frozenset(labels.items())), 0.0)
+
+
+async def test_a_task_shows_on_its_worker_s_metrics_with_its_calls_tokens_and_cost(
+    stack: RunningStack,
+) -> None:
+    key = unique_key("metrics")
+    marker = await stack.scripted.script(
+        key,
+        [
+            reply_text(
+                '<tool_call>{"name": "calculator", "arguments": {"expression": "6*7"}}</tool_call>',
+                prompt_tokens=500,
+                completion_tokens=40,
+            ),
+            reply_text("The answer is 42.", prompt_tokens=600, completion_tokens=10),
+        ],
+    )
+    before = await pool_workers_page(stack, "default")
+    async with stack.api() as api:
+        task = await submit(api, "scripted-text", f"What is 6*7? {marker}")
+        done = await wait_for_status(api, task["id"])
+    assert done["status"] == "succeeded", done
+    after = await pool_workers_page(stack, "default")
+
+    def grew(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert grew("agentry_tasks_finished_total", pool="default", status="succeeded", code="") >= 1
+    model = {"pool": "default", "model": "scripted"}
+    assert grew("agentry_model_call_duration_seconds_count", **model) >= 2
+    turn = {**model, "purpose": "turn"}
+    assert grew("agentry_model_tokens_total", **turn, kind="prompt") >= 1100
+    assert grew("agentry_model_tokens_total", **turn, kind="completion") >= 50
+    # LiteLLM prices the scripted group per token (tests/litellm-test-config.yaml)
+    assert grew("agentry_model_cost_usd_total", **turn) >= done["usage"]["cost_usd"] > 0
+    tool = {"pool": "default", "tool": "calculator", "outcome": "ok"}
+    assert grew("agentry_tool_call_duration_seconds_count", **tool) >= 1
+    step = {"pool": "default", "activity": "model_turn", "outcome": "completed"}
+    assert grew("agentry_activity_duration_seconds_count", **step) >= 2
+
+    names = {name for name, _ in after}
+    missing = [name for name in TEMPORAL_SDK_METRICS_ON_DASHBOARD if name not in names]
+    assert missing == [], sorted(n for n in names if n.startswith("temporal_"))
+
+
+async def test_a_waiting_approval_shows_on_the_gateway_with_its_age(stack: RunningStack) -> None:
+    key = unique_key("metrics-approval")
+    marker = await stack.scripted.script(
+        key,
+        [
+            reply_tool_calls([("write_file", {"path": "reports/m.txt", "content": "x"})]),
+            reply_text("Saved."),
+        ],
+    )
+    metrics_url = f"{stack.info.gateway_url}/metrics"
+    async with (
+        stack.api() as api,
+        stack.api(await stack.create_key("approver", "metrics-approver")) as approver,
+    ):
+        task = await submit(api, "scripted-approvals", f"save it {marker}")
+        await wait_for_status(api, task["id"], {"waiting_approval"})
+        page = await read_page(metrics_url)
+        agent = "scripted-approvals"
+        assert value(page, "agentry_metrics_database_up") == 1
+        assert value(page, "agentry_approvals_waiting", agent=agent) >= 1
+        assert value(page, "agentry_approval_oldest_wait_seconds", agent=agent) > 0
+        assert value(page, "agentry_live_tasks", agent=agent, status="waiting_approval") >= 1
+        submitted = {"method": "POST", "route": "/v1/tasks", "status": "201"}
+        assert value(page, "agentry_http_requests_total", **submitted) >= 1
+        # a task id never becomes a label: routes are templates
+        assert not any(task["id"] in str(labels) for _, labels in page)
+
+        [approval] = (await approver.get("/v1/approvals", params={"task_id": task["id"]})).json()[
+            "items"
+        ]
+        decided = await approver.post(
+            f"/v1/approvals/{approval['id']}/decision", json={"decision": "approve"}
+        )
+        assert decided.status_code == 200, decided.text
+        assert (await wait_for_status(api, task["id"]))["status"] == "succeeded"
