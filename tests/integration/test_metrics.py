@@ -8,6 +8,7 @@ from collections import defaultdict
 
 import httpx
 
+from tests.deploy.test_monitoring import TEMPORAL_SDK_METRICS_ON_DASHBOARD
 from tests.fakes.script_client import reply_text, reply_tool_calls, unique_key
 from tests.integration.helpers import submit, wait_for_status
 from tests.stack import RunningStack
@@ -15,15 +16,13 @@ from tests.unit.test_metrics import samples
 
 Page = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
-# Temporal SDK metrics the Grafana dashboard shows (deploy/grafana/dashboards/agentry.json):
-# they come from the SDK's Rust core, not from a registry of ours, so this test checks them
-TEMPORAL_SDK_METRICS_ON_DASHBOARD = (
-    "temporal_activity_execution_latency_seconds_bucket",
-    "temporal_activity_schedule_to_start_latency_seconds_bucket",
-    "temporal_workflow_task_schedule_to_start_latency_seconds_bucket",
-    "temporal_worker_task_slots_available",
-    "temporal_sticky_cache_size",
-)
+# the labels the dashboard groups the Temporal SDK's metrics by
+TEMPORAL_LABELS_ON_DASHBOARD = {
+    "temporal_activity_schedule_to_start_latency_seconds_bucket": {"task_queue"},
+    "temporal_workflow_task_schedule_to_start_latency_seconds_bucket": {"task_queue"},
+    "temporal_activity_execution_latency_seconds_bucket": {"activity_type"},
+    "temporal_worker_task_slots_available": {"task_queue", "worker_type"},
+}
 
 
 async def read_page(url: str) -> Page:
@@ -91,9 +90,13 @@ async def test_a_task_shows_on_its_worker_s_metrics_with_its_calls_tokens_and_co
     step = {"pool": "default", "activity": "model_turn", "outcome": "completed"}
     assert grew("agentry_activity_duration_seconds_count", **step) >= 2
 
+    # the Temporal SDK's own metrics, as the Grafana dashboard asks for them
     names = {name for name, _ in after}
     missing = [name for name in TEMPORAL_SDK_METRICS_ON_DASHBOARD if name not in names]
     assert missing == [], sorted(n for n in names if n.startswith("temporal_"))
+    for name, wanted in TEMPORAL_LABELS_ON_DASHBOARD.items():
+        labelled = [dict(labels) for found, labels in after if found == name]
+        assert any(wanted <= set(labels) for labels in labelled), (name, labelled[:1])
 
 
 async def test_a_waiting_approval_shows_on_the_gateway_with_its_age(stack: RunningStack) -> None:
