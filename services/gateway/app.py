@@ -46,6 +46,7 @@ from services.model_groups import load_model_groups
 from services.pools.catalog import PoolCatalog
 from services.settings import Settings, get_settings
 from services.temporal_client import connect_temporal
+from services.temporal_metrics import TemporalSdkMetrics
 
 DESCRIPTION = """\
 Run AI agents as durable tasks. Submit a task with `POST /v1/tasks`, then poll
@@ -104,7 +105,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.task_feed = feed = TaskFeed(database_url)
         feed.start()
         opened.push_async_callback(feed.stop)
-        state.temporal_client = client = await connect_temporal(settings)
+        # the SDK's client metrics (RPC latencies and failures) join the gateway's /metrics
+        state.metrics.sdk = sdk = TemporalSdkMetrics.start()
+        runtime = sdk.runtime if sdk is not None else None
+        state.temporal_client = client = await connect_temporal(settings, runtime=runtime)
         state.decision_outbox = outbox = DecisionOutbox(
             session_factory, client, settings.approval_resignal_seconds
         )

@@ -1,6 +1,6 @@
-"""What the gateway shows on /metrics: its HTTP requests, and what is in flight across the
+"""What the gateway shows on /metrics: its HTTP requests, what is in flight across the
 platform (tasks not yet final, approvals waiting for a person and the oldest one's age), read
-from Postgres when scraped.
+from Postgres when scraped, and its Temporal client's metrics (services/temporal_metrics.py).
 
 The Postgres figures are read at most every `metrics_cache_seconds` however many scrapers ask,
 by one query at a time and within `READ_TIMEOUT_SECONDS`. While Postgres does not answer they
@@ -15,12 +15,19 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.db.live_counts import LiveCountRepository, LiveCounts
+from services.temporal_metrics import TemporalSdkMetrics
 from workflows.contracts.tasks import TaskStatus
 
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -119,9 +126,13 @@ def _families() -> dict[str, GaugeMetricFamily]:
 
 
 class GatewayMetrics:
+    """The gateway's registry; `sdk`, once the lifespan connects to Temporal, the Temporal
+    SDK's client metrics, served after the registry's."""
+
     def __init__(self, live: LiveGauges) -> None:
         self.registry = registry = CollectorRegistry()
         self.live = live
+        self.sdk: TemporalSdkMetrics | None = None
         registry.register(live)
         self.requests = Counter(
             "agentry_http_requests",
@@ -136,3 +147,10 @@ class GatewayMetrics:
             buckets=HTTP_BUCKETS,
             registry=registry,
         )
+
+    async def page(self) -> bytes:
+        """The whole /metrics page: Postgres figures refreshed if due, then the SDK's."""
+        await self.live.refresh()
+        own = generate_latest(self.registry)
+        sdk = await asyncio.to_thread(self.sdk.read) if self.sdk is not None else b""
+        return own + sdk

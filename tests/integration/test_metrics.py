@@ -22,6 +22,7 @@ TEMPORAL_LABELS_ON_DASHBOARD = {
     "temporal_workflow_task_schedule_to_start_latency_seconds_bucket": {"task_queue"},
     "temporal_activity_execution_latency_seconds_bucket": {"activity_type"},
     "temporal_worker_task_slots_available": {"task_queue", "worker_type"},
+    "temporal_request_latency_seconds_bucket": {"operation"},
 }
 
 
@@ -125,6 +126,9 @@ async def test_a_waiting_approval_shows_on_the_gateway_with_its_age(stack: Runni
         assert value(page, "agentry_http_requests_total", **submitted) >= 1
         # a task id never becomes a label: routes are templates
         assert not any(task["id"] in str(labels) for _, labels in page)
+        # the gateway's Temporal client (it started the task's workflow)
+        started = [labels for name, labels in page if name == "temporal_request_total"]
+        assert ("operation", "StartWorkflowExecution") in set().union(*started), started
 
         [approval] = (await approver.get("/v1/approvals", params={"task_id": task["id"]})).json()[
             "items"

@@ -4,7 +4,7 @@ is decided by services/metrics_access.py (a metrics token, or loopback when none
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from services.gateway.deps import SettingsDep
 from services.gateway.errors import ProblemError
@@ -16,8 +16,9 @@ router = APIRouter(tags=["metrics"])
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request, settings: SettingsDep) -> Response:
-    """The gateway's metrics in Prometheus' text format. Figures read from Postgres are left
-    out while it is unreachable (`agentry_metrics_database_up 0`); the answer is still 200."""
+    """The gateway's metrics in Prometheus' text format, then the Temporal SDK's client
+    metrics. Figures read from Postgres are left out while it is unreachable
+    (`agentry_metrics_database_up 0`); the answer is still 200."""
     client = request.client.host if request.client else None
     refusal = metrics_refusal(settings.metrics_token, request.headers.get("authorization"), client)
     if refusal is not None:
@@ -25,5 +26,4 @@ async def metrics(request: Request, settings: SettingsDep) -> Response:
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         raise ProblemError(status, why, kind="metrics-refused", headers=headers)
     gateway: GatewayMetrics = request.app.state.metrics
-    await gateway.live.refresh()
-    return Response(generate_latest(gateway.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(await gateway.page(), media_type=CONTENT_TYPE_LATEST)
