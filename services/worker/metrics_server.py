@@ -46,8 +46,12 @@ class MetricsServer:
     def app(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != "/metrics":
             return _plain(start_response, "404 Not Found", "metrics are at /metrics")
+        forwarded = "HTTP_FORWARDED" in environ or "HTTP_X_FORWARDED_FOR" in environ
         refusal = metrics_refusal(
-            self._token, environ.get("HTTP_AUTHORIZATION"), environ.get("REMOTE_ADDR")
+            self._token,
+            environ.get("HTTP_AUTHORIZATION"),
+            environ.get("REMOTE_ADDR"),
+            forwarded,
         )
         if refusal is not None:
             status, why = refusal

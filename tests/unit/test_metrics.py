@@ -189,6 +189,9 @@ async def test_a_held_model_call_is_counted_with_its_cause_and_how_it_ended() ->
 def test_without_a_token_only_loopback_callers_read_metrics() -> None:
     assert metrics_refusal(None, None, "127.0.0.1") is None
     assert metrics_refusal(None, None, "::1") is None
+    assert metrics_refusal(None, None, "::ffff:127.0.0.1") is None
+    proxied = metrics_refusal(None, None, "127.0.0.1", forwarded=True)  # a proxy on this host
+    assert proxied is not None and proxied[0] == 403
     refused = metrics_refusal(None, "Bearer anything", "10.1.2.3")
     assert refused is not None and refused[0] == 403
     assert metrics_refusal(None, None, None) is not None
@@ -314,17 +317,25 @@ async def test_while_postgres_is_away_the_gauges_are_absent_not_zero() -> None:
 # --- the gateway's /metrics endpoint ------------------------------------------------------------
 
 
-async def _gateway_get(token: str | None, client_host: str, send: str | None) -> httpx.Response:
-    """GET /metrics of a gateway whose lifespan never opened a database (as in an outage)."""
+async def _gateway_get(
+    token: str | None, client_host: str, send: str | None, **more: str
+) -> httpx.Response:
+    """GET /metrics of a gateway whose lifespan never opened a database (as in an outage);
+    `more` are headers (`x_forwarded_for=` sends X-Forwarded-For)."""
+    headers = {name.replace("_", "-"): value for name, value in more.items()}
     settings = Settings(_env_file=None, metrics_token=token)
     transport = httpx.ASGITransport(app=create_app(settings), client=(client_host, 40000))
-    headers = {"Authorization": f"Bearer {send}"} if send else {}
+    if send:
+        headers["Authorization"] = f"Bearer {send}"
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
         return await http.get("/metrics", headers=headers)
 
 
 async def test_the_gateway_answers_loopback_refuses_elsewhere_without_a_token() -> None:
     assert (await _gateway_get(None, "127.0.0.1", None)).status_code == 200
+    # a reverse proxy on the same host forwards strangers from loopback: refused
+    proxied = await _gateway_get(None, "127.0.0.1", None, x_forwarded_for="198.51.100.4")
+    assert proxied.status_code == 403
     refused = await _gateway_get(None, "203.0.113.7", None)
     assert refused.status_code == 403
     assert refused.headers["content-type"] == "application/problem+json"

@@ -20,7 +20,10 @@ async def metrics(request: Request, settings: SettingsDep) -> Response:
     metrics. Figures read from Postgres are left out while it is unreachable
     (`agentry_metrics_database_up 0`); the answer is still 200."""
     client = request.client.host if request.client else None
-    refusal = metrics_refusal(settings.metrics_token, request.headers.get("authorization"), client)
+    forwarded = "forwarded" in request.headers or "x-forwarded-for" in request.headers
+    refusal = metrics_refusal(
+        settings.metrics_token, request.headers.get("authorization"), client, forwarded
+    )
     if refusal is not None:
         status, why = refusal
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
