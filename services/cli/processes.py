@@ -80,6 +80,9 @@ def _dev(_: argparse.Namespace) -> int:
 
 
 def _banner(info: StackInfo) -> str:
+    metrics = f"{info.gateway_url}/metrics"
+    if info.first_worker_metrics_url:  # the fleet's next workers take the next ports
+        metrics += f", workers {info.first_worker_metrics_url} and the next ports"
     lines = [
         "",
         "Agentry is running.",
@@ -87,6 +90,7 @@ def _banner(info: StackInfo) -> str:
         f"  Temporal UI {info.temporal_ui_url or '(external Temporal)'}",
         f"  LiteLLM     {info.litellm_url}",
         f"  API key     {info.api_key}",
+        f"  Metrics     {metrics}",
         "",
         "Submit a task:",
         f"  curl -s -X POST {info.gateway_url}/v1/tasks \\",
