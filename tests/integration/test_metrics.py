@@ -26,9 +26,15 @@ TEMPORAL_LABELS_ON_DASHBOARD = {
 }
 
 
-async def read_page(url: str) -> Page:
+async def read_page(stack: RunningStack, url: str) -> Page:
+    """A /metrics page, read with the stack's metrics token."""
+    token = stack.settings.metrics_token
+    assert token is not None
+    headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
     async with httpx.AsyncClient(timeout=10) as http:
-        answer = await http.get(url)
+        refused = await http.get(url)
+        answer = await http.get(url, headers=headers)
+    assert refused.status_code == 401, refused.text  # the token is wanted, even on loopback
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"].startswith("text/plain")
     return samples(answer.text)
@@ -38,13 +44,13 @@ async def pool_workers_page(stack: RunningStack, pool: str) -> Page:
     """The pool's workers' metrics, added up (a task may run on any of them)."""
     fleet = stack.stack.fleet
     assert fleet is not None
-    ports = [
-        port for name, port in fleet.metrics_ports().items() if name.startswith(f"worker-{pool}-")
-    ]
-    assert ports, fleet.metrics_ports()
+    every = fleet.metrics_ports()
+    assert len(set(every.values())) == len(every) > 1, every  # each worker a port of its own
+    ports = [port for name, port in every.items() if name.startswith(f"worker-{pool}-")]
+    assert ports, every
     total: Page = defaultdict(float)
     for port in ports:
-        for key, value in (await read_page(f"http://127.0.0.1:{port}/metrics")).items():
+        for key, value in (await read_page(stack, f"http://127.0.0.1:{port}/metrics")).items():
             total[key] += value
     return total
 
@@ -116,7 +122,7 @@ async def test_a_waiting_approval_shows_on_the_gateway_with_its_age(stack: Runni
     ):
         task = await submit(api, "scripted-approvals", f"save it {marker}")
         await wait_for_status(api, task["id"], {"waiting_approval"})
-        page = await read_page(metrics_url)
+        page = await read_page(stack, metrics_url)
         agent = "scripted-approvals"
         assert value(page, "agentry_metrics_database_up") == 1
         assert value(page, "agentry_approvals_waiting", agent=agent) >= 1
