@@ -1,5 +1,6 @@
 """What a worker process counts for Prometheus: its steps (activities), model calls with their
-tokens and cost, tool calls, finished tasks and guardrail stops, and admission holds.
+tokens and cost, tool calls, approvals asked for and expired, finished tasks and guardrail
+stops, and admission holds.
 
 One registry per process, filled by the activity interceptor (metrics_interceptor.py) and the
 metered admission gate (metered_admission.py), served by metrics_server.py. Labels are bounded
@@ -83,6 +84,19 @@ class WorkerMetrics:
             "agentry_task_stops",
             "Tasks stopped by a guardrail: budget_exceeded, spend_limit or runaway_detected.",
             ["pool", "code"],
+            registry=registry,
+        )
+        self.approvals_requested = Counter(
+            "agentry_approvals_requested",
+            "Tool calls held for a person's decision, by tool.",
+            ["pool", "tool"],
+            registry=registry,
+        )
+        self.approvals_expired = Counter(
+            "agentry_approvals_expired",
+            "Approval deadlines that passed, by what the approval became: timed_out (rejected), "
+            "escalated, or the decision that beat the deadline.",
+            ["pool", "outcome"],
             registry=registry,
         )
         self.admission_hold_seconds = Histogram(

@@ -19,6 +19,7 @@ from temporalio import activity
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 from services.worker.metrics import STOP_CODES, WorkerMetrics, error_code_label
+from workflows.contracts.approvals import ExpireApprovalResult, RequestApprovalsRequest
 from workflows.contracts.lifecycle import FinishTaskRequest
 from workflows.contracts.memory import SummarizeRequest, SummarizeResult
 from workflows.contracts.model_turns import ModelTurnRequest, ModelTurnResult
@@ -54,19 +55,26 @@ class ActivityMetrics(Interceptor):
         metrics = self._metrics
         metrics.activity_seconds.labels(pool, activity_type, outcome).observe(seconds)
         if isinstance(request, ToolCallRequest):
-            tool = request.call.name if request.call.name in self._tools else "unknown"
-            metrics.tool_call_seconds.labels(pool, tool, _tool_outcome(request, result)).observe(
-                seconds
-            )
+            metrics.tool_call_seconds.labels(
+                pool, self._tool(request.call.name), _tool_outcome(request, result)
+            ).observe(seconds)
         elif isinstance(result, ModelTurnResult) and isinstance(request, ModelTurnRequest):
             self._model_turn(pool, request.model, result)
         elif isinstance(result, SummarizeResult) and isinstance(request, SummarizeRequest):
             self._usage(pool, request.memory.model, "summary", result)
+        elif isinstance(request, RequestApprovalsRequest) and outcome == "completed":
+            for needed in request.needed:
+                metrics.approvals_requested.labels(pool, self._tool(needed.call.name)).inc()
+        elif isinstance(result, ExpireApprovalResult):
+            metrics.approvals_expired.labels(pool, result.outcome.value).inc()
         elif isinstance(request, FinishTaskRequest) and outcome == "completed":
             code = error_code_label(request.error_code)
             metrics.tasks_finished.labels(pool, request.status.value, code).inc()
             if code in STOP_CODES:
                 metrics.task_stops.labels(pool, code).inc()
+
+    def _tool(self, name: str) -> str:
+        return name if name in self._tools else "unknown"
 
     def _model_turn(self, pool: str, model: str, result: ModelTurnResult) -> None:
         if result.needs_summary:  # nothing was sent: the prompt is summarised first

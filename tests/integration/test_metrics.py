@@ -116,6 +116,7 @@ async def test_a_waiting_approval_shows_on_the_gateway_with_its_age(stack: Runni
         ],
     )
     metrics_url = f"{stack.info.gateway_url}/metrics"
+    before = await pool_workers_page(stack, "default")
     async with (
         stack.api() as api,
         stack.api(await stack.create_key("approver", "metrics-approver")) as approver,
@@ -144,3 +145,9 @@ async def test_a_waiting_approval_shows_on_the_gateway_with_its_age(stack: Runni
         )
         assert decided.status_code == 200, decided.text
         assert (await wait_for_status(api, task["id"]))["status"] == "succeeded"
+    after = await pool_workers_page(stack, "default")
+    requested = {"pool": "default", "tool": "write_file"}
+    assert (
+        value(after, "agentry_approvals_requested_total", **requested)
+        - value(before, "agentry_approvals_requested_total", **requested)
+    ) >= 1

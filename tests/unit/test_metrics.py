@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -24,6 +25,13 @@ from services.worker.metered_admission import MeteredAdmissionGate
 from services.worker.metrics import WorkerMetrics
 from services.worker.metrics_interceptor import ActivityMetrics
 from services.worker.metrics_server import MetricsServer
+from workflows.contracts.approvals import (
+    ApprovalNeeded,
+    ApprovalOutcome,
+    ExpireApprovalRequest,
+    ExpireApprovalResult,
+    RequestApprovalsRequest,
+)
 from workflows.contracts.lifecycle import FinishTaskRequest
 from workflows.contracts.memory import MemoryConfig, SummarizeRequest, SummarizeResult
 from workflows.contracts.model_turns import ModelTurnRequest, ModelTurnResult
@@ -154,6 +162,29 @@ def test_a_finished_task_is_counted_by_status_and_code_and_guardrail_stops_apart
     assert value(page, finished, pool="default", status="failed", code=label) == 1
     assert value(page, finished, pool="default", status="succeeded", code="") == 1
     assert value(page, "agentry_task_stops_total", pool="default", code=label) == (1 if stop else 0)
+
+
+def test_approvals_asked_for_and_deadlines_passed_are_counted() -> None:
+    metrics = WorkerMetrics()
+    meter = ActivityMetrics(metrics, tools=["write_file"])
+    deadline = datetime(2030, 1, 1, tzinfo=UTC)
+    needed = [
+        ApprovalNeeded(call=ToolCall(id=f"c{i}", name=name), reason="rule", deadline_at=deadline,
+                       on_timeout="reject", escalation_deadline_seconds=0)
+        for i, name in enumerate(["write_file", "write_file", "invented_tool"])
+    ]  # fmt: skip
+    asked = RequestApprovalsRequest(
+        task_id="t", iteration=1, assistant_message_id=1, message_ids=[1], needed=needed
+    )
+    meter.record(QUEUE, "request_approvals", asked, None, "completed", 0.05)
+    expired = ExpireApprovalRequest(approval_id="a", action="reject")
+    outcome = ExpireApprovalResult(outcome=ApprovalOutcome.timed_out)
+    meter.record(QUEUE, "expire_approval", expired, outcome, "completed", 0.01)
+    page = samples(generate_latest(metrics.registry))
+    requested = "agentry_approvals_requested_total"
+    assert value(page, requested, pool="default", tool="write_file") == 2
+    assert value(page, requested, pool="default", tool="unknown") == 1
+    assert value(page, "agentry_approvals_expired_total", pool="default", outcome="timed_out") == 1
 
 
 # --- worker: admission holds -------------------------------------------------------------------
