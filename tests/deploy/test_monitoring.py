@@ -31,6 +31,7 @@ TEMPORAL_SDK_METRICS_ON_DASHBOARD = (
     "temporal_worker_task_slots_available",
     "temporal_sticky_cache_size",
     "temporal_request_latency_seconds_bucket",
+    "temporal_workflow_endtoend_latency_seconds_bucket",
 )
 """The Temporal SDK's metrics the dashboard shows. They come from the SDK's Rust core, not from
 a registry of ours: tests/integration/test_metrics.py finds each on a running worker."""
