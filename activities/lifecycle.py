@@ -34,7 +34,7 @@ class LifecycleActivities:
         session_factory: async_sessionmaker[AsyncSession],
         trace: TraceExport = NO_TRACE_EXPORT,
     ) -> None:
-        """`trace` is told when a task begins and when it finishes."""
+        """`trace` is told when a task finishes."""
         self._sessions = session_factory
         self._trace = trace
 
@@ -66,7 +66,6 @@ class LifecycleActivities:
                 ids.append((await steps.record(task.id, "system", system)).id)
             user = await steps.record(task.id, "input", NewMessage("user", task.input))
             ids.append(user.id)
-        self._trace.task_began(request.task_id)
         return BeginTaskResult(message_ids=ids)
 
     @activity.defn

@@ -19,11 +19,9 @@ from workflows.contracts.tool_calls import ToolCallRequest
 class TraceExport:
     """The hooks, each doing nothing; an exporter overrides them."""
 
-    def task_began(self, task_id: str) -> None:
-        """The task is running (its opening messages are stored)."""
-
     def task_finished(self, task_id: str) -> None:
-        """The task's final status is stored."""
+        """The task's final status is stored (the task's own observation is sent once, then:
+        Langfuse may keep every copy of an observation sent twice)."""
 
     def model_call(
         self, request: ModelTurnRequest, event: dict[str, Any], reply: NewMessage

@@ -28,6 +28,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
 
+from activities.langfuse_export.families import Family
 from activities.langfuse_export.observations import Observation
 
 TRACER_NAME = "agentry"
@@ -74,15 +75,11 @@ class LangfuseEmitter:
         )
         self._tracer = self._provider.get_tracer(TRACER_NAME)
 
-    def emit(
-        self,
-        observation: Observation,
-        trace_id: str,
-        parent_id: str | None,
-        trace_name: str | None = None,
-    ) -> None:
-        """Send one finished observation; `parent_id` None makes it its trace's root, which
-        names the trace (`trace_name`)."""
+    def emit(self, observation: Observation, family: Family, parent_id: str | None) -> None:
+        """Send one finished observation of the family's trace; `parent_id` None makes it the
+        trace's root. Every observation carries the trace's name and task (Langfuse v4 reads
+        trace attributes from each observation)."""
+        trace_id = family.trace_id
         parent = Context()
         if parent_id is not None:
             context = trace.SpanContext(
@@ -101,11 +98,10 @@ class LangfuseEmitter:
             _chosen.reset(token)
         if parent_id is not None:
             span.set_attribute(IS_APP_ROOT, False)
-        if trace_name is not None:
-            span.set_attribute(LangfuseOtelSpanAttributes.TRACE_NAME, trace_name)
-            span.set_attribute(LangfuseOtelSpanAttributes.TRACE_TAGS, ["agentry", trace_name])
-            key = f"{LangfuseOtelSpanAttributes.TRACE_METADATA}.task_id"
-            span.set_attribute(key, json.dumps(observation.task_id))
+        span.set_attribute(LangfuseOtelSpanAttributes.TRACE_NAME, family.trace_name)
+        span.set_attribute(LangfuseOtelSpanAttributes.TRACE_TAGS, ["agentry", family.trace_name])
+        key = f"{LangfuseOtelSpanAttributes.TRACE_METADATA}.task_id"
+        span.set_attribute(key, json.dumps(family.root_task_id))
         fields: dict[str, Any] = {
             "input": observation.input,
             "output": observation.output,

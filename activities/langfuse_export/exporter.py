@@ -58,9 +58,6 @@ class LangfuseExport(TraceExport):
 
     # ---- the hooks: queue and return ----
 
-    def task_began(self, task_id: str) -> None:
-        self._submit(lambda: self._task(task_id))
-
     def task_finished(self, task_id: str) -> None:
         self._submit(lambda: self._task(task_id))
 
@@ -126,12 +123,10 @@ class LangfuseExport(TraceExport):
 
     async def _send(self, observation: Observation) -> None:
         family = await self._families.of(observation.task_id)
-        if observation.is_task:
-            parent = family.delegated_by
-            name = observation.name if parent is None else None  # the family's root names it
-        else:
-            parent, name = task_observation_id(observation.task_id), None
-        self._emitter.emit(observation, family.trace_id, parent, trace_name=name)
+        parent = (
+            family.delegated_by if observation.is_task else task_observation_id(observation.task_id)
+        )
+        self._emitter.emit(observation, family, parent)
 
     async def _task(self, task_id: str) -> None:
         async with self._sessions() as session:

@@ -1,6 +1,6 @@
-"""Which trace a task belongs to: the one of the task its family started from, the sub-agents'
-tasks nested under the calls that delegated to them. Read from the tasks' parent links in
-Postgres once per task and process: a task's parent never changes."""
+"""Which trace a task belongs to: the one of the task its family started from (named after
+that task's agent), the sub-agents' tasks nested under the calls that delegated to them. Read
+from the tasks' parent links in Postgres once per task and process: they never change."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ MAX_HOPS = 16  # far beyond the delegation depth limit: a guard against a broken
 
 @dataclass(frozen=True)
 class Family:
+    root_task_id: str
     trace_id: str
+    trace_name: str  # the root task's agent
     delegated_by: str | None  # a sub-agent's task: the observation of the delegating call
 
 
@@ -33,9 +35,11 @@ class TaskFamilies:
         if known is not None:
             self._known.move_to_end(task_id)
             return known
-        root = await self._root_of(task_id)
+        root, agent = await self._root_of(task_id)
         family = Family(
+            root_task_id=root,
             trace_id=trace_id(root),
+            trace_name=agent,
             delegated_by=None if root == task_id else delegation_observation_id(task_id),
         )
         self._known[task_id] = family
@@ -43,12 +47,16 @@ class TaskFamilies:
             self._known.popitem(last=False)
         return family
 
-    async def _root_of(self, task_id: str) -> str:
-        current = task_id
+    async def _root_of(self, task_id: str) -> tuple[str, str]:
+        """The root task's id and agent."""
+        current, agent = task_id, ""
         async with self._sessions() as session:
             for _ in range(MAX_HOPS):
                 row = await session.get(Task, uuid.UUID(current))
-                if row is None or row.parent_task_id is None:
+                if row is None:
+                    break
+                agent = row.agent
+                if row.parent_task_id is None:
                     break
                 current = str(row.parent_task_id)
-        return current
+        return current, agent

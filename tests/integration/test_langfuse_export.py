@@ -109,7 +109,13 @@ async def test_a_task_arrives_as_one_langfuse_trace(
     assert {span["trace_id"] for span in received} == {Langfuse.create_trace_id(seed=task_id)}
     basic = base64.b64encode(f"{PUBLIC_KEY}:{SECRET_KEY}".encode()).decode()
     assert {span["authorization"] for span in received} == {f"Basic {basic}"}
-    spans = _latest_by_id(received)
+    spans = {span["span_id"]: span for span in received}
+    assert len(spans) == len(received)  # each observation sent once
+    # the trace's attributes on every observation (Langfuse v4 reads them from each)
+    assert {_attr(span, "langfuse.trace.name") for span in received} == {AGENT}
+    assert {_attr(span, "langfuse.trace.metadata.task_id") for span in received} == {
+        json.dumps(task_id)
+    }
 
     root = spans[task_observation_id(task_id)]
     assert root["parent_span_id"] is None
@@ -166,7 +172,6 @@ async def test_a_task_arrives_as_one_langfuse_trace(
     assert delegated["name"] == f"delegate {HELPER}" and _text(delegated, "output") == "seven"
     child_root = spans[task_observation_id(child_id)]
     assert child_root["parent_span_id"] == delegated["span_id"]
-    assert _attr(child_root, "langfuse.trace.name") is None  # the parent's task names the trace
     assert _text(child_root, "output") == "seven"
     child_turns = _children(spans, child_root, "generation")
     assert len(child_turns) == len(child["llm_calls"]) == 2
@@ -174,20 +179,11 @@ async def test_a_task_arrives_as_one_langfuse_trace(
     assert _json(child_tool, "input") == {"expression": "3+4"}
     assert _text(child_tool, "output") == "7"
 
-    # nothing else, each observation once, and no secret in what was sent
+    # nothing else, and no secret in what was sent
     assert len(spans) == 1 + 3 + 1 + 2 + 1 + 1 + 1 + 2 + 1
     for secret in (SECRET_KEY, stack.settings.litellm_key.get_secret_value(), approver_key):
         assert secret.encode() not in raw
     assert SECRET_KEY not in (tmp_path / "langfuse-worker.log").read_text()
-
-
-def _latest_by_id(received: list[dict[str, Any]]) -> Spans:
-    """An observation sent again (a task span when it begins, then when it ends) replaces
-    itself in Langfuse: the later one counts."""
-    spans: Spans = {}
-    for span in received:
-        spans[span["span_id"]] = span
-    return spans
 
 
 def _children(spans: Spans, parent: dict[str, Any], kind: str) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ from activities.db.models import Task
 from activities.langfuse_export import observations
 from activities.langfuse_export.emitter import LangfuseEmitter
 from activities.langfuse_export.exporter import LangfuseExport
+from activities.langfuse_export.families import Family
 from activities.langfuse_export.ids import (
     delegation_observation_id,
     observation_id,
@@ -101,9 +102,10 @@ def test_an_unreachable_langfuse_neither_raises_nor_holds_the_sender() -> None:
         task_id=task, id=observation_id(task, "model:0"), name="model turn 0",
         kind="generation", start_ns=time.time_ns(), end_ns=time.time_ns(), model="m",
     )  # fmt: skip
+    family = Family(task, trace_id(task), "assistant", delegated_by=None)
     started = time.monotonic()
     for _ in range(100):
-        emitter.emit(step, trace_id(task), task_observation_id(task))
+        emitter.emit(step, family, task_observation_id(task))
     assert time.monotonic() - started < 1.0  # queued for the SDK's thread, not sent here
     emitter.shutdown()  # the failed export is logged and dropped
 
@@ -126,7 +128,7 @@ async def test_a_failing_export_is_logged_and_dropped(caplog: pytest.LogCaptureF
     emitter = _Emitter()
     export = LangfuseExport(emitter, _Broken(), default_registry())  # type: ignore[arg-type]
     with caplog.at_level(logging.WARNING, "activities.langfuse_export.exporter"):
-        export.task_began("a-task")  # returns at once; the failure happens in the background
+        export.task_finished("a-task")  # returns at once; the failure happens in the background
         export.approval_ended("7c5d7b6e-0000-4000-8000-000000000000")
         await export.aclose()
     assert emitter.shut
