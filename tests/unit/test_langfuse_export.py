@@ -76,6 +76,7 @@ def test_without_langfuse_settings_nothing_of_langfuse_is_loaded() -> None:
         "import json, sys\n"
         "from activities.tools.registry import default_registry\n"
         "from services.settings import Settings\n"
+        "import services.worker.process\n"
         "from services.worker.trace_export import trace_export\n"
         "export = trace_export(Settings(_env_file=None), None, default_registry())\n"
         "print(json.dumps([type(export).__name__,"
