@@ -1,5 +1,6 @@
-"""`agentry tenant-cap` and `agentry tenant-budgets`: a tenant's own cap on running tasks, and
-the highest budgets its tasks may ask for."""
+"""`agentry tenant-cap`, `agentry tenant-budgets` and `agentry tenant-spend-limit`: a tenant's
+own cap on running tasks, the highest budgets its tasks may ask for, and what its model calls
+may cost in a calendar month."""
 
 from __future__ import annotations
 
@@ -26,6 +27,14 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
     budgets.add_argument("tenant")
     budgets.add_argument("limits", nargs="+", metavar="NAME=N")
     budgets.set_defaults(func=_tenant_budgets)
+    spend = commands.add_parser(
+        "tenant-spend-limit",
+        help="set what a tenant's model calls may cost per calendar month (UTC): agentry "
+        "tenant-spend-limit TENANT USD (or 'none')",
+    )
+    spend.add_argument("tenant")
+    spend.add_argument("limit", metavar="USD")
+    spend.set_defaults(func=_tenant_spend_limit)
 
 
 def _tenant_cap(args: argparse.Namespace) -> int:
@@ -91,6 +100,39 @@ def _tenant_budgets(args: argparse.Namespace) -> int:
         return 2
     shown = {**settings.task_budget_limits, **(limits or {})}
     print(f"{args.tenant}: " + ", ".join(f"{name} <= {value}" for name, value in shown.items()))
+    return 0
+
+
+def _tenant_spend_limit(args: argparse.Namespace) -> int:
+    """Over the limit, the tenant's submits answer 402 and its running tasks stop at their
+    next model call (activities/db/spend.py)."""
+    from decimal import Decimal, InvalidOperation
+
+    from activities.db.engine import opened_sessions
+    from activities.db.spend import SpendRepository
+
+    raw = args.limit.strip().lower()
+    try:
+        limit = None if raw == "none" else Decimal(raw.removeprefix("$"))
+    except InvalidOperation:
+        limit = Decimal(-1)
+    if limit is not None and not (limit.is_finite() and 0 < limit <= 10**9):
+        print(
+            f"agentry tenant-spend-limit: {args.limit!r}: expected US dollars > 0, or 'none'",
+            file=sys.stderr,
+        )
+        return 2
+    settings = get_settings()
+
+    async def run() -> bool:
+        async with opened_sessions(settings.resolved_database_url) as sessions:
+            async with sessions.begin() as session:
+                return await SpendRepository(session).set_limit(args.tenant, limit)
+
+    if not asyncio.run(run()):
+        print(f"agentry tenant-spend-limit: no tenant named {args.tenant!r}", file=sys.stderr)
+        return 2
+    print(f"{args.tenant}: " + (f"at most ${limit} a month" if limit else "no spend limit"))
     return 0
 
 
