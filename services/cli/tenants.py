@@ -7,9 +7,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
-from services.settings import get_settings
+from services.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 
 def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
@@ -40,7 +44,6 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
 def _tenant_cap(args: argparse.Namespace) -> int:
     """The tenant's cap overrides `tenant_max_concurrent_tasks`; its waiting tasks see the new
     cap when they next ask for a slot."""
-    from activities.db.engine import opened_sessions
     from activities.db.tenant_caps import TenantCapRepository
 
     raw = args.cap.strip().lower()
@@ -52,13 +55,9 @@ def _tenant_cap(args: argparse.Namespace) -> int:
         return 2
     cap = None if raw == "default" else int(raw)
     settings = get_settings()
-
-    async def run() -> bool:
-        async with opened_sessions(settings.resolved_database_url) as sessions:
-            async with sessions.begin() as session:
-                return await TenantCapRepository(session).set_cap(args.tenant, cap)
-
-    if not asyncio.run(run()):
+    if not _changed(
+        settings, lambda session: TenantCapRepository(session).set_cap(args.tenant, cap)
+    ):
         print(f"agentry tenant-cap: no tenant named {args.tenant!r}", file=sys.stderr)
         return 2
     shown = cap if cap is not None else f"the default ({settings.tenant_max_concurrent_tasks})"
@@ -69,7 +68,6 @@ def _tenant_cap(args: argparse.Namespace) -> int:
 def _tenant_budgets(args: argparse.Namespace) -> int:
     """The tenant's limits replace the settings' `task_budget_limits` name by name; new
     submits are checked against them (running tasks keep theirs)."""
-    from activities.db.engine import opened_sessions
     from activities.db.tenants import TenantRepository
     from workflows.contracts.budgets import BUDGET_NAMES
 
@@ -89,13 +87,10 @@ def _tenant_budgets(args: argparse.Namespace) -> int:
             parsed[name] = value
     limits = None if clear else parsed
     settings = get_settings()
-
-    async def run() -> bool:
-        async with opened_sessions(settings.resolved_database_url) as sessions:
-            async with sessions.begin() as session:
-                return await TenantRepository(session).set_budget_limits(args.tenant, limits)
-
-    if not asyncio.run(run()):
+    tenant = args.tenant
+    if not _changed(
+        settings, lambda session: TenantRepository(session).set_budget_limits(tenant, limits)
+    ):
         print(f"agentry tenant-budgets: no tenant named {args.tenant!r}", file=sys.stderr)
         return 2
     shown = {**settings.task_budget_limits, **(limits or {})}
@@ -108,7 +103,6 @@ def _tenant_spend_limit(args: argparse.Namespace) -> int:
     next model call (activities/db/spend.py)."""
     from decimal import Decimal, InvalidOperation
 
-    from activities.db.engine import opened_sessions
     from activities.db.spend import SpendRepository
 
     raw = args.limit.strip().lower()
@@ -122,18 +116,25 @@ def _tenant_spend_limit(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    settings = get_settings()
-
-    async def run() -> bool:
-        async with opened_sessions(settings.resolved_database_url) as sessions:
-            async with sessions.begin() as session:
-                return await SpendRepository(session).set_limit(args.tenant, limit)
-
-    if not asyncio.run(run()):
+    if not _changed(
+        get_settings(), lambda session: SpendRepository(session).set_limit(args.tenant, limit)
+    ):
         print(f"agentry tenant-spend-limit: no tenant named {args.tenant!r}", file=sys.stderr)
         return 2
     print(f"{args.tenant}: " + (f"at most ${limit} a month" if limit else "no spend limit"))
     return 0
+
+
+def _changed(settings: Settings, change: Callable[[AsyncSession], Awaitable[bool]]) -> bool:
+    """Run one change in a transaction of its own; False: it found no such tenant."""
+    from activities.db.engine import opened_sessions
+
+    async def run() -> bool:
+        async with opened_sessions(settings.resolved_database_url) as sessions:
+            async with sessions.begin() as session:
+                return await change(session)
+
+    return asyncio.run(run())
 
 
 def _limit(name: str, raw: str) -> float | None:
