@@ -23,13 +23,14 @@ from activities.llm import LlmActivities
 from activities.memory import MemoryActivities
 from activities.model_admission import AdmissionGate, AdmissionLimits
 from activities.model_load import ModelLoadMonitor
+from activities.spend_guard import SpendGuard
 from activities.task_workspace import WorkspaceQuota
 from activities.token_counts import TokenCounter
 from activities.tool_calls import ToolCallActivities
 from activities.tools.processes import ToolLimits, ToolProcesses
 from activities.tools.registry import default_registry
 from services.agent_specs import AgentCatalog
-from services.model_groups import load_model_groups
+from services.model_groups import load_model_groups, load_model_prices
 from services.pools.catalog import PoolCatalog, PoolSpec
 from services.settings import Settings
 from services.temporal_client import connect_temporal
@@ -128,6 +129,7 @@ async def run_worker(settings: Settings, pool_names: list[str]) -> None:
         watching_model_load(settings) as admission,
     ):
         tokens = TokenCounter(http, model_servers, settings.resolved_model_server_urls)
+        spend = SpendGuard(sessions, load_model_prices(settings.litellm_config))
         llm_by_pool = {
             pool.name: LlmActivities(
                 sessions,
@@ -136,6 +138,7 @@ async def run_worker(settings: Settings, pool_names: list[str]) -> None:
                 asyncio.Semaphore(pool.max_concurrent_model_calls),
                 admission,
                 tokens,
+                spend,
                 trace=trace,
             )
             for pool in pools
@@ -157,7 +160,7 @@ async def run_worker(settings: Settings, pool_names: list[str]) -> None:
                 settings.webhook_allow_private_targets,
                 trace=trace,
             ),
-            MemoryActivities(sessions, http, registry, tokens, trace=trace),
+            MemoryActivities(sessions, http, registry, tokens, spend, trace=trace),
             DelegationActivities(
                 sessions, agent_configs(settings), settings.task_budget_limits, trace=trace
             ),
