@@ -20,8 +20,8 @@ class TraceExport:
     """The hooks, each doing nothing; an exporter overrides them."""
 
     def task_finished(self, task_id: str) -> None:
-        """The task's final status is stored (the task's own observation is sent once, then:
-        Langfuse may keep every copy of an observation sent twice)."""
+        """The task's final status is stored: its own observation is sent now, once (Langfuse
+        v4 keeps every copy of an id sent twice)."""
 
     def model_call(
         self, request: ModelTurnRequest, event: dict[str, Any], reply: NewMessage
