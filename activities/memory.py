@@ -39,6 +39,7 @@ from activities.summary_records import (
 )
 from activities.token_counts import TEMPLATE_ALLOWANCE, TokenCounter, TokenCountError
 from activities.tools.registry import ToolRegistry
+from activities.trace_export import NO_TRACE_EXPORT, TraceExport
 from workflows.contracts.agents import ToolCallFormat
 from workflows.contracts.memory import SummarizeRequest, SummarizeResult
 
@@ -88,15 +89,17 @@ class MemoryActivities:
         registry: ToolRegistry,
         tokens: TokenCounter | None = None,
         spend: SpendGuard | None = None,
+        trace: TraceExport = NO_TRACE_EXPORT,
     ) -> None:
         """`http` is pointed at the LiteLLM proxy and carries its key; `tokens` measures the
         prompt after the summary (None: not measured); `spend` holds the summariser's calls to
-        the tenant's monthly spend limit (None: not held)."""
+        the tenant's monthly spend limit (None: not held); `trace` is told of each summary."""
         self._sessions = session_factory
         self._http = http
         self._registry = registry
         self._tokens = tokens
         self._spend = spend
+        self._trace = trace
 
     @activity.defn
     async def summarize(self, request: SummarizeRequest) -> SummarizeResult:
@@ -175,6 +178,7 @@ class MemoryActivities:
 
         keep = keeper(details, step_key, lambda: {"content": content, "data": data})
         row = await outlasting_outages(record, "summary: recording", keep)
+        self._trace.summary(request, data, content)
         return summary_result(row, request.message_ids, data)
 
     async def _summarise(self, request: SummarizeRequest, split: Split) -> tuple[str, _Usage]:

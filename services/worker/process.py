@@ -36,6 +36,7 @@ from services.settings import Settings
 from services.temporal_client import connect_temporal
 from services.worker.database_outages import DatabaseOutages
 from services.worker.runner import workflow_runner
+from services.worker.trace_export import trace_export
 from workflows.agent_task import AgentTaskWorkflow
 from workflows.contracts.agents import AgentConfig
 
@@ -105,6 +106,7 @@ async def run_worker(settings: Settings, pool_names: list[str]) -> None:
     engine = create_engine(settings.resolved_database_url, pool_size=5)
     sessions = create_session_factory(engine)
     registry = default_registry()
+    trace = trace_export(settings, sessions, registry)  # Langfuse, when its keys are set
     tool_processes = ToolProcesses(
         ToolLimits(
             wall_seconds=settings.tool_wall_seconds,
@@ -137,16 +139,18 @@ async def run_worker(settings: Settings, pool_names: list[str]) -> None:
                 admission,
                 tokens,
                 spend,
+                trace=trace,
             )
             for pool in pools
         }
         shared = [
-            LifecycleActivities(sessions),
+            LifecycleActivities(sessions, trace=trace),
             ToolCallActivities(
                 sessions,
                 registry,
                 tool_processes,
                 WorkspaceQuota(settings.workspace_max_bytes, settings.workspace_max_files),
+                trace=trace,
             ),
             ApprovalActivities(
                 sessions,
@@ -154,9 +158,12 @@ async def run_worker(settings: Settings, pool_names: list[str]) -> None:
                 settings.approval_webhook_url,
                 settings.resolved_webhook_secrets,
                 settings.webhook_allow_private_targets,
+                trace=trace,
             ),
-            MemoryActivities(sessions, http, registry, tokens, spend),
-            DelegationActivities(sessions, agent_configs(settings), settings.task_budget_limits),
+            MemoryActivities(sessions, http, registry, tokens, spend, trace=trace),
+            DelegationActivities(
+                sessions, agent_configs(settings), settings.task_budget_limits, trace=trace
+            ),
         ]
         workers = build_workers(
             client,
@@ -183,6 +190,7 @@ async def run_worker(settings: Settings, pool_names: list[str]) -> None:
         results = await asyncio.gather(*runs, return_exceptions=True)
         logger.info("worker drained")
     await tool_processes.close()
+    await trace.aclose()  # the steps still queued, then the SDK's last batch
     await engine.dispose()
     failures = [result for result in results if isinstance(result, BaseException)]
     if failures:  # a worker that died on its own (not by signal) is a failure of the process
