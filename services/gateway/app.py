@@ -35,6 +35,7 @@ from services.gateway.routes import (
     keys,
     metrics,
     pools,
+    spend,
     task_records,
     tasks,
     ui,
@@ -175,5 +176,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pools.router)
     app.include_router(keys.router)
     app.include_router(usage.router)
+    app.include_router(spend.router)
     app.include_router(ui.router)
     return app

@@ -16,13 +16,10 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, disable_cre
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from workflows.contracts.budgets import BUDGET_EXCEEDED, RUNAWAY_DETECTED
+from workflows.contracts.budgets import BUDGET_EXCEEDED, RUNAWAY_DETECTED, SPEND_LIMIT
 
 # no `_created` series beside every counter and histogram
 disable_created_metrics()  # type: ignore[no-untyped-call]
-
-SPEND_LIMIT = "spend_limit"
-"""`error.code` of a task stopped by its tenant's monthly spend limit (issue 12), by name."""
 
 STOP_CODES = frozenset({BUDGET_EXCEEDED, SPEND_LIMIT, RUNAWAY_DETECTED})
 """Error codes of tasks a guardrail stopped (budgets, spend limit, runaway detection)."""

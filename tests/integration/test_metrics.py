@@ -4,6 +4,7 @@ on the gateway's (requests, tasks in flight, an approval waiting with its age)."
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 
 import httpx
@@ -151,3 +152,27 @@ async def test_a_waiting_approval_shows_on_the_gateway_with_its_age(stack: Runni
         value(after, "agentry_approvals_requested_total", **requested)
         - value(before, "agentry_approvals_requested_total", **requested)
     ) >= 1
+
+
+async def test_a_task_stopped_by_its_tenant_s_spend_limit_counts_as_a_guardrail_stop(
+    stack: RunningStack,
+) -> None:
+    tenant = f"metrics-spend-{uuid.uuid4().hex[:6]}"
+    key = await stack.create_key("admin", "metrics-spend", tenant=tenant)
+    operator = await stack.create_key("platform-operator", "metrics-spend-ops", tenant="platform")
+    script = await stack.scripted.script(unique_key("metrics-spend"), [reply_text("never")])
+    before = await pool_workers_page(stack, "default")
+    async with stack.api(key) as api, stack.api(operator) as ops:
+        limit = {"tenant": tenant, "monthly_limit_usd": 1e-6}  # no model call fits
+        assert (await ops.put("/v1/spend/limit", json=limit)).status_code == 200
+        task = await submit(api, "scripted-native", script)
+        ended = await wait_for_status(api, task["id"])
+    assert ended["status"] == "failed" and ended["error"]["code"] == "spend_limit", ended
+    after = await pool_workers_page(stack, "default")
+
+    def grew(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert grew("agentry_task_stops_total", pool="default", code="spend_limit") >= 1
+    stopped = {"pool": "default", "status": "failed", "code": "spend_limit"}
+    assert grew("agentry_tasks_finished_total", **stopped) >= 1
