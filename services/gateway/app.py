@@ -165,7 +165,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = GatewayMetrics(LiveGauges(settings.metrics_cache_seconds))
     install_error_handlers(app)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_request_bytes)
-    app.add_middleware(HttpMetrics, metrics=app.state.metrics)  # outermost: sees every answer
+    # outermost: sees every answer, the request guard's too
+    app.add_middleware(HttpMetrics, metrics=app.state.metrics)
     app.openapi = _openapi_with_problem_media_type(app)  # type: ignore[method-assign]
     app.include_router(health.router)
     app.include_router(metrics.router)

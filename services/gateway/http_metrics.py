@@ -8,10 +8,15 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway.metrics import GatewayMetrics
+from services.gateway.request_guard import BODY_METHODS, GUARDED_PREFIX
+
+UNMATCHED = "unmatched"  # no route has this path (404)
+GUARD = "request_guard"  # refused by the request guard before routing (401, 413, 422, ...)
 
 
 class HttpMetrics:
-    """ASGI middleware; outermost, so it also sees answers the request guard gives."""
+    """ASGI middleware; outermost, so it also sees the answers the request guard gives before
+    a route is chosen (labelled `request_guard`)."""
 
     def __init__(self, app: ASGIApp, metrics: GatewayMetrics) -> None:
         self.app = app
@@ -33,7 +38,14 @@ class HttpMetrics:
         try:
             await self.app(scope, receive, sending)
         finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
-            method = scope["method"]
+            route, method = _template(scope, status), scope["method"]
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.request_seconds.labels(method, route).observe(time.monotonic() - started)
+
+
+def _template(scope: Scope, status: int) -> str:
+    routed = getattr(scope.get("route"), "path", None)
+    if routed:
+        return str(routed)
+    guarded = scope["method"] in BODY_METHODS and scope["path"].startswith(GUARDED_PREFIX)
+    return GUARD if guarded and status != 404 else UNMATCHED

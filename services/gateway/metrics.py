@@ -136,7 +136,8 @@ class GatewayMetrics:
         registry.register(live)
         self.requests = Counter(
             "agentry_http_requests",
-            "Requests answered, by route template (`unmatched` for no route) and status code.",
+            "Requests answered, by route template (request_guard: refused before routing; "
+            "unmatched: no such route) and status code.",
             ["method", "route", "status"],
             registry=registry,
         )

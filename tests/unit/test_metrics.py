@@ -380,6 +380,23 @@ async def test_with_a_token_the_gateway_wants_it_even_from_loopback() -> None:
     assert answered.status_code == 200
 
 
+async def test_gateway_requests_are_counted_by_route_template_never_by_path() -> None:
+    app = create_app(Settings(_env_file=None))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+        task = "0b8f6c1e-4f7a-4c59-9d1e-3a1f2b7c9d10"
+        refused = await http.post(f"/v1/tasks/{task}/cancel", json={})  # no key: the guard's 401
+        assert refused.status_code == 401
+        assert (await http.get("/healthz")).status_code == 200
+        assert (await http.get(f"/no/such/{task}")).status_code == 404
+        page = samples(await app.state.metrics.page())
+    counted = "agentry_http_requests_total"
+    assert value(page, counted, method="POST", route="request_guard", status="401") == 1
+    assert value(page, counted, method="GET", route="/healthz", status="200") == 1
+    assert value(page, counted, method="GET", route="unmatched", status="404") == 1
+    assert not any(task in str(labels) for _, labels in page)
+
+
 async def test_without_its_database_the_gateway_still_serves_its_metrics() -> None:
     answered = await _gateway_get(None, "127.0.0.1", None)
     assert answered.status_code == 200
