@@ -40,6 +40,8 @@ class TurnRecord:
             completion_tokens=self.counters.completion_tokens,
             cost_usd=self.counters.cost_usd,
             counted_tokens=self.counted,
+            cached_tokens=self.event.data["cached_tokens"],
+            duration_ms=self.event.data["duration_ms"],
         )
 
 

@@ -130,6 +130,17 @@ class Settings(BaseSettings):
     # a held call gives its activity slot back after this long; Temporal retries it later
     model_admission_max_hold_seconds: float = Field(default=60.0, ge=0)
 
+    # Prometheus metrics (README "Metrics"): /metrics on the gateway and on each worker.
+    # With a token, /metrics answers only `Authorization: Bearer <token>`; without one, only
+    # callers on loopback (the embedded stack)
+    metrics_token: SecretStr | None = None
+    # where each worker process serves /metrics (its own and the Temporal SDK's); the embedded
+    # fleet gives its n-th worker port + n (services/devstack/worker_fleet.py); 0: no endpoint
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(default=9464, ge=0, le=65535)
+    # the gateway's gauges read from Postgres (tasks, approvals) are reused for this long
+    metrics_cache_seconds: float = Field(default=5.0, ge=0)
+
     # tenant caps (activities/db/tenant_caps.py; the 429 of reject mode: gateway/submission.py)
     # tasks one tenant may have running at once; a tenant's own max_concurrent_tasks overrides
     tenant_max_concurrent_tasks: int = Field(default=20, ge=1)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
 from services.settings import Settings
@@ -57,7 +58,9 @@ def _read(path: Path | None, which: str) -> bytes | None:
         ) from error
 
 
-async def connect_temporal(settings: Settings) -> Client:
+async def connect_temporal(settings: Settings, runtime: Runtime | None = None) -> Client:
+    """A client; `runtime` carries the SDK's telemetry (services/temporal_metrics.py), else
+    the SDK's default runtime is used."""
     tls = tls_config(settings)
     api_key = settings.temporal_api_key
     return await Client.connect(
@@ -66,4 +69,5 @@ async def connect_temporal(settings: Settings) -> Client:
         data_converter=pydantic_data_converter,
         tls=tls if tls is not None else False,
         api_key=api_key.get_secret_value() if api_key is not None else None,
+        runtime=runtime,
     )

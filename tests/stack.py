@@ -90,6 +90,8 @@ async def start_stack(
         "litellm_url": f"http://127.0.0.1:{free_port()}",
         "litellm_config": ROOT / "tests" / "litellm-test-config.yaml",
         "default_model_port": free_port(),
+        # the fleet's workers serve /metrics on this port and the next ones
+        "worker_metrics_port": free_port(),
         "small_model_port": free_port(),
         "cancel_wait_seconds": 10,
         "approval_webhook_url": f"http://127.0.0.1:{webhook_port}/hook",
@@ -100,6 +102,8 @@ async def start_stack(
         # distinctive secrets, for the scan after the suite (tests/secret_scan.py)
         "litellm_key": f"sk-litellm-{secrets.token_hex(12)}",
         "model_server_key": f"sk-model-server-{secrets.token_hex(12)}",
+        # /metrics of the gateway and the workers want it, as in production
+        "metrics_token": f"metrics-{secrets.token_hex(12)}",
         # the scripted server tokenizes like llama.cpp (/apply-template, /tokenize)
         "model_server_urls": {
             name: scripted.base_url for name in ("scripted", "scripted-admission", "scripted-small")

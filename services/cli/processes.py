@@ -24,6 +24,11 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
     worker.add_argument(
         "--pool", action="append", help="pool to serve (repeatable; declared in pools_file)"
     )
+    worker.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve /metrics on this port (default AGENTRY_WORKER_METRICS_PORT; 0: not served)",
+    )
     worker.set_defaults(func=_worker)
     commands.add_parser("gateway", help="run the REST gateway").set_defaults(func=_gateway)
     commands.add_parser("migrate", help="apply database migrations").set_defaults(func=_migrate)
@@ -75,6 +80,9 @@ def _dev(_: argparse.Namespace) -> int:
 
 
 def _banner(info: StackInfo) -> str:
+    metrics = f"{info.gateway_url}/metrics"
+    if info.first_worker_metrics_url:  # the fleet's next workers take the next ports
+        metrics += f", workers {info.first_worker_metrics_url} and the next ports"
     lines = [
         "",
         "Agentry is running.",
@@ -82,6 +90,7 @@ def _banner(info: StackInfo) -> str:
         f"  Temporal UI {info.temporal_ui_url or '(external Temporal)'}",
         f"  LiteLLM     {info.litellm_url}",
         f"  API key     {info.api_key}",
+        f"  Metrics     {metrics}",
         "",
         "Submit a task:",
         f"  curl -s -X POST {info.gateway_url}/v1/tasks \\",
@@ -101,7 +110,7 @@ def _worker(args: argparse.Namespace) -> int:
     from services.worker.process import run_worker
 
     settings = get_settings()
-    uvloop.run(run_worker(settings, args.pool or settings.worker_pools))
+    uvloop.run(run_worker(settings, args.pool or settings.worker_pools, args.metrics_port))
     return 0
 
 

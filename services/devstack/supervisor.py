@@ -39,6 +39,7 @@ class StackInfo:
     temporal_ui_url: str | None
     litellm_url: str
     api_key: str
+    first_worker_metrics_url: str | None = None  # the next workers' ports follow it
 
 
 class DevStack:
@@ -69,7 +70,9 @@ class DevStack:
             await self.stop()
             raise
         ui = f"http://127.0.0.1:{s.temporal_ui_port}" if s.embedded_temporal else None
-        return StackInfo(f"http://{s.host}:{s.port}", ui, s.litellm_url, api_key)
+        port = s.worker_metrics_port
+        workers = f"http://{s.worker_metrics_host}:{port}/metrics" if port else None
+        return StackInfo(f"http://{s.host}:{s.port}", ui, s.litellm_url, api_key, workers)
 
     async def stop(self) -> None:
         """The gateway first (no new work), then the workers drain, then the rest."""

@@ -4,6 +4,9 @@ A loop reads the desired counts (services/pools/scaling.py) every second, starts
 workers (`agentry worker --pool NAME`) and drains the surplus ones: SIGTERM, upon which a worker
 stops polling and finishes its in-flight activities within `worker_drain_seconds`, then exits.
 A worker that dies on its own is started again: that is the durability story.
+
+Each worker serves /metrics on a port of its own: `worker_metrics_port` + the lowest offset no
+other worker of the fleet (draining ones included) holds.
 """
 
 from __future__ import annotations
@@ -49,10 +52,20 @@ class WorkerFleet:
         self._draining: set[asyncio.Task[None]] = set()
         self._loop: asyncio.Task[None] | None = None
         self._database_away = False
+        self._metrics_ports: dict[Child, int] = {}
 
     def workers(self, pool: str) -> list[Child]:
         """The pool's serving worker processes (not those draining), oldest first."""
         return list(self._workers[pool])
+
+    def metrics_ports(self) -> dict[str, int]:
+        """Serving worker name → the port of its /metrics (none when metrics are off)."""
+        return {
+            child.spec.name: self._metrics_ports[child]
+            for workers in self._workers.values()
+            for child in workers
+            if child in self._metrics_ports
+        }
 
     async def start(self) -> None:
         """Start every pool's desired workers, wait until each such pool has a poller, then
@@ -97,15 +110,32 @@ class WorkerFleet:
                         )
                         await child.start()
             while len(workers) < count:
-                child = Child(self._worker_spec(name, workers))
+                port = self._free_metrics_port()
+                child = Child(self._worker_spec(name, workers, port))
+                if port:
+                    self._metrics_ports[child] = port
                 workers.append(child)
                 await child.start()
             while len(workers) > count:
                 child = workers.pop()
                 logger.info("draining %s", child.spec.name)
-                task = asyncio.create_task(child.stop(), name=f"drain-{child.spec.name}")
+                task = asyncio.create_task(self._drain(child), name=f"drain-{child.spec.name}")
                 self._draining.add(task)
                 task.add_done_callback(self._draining.discard)
+
+    async def _drain(self, child: Child) -> None:
+        try:
+            await child.stop()
+        finally:
+            self._metrics_ports.pop(child, None)
+
+    def _free_metrics_port(self) -> int:
+        """0 when workers serve no metrics."""
+        base = self._settings.worker_metrics_port
+        if not base:
+            return 0
+        taken = set(self._metrics_ports.values())
+        return next(port for port in range(base, base + len(taken) + 1) if port not in taken)
 
     async def _reconcile_forever(self) -> None:
         while True:
@@ -126,10 +156,11 @@ class WorkerFleet:
             wanted = await all_desired(session, self._pools)
         return {name: replicas.desired for name, replicas in wanted.items()}
 
-    def _worker_spec(self, pool: str, workers: list[Child]) -> ChildSpec:
+    def _worker_spec(self, pool: str, workers: list[Child], metrics_port: int) -> ChildSpec:
         taken = {child.spec.name for child in workers}
         slot = next(i for i in range(1, len(workers) + 2) if f"worker-{pool}-{i}" not in taken)
         argv = [sys.executable, "-m", "services.cli", "worker", "--pool", pool]
+        argv += ["--metrics-port", str(metrics_port)]
         # a stopping worker drains its in-flight activities first; give it that long and more
         return self._make_spec(
             f"worker-{pool}-{slot}", argv, self._settings.worker_drain_seconds + 15

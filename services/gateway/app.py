@@ -24,6 +24,8 @@ from activities.tools.catalog import ToolCatalog
 from services.agent_specs import AgentCatalog
 from services.gateway.decision_outbox import DecisionOutbox
 from services.gateway.errors import PROBLEM_CONTENT_TYPE, install_error_handlers
+from services.gateway.http_metrics import HttpMetrics
+from services.gateway.metrics import GatewayMetrics, LiveGauges
 from services.gateway.request_guard import RequestGuard
 from services.gateway.retention import RetentionJob
 from services.gateway.routes import (
@@ -31,6 +33,7 @@ from services.gateway.routes import (
     approvals,
     health,
     keys,
+    metrics,
     pools,
     spend,
     task_records,
@@ -44,6 +47,7 @@ from services.model_groups import load_model_groups
 from services.pools.catalog import PoolCatalog
 from services.settings import Settings, get_settings
 from services.temporal_client import connect_temporal
+from services.temporal_metrics import TemporalSdkMetrics
 
 DESCRIPTION = """\
 Run AI agents as durable tasks. Submit a task with `POST /v1/tasks`, then poll
@@ -96,12 +100,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(database_url)
         opened.push_async_callback(engine.dispose)
         state.session_factory = session_factory = create_session_factory(engine)
+        state.metrics.live.attach(session_factory, state.agent_catalog.names())
         state.decision_repository = decisions = await DecisionRepository.open(database_url)
         opened.push_async_callback(decisions.close)
         state.task_feed = feed = TaskFeed(database_url)
         feed.start()
         opened.push_async_callback(feed.stop)
-        state.temporal_client = client = await connect_temporal(settings)
+        # the SDK's client metrics (RPC latencies and failures) join the gateway's /metrics
+        state.metrics.sdk = sdk = TemporalSdkMetrics.start()
+        runtime = sdk.runtime if sdk is not None else None
+        state.temporal_client = client = await connect_temporal(settings, runtime=runtime)
         state.decision_outbox = outbox = DecisionOutbox(
             session_factory, client, settings.approval_resignal_seconds
         )
@@ -153,11 +161,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    app.state.settings = settings or get_settings()
+    app.state.settings = settings = settings or get_settings()
+    app.state.metrics = GatewayMetrics(LiveGauges(settings.metrics_cache_seconds))
     install_error_handlers(app)
-    app.add_middleware(RequestGuard, max_body_bytes=app.state.settings.max_request_bytes)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_request_bytes)
+    # outermost: sees every answer, the request guard's too
+    app.add_middleware(HttpMetrics, metrics=app.state.metrics)
     app.openapi = _openapi_with_problem_media_type(app)  # type: ignore[method-assign]
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(tasks.router)
     app.include_router(task_records.router)
     app.include_router(approvals.router)

@@ -34,7 +34,12 @@ from services.model_groups import load_model_groups, load_model_prices
 from services.pools.catalog import PoolCatalog, PoolSpec
 from services.settings import Settings
 from services.temporal_client import connect_temporal
+from services.temporal_metrics import TemporalSdkMetrics
 from services.worker.database_outages import DatabaseOutages
+from services.worker.metered_admission import MeteredAdmissionGate
+from services.worker.metrics import WorkerMetrics
+from services.worker.metrics_interceptor import ActivityMetrics
+from services.worker.metrics_server import MetricsServer
 from services.worker.runner import workflow_runner
 from services.worker.trace_export import trace_export
 from workflows.agent_task import AgentTaskWorkflow
@@ -66,14 +71,19 @@ def build_workers(
     shared: Sequence[object],
     max_cached_workflows: int = 1000,
     graceful_shutdown: timedelta = timedelta(seconds=60),
+    metrics: WorkerMetrics | None = None,
 ) -> list[Worker]:
     """One Temporal worker per pool, polling only that pool's queue, within its limits.
 
     `llm_by_pool` holds one `LlmActivities` per pool, each with the pool's model-call cap;
     `shared` the other activity classes' instances, used by every pool.
-    `graceful_shutdown` is how long in-flight activities may run on after shutdown starts.
+    `graceful_shutdown` is how long in-flight activities may run on after shutdown starts;
+    `metrics`, when given, counts every activity (services/worker/metrics_interceptor.py).
     """
     runner = workflow_runner(client.data_converter)
+    interceptors: list[Any] = [DatabaseOutages()]
+    if metrics is not None:
+        interceptors.insert(0, ActivityMetrics(metrics, default_registry().names()))
     workers = []
     for pool in pools:
         activities = activity_methods(llm_by_pool[pool.name], *shared)
@@ -88,7 +98,7 @@ def build_workers(
                 graceful_shutdown_timeout=graceful_shutdown,
                 max_cached_workflows=max_cached_workflows,
                 workflow_runner=runner,
-                interceptors=[DatabaseOutages()],
+                interceptors=interceptors,
                 # heartbeats reach Temporal within a second, well inside policies.HEARTBEAT_TIMEOUT
                 max_heartbeat_throttle_interval=HEARTBEAT_FLUSH,
                 # a workflow whose worker died moves to the pool's queue after this long
@@ -98,11 +108,20 @@ def build_workers(
     return workers
 
 
-async def run_worker(settings: Settings, pool_names: list[str]) -> None:
+async def run_worker(
+    settings: Settings, pool_names: list[str], metrics_port: int | None = None
+) -> None:
     """Serve the named pools until SIGTERM/SIGINT, then drain: stop polling, let in-flight
-    activities finish within `worker_drain_seconds` (then cancel them), and return."""
+    activities finish within `worker_drain_seconds` (then cancel them), and return.
+    /metrics is served on `metrics_port` (default `worker_metrics_port`; 0: not served)."""
     pools = PoolCatalog.load(settings.pools_file).require(pool_names)
-    client = await connect_temporal(settings)
+    port = settings.worker_metrics_port if metrics_port is None else metrics_port
+    metrics = WorkerMetrics()
+    sdk = TemporalSdkMetrics.start() if port else None
+    client = await connect_temporal(settings, runtime=sdk.runtime if sdk else None)
+    server = MetricsServer(metrics, sdk, settings.metrics_token)
+    if port:
+        server.start(settings.worker_metrics_host, port)
     engine = create_engine(settings.resolved_database_url, pool_size=5)
     sessions = create_session_factory(engine)
     registry = default_registry()
@@ -126,7 +145,7 @@ async def run_worker(settings: Settings, pool_names: list[str]) -> None:
         ) as http,
         httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as webhooks,
         httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0)) as model_servers,
-        watching_model_load(settings) as admission,
+        watching_model_load(settings, metrics) as admission,
     ):
         tokens = TokenCounter(http, model_servers, settings.resolved_model_server_urls)
         spend = SpendGuard(sessions, load_model_prices(settings.litellm_config))
@@ -172,6 +191,7 @@ async def run_worker(settings: Settings, pool_names: list[str]) -> None:
             shared,
             max_cached_workflows=settings.worker_max_cached_workflows,
             graceful_shutdown=timedelta(seconds=settings.worker_drain_seconds),
+            metrics=metrics,
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -192,6 +212,7 @@ async def run_worker(settings: Settings, pool_names: list[str]) -> None:
     await tool_processes.close()
     await trace.aclose()  # the steps still queued, then the SDK's last batch
     await engine.dispose()
+    server.stop()
     failures = [result for result in results if isinstance(result, BaseException)]
     if failures:  # a worker that died on its own (not by signal) is a failure of the process
         raise failures[0]
@@ -209,15 +230,18 @@ def agent_configs(settings: Settings) -> dict[str, AgentConfig]:
 
 
 @contextlib.asynccontextmanager
-async def watching_model_load(settings: Settings) -> AsyncIterator[AdmissionGate | None]:
+async def watching_model_load(
+    settings: Settings, metrics: WorkerMetrics | None = None
+) -> AsyncIterator[AdmissionGate | None]:
     """The process's admission gate, fed by a background poll of the model servers' metrics
-    while the context is open; None when no model server has a metrics URL."""
+    while the context is open, counting its holds in `metrics`; None when no model server has
+    a metrics URL."""
     urls = settings.resolved_model_metrics_urls
     if not urls:
         yield None
         return
     poll = settings.model_metrics_poll_seconds
-    gate = AdmissionGate(
+    gate = MeteredAdmissionGate(
         urls,
         AdmissionLimits(
             queue_limit=settings.model_admission_queue_limit,
@@ -228,6 +252,8 @@ async def watching_model_load(settings: Settings) -> AsyncIterator[AdmissionGate
             stale_after_seconds=3 * poll + METRICS_TIMEOUT_SECONDS,
         ),
     )
+    if metrics is not None:
+        gate.meter(metrics, list(urls))
     # no keep-alive: behind a Service, successive polls reach different replicas
     limits = httpx.Limits(max_keepalive_connections=0)
     async with httpx.AsyncClient(timeout=METRICS_TIMEOUT_SECONDS, limits=limits) as http:

@@ -85,7 +85,13 @@ def worker_process(
     stack: RunningStack, pool: str, name: str, base: Path, **env_overrides: str
 ) -> Child:
     """A worker of `pool` that the test starts and stops (or kills) itself, with its own data
-    dir, as on another host; `env_overrides` are more AGENTRY_* settings of its own."""
-    env = {**stack.settings.as_env(), "AGENTRY_DATA_DIR": str(base / name), **env_overrides}
+    dir, as on another host; `env_overrides` are more AGENTRY_* settings of its own. It serves
+    no /metrics (the fleet's workers hold those ports)."""
+    env = {
+        **stack.settings.as_env(),
+        "AGENTRY_DATA_DIR": str(base / name),
+        "AGENTRY_WORKER_METRICS_PORT": "0",
+        **env_overrides,
+    }
     argv = [sys.executable, "-m", "services.cli", "worker", "--pool", pool]
     return Child(ChildSpec(name=name, argv=argv, log_file=base / f"{name}.log", env=env))

@@ -56,6 +56,7 @@ async def start_outage_stack(shared: RunningStack, base: Path) -> RunningStack:
         model_server_key=s.model_server_key,
         model_metrics_urls={},
         cancel_wait_seconds=10,
+        worker_metrics_port=free_port(),
     )
     stack = DevStack(settings)
     info = await stack.start()

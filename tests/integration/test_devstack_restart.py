@@ -33,12 +33,14 @@ async def test_second_start_finds_the_first_runs_tasks_and_stop_frees_every_port
         embedded_models=False,
         embedded_litellm=False,
         litellm_url=f"http://127.0.0.1:{free_port()}",  # nothing there: tasks just wait
+        worker_metrics_port=free_port(),
     )
     ports = [
         settings.port,
         temporal_port,
         settings.temporal_ui_port,
         settings.embedded_postgres_port,
+        settings.worker_metrics_port,  # the one worker's /metrics
     ]
 
     first = DevStack(settings)

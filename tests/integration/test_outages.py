@@ -104,6 +104,7 @@ async def test_a_database_outage_fails_no_task_buys_no_reply_twice_and_repeats_n
 
         during = await api.get(f"/v1/tasks/{paid_task['id']}")
         ready_during = await anonymous.get("/readyz")
+        metrics_during = await anonymous.get("/metrics")  # loopback: no token needed
         worker_b = await start_worker(small, tmp_path, "worker-b")
         try:
             # the reply and the tool's result are made, Postgres cannot take them: each is
@@ -135,6 +136,7 @@ async def test_a_database_outage_fails_no_task_buys_no_reply_twice_and_repeats_n
             wait_log = await events(api, wait_task["id"])
             written = await api.get(f"/v1/tasks/{paid_task['id']}/files/drafts/a.txt")
             ready_after = await anonymous.get("/readyz")
+            metrics_after = await anonymous.get("/metrics")
         finally:
             await worker_b.stop()
 
@@ -145,6 +147,11 @@ async def test_a_database_outage_fails_no_task_buys_no_reply_twice_and_repeats_n
     assert during.json()["type"].endswith("database-unavailable")
     assert ready_during.status_code == 503 and ready_during.json()["checks"]["postgres"] != "ok"
     assert ready_after.status_code == 200 and gateway.pid == gateway_pid and gateway.running()
+    # its metrics stay a 200, saying their Postgres figures are missing, then current again
+    assert metrics_during.status_code == 200, metrics_during.text
+    assert "\nagentry_metrics_database_up 0.0\n" in metrics_during.text
+    assert "agentry_live_tasks{" not in metrics_during.text
+    assert "\nagentry_metrics_database_up 1.0\n" in metrics_after.text
     # what was kept, and who took it up
     assert reply_kept is not None and reply_kept["kept_step"] == "model:0"
     assert result_kept is not None and result_kept["kept_step"].startswith("tool:0:")

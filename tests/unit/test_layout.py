@@ -28,6 +28,8 @@ SHARED_SERVICES = (
     "services.model_groups",
     "services.duration",
     "services.agent_spec_limits",
+    "services.metrics_access",  # who may read /metrics (gateway and workers)
+    "services.temporal_metrics",  # the Temporal SDK's metrics, on a loopback port
 )
 ACTIVITY_CLASSES = (  # what workflows name activities by (method references only)
     "activities.lifecycle",

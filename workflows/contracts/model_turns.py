@@ -53,3 +53,7 @@ class ModelTurnResult(BaseModel):
     # the prompt passed summarize_threshold: nothing was sent, summarise and ask again
     needs_summary: bool = False
     counted_tokens: int | None = None  # the prompt as measured before the call, if it was
+    # for the worker's metrics: prompt tokens the prefix cache served, and the call's duration
+    # (None: not known, e.g. a turn rebuilt from what an earlier attempt recorded)
+    cached_tokens: int = 0
+    duration_ms: int | None = None
