@@ -28,6 +28,7 @@ from activities.token_counts import TokenCounter
 from activities.tool_calls import ToolCallActivities
 from activities.tools.processes import ToolLimits, ToolProcesses
 from activities.tools.registry import default_registry
+from activities.turn_deltas import DeltaPublisher
 from services.agent_specs import AgentCatalog
 from services.model_groups import load_model_groups
 from services.pools.catalog import PoolCatalog, PoolSpec
@@ -114,6 +115,8 @@ async def run_worker(settings: Settings, pool_names: list[str]) -> None:
     timeout = httpx.Timeout(settings.llm_timeout_seconds, connect=10.0)
     # enough connections for every pool's model calls at once
     limits = httpx.Limits(max_connections=sum(p.max_concurrent_model_calls for p in pools) + 10)
+    deltas = DeltaPublisher.for_database(settings.resolved_database_url)
+    deltas.start()
     async with (
         httpx.AsyncClient(
             base_url=settings.litellm_url,
@@ -134,6 +137,7 @@ async def run_worker(settings: Settings, pool_names: list[str]) -> None:
                 asyncio.Semaphore(pool.max_concurrent_model_calls),
                 admission,
                 tokens,
+                deltas,
             )
             for pool in pools
         }
@@ -180,6 +184,7 @@ async def run_worker(settings: Settings, pool_names: list[str]) -> None:
         results = await asyncio.gather(*runs, return_exceptions=True)
         logger.info("worker drained")
     await tool_processes.close()
+    await deltas.stop()
     await engine.dispose()
     failures = [result for result in results if isinstance(result, BaseException)]
     if failures:  # a worker that died on its own (not by signal) is a failure of the process
