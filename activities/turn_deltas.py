@@ -71,6 +71,10 @@ class DeltaPublisher:
         if self._sender is None or self._sender.done():
             sent.set_result(None)
             return sent
+        if self._dropping:  # until Postgres answers again: no wait for a send that will fail
+            self.dropped += 1
+            sent.set_result(None)
+            return sent
         try:
             self._queue.put_nowait((payload, sent))
         except asyncio.QueueFull:
@@ -86,6 +90,9 @@ class DeltaPublisher:
 
     async def _send_forever(self) -> None:
         while True:
+            if self._dropping and not await self._reconnected():
+                await asyncio.sleep(RETRY_SECONDS)
+                continue
             batch = [await self._queue.get()]
             while len(batch) < BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
@@ -93,9 +100,6 @@ class DeltaPublisher:
             try:
                 await self._notify([payload for payload, _ in batch])
                 self.sent += len(batch)
-                if self._dropping:
-                    self._dropping = False
-                    logger.info("model token deltas flow again")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -106,6 +110,23 @@ class DeltaPublisher:
                     sent.set_result(None)
             if failed:
                 await asyncio.sleep(RETRY_SECONDS)
+
+    async def _reconnected(self) -> bool:
+        """After drops: whether Postgres takes notifications again (an empty batch)."""
+        while not self._queue.empty():  # what piled up before the drops began is stale
+            _, sent = self._queue.get_nowait()
+            self.dropped += 1
+            if not sent.done():
+                sent.set_result(None)
+        try:
+            await self._notify([])
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            return False
+        self._dropping = False
+        logger.info("model token deltas flow again")
+        return True
 
 
 class TurnDeltas:

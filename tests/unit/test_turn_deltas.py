@@ -9,7 +9,7 @@ import json
 import time
 
 from activities.db.delta_notices import MAX_PAYLOAD_BYTES
-from activities.turn_deltas import FINISH_WAIT_SECONDS, QUEUE_SIZE, DeltaPublisher
+from activities.turn_deltas import FINISH_WAIT_SECONDS, QUEUE_SIZE, RETRY_SECONDS, DeltaPublisher
 
 
 class Channel:
@@ -87,3 +87,26 @@ async def test_a_publisher_not_started_takes_text_and_sends_nothing() -> None:
     turn.write("hello")
     await turn.finish()
     assert channel.batches == []
+
+
+async def test_deltas_flow_again_once_postgres_answers_and_meanwhile_cost_no_wait() -> None:
+    channel = Channel(fail=True)
+    publisher = DeltaPublisher(channel.notify)
+    publisher.start()
+    first = publisher.turn("t-5", 0, 1)
+    first.write("lost")
+    await first.finish()  # the send fails: from now on deltas are dropped at once
+    started = time.monotonic()
+    during = publisher.turn("t-5", 1, 1)
+    during.write("lost too")
+    await during.finish()
+    waited = time.monotonic() - started
+    channel.fail = False
+    await asyncio.sleep(RETRY_SECONDS + 0.5)  # the publisher looks again
+    after = publisher.turn("t-5", 2, 1)
+    after.write("back")
+    await after.finish()
+    await publisher.stop()
+
+    assert waited < FINISH_WAIT_SECONDS / 2
+    assert [p["text"] for p in channel.payloads] == ["back"]
