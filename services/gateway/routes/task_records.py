@@ -82,7 +82,8 @@ async def stream_events(
 
     While the model writes a turn, `event: delta` events carry its text as it comes: `data` is
     `{"task_id", "iteration", "attempt", "seq", "text"}`; the turn's text is its deltas' `text`
-    joined in `seq` order. Deltas have no `id` and are not stored: a reconnect may miss some,
+    joined in `seq` order. Deltas have no `id` and are not stored: a reconnect may miss some
+    (and a client reading far slower than the model writes loses the oldest: a gap in `seq`),
     but never the turn's reply, which follows as its `llm_call` event (`final_text`) and in
     /messages. A turn's deltas all come before its `llm_call`. A retried attempt of a turn
     starts again at `seq` 0 with a higher `attempt`: its text replaces the earlier one's.
