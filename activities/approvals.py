@@ -18,6 +18,7 @@ from activities.db.messages import MessageRepository
 from activities.db.models import Approval, Message
 from activities.db.tasks import TaskRepository
 from activities.lifecycle import lock_task
+from activities.trace_export import NO_TRACE_EXPORT, TraceExport
 from activities.webhooks import WebhookRefused, WebhookUnresolvable, check_target, signed_request
 from workflows.contracts.approvals import (
     APPROVAL_MISSING,
@@ -48,14 +49,17 @@ class ApprovalActivities:
         default_webhook_url: str | None = None,
         webhook_secrets: Mapping[str, str] | None = None,
         allow_private_targets: bool = False,
+        trace: TraceExport = NO_TRACE_EXPORT,
     ) -> None:
         """`http` is a plain client (no base URL, no credentials) for webhooks;
-        `webhook_secrets` holds each receiver's signing secret by its URL."""
+        `webhook_secrets` holds each receiver's signing secret by its URL; `trace` is told
+        when a wait for a human ends."""
         self._sessions = session_factory
         self._http = http
         self._default_webhook_url = default_webhook_url
         self._secrets = dict(webhook_secrets or {})
         self._allow_private = allow_private_targets
+        self._trace = trace
 
     @activity.defn
     async def request_approvals(self, request: RequestApprovalsRequest) -> RequestApprovalsResult:
@@ -100,6 +104,7 @@ class ApprovalActivities:
             approval = await ApprovalRepository(session).find(uuid.UUID(request.approval_id))
         if approval is None or ApprovalOutcome(approval.status) not in DECISION_OF_OUTCOME:
             return RecordedDecisionResult()
+        self._trace.approval_ended(request.approval_id)
         return RecordedDecisionResult(decision=_decision_of(approval))
 
     @activity.defn
@@ -115,6 +120,7 @@ class ApprovalActivities:
                 )
             outcome = ApprovalOutcome(approval.status)
             if outcome in DECISION_OF_OUTCOME:  # a human decided just in time
+                self._trace.approval_ended(request.approval_id)
                 return ExpireApprovalResult(outcome=outcome, decision=_decision_of(approval))
             if not outcome.is_open:
                 return ExpireApprovalResult(outcome=outcome)
@@ -128,6 +134,8 @@ class ApprovalActivities:
             await EventRepository(session).add(
                 approval.task_id, f"approval:{approval_id}:{new.value}", NewEvent("approval", state)
             )
+        if new is ApprovalOutcome.timed_out:
+            self._trace.approval_ended(request.approval_id)
         return ExpireApprovalResult(outcome=new)
 
     @activity.defn

@@ -18,6 +18,7 @@ from activities.db.steps import StepRepository
 from activities.db.tasks import NewTask, StepCounters, TaskRepository
 from activities.db.tenants import TenantRepository
 from activities.tool_calls import ERROR_PREFIX, result_digest
+from activities.trace_export import NO_TRACE_EXPORT, TraceExport
 from workflows.contracts.agents import AgentConfig
 from workflows.contracts.delegation import (
     DELEGATE_TOOL,
@@ -36,12 +37,15 @@ class DelegationActivities:
         session_factory: async_sessionmaker[AsyncSession],
         agents: Mapping[str, AgentConfig],
         budget_limits: Mapping[str, float],
+        trace: TraceExport = NO_TRACE_EXPORT,
     ) -> None:
         """`agents`: every agent as its spec reads (services/agent_specs.py), by name;
-        `budget_limits`: the settings' limits, under a tenant's own."""
+        `budget_limits`: the settings' limits, under a tenant's own; `trace` is told of each
+        delegation's result."""
         self._sessions = session_factory
         self._agents = agents
         self._limits = dict(budget_limits)
+        self._trace = trace
 
     @activity.defn
     async def open_child(self, request: OpenChildRequest) -> OpenChildResult:
@@ -119,6 +123,7 @@ class DelegationActivities:
                 ),
                 counters,
             )
+        self._trace.delegation(request, content)
         return ToolCallResult(
             message_id=row.id,
             is_error=is_error,

@@ -15,6 +15,7 @@ from activities.db.models import Task
 from activities.db.steps import StepRepository
 from activities.db.tasks import TaskRepository
 from activities.db.tenant_caps import TenantCapRepository
+from activities.trace_export import NO_TRACE_EXPORT, TraceExport
 from workflows.contracts.lifecycle import (
     TASK_MISSING,
     BeginTaskRequest,
@@ -28,8 +29,14 @@ from workflows.contracts.tasks import TaskStatus
 
 
 class LifecycleActivities:
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        trace: TraceExport = NO_TRACE_EXPORT,
+    ) -> None:
+        """`trace` is told when a task finishes."""
         self._sessions = session_factory
+        self._trace = trace
 
     @activity.defn
     async def begin_task(self, request: BeginTaskRequest) -> BeginTaskResult:
@@ -66,7 +73,8 @@ class LifecycleActivities:
         """Write the final status once; a task already final keeps what it has."""
         async with self._sessions.begin() as session:
             task = await lock_task(session, request.task_id)
-            if TaskStatus(task.status).is_final:
+            if TaskStatus(task.status).is_final:  # e.g. cancelled through the gateway
+                self._trace.task_finished(request.task_id)
                 return FinishTaskResult(status=TaskStatus(task.status))
             await TaskRepository(session).finish(
                 task,
@@ -84,6 +92,7 @@ class LifecycleActivities:
             if request.details:
                 event.data["details"] = request.details
             await EventRepository(session).add(task.id, status_step(request.status), event)
+        self._trace.task_finished(request.task_id)
         return FinishTaskResult(status=request.status)
 
     @activity.defn

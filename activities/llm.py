@@ -23,8 +23,10 @@ from activities.kept_steps import keeper, kept_outcome
 from activities.model_admission import AdmissionGate
 from activities.model_turn_records import result_of_recorded_turn, turn_record
 from activities.prompts import prompt_body
+from activities.spend_guard import SpendGuard
 from activities.token_counts import TokenCounter, TokenCountError
 from activities.tools.registry import ToolRegistry
+from activities.trace_export import NO_TRACE_EXPORT, TraceExport
 from activities.turn_deltas import DeltaPublisher
 from workflows.contracts.memory import CONTEXT_EXCEEDED
 from workflows.contracts.model_turns import (
@@ -44,12 +46,16 @@ class LlmActivities:
         model_calls: asyncio.Semaphore | None = None,
         admission: AdmissionGate | None = None,
         tokens: TokenCounter | None = None,
+        spend: SpendGuard | None = None,
+        trace: TraceExport = NO_TRACE_EXPORT,
         deltas: DeltaPublisher | None = None,
     ) -> None:
         """`http` is already pointed at the LiteLLM proxy and carries its key; `model_calls`
         caps the requests in flight at once (one semaphore per worker pool), None: no cap;
         `admission` holds calls to a saturated model server (one gate per worker process);
         `tokens` measures prompts before they are sent (None: they are not measured);
+        `spend` holds calls to their tenant's monthly spend limit (None: not held);
+        `trace` is told of each recorded reply (activities/trace_export.py);
         `deltas` publishes each turn's text as it comes (None: replies are not streamed)."""
         self._sessions = session_factory
         self._http = http
@@ -57,6 +63,8 @@ class LlmActivities:
         self._model_calls = model_calls
         self._admission = admission
         self._tokens = tokens
+        self._spend = spend
+        self._trace = trace
         self._deltas = deltas
 
     @activity.defn
@@ -95,7 +103,14 @@ class LlmActivities:
         )
         # before the pool's slot: a held low-priority call must not keep a high one waiting
         await self._wait_for_capacity(request, details)
-        reply, duration_ms = await self._complete_in_slot(body, self._turn_deltas(request))
+        if self._spend is not None:
+            await self._spend.reserve_call(task_id, step_key, body, counted)
+        try:
+            reply, duration_ms = await self._complete_in_slot(body, self._turn_deltas(request))
+        except BaseException:
+            if self._spend is not None:
+                await self._spend.release(task_id, step_key)
+            raise
         return await self._record(request, reply, duration_ms, counted, details)
 
     async def _record(
@@ -124,6 +139,7 @@ class LlmActivities:
             lambda: {"reply": reply, "duration_ms": duration_ms, "counted": counted},
         )
         row = await outlasting_outages(record, "model turn: recording the reply", keep)
+        self._trace.model_call(request, turn.event.data, turn.message)
         return turn.result(row.id)
 
     async def _measure(self, request: ModelTurnRequest, body: dict[str, Any]) -> int | None:

@@ -30,6 +30,7 @@ from activities.db.steps import StepRepository
 from activities.heartbeat import HeartbeatDetails, heartbeating
 from activities.kept_steps import keeper, kept_outcome
 from activities.prompts import prompt_body
+from activities.spend_guard import SpendGuard
 from activities.summary_fallback import extractive_summary, rejection_reason
 from activities.summary_records import (
     result_of_recorded_summary,
@@ -38,6 +39,7 @@ from activities.summary_records import (
 )
 from activities.token_counts import TEMPLATE_ALLOWANCE, TokenCounter, TokenCountError
 from activities.tools.registry import ToolRegistry
+from activities.trace_export import NO_TRACE_EXPORT, TraceExport
 from workflows.contracts.agents import ToolCallFormat
 from workflows.contracts.memory import SummarizeRequest, SummarizeResult
 
@@ -86,13 +88,18 @@ class MemoryActivities:
         http: httpx.AsyncClient,
         registry: ToolRegistry,
         tokens: TokenCounter | None = None,
+        spend: SpendGuard | None = None,
+        trace: TraceExport = NO_TRACE_EXPORT,
     ) -> None:
         """`http` is pointed at the LiteLLM proxy and carries its key; `tokens` measures the
-        prompt after the summary (None: not measured)."""
+        prompt after the summary (None: not measured); `spend` holds the summariser's calls to
+        the tenant's monthly spend limit (None: not held); `trace` is told of each summary."""
         self._sessions = session_factory
         self._http = http
         self._registry = registry
         self._tokens = tokens
+        self._spend = spend
+        self._trace = trace
 
     @activity.defn
     async def summarize(self, request: SummarizeRequest) -> SummarizeResult:
@@ -125,7 +132,12 @@ class MemoryActivities:
             return SummarizeResult(message_ids=request.message_ids)
 
         started = time.monotonic()
-        text, usage = await self._summarise(request, split)
+        try:
+            text, usage = await self._summarise(request, split)
+        except BaseException:
+            if self._spend is not None:
+                await self._spend.release(task_id, step_key)
+            raise
         replaced = [row.id for row in split.middle]
         content = f"{SUMMARY_HEADER}transcript as messages {min(replaced)}–{max(replaced)}]\n{text}"
         tokens_after = await self._count_after(request, split, content)
@@ -166,6 +178,7 @@ class MemoryActivities:
 
         keep = keeper(details, step_key, lambda: {"content": content, "data": data})
         row = await outlasting_outages(record, "summary: recording", keep)
+        self._trace.summary(request, data, content)
         return summary_result(row, request.message_ids, data)
 
     async def _summarise(self, request: SummarizeRequest, split: Split) -> tuple[str, _Usage]:
@@ -174,7 +187,12 @@ class MemoryActivities:
         task = (split.head[-1].content or "")[:TASK_CHARS] if split.head else ""
         items = [_as_text(row) for row in split.middle]
         usage, summary = _Usage(), ""
-        for chunk in _chunks(items, self._chunk_bytes(request, task)):
+        chunks = _chunks(items, self._chunk_bytes(request, task))
+        if self._spend is not None:  # a prompt holds at most its bytes in tokens
+            fixed = len((INSTRUCTIONS + task + TASK_LABEL + SO_FAR_LABEL + WORK_LABEL).encode())
+            sizes = [fixed + sum(len(item.encode()) + 1 for item in chunk) for chunk in chunks]
+            await self._spend.reserve_summary(request, sizes)
+        for chunk in chunks:
             parts = [f"{TASK_LABEL}\n{task}"]
             if summary:
                 parts.append(f"{SO_FAR_LABEL}\n{summary}")

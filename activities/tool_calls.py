@@ -27,6 +27,7 @@ from activities.tools.context import ToolContext, use_tool_context
 from activities.tools.errors import ToolArgumentError, ToolError, UnknownToolError
 from activities.tools.processes import ToolCrashed, ToolProcesses
 from activities.tools.registry import ToolRegistry
+from activities.trace_export import NO_TRACE_EXPORT, TraceExport
 from workflows.contracts.tool_calls import ToolCallRequest, ToolCallResult
 
 # characters of a tool result kept in the transcript; what the model sees is cut further, per
@@ -42,6 +43,7 @@ class ToolCallActivities:
         registry: ToolRegistry,
         processes: ToolProcesses | None = None,
         workspace_quota: WorkspaceQuota | None = None,
+        trace: TraceExport = NO_TRACE_EXPORT,
     ) -> None:
         """`processes` runs each call in a child process under its limits (default limits when
         not given); the file tools work in the task's workspace in Postgres, within the quota."""
@@ -49,6 +51,7 @@ class ToolCallActivities:
         self._registry = registry
         self._processes = processes or ToolProcesses()
         self._quota = workspace_quota or WorkspaceQuota()
+        self._trace = trace  # told of each recorded result
 
     @activity.defn
     async def run_tool(self, request: ToolCallRequest) -> ToolCallResult:
@@ -169,6 +172,7 @@ class ToolCallActivities:
 
         keep = keeper(details, step_key, outcome)
         row, is_error, result = await outlasting_outages(record, "tool call: recording", keep)
+        self._trace.tool_call(request, made.event, result, is_error)
         return ToolCallResult(
             message_id=row.id, is_error=is_error, digest=result_digest(call.name, result)
         )

@@ -12,14 +12,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="AGENTRY_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="AGENTRY_", env_file=".env", extra="ignore", populate_by_name=True
+    )
 
     # where the embedded stack keeps its state
     data_dir: Path = PROJECT_ROOT / ".agentry"
@@ -146,6 +148,26 @@ class Settings(BaseSettings):
     }
     # how often a task waiting for a slot asks again (tasks far back in line: up to 4x less)
     tenant_admission_poll_seconds: float = Field(default=2.0, gt=0)
+
+    # Langfuse trace export from the workers (activities/langfuse_export/): on when all three
+    # are set, under Langfuse's own names or AGENTRY_LANGFUSE_*; off otherwise
+    langfuse_public_key: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("LANGFUSE_PUBLIC_KEY", "AGENTRY_LANGFUSE_PUBLIC_KEY"),
+    )
+    langfuse_secret_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("LANGFUSE_SECRET_KEY", "AGENTRY_LANGFUSE_SECRET_KEY"),
+    )
+    langfuse_host: str | None = Field(
+        default=None, validation_alias=AliasChoices("LANGFUSE_HOST", "AGENTRY_LANGFUSE_HOST")
+    )
+    # how long finished observations may wait in a worker before they are sent in one batch
+    langfuse_flush_seconds: float = Field(default=5.0, gt=0, le=300)
+
+    @property
+    def langfuse_enabled(self) -> bool:
+        return bool(self.langfuse_public_key and self.langfuse_secret_key and self.langfuse_host)
 
     @property
     def resolved_model_metrics_urls(self) -> dict[str, str]:

@@ -159,10 +159,28 @@ async def api(make_api: MakeApi) -> httpx.AsyncClient:
 
 
 @pytest.fixture(scope="session")
-async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningStack]:
+def stack_dirs() -> Iterator[Callable[[str], Path]]:
+    """New data dirs for the stacks tests start, outside pytest's basetemp: a pytest session
+    starting meanwhile (say in another checkout) makes /tmp/pytest-of-<user> private again, and
+    a stack's Postgres, which runs as the `pgserver` user, then loses its data dir and panics."""
+    base = Path(tempfile.mkdtemp(prefix="agentry-stacks-"))
+    made: list[Path] = []
+
+    def make(name: str) -> Path:
+        path = base / f"{name}{len(made)}"
+        path.mkdir()
+        made.append(path)
+        return path
+
+    yield make
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+async def stack(stack_dirs: Callable[[str], Path]) -> AsyncIterator[RunningStack]:
     """The whole embedded stack via the real dev supervisor (as `make run` starts it), plus
     the scripted model server; started once, on free loopback ports, for tests that need it."""
-    running = await start_stack(tmp_path_factory.mktemp("stack"))
+    running = await start_stack(stack_dirs("stack"))
     yield running
     try:
         findings = await scan_stack_for_secrets(running)

@@ -34,6 +34,8 @@ def secrets_of(settings: Settings, api_keys: Iterable[str]) -> dict[str, str]:
     found["model-server key"] = settings.model_server_key.get_secret_value()
     if settings.approval_webhook_secret is not None:
         found["webhook secret"] = settings.approval_webhook_secret.get_secret_value()
+    if settings.langfuse_secret_key is not None:
+        found["langfuse secret key"] = settings.langfuse_secret_key.get_secret_value()
     password = make_url(settings.resolved_database_url).password
     if password:
         found["database password"] = str(password)

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.lifecycle import LifecycleActivities
     from workflows import policies
     from workflows.contracts.approvals import APPROVAL_DECIDED, ApprovalDecided
+    from workflows.contracts.budgets import SPEND_LIMIT
     from workflows.contracts.lifecycle import BeginTaskRequest, BeginTaskResult, FinishTaskRequest
     from workflows.contracts.memory import CONTEXT_EXCEEDED
     from workflows.contracts.messages import USER_MESSAGE_ADDED, UserMessageAdded
@@ -66,10 +67,14 @@ class AgentTaskWorkflow:
                 raise asyncio.CancelledError("task cancelled") from exc
             cause = exc.cause if isinstance(exc, ActivityError) else None
             message = public_failure(exc)
-            code = "step_failed"
+            code, details = "step_failed", None
             if isinstance(cause, ApplicationError) and cause.type == CONTEXT_EXCEEDED:
                 code = "context_exceeded"
-            await self._finish(task, TaskStatus.failed, error=message, error_code=code)
+            if isinstance(cause, ApplicationError) and cause.type == SPEND_LIMIT:
+                code, details = SPEND_LIMIT, _first_detail(cause)
+            await self._finish(
+                task, TaskStatus.failed, error=message, error_code=code, details=details
+            )
             raise ApplicationError(f"task failed: {message}", non_retryable=True) from exc
 
     async def _loop(self, task: AgentTaskInput) -> AgentTaskResult:
@@ -232,3 +237,9 @@ class AgentTaskWorkflow:
             schedule_to_close_timeout=policies.STORE_SCHEDULE_TO_CLOSE,
             retry_policy=policies.STORE_RETRY,
         )
+
+
+def _first_detail(error: ApplicationError) -> dict[str, Any] | None:
+    """The figures an activity's error carries as its first detail, if they are a dict."""
+    details = error.details
+    return details[0] if details and isinstance(details[0], dict) else None

@@ -13,6 +13,7 @@ import re
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState, TimeoutError
 
 from workflows.contracts.approvals import APPROVAL_MISSING
+from workflows.contracts.budgets import SPEND_LIMIT
 from workflows.contracts.lifecycle import DATABASE_UNREACHABLE, TASK_MISSING
 from workflows.contracts.memory import CONTEXT_EXCEEDED
 from workflows.contracts.model_turns import MODEL_REQUEST_REJECTED, MODEL_SERVER_SATURATED
@@ -33,7 +34,7 @@ STEPS = {
 # whose type is the exception's class name; ours carry no type or one of these.
 OUR_ERROR_TYPES = frozenset(
     {None, CONTEXT_EXCEEDED, MODEL_REQUEST_REJECTED, MODEL_SERVER_SATURATED, TASK_MISSING,
-     APPROVAL_MISSING}
+     APPROVAL_MISSING, SPEND_LIMIT}
 )  # fmt: skip
 MAX_CHARS = 500
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)

@@ -4,13 +4,14 @@ workspace files."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -42,6 +43,8 @@ class Tenant(Base):
     max_concurrent_tasks: Mapped[int | None] = mapped_column(Integer)
     # the highest budgets a submit may ask for (keys of Budgets); unset keys: the settings'
     budget_limits: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # what its model calls may cost in a calendar month (UTC); None: no limit
+    monthly_spend_limit_usd: Mapped[Decimal | None] = mapped_column(Numeric(18, 8))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -234,3 +237,34 @@ class PoolReplicas(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class TenantSpend(Base):
+    """A tenant's spend in one calendar month (UTC): what its recorded model calls cost, and
+    what calls in flight have reserved at their worst case (activities/db/spend.py)."""
+
+    __tablename__ = "tenant_spend"
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "month"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE")
+    )
+    month: Mapped[date] = mapped_column(Date)
+    spent_usd: Mapped[Decimal] = mapped_column(Numeric(18, 8), server_default="0")
+    reserved_usd: Mapped[Decimal] = mapped_column(Numeric(18, 8), server_default="0")
+
+
+class SpendReservation(Base):
+    """One model call's reservation, until its reply is recorded or the call gives up."""
+
+    __tablename__ = "spend_reservations"
+    __table_args__ = (PrimaryKeyConstraint("task_id", "step_key"),)
+
+    task_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tasks.id", ondelete="CASCADE")
+    )
+    step_key: Mapped[str] = mapped_column(String(200))
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    month: Mapped[date] = mapped_column(Date)
+    amount_usd: Mapped[Decimal] = mapped_column(Numeric(18, 8))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,4 +1,5 @@
-"""Recording one agent step atomically: its message, its event and the task's counters.
+"""Recording one agent step atomically: its message, its event, the task's counters and, for a
+step that cost money or called a model, its tenant's month (activities/db/spend.py).
 
 Every step has a `step_key` unique within its task, so an activity retried after a crash finds
 what its first attempt already wrote instead of writing (or paying for) it twice.
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from activities.db.events import EventRepository, NewEvent
 from activities.db.messages import MessageRepository, NewMessage
 from activities.db.models import Message
+from activities.db.spend import SpendRepository, current_month
 from activities.db.tasks import StepCounters, TaskRepository
 
 
@@ -21,6 +23,7 @@ class StepRepository:
         self._messages = MessageRepository(session)
         self._events = EventRepository(session)
         self._tasks = TaskRepository(session)
+        self._spend = SpendRepository(session)
 
     async def find(self, task_id: uuid.UUID, step_key: str) -> Message | None:
         """The message of a step already recorded, if it was."""
@@ -44,4 +47,6 @@ class StepRepository:
             await self._events.add(task_id, step_key, event)
         if counters is not None:
             await self._tasks.count_step(task_id, counters)
+            if counters.cost_usd or counters.llm_calls:  # a model call may hold a reservation
+                await self._spend.settle(task_id, step_key, counters.cost_usd, current_month())
         return row

@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.db.models import Task
+from activities.db.spend import SpendRepository
 from workflows.contracts.tasks import PRIORITY_DEFAULT, TaskStatus
 
 FINAL_STATUSES = tuple(status.value for status in TaskStatus if status.is_final)
@@ -190,7 +191,8 @@ class TaskRepository:
         error: str | None,
         error_code: str | None,
     ) -> None:
-        """Write a locked task's final status and result."""
+        """Write a locked task's final status and result; what its model calls still had
+        reserved of its tenant's month goes back."""
         now = datetime.now(UTC)
         await self._session.execute(
             update(Task)
@@ -205,6 +207,7 @@ class TaskRepository:
                 started_at=task.started_at or now,
             )
         )
+        await SpendRepository(self._session).release(task.id)
 
     async def count_step(self, task_id: uuid.UUID, counters: StepCounters) -> None:
         """Add a step's calls and tokens to the task's usage."""

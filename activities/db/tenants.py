@@ -31,6 +31,9 @@ class TenantRepository:
             await self._session.execute(select(Tenant).where(Tenant.name == name))
         ).scalar_one_or_none()
 
+    async def name_of(self, tenant_id: uuid.UUID) -> str:
+        return (await self._session.scalar(select(Tenant.name).where(Tenant.id == tenant_id))) or ""
+
     async def budget_limits(self, tenant_id: uuid.UUID) -> dict[str, Any]:
         """The highest budgets the tenant's submits may ask for; empty: the settings'."""
         limits = await self._session.scalar(

@@ -1,14 +1,19 @@
-"""`agentry tenant-cap` and `agentry tenant-budgets`: a tenant's own cap on running tasks, and
-the highest budgets its tasks may ask for."""
+"""`agentry tenant-cap`, `agentry tenant-budgets` and `agentry tenant-spend-limit`: a tenant's
+own cap on running tasks, the highest budgets its tasks may ask for, and what its model calls
+may cost in a calendar month."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
-from services.settings import get_settings
+from services.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 
 def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
@@ -26,12 +31,19 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
     budgets.add_argument("tenant")
     budgets.add_argument("limits", nargs="+", metavar="NAME=N")
     budgets.set_defaults(func=_tenant_budgets)
+    spend = commands.add_parser(
+        "tenant-spend-limit",
+        help="set what a tenant's model calls may cost per calendar month (UTC): agentry "
+        "tenant-spend-limit TENANT USD (or 'none')",
+    )
+    spend.add_argument("tenant")
+    spend.add_argument("limit", metavar="USD")
+    spend.set_defaults(func=_tenant_spend_limit)
 
 
 def _tenant_cap(args: argparse.Namespace) -> int:
     """The tenant's cap overrides `tenant_max_concurrent_tasks`; its waiting tasks see the new
     cap when they next ask for a slot."""
-    from activities.db.engine import opened_sessions
     from activities.db.tenant_caps import TenantCapRepository
 
     raw = args.cap.strip().lower()
@@ -43,13 +55,9 @@ def _tenant_cap(args: argparse.Namespace) -> int:
         return 2
     cap = None if raw == "default" else int(raw)
     settings = get_settings()
-
-    async def run() -> bool:
-        async with opened_sessions(settings.resolved_database_url) as sessions:
-            async with sessions.begin() as session:
-                return await TenantCapRepository(session).set_cap(args.tenant, cap)
-
-    if not asyncio.run(run()):
+    if not _changed(
+        settings, lambda session: TenantCapRepository(session).set_cap(args.tenant, cap)
+    ):
         print(f"agentry tenant-cap: no tenant named {args.tenant!r}", file=sys.stderr)
         return 2
     shown = cap if cap is not None else f"the default ({settings.tenant_max_concurrent_tasks})"
@@ -60,7 +68,6 @@ def _tenant_cap(args: argparse.Namespace) -> int:
 def _tenant_budgets(args: argparse.Namespace) -> int:
     """The tenant's limits replace the settings' `task_budget_limits` name by name; new
     submits are checked against them (running tasks keep theirs)."""
-    from activities.db.engine import opened_sessions
     from activities.db.tenants import TenantRepository
     from workflows.contracts.budgets import BUDGET_NAMES
 
@@ -80,18 +87,54 @@ def _tenant_budgets(args: argparse.Namespace) -> int:
             parsed[name] = value
     limits = None if clear else parsed
     settings = get_settings()
-
-    async def run() -> bool:
-        async with opened_sessions(settings.resolved_database_url) as sessions:
-            async with sessions.begin() as session:
-                return await TenantRepository(session).set_budget_limits(args.tenant, limits)
-
-    if not asyncio.run(run()):
+    tenant = args.tenant
+    if not _changed(
+        settings, lambda session: TenantRepository(session).set_budget_limits(tenant, limits)
+    ):
         print(f"agentry tenant-budgets: no tenant named {args.tenant!r}", file=sys.stderr)
         return 2
     shown = {**settings.task_budget_limits, **(limits or {})}
     print(f"{args.tenant}: " + ", ".join(f"{name} <= {value}" for name, value in shown.items()))
     return 0
+
+
+def _tenant_spend_limit(args: argparse.Namespace) -> int:
+    """Over the limit, the tenant's submits answer 402 and its running tasks stop at their
+    next model call (activities/db/spend.py)."""
+    from decimal import Decimal, InvalidOperation
+
+    from activities.db.spend import SpendRepository
+
+    raw = args.limit.strip().lower()
+    try:
+        limit = None if raw == "none" else Decimal(raw.removeprefix("$"))
+    except InvalidOperation:
+        limit = Decimal(-1)
+    if limit is not None and not (limit.is_finite() and 0 < limit <= 10**9):
+        print(
+            f"agentry tenant-spend-limit: {args.limit!r}: expected US dollars > 0, or 'none'",
+            file=sys.stderr,
+        )
+        return 2
+    if not _changed(
+        get_settings(), lambda session: SpendRepository(session).set_limit(args.tenant, limit)
+    ):
+        print(f"agentry tenant-spend-limit: no tenant named {args.tenant!r}", file=sys.stderr)
+        return 2
+    print(f"{args.tenant}: " + (f"at most ${limit} a month" if limit else "no spend limit"))
+    return 0
+
+
+def _changed(settings: Settings, change: Callable[[AsyncSession], Awaitable[bool]]) -> bool:
+    """Run one change in a transaction of its own; False: it found no such tenant."""
+    from activities.db.engine import opened_sessions
+
+    async def run() -> bool:
+        async with opened_sessions(settings.resolved_database_url) as sessions:
+            async with sessions.begin() as session:
+                return await change(session)
+
+    return asyncio.run(run())
 
 
 def _limit(name: str, raw: str) -> float | None:

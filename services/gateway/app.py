@@ -32,6 +32,7 @@ from services.gateway.routes import (
     health,
     keys,
     pools,
+    spend,
     task_records,
     tasks,
     ui,
@@ -164,5 +165,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pools.router)
     app.include_router(keys.router)
     app.include_router(usage.router)
+    app.include_router(spend.router)
     app.include_router(ui.router)
     return app

@@ -27,6 +27,7 @@ from activities.db.tasks import NewTask, TaskRepository
 from activities.db.tenants import TenantRepository
 from services.agent_specs import AgentCatalog
 from services.gateway.errors import ProblemError
+from services.gateway.spend_limit import refuse_over_spend_limit
 from services.gateway.task_limits import effective_budgets
 from services.gateway.tenant_room import refuse_without_room
 from services.settings import Settings
@@ -122,7 +123,7 @@ async def submit_task(
     submission: Submission,
     settings: Settings,
 ) -> tuple[Task, bool]:
-    """Store and start the task; (task, created). Raises ProblemError 409, 429 or 503.
+    """Store and start the task; (task, created). Raises ProblemError 402, 409, 429 or 503.
 
     Over its tenant's cap the task is stored and its workflow waits for a slot (429 once
     `tenant_max_queued_tasks` already wait), or, with `tenant_over_cap=reject`, it is refused
@@ -173,10 +174,12 @@ async def _store(
     settings: Settings,
     agent: AgentConfig,
 ) -> tuple[Task, bool]:
-    """Insert the task and its `queued` event in one transaction, only within the tenant's cap
-    (reject mode) or its queue limit (queue mode); a retry of a stored task is never refused."""
+    """Insert the task and its `queued` event in one transaction, only within the tenant's
+    monthly spend limit and its cap (reject mode) or its queue limit (queue mode); a retry of a
+    stored task is never refused."""
     key = submission.idempotency_key
     if key is None or await tasks.get_by_idempotency_key(submission.tenant_id, key) is None:
+        await refuse_over_spend_limit(session, submission.tenant_id)
         await refuse_without_room(session, submission.tenant_id, settings)
     task_id = uuid.uuid4()
     new = NewTask(

@@ -23,6 +23,7 @@ from activities.llm import LlmActivities
 from activities.memory import MemoryActivities
 from activities.model_admission import AdmissionGate, AdmissionLimits
 from activities.model_load import ModelLoadMonitor
+from activities.spend_guard import SpendGuard
 from activities.task_workspace import WorkspaceQuota
 from activities.token_counts import TokenCounter
 from activities.tool_calls import ToolCallActivities
@@ -30,12 +31,13 @@ from activities.tools.processes import ToolLimits, ToolProcesses
 from activities.tools.registry import default_registry
 from activities.turn_deltas import DeltaPublisher
 from services.agent_specs import AgentCatalog
-from services.model_groups import load_model_groups
+from services.model_groups import load_model_groups, load_model_prices
 from services.pools.catalog import PoolCatalog, PoolSpec
 from services.settings import Settings
 from services.temporal_client import connect_temporal
 from services.worker.database_outages import DatabaseOutages
 from services.worker.runner import workflow_runner
+from services.worker.trace_export import trace_export
 from workflows.agent_task import AgentTaskWorkflow
 from workflows.contracts.agents import AgentConfig
 
@@ -105,6 +107,7 @@ async def run_worker(settings: Settings, pool_names: list[str]) -> None:
     engine = create_engine(settings.resolved_database_url, pool_size=5)
     sessions = create_session_factory(engine)
     registry = default_registry()
+    trace = trace_export(settings, sessions, registry)  # Langfuse, when its keys are set
     tool_processes = ToolProcesses(
         ToolLimits(
             wall_seconds=settings.tool_wall_seconds,
@@ -129,6 +132,7 @@ async def run_worker(settings: Settings, pool_names: list[str]) -> None:
         watching_model_load(settings) as admission,
     ):
         tokens = TokenCounter(http, model_servers, settings.resolved_model_server_urls)
+        spend = SpendGuard(sessions, load_model_prices(settings.litellm_config))
         llm_by_pool = {
             pool.name: LlmActivities(
                 sessions,
@@ -137,17 +141,20 @@ async def run_worker(settings: Settings, pool_names: list[str]) -> None:
                 asyncio.Semaphore(pool.max_concurrent_model_calls),
                 admission,
                 tokens,
-                deltas,
+                spend,
+                trace=trace,
+                deltas=deltas,
             )
             for pool in pools
         }
         shared = [
-            LifecycleActivities(sessions),
+            LifecycleActivities(sessions, trace=trace),
             ToolCallActivities(
                 sessions,
                 registry,
                 tool_processes,
                 WorkspaceQuota(settings.workspace_max_bytes, settings.workspace_max_files),
+                trace=trace,
             ),
             ApprovalActivities(
                 sessions,
@@ -155,9 +162,12 @@ async def run_worker(settings: Settings, pool_names: list[str]) -> None:
                 settings.approval_webhook_url,
                 settings.resolved_webhook_secrets,
                 settings.webhook_allow_private_targets,
+                trace=trace,
             ),
-            MemoryActivities(sessions, http, registry, tokens),
-            DelegationActivities(sessions, agent_configs(settings), settings.task_budget_limits),
+            MemoryActivities(sessions, http, registry, tokens, spend, trace=trace),
+            DelegationActivities(
+                sessions, agent_configs(settings), settings.task_budget_limits, trace=trace
+            ),
         ]
         workers = build_workers(
             client,
@@ -184,6 +194,7 @@ async def run_worker(settings: Settings, pool_names: list[str]) -> None:
         results = await asyncio.gather(*runs, return_exceptions=True)
         logger.info("worker drained")
     await tool_processes.close()
+    await trace.aclose()  # the steps still queued, then the SDK's last batch
     await deltas.stop()
     await engine.dispose()
     failures = [result for result in results if isinstance(result, BaseException)]

@@ -56,7 +56,9 @@ async def started_attempt(
             started = pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
             if pending.activity_type.name == activity and started and pending.attempt >= attempt:
                 return pending
-        if (closed := await _closed_attempt(handle, activity, attempt)) is not None:
+        # a first attempt is only ever looked for to be killed, so only while it runs: in the
+        # history, an earlier call of the same activity that already ended would match too
+        if attempt > 1 and (closed := await _closed_attempt(handle, activity, attempt)):
             return closed
         await asyncio.sleep(0.05)
     raise AssertionError(f"attempt {attempt} of {activity} did not start within {timeout}s")

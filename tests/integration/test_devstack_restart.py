@@ -4,6 +4,7 @@ nothing listening. Runs the supervisor with only Postgres, Temporal, worker and 
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -19,12 +20,12 @@ def _listening(port: int) -> bool:
 
 
 async def test_second_start_finds_the_first_runs_tasks_and_stop_frees_every_port(
-    tmp_path: Path,
+    stack_dirs: Callable[[str], Path],
 ) -> None:
     temporal_port = free_port()
     settings = Settings(
         _env_file=None,
-        data_dir=tmp_path,
+        data_dir=stack_dirs("restart"),
         port=free_port(),
         temporal_address=f"127.0.0.1:{temporal_port}",
         temporal_ui_port=free_port(),

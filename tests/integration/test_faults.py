@@ -35,7 +35,6 @@ from tests.integration.fault_helpers import (
 )
 from tests.integration.helpers import events, served_at_least, submit, wait_for_status
 from tests.integration.test_approvals_flow import open_approvals
-from tests.integration.test_pools import _until_tool_runs
 from tests.stack import RunningStack
 from workflows import policies
 from workflows.contracts.approvals import APPROVAL_DECIDED
@@ -137,8 +136,6 @@ async def test_killing_the_worker_during_a_tool_call_repeats_only_that_call(
         task = await submit(api, AGENT, f"write then wait {marker}")
         handle = client.get_workflow_handle(f"task-{task['id']}")
         await until_event(api, task["id"], "tool_call")  # the write is done and recorded
-        # the wait in flight (a look before its turn is over would find the write's attempt)
-        await _until_tool_runs(handle)
         first = await started_attempt(handle, "run_tool", 1)  # so this is the wait
         killed_at = kill(worker_of(workers, first))
         retry = await started_attempt(handle, "run_tool", 2)

@@ -29,6 +29,8 @@ TABLES = {
     "approvals",
     "pool_replicas",
     "workspace_files",
+    "tenant_spend",
+    "spend_reservations",
 }
 
 

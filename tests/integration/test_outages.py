@@ -20,7 +20,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
@@ -56,9 +56,9 @@ FAULTS_AGENT = "scripted-faults"  # the session stack's, for the LiteLLM test
 
 @pytest.fixture(scope="module")
 async def small(
-    stack: RunningStack, tmp_path_factory: pytest.TempPathFactory
+    stack: RunningStack, stack_dirs: Callable[[str], Path]
 ) -> AsyncIterator[RunningStack]:
-    running = await start_outage_stack(stack, tmp_path_factory.mktemp("outage-stack"))
+    running = await start_outage_stack(stack, stack_dirs("outage-stack"))
     try:
         yield running
     finally:

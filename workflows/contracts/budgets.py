@@ -11,6 +11,10 @@ from pydantic import BaseModel, Field
 BUDGET_EXCEEDED = "budget_exceeded"
 """`error.code` of a task stopped by one of its budgets."""
 
+SPEND_LIMIT = "spend_limit"
+"""`error.code` of a task stopped because its tenant's monthly spend limit was reached, and the
+error type of the model call that found no room for its worst-case cost."""
+
 RUNAWAY_DETECTED = "runaway_detected"
 """`error.code` of a task stopped because it kept doing the same thing without progress."""
 

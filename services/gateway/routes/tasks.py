@@ -69,7 +69,7 @@ router = APIRouter(prefix="/v1/tasks", tags=["tasks"], responses=problem_respons
     response_description="The task, stored and its workflow started.",
     responses={
         200: {"model": TaskOut, "description": "A retry with the same Idempotency-Key."},
-        **problem_responses(400, 403, 409, 413, 415, 429, 503),
+        **problem_responses(400, 402, 403, 409, 413, 415, 429, 503),
     },
 )
 async def create_task(

@@ -26,3 +26,21 @@ class UsageReport(BaseModel):
     total_cost_usd: float
 
     model_config = {"populate_by_name": True}
+
+
+class SpendReport(BaseModel):
+    """A tenant's spend this calendar month (UTC) against its monthly limit."""
+
+    tenant: str
+    month: str = Field(description="The month's first day, e.g. 2026-12-01.")
+    limit_usd: float | None = Field(description="None: no limit.")
+    spent_usd: float = Field(description="What the month's recorded model calls cost.")
+    reserved_usd: float = Field(description="The worst case of model calls in flight.")
+    remaining_usd: float | None = Field(description="What new calls may still reserve.")
+
+
+class SpendLimitChange(BaseModel):
+    tenant: str = Field(min_length=1, max_length=200)
+    monthly_limit_usd: float | None = Field(
+        gt=0, le=1e9, description="US dollars per calendar month (UTC); null removes the limit."
+    )
