@@ -84,9 +84,9 @@ async def _streamed(
         raise ApplicationError(f"model gateway answered no message ({response.status_code})")
     data = reply.completion()
     usage = data.get("usage")
-    if isinstance(usage, dict):
-        header = _cost(response)
-        usage["cost_usd"] = header if header is not None else reported_cost(usage)
+    if isinstance(usage, dict):  # the stream's own figure, made once it ended, before a header
+        reported = reported_cost(usage)
+        usage["cost_usd"] = reported if reported is not None else _cost(response)
     return data
 
 

@@ -128,16 +128,20 @@ async def test_tool_calls_are_joined_by_index_and_their_arguments_are_not_stream
     assert reply["usage"]["cost_usd"] is None  # the proxy knew no price
 
 
-async def test_the_proxys_cost_header_wins_when_a_stream_carries_one() -> None:
-    reply, _ = await streamed(
-        stream_of(
-            chunk({"content": "ok"}, "stop"),
-            chunk(None, usage=USAGE),
-            "data: [DONE]\n\n",
-            headers={"x-litellm-response-cost": "0.25"},
+async def test_the_last_chunks_cost_wins_over_a_header_and_a_header_stands_in_for_none() -> None:
+    """Headers leave before a stream's cost is known: the last chunk's figure is the one."""
+    costs = []
+    for usage in (USAGE, {**USAGE, "cost": None}):
+        reply, _ = await streamed(
+            stream_of(
+                chunk({"content": "ok"}, "stop"),
+                chunk(None, usage=usage),
+                "data: [DONE]\n\n",
+                headers={"x-litellm-response-cost": "0.25"},
+            )
         )
-    )
-    assert reply["usage"]["cost_usd"] == 0.25
+        costs.append(reply["usage"]["cost_usd"])
+    assert costs == [pytest.approx(0.000052), 0.25]
 
 
 async def test_a_proxy_answering_in_one_piece_is_read_as_before() -> None:
