@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from activities.chat_completions import complete_chat
+from activities.chat_completions import TextSink, complete_chat
 from activities.db.events import EventRepository, NewEvent
 from activities.db.messages import MessageRepository
 from activities.db.models import Message
@@ -27,6 +27,7 @@ from activities.spend_guard import SpendGuard
 from activities.token_counts import TokenCounter, TokenCountError
 from activities.tools.registry import ToolRegistry
 from activities.trace_export import NO_TRACE_EXPORT, TraceExport
+from activities.turn_deltas import DeltaPublisher
 from workflows.contracts.memory import CONTEXT_EXCEEDED
 from workflows.contracts.model_turns import (
     MODEL_SERVER_SATURATED,
@@ -47,13 +48,15 @@ class LlmActivities:
         tokens: TokenCounter | None = None,
         spend: SpendGuard | None = None,
         trace: TraceExport = NO_TRACE_EXPORT,
+        deltas: DeltaPublisher | None = None,
     ) -> None:
         """`http` is already pointed at the LiteLLM proxy and carries its key; `model_calls`
         caps the requests in flight at once (one semaphore per worker pool), None: no cap;
         `admission` holds calls to a saturated model server (one gate per worker process);
         `tokens` measures prompts before they are sent (None: they are not measured);
         `spend` holds calls to their tenant's monthly spend limit (None: not held);
-        `trace` is told of each recorded reply (activities/trace_export.py)."""
+        `trace` is told of each recorded reply (activities/trace_export.py);
+        `deltas` publishes each turn's text as it comes (None: replies are not streamed)."""
         self._sessions = session_factory
         self._http = http
         self._registry = registry
@@ -62,6 +65,7 @@ class LlmActivities:
         self._tokens = tokens
         self._spend = spend
         self._trace = trace
+        self._deltas = deltas
 
     @activity.defn
     async def model_turn(self, request: ModelTurnRequest) -> ModelTurnResult:
@@ -102,7 +106,7 @@ class LlmActivities:
         if self._spend is not None:
             await self._spend.reserve_call(task_id, step_key, body, counted)
         try:
-            reply, duration_ms = await self._complete_in_slot(body)
+            reply, duration_ms = await self._complete_in_slot(body, self._turn_deltas(request))
         except BaseException:
             if self._spend is not None:
                 await self._spend.release(task_id, step_key)
@@ -223,15 +227,23 @@ class LlmActivities:
 
         await outlasting_outages(record, "model turn: recording the time held")
 
-    async def _complete_in_slot(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    def _turn_deltas(self, request: ModelTurnRequest) -> TextSink | None:
+        """Where this attempt's text goes as the model writes it (activities/turn_deltas.py)."""
+        if self._deltas is None:
+            return None
+        return self._deltas.turn(request.task_id, request.iteration, activity.info().attempt)
+
+    async def _complete_in_slot(
+        self, body: dict[str, Any], deltas: TextSink | None = None
+    ) -> tuple[dict[str, Any], int]:
         """The reply, and the call's duration in ms (not counting the wait for a slot)."""
         if self._model_calls is None:
             started = time.monotonic()
-            reply = await complete_chat(self._http, body)
+            reply = await complete_chat(self._http, body, deltas)
         else:
             async with self._model_calls:
                 started = time.monotonic()
-                reply = await complete_chat(self._http, body)
+                reply = await complete_chat(self._http, body, deltas)
         return reply, int((time.monotonic() - started) * 1000)
 
 

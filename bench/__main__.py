@@ -14,6 +14,7 @@ from typing import Any
 from bench import (
     approval_latency,
     command_line,
+    first_token,
     load_burst,
     long_task,
     signal_floor,
@@ -27,6 +28,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     long_task.NAME: long_task,
     load_burst.NAME: load_burst,
     worker_kill.NAME: worker_kill,
+    first_token.NAME: first_token,
 }
 
 

@@ -95,12 +95,19 @@ def _watch(args: argparse.Namespace) -> int:
             if response.status_code != 200:
                 response.read()
                 return _failed(response)
-            kind = ""
+            kind, writing = "", None  # the turn whose text is being printed
             for line in response.iter_lines():
                 if line.startswith("event: "):
                     kind = line[7:]
+                elif line.startswith("data: ") and kind == "delta":
+                    writing = _print_delta(json.loads(line[6:]), writing)
                 elif line.startswith("data: ") and kind != "end":
+                    if writing is not None:
+                        print(flush=True)  # the turn's text is done: end its line
+                        writing = None
                     print(describe(kind, json.loads(line[6:])), flush=True)
+            if writing is not None:
+                print(flush=True)
         task = client.get(f"/v1/tasks/{args.task_id}").json()
     if task["status"] == "succeeded":
         print(f"result: {task.get('result')}")
@@ -108,6 +115,24 @@ def _watch(args: argparse.Namespace) -> int:
     error = task.get("error") or {}
     print(f"{task['status']}: {error.get('message', '')}".rstrip(": "))
     return 1
+
+
+def _print_delta(delta: dict[str, Any], writing: Any) -> Any:
+    """The model's text as it comes, on one line per turn (a retried attempt starts another);
+    returns the turn now being written."""
+    turn = (delta.get("iteration"), delta.get("attempt"))
+    if turn != writing:
+        if writing is not None:
+            print()
+        print(f"{datetime.now(UTC):%H:%M:%S}  writing   ", end="")
+    print(printable(str(delta.get("text", ""))), end="", flush=True)
+    return turn
+
+
+def printable(text: str) -> str:
+    """Text as one terminal line: line breaks, tabs and control characters (a model may write
+    terminal escapes) become spaces."""
+    return "".join(c if c.isprintable() else " " for c in text)
 
 
 def describe(kind: str, event: dict[str, Any]) -> str:

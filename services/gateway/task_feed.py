@@ -5,22 +5,29 @@ migration 0007); one connection per gateway LISTENs and wakes the waiters of tha
 Notifications carry only the task id: a woken waiter reads what changed from the tables, so a
 notification lost to a broken connection costs at most a late wake-up (on reconnect every
 waiter is woken to look again).
+
+The same connection LISTENs to `agentry_task_deltas`: model token deltas, which the workers
+announce as the model writes (activities/turn_deltas.py) and nobody stores. A live stream that
+follows a task's deltas gets each one's payload as it arrives; a lost one is lost (the reply
+itself is recorded, and its event follows).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterator
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.db.decisions import asyncpg_dsn
+from activities.db.delta_notices import CHANNEL as DELTA_CHANNEL
 from activities.db.models import Task
 from workflows.contracts.tasks import TaskStatus
 
@@ -29,12 +36,40 @@ logger = logging.getLogger(__name__)
 CHANNEL = "agentry_task_events"
 RECONNECT_SECONDS = 1.0
 POLL_SECONDS_WITHOUT_FEED = 1.0
+DELTAS_KEPT = 1000  # per stream, while its client reads slower than the model writes
+
+
+class TaskWatch:
+    """What happened to one task since the watcher last looked: `wake` is set on news."""
+
+    def __init__(self, deltas: bool) -> None:
+        self.wake = asyncio.Event()
+        self.news = False  # a stored event (or a reconnect: look again)
+        self.deltas: deque[str] | None = deque(maxlen=DELTAS_KEPT) if deltas else None
+
+    def stored(self) -> None:
+        self.news = True
+        self.wake.set()
+
+    def delta(self, payload: str) -> None:
+        if self.deltas is not None:
+            self.deltas.append(payload)
+            self.wake.set()
+
+    def take(self) -> tuple[bool, list[str]]:
+        """Whether stored events came, and the deltas that came, since the last take."""
+        news, self.news = self.news, False
+        deltas = list(self.deltas or ())
+        if self.deltas is not None:
+            self.deltas.clear()
+        self.wake.clear()
+        return news, deltas
 
 
 class TaskFeed:
     def __init__(self, database_url: str) -> None:
         self._dsn, self._ssl = asyncpg_dsn(database_url)
-        self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+        self._waiters: dict[str, set[TaskWatch]] = defaultdict(set)
         self._loop: asyncio.Task[None] | None = None
         self.listening = asyncio.Event()
 
@@ -48,27 +83,37 @@ class TaskFeed:
                 await self._loop
 
     @contextlib.contextmanager
-    def watching(self, task_id: uuid.UUID) -> Iterator[asyncio.Event]:
-        """An event set when the task has news; subscribe before reading its state, so nothing
-        that happens after the read is missed."""
-        event = asyncio.Event()
+    def watching(self, task_id: uuid.UUID, deltas: bool = False) -> Iterator[TaskWatch]:
+        """The task's news, and with `deltas` its model token deltas; subscribe before
+        reading its state, so nothing that happens after the read is missed."""
+        watch = TaskWatch(deltas)
         key = str(task_id)
-        self._waiters[key].add(event)
+        self._waiters[key].add(watch)
         try:
-            yield event
+            yield watch
         finally:
-            self._waiters[key].discard(event)
+            self._waiters[key].discard(watch)
             if not self._waiters[key]:
                 del self._waiters[key]
 
     def _notified(self, _connection: object, _pid: int, _channel: str, payload: str) -> None:
-        for event in self._waiters.get(payload, ()):
-            event.set()
+        for watch in self._waiters.get(payload, ()):
+            watch.stored()
+
+    def _delta(self, _connection: object, _pid: int, _channel: str, payload: str) -> None:
+        if not self._waiters or "\n" in payload:  # nobody watches; SSE data is one line
+            return
+        try:
+            task_id = json.loads(payload)["task_id"]
+        except (ValueError, TypeError, KeyError):
+            return
+        for watch in self._waiters.get(str(task_id), ()):
+            watch.delta(payload)
 
     def _wake_everyone(self) -> None:
-        for events in self._waiters.values():
-            for event in events:
-                event.set()
+        for watches in self._waiters.values():
+            for watch in watches:
+                watch.stored()
 
     async def _listen_forever(self) -> None:
         while True:
@@ -86,6 +131,7 @@ class TaskFeed:
         connection.add_termination_listener(lambda _connection: closed.set())
         try:
             await connection.add_listener(CHANNEL, self._notified)
+            await connection.add_listener(DELTA_CHANNEL, self._delta)
             self.listening.set()
             self._wake_everyone()  # whatever happened while not listening
             await closed.wait()
@@ -103,7 +149,7 @@ async def wait_until_final(
     while it waits; while the feed is not listening (Postgres restarting) it looks every
     second instead."""
     deadline = time.monotonic() + seconds
-    with feed.watching(task.id) as news:
+    with feed.watching(task.id) as watch:
         while True:
             await session.rollback()  # end the read: the connection goes back to the pool
             await session.refresh(task)
@@ -113,5 +159,5 @@ async def wait_until_final(
             if not feed.listening.is_set():
                 left = min(left, POLL_SECONDS_WITHOUT_FEED)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(news.wait(), left)
-            news.clear()
+                await asyncio.wait_for(watch.wake.wait(), left)
+            watch.take()

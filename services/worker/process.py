@@ -29,6 +29,7 @@ from activities.token_counts import TokenCounter
 from activities.tool_calls import ToolCallActivities
 from activities.tools.processes import ToolLimits, ToolProcesses
 from activities.tools.registry import default_registry
+from activities.turn_deltas import DeltaPublisher
 from services.agent_specs import AgentCatalog
 from services.model_groups import load_model_groups, load_model_prices
 from services.pools.catalog import PoolCatalog, PoolSpec
@@ -136,6 +137,8 @@ async def run_worker(
     timeout = httpx.Timeout(settings.llm_timeout_seconds, connect=10.0)
     # enough connections for every pool's model calls at once
     limits = httpx.Limits(max_connections=sum(p.max_concurrent_model_calls for p in pools) + 10)
+    deltas = DeltaPublisher.for_database(settings.resolved_database_url)
+    deltas.start()
     async with (
         httpx.AsyncClient(
             base_url=settings.litellm_url,
@@ -159,6 +162,7 @@ async def run_worker(
                 tokens,
                 spend,
                 trace=trace,
+                deltas=deltas,
             )
             for pool in pools
         }
@@ -211,6 +215,7 @@ async def run_worker(
         logger.info("worker drained")
     await tool_processes.close()
     await trace.aclose()  # the steps still queued, then the SDK's last batch
+    await deltas.stop()
     await engine.dispose()
     server.stop()
     failures = [result for result in results if isinstance(result, BaseException)]

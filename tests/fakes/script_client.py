@@ -75,6 +75,7 @@ def reply_tool_calls(
     *,
     content: str | None = None,
     delay_s: float = 0.0,
+    chunk_delay_s: float = 0.0,
     prompt_tokens: int | None = None,
     completion_tokens: int | None = None,
 ) -> Reply:
@@ -83,6 +84,7 @@ def reply_tool_calls(
         content=content,
         tool_calls=[_tool_call(call) for call in calls],
         delay_s=delay_s,
+        chunk_delay_s=chunk_delay_s,
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
     )
@@ -136,6 +138,13 @@ class ScriptedModel:
         response = await self._http.get(f"/_scripts/{key}/prompts")
         response.raise_for_status()
         result: list[dict[str, Any]] = response.json()
+        return result
+
+    async def first_tokens(self, key: str) -> list[float]:
+        """When each streamed reply for ``key`` sent its first token (``time.time()``)."""
+        response = await self._http.get(f"/_scripts/{key}/first_tokens")
+        response.raise_for_status()
+        result: list[float] = response.json()
         return result
 
     async def status(self, key: str) -> dict[str, int]:

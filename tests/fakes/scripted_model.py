@@ -104,6 +104,7 @@ class _KeyState:
     prompts: list[dict[str, Any]] = field(default_factory=list)
     last_tokens: dict[str, list[int]] = field(default_factory=dict)  # by requested model
     forgotten: asyncio.Event = field(default_factory=asyncio.Event)  # ends replies' delays
+    first_tokens: list[float] = field(default_factory=list)  # time.time() of each first token
 
     def record_prompt(self, model: str, tokens: list[int], prompt_tokens: int) -> int:
         """Record a served prompt; returns its cached tokens: the leading tokens it shares with
@@ -190,6 +191,7 @@ class _Answer:
     prompt_tokens: int
     cached_tokens: int
     state: _ServerState
+    first_tokens: list[float] = field(default_factory=list)  # the key's, noted when sent
     released: bool = False
 
     def __post_init__(self) -> None:
@@ -257,7 +259,11 @@ class _Answer:
             deltas.append({"tool_calls": [{"index": i, **opening}]})
             deltas.append({"tool_calls": [{"index": i, "function": {"arguments": arguments}}]})
         try:
+            first = True
             for delta in deltas:
+                if first and delta.get("content"):  # the first token leaves now
+                    first = False
+                    self.first_tokens.append(time.time())
                 yield chunk(delta)
                 await asyncio.sleep(self.reply.chunk_delay_s)
             yield chunk({}, self.finish_reason())
@@ -310,6 +316,13 @@ def create_app(model_names: tuple[str, ...] = ("fake-model",), kv_tokens: int = 
         script = state.scripts.get(key)
         return unknown(key) if script is None else script.prompts
 
+    @app.get("/_scripts/{key}/first_tokens", response_model=None)
+    async def get_first_tokens(key: str) -> list[float] | JSONResponse:
+        """Per streamed reply with text, in order: when its first token was sent (Unix time,
+        the wall clock of this machine)."""
+        script = state.scripts.get(key)
+        return unknown(key) if script is None else script.first_tokens
+
     @app.delete("/_scripts/{key}", status_code=204)
     async def delete_script(key: str) -> None:
         """Forget the key; its replies still waiting out their delay are answered now."""
@@ -358,7 +371,9 @@ def create_app(model_names: tuple[str, ...] = ("fake-model",), kv_tokens: int = 
         cached_tokens = 0  # a scripted error is no completion: neither recorded nor cached
         if reply.status is None:
             cached_tokens = script.record_prompt(model, tokens, prompt_tokens)
-        answer = _Answer(reply, next(state.ids), model, prompt_tokens, cached_tokens, state)
+        answer = _Answer(
+            reply, next(state.ids), model, prompt_tokens, cached_tokens, state, script.first_tokens
+        )
         streaming = False
         try:
             if reply.delay_s > 0:

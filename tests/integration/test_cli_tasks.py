@@ -13,8 +13,9 @@ async def test_watch_shows_each_step_then_the_result(stack: RunningStack) -> Non
     marker = await stack.scripted.script(
         unique_key("watch"),
         [
-            reply_tool_calls([("calculator", {"expression": "6*7"})], delay_s=1),
-            reply_text("forty-two"),
+            # long enough for `agentry watch` to be following when the answer is written
+            reply_tool_calls([("calculator", {"expression": "6*7"})], delay_s=3),
+            reply_text("it is forty-two", chunk_delay_s=0.1),
         ],
     )
     async with stack.api() as api:
@@ -28,7 +29,11 @@ async def test_watch_shows_each_step_then_the_result(stack: RunningStack) -> Non
     assert any("model     scripted:" in line and "calculator" in line for line in lines)
     assert any("tool      calculator → 42" in line for line in lines)
     assert any("status    succeeded" in line for line in lines)
-    assert lines[-1] == "result: forty-two"
+    # the answer's tokens as they came, on one line, before its model call's line
+    [writing] = [i for i, line in enumerate(lines) if "writing   " in line]
+    assert lines[writing].endswith("writing   it is forty-two")
+    assert "model     scripted:" in lines[writing + 1] and "an answer" in lines[writing + 1]
+    assert lines[-1] == "result: it is forty-two"
     [row] = [line for line in listed.splitlines() if line.startswith(task["id"])]
     assert "scripted-native" in row and "succeeded" in row and "2/" in row
     assert listed.splitlines()[0].split()[:4] == ["ID", "AGENT", "STATUS", "PROGRESS"]

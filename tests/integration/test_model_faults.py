@@ -47,7 +47,8 @@ async def test_a_500_and_cut_off_json_are_retried_and_the_task_completes(
     assert (await stack.scripted.status(key))["served"] == 3
     assert len(reasons) == 2, reasons
     assert reasons[0].startswith("model gateway failed (500)"), reasons
-    assert reasons[1].startswith("model gateway failed (500)"), reasons  # LiteLLM's word for it
+    # a streamed call: LiteLLM turns the server's cut-off JSON into an empty stream
+    assert reasons[1] == "model gateway answered no message (200)", reasons
     for reason in reasons:
         assert_in_words(reason)
 

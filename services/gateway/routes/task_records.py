@@ -56,7 +56,9 @@ async def list_events(
         200: {
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
             "description": "One SSE event per task event (`id`, `event` = its type, `data` = the "
-            "event as in /events), then `end` once the task is final.",
+            "event as in /events); between them `delta` events without `id` (`data`: "
+            '`{"task_id", "iteration", "attempt", "seq", "text"}`), the model\'s text as it '
+            "writes it; then `end` once the task is final.",
         },
         **problem_responses(404),
     },
@@ -76,7 +78,16 @@ async def stream_events(
     """Every event of the task as it happens: status changes, model calls, tool calls and
     results, approval requests and decisions, summaries, and the final status. Reconnecting
     with `Last-Event-ID` (browsers' EventSource does) resumes with no gap and no repeat, on any
-    gateway replica."""
+    gateway replica.
+
+    While the model writes a turn, `event: delta` events carry its text as it comes: `data` is
+    `{"task_id", "iteration", "attempt", "seq", "text"}`; the turn's text is its deltas' `text`
+    joined in `seq` order. Deltas have no `id` and are not stored: a reconnect may miss some
+    (and a client reading far slower than the model writes loses the oldest: a gap in `seq`),
+    but never the turn's reply, which follows as its `llm_call` event (`final_text`) and in
+    /messages. A turn's deltas all come before its `llm_call`. A retried attempt of a turn
+    starts again at `seq` 0 with a higher `attempt`: its text replaces the earlier one's.
+    Tool-call arguments and summaries are not streamed."""
     start = last_event_id if last_event_id is not None else after
     return StreamingResponse(
         task_events(sessions, feed, task.id, start),
