@@ -92,7 +92,8 @@ async def test_a_task_shows_on_its_worker_s_metrics_with_its_calls_tokens_and_co
     assert grew("agentry_model_tokens_total", **turn, kind="prompt") >= 1100
     assert grew("agentry_model_tokens_total", **turn, kind="completion") >= 50
     # LiteLLM prices the scripted group per token (tests/litellm-test-config.yaml)
-    assert grew("agentry_model_cost_usd_total", **turn) >= done["usage"]["cost_usd"] > 0
+    cost = done["usage"]["cost_usd"]  # the counter's float sum may differ in the last digits
+    assert cost > 0 and grew("agentry_model_cost_usd_total", **turn) >= cost - 1e-9
     tool = {"pool": "default", "tool": "calculator", "outcome": "ok"}
     assert grew("agentry_tool_call_duration_seconds_count", **tool) >= 1
     step = {"pool": "default", "activity": "model_turn", "outcome": "completed"}
