@@ -50,6 +50,15 @@ async def events(api: httpx.AsyncClient, task_id: str) -> list[dict[str, Any]]:
     return items
 
 
+async def until_event(api: httpx.AsyncClient, task_id: str, kind: str, timeout: float = 60) -> None:
+    """Wait until the task has recorded an event of type `kind`."""
+    deadline = time.monotonic() + timeout
+    while not any(e["type"] == kind for e in await events(api, task_id)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {kind} event within {timeout}s")
+        await asyncio.sleep(0.1)
+
+
 async def messages(api: httpx.AsyncClient, task_id: str) -> list[dict[str, Any]]:
     response = await api.get(f"/v1/tasks/{task_id}/messages")
     assert response.status_code == 200, response.text

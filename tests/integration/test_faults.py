@@ -11,11 +11,8 @@ that the configuration allows no more than 5 s.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 
-import httpx
 from temporalio.api.enums.v1 import EventType
 
 from services.temporal_client import connect_temporal
@@ -33,7 +30,13 @@ from tests.integration.fault_helpers import (
     worker_named,
     worker_of,
 )
-from tests.integration.helpers import events, served_at_least, submit, wait_for_status
+from tests.integration.helpers import (
+    events,
+    served_at_least,
+    submit,
+    until_event,
+    wait_for_status,
+)
 from tests.integration.test_approvals_flow import open_approvals
 from tests.stack import RunningStack
 from workflows import policies
@@ -42,14 +45,6 @@ from workflows.contracts.approvals import APPROVAL_DECIDED
 # A generous bound on kill → retry in these tests: twice the 3.9 s bench worker-kill measures,
 # yet short of what a heartbeat timeout that fell back to 10 s (main before issue 11) would take.
 RETRY_WITHIN_SECONDS = 8.0
-
-
-async def until_event(api: httpx.AsyncClient, task_id: str, kind: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not any(e["type"] == kind for e in await events(api, task_id)):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no {kind} event within {timeout}s")
-        await asyncio.sleep(0.1)
 
 
 def test_a_dead_workers_activity_is_retried_within_five_seconds_by_design() -> None:

@@ -168,7 +168,8 @@ async def test_a_database_outage_fails_no_task_buys_no_reply_twice_and_repeats_n
     assert paid_done["usage"]["llm_calls"] == 2 and paid_done["usage"]["tool_calls"] == 1
     assert wait_done["usage"]["llm_calls"] == 2 and wait_done["usage"]["tool_calls"] == 1
     [waited] = [e["data"] for e in wait_log if e["type"] == "tool_call"]
-    assert waited["attempt"] == 1 and waited["duration_ms"] >= 5000  # the first attempt's
+    # the first attempt's whole wait (asyncio's timer may end it a millisecond early)
+    assert waited["attempt"] == 1 and waited["duration_ms"] >= 4900
     [wrote] = [e["data"] for e in paid_log if e["type"] == "tool_call"]
     assert wrote["attempt"] == 1 and written.status_code == 200 and written.content == b"42"
 

@@ -17,7 +17,7 @@ from activities.db.spend import SpendRepository, current_month
 from activities.db.tasks import NewTask, TaskRepository
 from activities.db.tenants import TenantRepository
 from tests.fakes.script_client import reply_text, reply_tool_calls, unique_key
-from tests.integration.helpers import events, served_at_least, submit, wait_for_status
+from tests.integration.helpers import events, submit, until_event, wait_for_status
 from tests.integration.test_task_budgets_api import agentry
 from tests.stack import RunningStack
 from workflows.contracts.tasks import TaskStatus
@@ -166,11 +166,11 @@ async def test_over_the_limit_submits_answer_402_and_a_running_task_stops_at_its
     operator = await stack.create_key("platform-operator", "spend-ops", tenant="platform")
     key_of_script = unique_key("spend-stop")
     script = await stack.scripted.script(
-        key_of_script, [reply_tool_calls([("wait", {"seconds": 2})]), reply_text("never")]
+        key_of_script, [reply_tool_calls([("wait", {"seconds": 5})]), reply_text("never")]
     )
     async with stack.api(key) as api, stack.api(operator) as ops:
         task = await submit(api, "scripted-native", script)
-        await served_at_least(stack, key_of_script, 1)
+        await until_event(api, task["id"], "llm_call")  # the first call is settled
         lowered = await ops.put(
             "/v1/spend/limit", json={"tenant": tenant, "monthly_limit_usd": 1e-6}
         )
