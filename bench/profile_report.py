@@ -205,16 +205,19 @@ def memory(results: dict[str, Any]) -> list[str]:
 
 
 def proxy_hop(results: dict[str, Any]) -> list[str]:
-    hop = results["proxy_hop_ms"]
-    n = len(hop["litellm"])
-    cpu = results["proxy_hop_cpu_s"].get("LiteLLM", 0.0)
-    return [
-        "",
-        "## LiteLLM's hop (streamed completion, one at a time)",
-        "",
-        f"direct p50 {_p(hop['direct'])} ms, through LiteLLM p50 {_p(hop['litellm'])} ms "
-        f"(p90 {_p(hop['litellm'], 90)}); LiteLLM CPU {1000 * cpu / n:.1f} ms per call.",
-    ]
+    lines = ["", "## LiteLLM's hop (one completion at a time)", ""]
+    for mode, key in (("streamed", "proxy_hop"), ("not streamed", "proxy_hop_plain")):
+        if f"{key}_ms" not in results:
+            continue
+        hop = results[f"{key}_ms"]
+        n = len(hop["litellm"])
+        cpu = results[f"{key}_cpu_s"].get("LiteLLM", 0.0)
+        lines.append(
+            f"- {mode}: direct p50 {_p(hop['direct'])} ms, through LiteLLM p50 "
+            f"{_p(hop['litellm'])} ms (p90 {_p(hop['litellm'], 90)}); LiteLLM CPU "
+            f"{1000 * cpu / n:.1f} ms per call."
+        )
+    return lines
 
 
 def stacks(out: Path, results: dict[str, Any]) -> list[str]:

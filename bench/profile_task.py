@@ -177,15 +177,16 @@ async def statement_log(
     }
 
 
-async def proxy_hop(running: RunningStack, n: int) -> dict[str, list[float]]:
-    """ms of one streamed completion straight from the scripted server and through LiteLLM."""
+async def proxy_hop(running: RunningStack, n: int, stream: bool = True) -> dict[str, list[float]]:
+    """ms of one completion (streamed as the worker asks, or not) straight from the scripted
+    server and through LiteLLM."""
     marker = await running.scripted.script(unique_key("hop"), [reply_text("ok")] * (2 * n + 2))
     body = {
         "model": "scripted",
         "messages": [{"role": "user", "content": f"hi {marker}"}],
-        "stream": True,
-        "stream_options": {"include_usage": True},
     }
+    if stream:
+        body.update(stream=True, stream_options={"include_usage": True})
     key = running.settings.litellm_key.get_secret_value()
     routes = {
         "direct": (running.scripted.base_url, running.settings.model_server_key.get_secret_value()),
@@ -278,6 +279,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             before = ps.cpu_seconds()
             results["proxy_hop_ms"] = await proxy_hop(running, args.hop_calls)
             results["proxy_hop_cpu_s"] = ps.cpu_by_kind(before, ps.cpu_seconds())
+            before = ps.cpu_seconds()
+            results["proxy_hop_plain_ms"] = await proxy_hop(running, args.hop_calls, stream=False)
+            results["proxy_hop_plain_cpu_s"] = ps.cpu_by_kind(before, ps.cpu_seconds())
         if "burst" in args.phases:
             logger.info("phase: %d at once", args.concurrent)
             results["burst"] = await measured_burst(running, apis, args.concurrent)
