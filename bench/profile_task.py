@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import json
 import logging
+import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -295,6 +296,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         for client in apis:
             await client.aclose()
         await stop_stack(running)
+        shutil.rmtree(base, ignore_errors=True)  # the stack's data; what is kept is in `out`
     (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
     return results
 
