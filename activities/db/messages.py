@@ -59,8 +59,9 @@ class MessageRepository:
     async def add_once(
         self, task_id: uuid.UUID, step_key: str, message: NewMessage
     ) -> Message | None:
-        """Insert the step's message; None when an earlier attempt of the step wrote it."""
-        inserted = await self._session.scalar(
+        """Insert the step's message; None when an earlier attempt of the step wrote it. The
+        row comes back from the INSERT itself (no read after it)."""
+        return await self._session.scalar(
             insert(Message)
             .values(
                 task_id=task_id,
@@ -73,9 +74,8 @@ class MessageRepository:
                 summary_of=message.summary_of,
             )
             .on_conflict_do_nothing(constraint="uq_messages_task_step")
-            .returning(Message.id)
+            .returning(Message)
         )
-        return None if inserted is None else await self._session.get(Message, inserted)
 
     async def add_user_message(self, task_id: uuid.UUID, step_key: str, content: str) -> int:
         """A message the user sent while the task runs; its id."""
