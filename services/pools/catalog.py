@@ -32,10 +32,17 @@ class PoolSpec(BaseModel):
     description: str = ""
     max_concurrent_workflow_tasks: int = Field(default=50, ge=2, le=10_000)
     max_concurrent_activities: int = Field(default=50, ge=1, le=10_000)
-    max_concurrent_model_calls: int = Field(default=8, ge=1, le=10_000)
+    # None: as many as its activities; a saturated model server holds calls by its own readings
+    # (activities/model_admission.py), so no fixed cap has to guess what the server takes
+    max_concurrent_model_calls: int | None = Field(default=None, ge=1, le=10_000)
     min_replicas: int = Field(default=1, ge=0, le=1_000)
     max_replicas: int = Field(default=4, ge=1, le=1_000)
     priority: int = Field(default=3, ge=1, le=5)
+
+    @property
+    def model_call_limit(self) -> int:
+        """Model requests one worker process has in flight at once."""
+        return self.max_concurrent_model_calls or self.max_concurrent_activities
 
     @field_validator("name")
     @classmethod

@@ -115,7 +115,9 @@ async def describe_pools(
                 workers_polling=len(pollers),
                 replicas=replicas[pool.name],
                 tasks=tasks,
-                limits=PoolLimits.model_validate(pool.model_dump()),
+                limits=PoolLimits.model_validate(
+                    {**pool.model_dump(), "max_concurrent_model_calls": pool.model_call_limit}
+                ),
             )
         )
     return PoolList(items=items)

@@ -136,7 +136,7 @@ async def run_worker(
     )
     timeout = httpx.Timeout(settings.llm_timeout_seconds, connect=10.0)
     # enough connections for every pool's model calls at once
-    limits = httpx.Limits(max_connections=sum(p.max_concurrent_model_calls for p in pools) + 10)
+    limits = httpx.Limits(max_connections=sum(p.model_call_limit for p in pools) + 10)
     deltas = DeltaPublisher.for_database(settings.resolved_database_url)
     deltas.start()
     async with (
@@ -157,7 +157,7 @@ async def run_worker(
                 sessions,
                 http,
                 registry,
-                asyncio.Semaphore(pool.max_concurrent_model_calls),
+                asyncio.Semaphore(pool.model_call_limit),
                 admission,
                 tokens,
                 spend,

@@ -42,7 +42,7 @@ async def test_platform_operators_see_every_pool_with_its_limits(make_api: MakeA
     assert default["limits"] == {
         "max_concurrent_workflow_tasks": 50,
         "max_concurrent_activities": 50,
-        "max_concurrent_model_calls": 8,
+        "max_concurrent_model_calls": 50,  # unset in deploy/pools.yaml: as many as activities
         "min_replicas": 1,
         "max_replicas": 4,
         "priority": 3,

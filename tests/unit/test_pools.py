@@ -153,3 +153,13 @@ async def test_wait_waits_and_caps_long_waits() -> None:
     tool = default_registry().get("wait")
     assert tool.parameters_schema["required"] == ["seconds"]
     assert MAX_WAIT_SECONDS < TOOL_CALL_TIMEOUT.total_seconds()
+
+
+def test_a_pool_without_a_model_call_cap_takes_as_many_as_its_activities() -> None:
+    """The model server's own readings hold calls when it is saturated (admission control);
+    a fixed default cap would queue calls in the worker that the server could take."""
+    from services.pools.catalog import PoolSpec
+
+    assert PoolSpec(name="p", max_concurrent_activities=30).model_call_limit == 30
+    capped = PoolSpec(name="p", max_concurrent_activities=30, max_concurrent_model_calls=4)
+    assert capped.model_call_limit == 4
