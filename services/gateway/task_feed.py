@@ -1,10 +1,11 @@
 """Wakes requests waiting on a task when something happens to it, on any gateway replica.
 
 Postgres announces every new task event on the channel `agentry_task_events` (a trigger,
-migration 0007); one connection per gateway LISTENs and wakes the waiters of that task.
-Notifications carry only the task id: a woken waiter reads what changed from the tables, so a
-notification lost to a broken connection costs at most a late wake-up (on reconnect every
-waiter is woken to look again).
+migrations 0007 and 0011); one connection per gateway LISTENs and wakes the waiters of that
+task. Notifications carry only the task id and the event's type: a woken waiter reads what
+changed from the tables, so a notification lost to a broken connection costs at most a late
+wake-up (on reconnect every waiter is woken to look again). A waiter for the task's end watches
+its `status` events only, so a task's model and tool calls do not make it read the task again.
 
 The same connection LISTENs to `agentry_task_deltas`: model token deltas, which the workers
 announce as the model writes (activities/turn_deltas.py) and nobody stores. A live stream that
@@ -42,7 +43,8 @@ DELTAS_KEPT = 1000  # per stream, while its client reads slower than the model w
 class TaskWatch:
     """What happened to one task since the watcher last looked: `wake` is set on news."""
 
-    def __init__(self, deltas: bool) -> None:
+    def __init__(self, deltas: bool, statuses_only: bool = False) -> None:
+        self.statuses_only = statuses_only  # woken by status changes, not by every step
         self.wake = asyncio.Event()
         self.news = False  # a stored event (or a reconnect: look again)
         self.deltas: deque[str] | None = deque(maxlen=DELTAS_KEPT) if deltas else None
@@ -83,10 +85,13 @@ class TaskFeed:
                 await self._loop
 
     @contextlib.contextmanager
-    def watching(self, task_id: uuid.UUID, deltas: bool = False) -> Iterator[TaskWatch]:
-        """The task's news, and with `deltas` its model token deltas; subscribe before
-        reading its state, so nothing that happens after the read is missed."""
-        watch = TaskWatch(deltas)
+    def watching(
+        self, task_id: uuid.UUID, deltas: bool = False, statuses_only: bool = False
+    ) -> Iterator[TaskWatch]:
+        """The task's news (with `statuses_only`, its status changes only), and with `deltas`
+        its model token deltas; subscribe before reading its state, so nothing that happens
+        after the read is missed."""
+        watch = TaskWatch(deltas, statuses_only)
         key = str(task_id)
         self._waiters[key].add(watch)
         try:
@@ -97,8 +102,10 @@ class TaskFeed:
                 del self._waiters[key]
 
     def _notified(self, _connection: object, _pid: int, _channel: str, payload: str) -> None:
-        for watch in self._waiters.get(payload, ()):
-            watch.stored()
+        task_id, _, kind = payload.partition(" ")  # no type (before migration 0011): any news
+        for watch in self._waiters.get(task_id, ()):
+            if not watch.statuses_only or kind in ("", "status"):
+                watch.stored()
 
     def _delta(self, _connection: object, _pid: int, _channel: str, payload: str) -> None:
         if not self._waiters or "\n" in payload:  # nobody watches; SSE data is one line
@@ -149,7 +156,7 @@ async def wait_until_final(
     while it waits; while the feed is not listening (Postgres restarting) it looks every
     second instead."""
     deadline = time.monotonic() + seconds
-    with feed.watching(task.id) as watch:
+    with feed.watching(task.id, statuses_only=True) as watch:
         while True:
             await session.rollback()  # end the read: the connection goes back to the pool
             await session.refresh(task)
