@@ -158,8 +158,10 @@ async def wait_until_final(
     deadline = time.monotonic() + seconds
     with feed.watching(task.id, statuses_only=True) as watch:
         while True:
-            await session.rollback()  # end the read: the connection goes back to the pool
             await session.refresh(task)
+            # end the read before waiting: the connection goes back to the pool (a commit
+            # keeps `task` loaded: the sessions do not expire on commit)
+            await session.commit()
             left = deadline - time.monotonic()
             if TaskStatus(task.status).is_final or left <= 0:
                 return task

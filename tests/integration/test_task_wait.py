@@ -48,3 +48,25 @@ async def test_a_wait_that_ends_first_answers_with_the_task_as_it_is(stack: Runn
 
 async def test_the_gateway_listens_for_task_news(gateway_app: FastAPI) -> None:
     await asyncio.wait_for(gateway_app.state.task_feed.listening.wait(), timeout=10)
+
+
+async def test_many_waiting_requests_hold_no_database_connection(stack: RunningStack) -> None:
+    """More waiters than the gateway's connection pool holds (10 + 10 overflow): other
+    requests are still served at once, and every wait ends with its task."""
+    marker = await stack.scripted.script(
+        unique_key("wait-many"),
+        [reply_tool_calls([("wait", {"seconds": 4})]), reply_text("waited")],
+    )
+    async with stack.api() as api:
+        task = await submit(api, "scripted-native", f"wait {marker}")
+        url = f"/v1/tasks/{task['id']}"
+        waits = [
+            asyncio.create_task(api.get(url, params={"wait": 30}, timeout=60)) for _ in range(30)
+        ]
+        await asyncio.sleep(1.0)  # the waits are parked
+        listed = await api.get("/v1/tasks", timeout=10)  # blocked while waiters held the pool
+        assert not any(wait.done() for wait in waits)  # served while they still wait
+        answers = await asyncio.gather(*waits)
+
+    assert listed.status_code == 200
+    assert all(a.status_code == 200 and a.json()["status"] == "succeeded" for a in answers)
