@@ -51,7 +51,6 @@ AGENTS_DIR = ROOT / "bench" / "agents"
 STACK_START_TIMEOUT = 300.0
 PHASE_TIMEOUT = 1200.0
 CLIENT_TIMEOUT = 120.0  # per request: a loaded gateway answers late, which is measured
-HISTORY_SAMPLE = 20  # one-at-a-time tasks per side whose histories are read
 STACK_KINDS = {"postgres": "Postgres", "temporal": "Temporal", "litellm": "LiteLLM"}
 AGENTRY_KINDS = ("gateway", "worker", "tool processes", "Temporal", "Postgres", "LiteLLM")
 BASELINE_KINDS = ("baseline worker", "Temporal")
@@ -274,7 +273,7 @@ async def _side(
     stats = []
     for schedule in ("back-to-back", gap_label):
         runs: list[TaskRun] = measured[schedule]
-        read = [await _history(client, r.workflow_id) for r in runs[:HISTORY_SAMPLE]]
+        read = [await _history(client, r.workflow_id) for r in runs]
         run_ms[schedule] = [s.run_ms for s in read]
         stats += read
     loaded, seconds = measured["loaded"]
