@@ -55,24 +55,24 @@ STACK_KINDS = {"postgres": "Postgres", "temporal": "Temporal", "litellm": "LiteL
 AGENTRY_KINDS = ("gateway", "worker", "tool processes", "Temporal", "Postgres", "LiteLLM")
 BASELINE_KINDS = ("baseline worker", "Temporal")
 NEEDLES = (("activities.tools.process_server", "tool processes"),)
-# option → (default, quick)
+# option → (default, quick, what it counts)
 SIZES = {
-    "one_at_a_time": (50, 10),
-    "tasks": (500, 200),
-    "slow_tasks": (100, 20),
-    "warmup": (5, 2),
+    "one_at_a_time": (50, 10, "tasks one at a time, per side and schedule"),
+    "tasks": (500, 200, "tasks per side in the throughput phase"),
+    "slow_tasks": (100, 20, "tasks per side with the slow model"),
+    "warmup": (5, 2, "unmeasured tasks per side first"),
 }
 T = TypeVar("T")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="small samples: under 3 minutes")
-    for option, (default, quick) in SIZES.items():
+    for option, (default, quick, what) in SIZES.items():
         parser.add_argument(
             f"--{option.replace('_', '-')}",
             type=int,
             default=None,
-            help=f"default {default}, --quick {quick}",
+            help=f"{what}: {default}, with --quick {quick}",
         )
     parser.add_argument("--concurrency", type=int, default=100, help="in flight, throughput")
     parser.add_argument("--slow-concurrency", type=int, default=20, help="in flight, slow model")
@@ -91,10 +91,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def sizes(args: argparse.Namespace) -> dict[str, int]:
-    chosen = {
-        option: getattr(args, option) if getattr(args, option) is not None else pick[args.quick]
-        for option, pick in SIZES.items()
-    }
+    chosen: dict[str, int] = {}
+    for option, (default, quick, _) in SIZES.items():
+        given = getattr(args, option)
+        chosen[option] = given if given is not None else quick if args.quick else default
     if min(chosen.values()) < 0 or chosen["one_at_a_time"] < 1 or args.concurrency < 1:
         raise SystemExit(f"{NAME}: bad options {chosen}")
     return chosen
