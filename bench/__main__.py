@@ -17,6 +17,7 @@ from bench import (
     first_token,
     load_burst,
     long_task,
+    overhead,
     signal_floor,
     worker_kill,
 )
@@ -29,6 +30,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     load_burst.NAME: load_burst,
     worker_kill.NAME: worker_kill,
     first_token.NAME: first_token,
+    overhead.NAME: overhead,
 }
 
 

@@ -1,0 +1,26 @@
+"""The pools file of `bench/overhead.py`: the `default` pool exactly as production declares it
+(deploy/pools.yaml: its concurrency limits, one worker), and the test agents' other pools
+(tests/pools.yaml) without workers, since the stack loads those agents too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench import ROOT
+
+PRODUCTION_POOLS = ROOT / "deploy" / "pools.yaml"
+TEST_POOLS = ROOT / "tests" / "pools.yaml"
+
+
+def bench_pools(path: Path) -> Path:
+    """Write the pools file to `path` and return it."""
+    pools: list[dict[str, Any]] = list(yaml.safe_load(PRODUCTION_POOLS.read_text())["pools"])
+    declared = {pool["name"] for pool in pools}
+    for pool in yaml.safe_load(TEST_POOLS.read_text())["pools"]:
+        if pool["name"] not in declared:
+            pools.append({**pool, "min_replicas": 0})
+    path.write_text(yaml.safe_dump({"pools": pools}, sort_keys=False))
+    return path
