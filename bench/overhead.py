@@ -162,6 +162,8 @@ async def measure(
                     base_url=running.info.gateway_url,
                     headers={"Authorization": f"Bearer {key}"},
                     timeout=CLIENT_TIMEOUT,
+                    # below uvicorn's 5 s keep-alive: a connection it is closing is not reused
+                    limits=httpx.Limits(keepalive_expiry=2.0),
                 )
                 for key in keys
             ]

@@ -120,10 +120,10 @@ class AgentryDriver:
         async def one(run: TaskRun) -> TaskRun:
             async with gate:
                 got = await self.clients[0].get(f"/v1/tasks/{run.task_id}")
-            if got.status_code == 404:  # another tenant's: ask with the key that submitted it
-                for api in self.clients[1:]:
-                    if (got := await api.get(f"/v1/tasks/{run.task_id}")).status_code != 404:
-                        break
+                if got.status_code == 404:  # another tenant's: ask with the key that made it
+                    for api in self.clients[1:]:
+                        if (got := await api.get(f"/v1/tasks/{run.task_id}")).status_code != 404:
+                            break
             got.raise_for_status()
             task = got.json()
             usage = task.get("usage") or {}

@@ -123,7 +123,10 @@ async def run_worker(
     server = MetricsServer(metrics, sdk, settings.metrics_token)
     if port:
         server.start(settings.worker_metrics_host, port)
-    engine = create_engine(settings.resolved_database_url, pool_size=5)
+    # as many connections kept as activities may want at once (up to 20): one the pool
+    # lets overflow is closed when it comes back, and a new one costs Postgres a process
+    activities_at_once = sum(pool.max_concurrent_activities for pool in pools)
+    engine = create_engine(settings.resolved_database_url, pool_size=min(20, activities_at_once))
     sessions = create_session_factory(engine)
     registry = default_registry()
     trace = trace_export(settings, sessions, registry)  # Langfuse, when its keys are set
