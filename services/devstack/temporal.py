@@ -17,6 +17,11 @@ TEMPORAL_DYNAMIC_CONFIG = {
     "matching.enableFairness": "true",
     "matching.numTaskqueueReadPartitions": "1",
     "matching.numTaskqueueWritePartitions": "1",
+    # the history service moves a new workflow or activity task to matching by reading its
+    # shard's task queues at most this often a second (default 20): under steady load every
+    # task waited up to 50 ms there, which was the back-to-back slowdown (docs/BENCHMARKS.md)
+    "history.transferProcessorMaxPollRPS": "1000",
+    "history.timerProcessorMaxPollRPS": "1000",
 }
 """The embedded Temporal's dynamic config; the tests' and benchmarks' dev servers use it too."""
 
