@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import statistics
 import sys
 import tempfile
@@ -58,17 +59,20 @@ class Tracked:
 async def main(args: argparse.Namespace) -> int:
     base = Path(tempfile.mkdtemp(prefix="agentry-flood-demo-"))
     print(f"starting a demo stack in {base} (about a minute) ...", flush=True)
-    stack = await start_stack(
-        base,
-        extra_agents=DEMO / "agents",
-        pools_file=DEMO / "pools.yaml",
-        tenant_max_concurrent_tasks=10_000,  # this demo is about pools, not tenant caps
-    )
     try:
-        return await run_demo(stack, args)
-    finally:
-        print("stopping the demo stack ...", flush=True)
-        await stop_stack(stack)
+        stack = await start_stack(
+            base,
+            extra_agents=DEMO / "agents",
+            pools_file=DEMO / "pools.yaml",
+            tenant_max_concurrent_tasks=10_000,  # this demo is about pools, not tenant caps
+        )
+        try:
+            return await run_demo(stack, args)
+        finally:
+            print("stopping the demo stack ...", flush=True)
+            await stop_stack(stack)
+    finally:  # its data (~50 MB of Postgres and Temporal) goes with it
+        shutil.rmtree(base, ignore_errors=True)
 
 
 async def run_demo(stack: RunningStack, args: argparse.Namespace) -> int:
