@@ -19,6 +19,7 @@ from bench import (
     long_task,
     overhead,
     signal_floor,
+    update_section,
     worker_kill,
 )
 
@@ -39,7 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="name the benchmarks and stop")
     commands = parser.add_subparsers(dest="name", metavar="<name>")
     for name, module in BENCHMARKS.items():
-        module.add_arguments(commands.add_parser(name, help=module.TITLE))
+        command = commands.add_parser(name, help=module.TITLE)
+        module.add_arguments(command)
+        command.add_argument(
+            "--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone"
+        )
     args = parser.parse_args(argv)
     if args.list:
         sys.stdout.write("".join(f"{n}\t{m.TITLE}\n" for n, m in BENCHMARKS.items()))
@@ -56,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
             options = defaults.parse_args([])
         run: Callable[[argparse.Namespace, str], Coroutine[Any, Any, str]] = module.run
         report = asyncio.run(run(options, command_line()))
+        if not getattr(options, "no_write", False):
+            update_section(module.TITLE, report)
+            logging.getLogger(__name__).info("wrote the %r section of BENCHMARKS.md", module.TITLE)
         sys.stdout.write(f"\n## {module.TITLE}\n\n{report}")
     return 0
 

@@ -47,7 +47,6 @@ from bench import (
     offsets_table,
     percentile,
     signal_floor,
-    update_section,
     wait_idle,
 )
 from services.temporal_client import connect_temporal
@@ -102,9 +101,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--modes", default=",".join(MODES), help=f"comma-separated, of {', '.join(MODES)}"
     )
-    parser.add_argument(
-        "--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone"
-    )
 
 
 async def run(args: argparse.Namespace, command: str) -> str:
@@ -114,9 +110,6 @@ async def run(args: argparse.Namespace, command: str) -> str:
         raise SystemExit(f"{NAME}: bad options (modes {modes}, tasks {args.tasks})")
     results = [await measure_mode(mode, args.tasks, args.warmup) for mode in modes]
     report = render(results, command)
-    if not args.no_write:
-        update_section(TITLE, report)
-        logger.info("wrote the %r section of docs/BENCHMARKS.md", TITLE)
     return report
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 import httpx
 
 from activities.turn_deltas import FLUSH_SECONDS
-from bench import Summary, load_text, machine, percentile, update_section
+from bench import Summary, load_text, machine, percentile
 from tests.fakes.script_client import reply_text, unique_key
 from tests.stack import RunningStack, start_stack, stop_stack
 
@@ -65,9 +65,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tasks", type=int, default=100, help="measured tasks")
     parser.add_argument("--warmup", type=int, default=5, help="unmeasured tasks first")
     parser.add_argument("--parallel", type=int, default=8, help="tasks at once, second phase")
-    parser.add_argument(
-        "--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone"
-    )
 
 
 async def run(args: argparse.Namespace, command: str) -> str:
@@ -75,9 +72,6 @@ async def run(args: argparse.Namespace, command: str) -> str:
         raise SystemExit(f"{NAME}: bad options (tasks {args.tasks}, warmup {args.warmup})")
     result = await measure(args.tasks, args.warmup, args.parallel)
     report = render(result, command)
-    if not args.no_write:
-        update_section(TITLE, report)
-        logger.info("wrote the %r section of docs/BENCHMARKS.md", TITLE)
     return report
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import psutil
 
-from bench import machine, update_section
+from bench import machine
 from tests.fakes.script_client import reply_text, reply_tool_calls, unique_key
 from tests.stack import RunningStack, start_stack, stop_stack
 
@@ -71,9 +71,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baseline", type=int, default=100, help="tasks in the baseline burst")
     parser.add_argument("--tenants", type=int, default=10, help="tenants submitting at once")
     parser.add_argument("--latency", type=float, default=0.2, help="model latency, seconds")
-    parser.add_argument(
-        "--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone"
-    )
 
 
 async def run(args: argparse.Namespace, command: str) -> str:
@@ -86,8 +83,6 @@ async def run(args: argparse.Namespace, command: str) -> str:
         await stop_stack(running)
     shutil.rmtree(base, ignore_errors=True)
     report = render(baseline, big, args, command)
-    if not args.no_write:
-        update_section(TITLE, report)
     return report
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import yaml
 
-from bench import ROOT, machine, update_section
+from bench import ROOT, machine
 from services.temporal_client import connect_temporal
 from tests.fakes.script_client import reply_text, unique_key
 from tests.stack import RunningStack, start_stack, stop_stack
@@ -62,9 +62,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--turns", type=int, default=50, help="turns of the prefix-reuse task")
     parser.add_argument("--long-turns", type=int, default=300, help="turns of the history task")
     parser.add_argument("--baseline-turns", type=int, default=100, help="turns without memory")
-    parser.add_argument(
-        "--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone"
-    )
 
 
 async def run(args: argparse.Namespace, command: str) -> str:
@@ -85,8 +82,6 @@ async def run(args: argparse.Namespace, command: str) -> str:
         await stop_stack(running)
     shutil.rmtree(base, ignore_errors=True)
     report = render(runs, command)
-    if not args.no_write:
-        update_section(TITLE, report)
     return report
 
 

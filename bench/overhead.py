@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import httpx
 from temporalio.client import Client
 
-from bench import ROOT, load_text, machine, update_section
+from bench import ROOT, load_text, machine
 from bench.overhead_drivers import AgentryDriver, BaselineDriver, Driver, TaskRun, in_flight
 from bench.overhead_drivers import one_at_a_time as one_by_one
 from bench.overhead_history import history_stats, summarize
@@ -85,9 +85,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how the client learns an Agentry task is done: the workflow's result, as the "
         "baseline's client does (default), or GET /v1/tasks/{id}?wait=",
     )
-    parser.add_argument(
-        "--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone"
-    )
 
 
 def sizes(args: argparse.Namespace) -> dict[str, int]:
@@ -123,9 +120,6 @@ async def run(args: argparse.Namespace, command: str) -> str:
         args.model_ms / 1000,
         args.completion,
     )
-    if not args.no_write:
-        update_section(TITLE, report)
-        logger.info("wrote the %r section of docs/BENCHMARKS.md", TITLE)
     return report
 
 

@@ -49,7 +49,6 @@ from bench import (
     offsets_table,
     percentile,
     read_section,
-    update_section,
     wait_idle,
 )
 from bench.floor_worker import worker_process
@@ -141,9 +140,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=",".join(MODES),
         help=f"comma-separated, of {', '.join(MODES)} (the floor is {FLOOR_MODE})",
     )
-    parser.add_argument(
-        "--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone"
-    )
 
 
 async def run(args: argparse.Namespace, command: str) -> str:
@@ -155,9 +151,6 @@ async def run(args: argparse.Namespace, command: str) -> str:
         await measure_mode(mode, args.signals, args.warmup, args.per_workflow) for mode in modes
     ]
     report = render(results, command, args.per_workflow)
-    if not args.no_write:
-        update_section(TITLE, report)
-        logger.info("wrote the %r section of docs/BENCHMARKS.md", TITLE)
     return report
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 
-from bench import machine, percentile, update_section
+from bench import machine, percentile
 from services.temporal_client import connect_temporal
 from services.worker.process import STICKY_TIMEOUT
 from tests.fakes.script_client import reply_hang, reply_text, reply_tool_calls, unique_key
@@ -57,9 +57,6 @@ APPROVAL_WAIT = "approval wait"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trials", type=int, default=5, help="kills per kind of activity")
-    parser.add_argument(
-        "--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone"
-    )
 
 
 async def run(args: argparse.Namespace, command: str) -> str:
@@ -80,8 +77,6 @@ async def run(args: argparse.Namespace, command: str) -> str:
         await stop_stack(running)
     shutil.rmtree(base, ignore_errors=True)
     report = render(figures, moved_on, command)
-    if not args.no_write:
-        update_section(TITLE, report)
     return report
 
 
