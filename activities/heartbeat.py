@@ -37,7 +37,8 @@ async def heartbeating(
             done, _ = await asyncio.wait({task}, timeout=every_seconds)
             if done:
                 return task.result()
-            activity.heartbeat(*(details() if details is not None else ()))
+            if not activity.info().is_local:  # a local activity has no heartbeats
+                activity.heartbeat(*(details() if details is not None else ()))
     finally:
         if not task.done():
             task.cancel()

@@ -36,6 +36,7 @@ class TurnRecord:
             tool_calls=self.parsed.tool_calls,
             final_text=self.parsed.final_text,
             invalid_calls=self.parsed.invalid_calls,
+            quick_calls=self.event.data["quick_calls"],
             prompt_tokens=self.counters.prompt_tokens,
             completion_tokens=self.counters.completion_tokens,
             cost_usd=self.counters.cost_usd,
@@ -68,6 +69,12 @@ def turn_record(
     for call in parsed.tool_calls:  # approval rules judge what the tool will receive
         if call.id not in parsed.invalid_calls and call.name in registry:
             call.arguments = registry.get(call.name).normalised(call.arguments)
+    quick_calls = [
+        call.id
+        for call in parsed.tool_calls
+        if call.id in parsed.invalid_calls or call.name not in registry
+        or registry.get(call.name).quick
+    ]  # fmt: skip
     event = NewEvent(
         "llm_call",
         {
@@ -83,6 +90,7 @@ def turn_record(
             "tool_calls": [call.name for call in parsed.tool_calls],
             "problems": parsed.problems,
             "invalid_calls": parsed.invalid_calls,
+            "quick_calls": quick_calls,
             "final_text": parsed.final_text,
         },
     )
@@ -113,6 +121,7 @@ async def result_of_recorded_turn(
         tool_calls=calls,
         final_text=None if calls else data.get("final_text", row.content or ""),
         invalid_calls=data.get("invalid_calls") or {},
+        quick_calls=data.get("quick_calls") or [],
         prompt_tokens=int(data.get("prompt_tokens") or 0),
         completion_tokens=int(data.get("completion_tokens") or 0),
         cost_usd=float(data.get("cost_usd") or 0.0),

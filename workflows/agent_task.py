@@ -18,6 +18,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_
 with workflow.unsafe.imports_passed_through():
     from activities.lifecycle import LifecycleActivities
     from workflows import policies
+    from workflows.bookkeeping import store_step
     from workflows.contracts.approvals import APPROVAL_DECIDED, ApprovalDecided
     from workflows.contracts.budgets import SPEND_LIMIT
     from workflows.contracts.lifecycle import BeginTaskRequest, BeginTaskResult, FinishTaskRequest
@@ -169,12 +170,9 @@ class AgentTaskWorkflow:
             task_id=task.task_id, system_prompt=task.agent.system_prompt, admission=task.admission
         )
         while True:
-            begun = await workflow.execute_activity_method(
+            begun = await store_step(
                 LifecycleActivities.begin_task,
                 request,
-                start_to_close_timeout=policies.STORE_TIMEOUT,
-                schedule_to_close_timeout=policies.STORE_SCHEDULE_TO_CLOSE,
-                retry_policy=policies.STORE_RETRY,
             )
             if begun.wait_seconds is None:
                 return begun
@@ -223,7 +221,7 @@ class AgentTaskWorkflow:
         error_code: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
-        await workflow.execute_activity_method(
+        await store_step(
             LifecycleActivities.finish_task,
             FinishTaskRequest(
                 task_id=task.task_id,
@@ -233,9 +231,6 @@ class AgentTaskWorkflow:
                 error_code=error_code,
                 details=details,
             ),
-            start_to_close_timeout=policies.STORE_TIMEOUT,
-            schedule_to_close_timeout=policies.STORE_SCHEDULE_TO_CLOSE,
-            retry_policy=policies.STORE_RETRY,
         )
 
 

@@ -13,7 +13,7 @@ from temporalio.exceptions import ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from activities.delegation import DelegationActivities
-    from workflows import policies
+    from workflows.bookkeeping import store_step
     from workflows.contracts.delegation import (
         MAX_DELEGATION_DEPTH,
         CloseChildRequest,
@@ -52,12 +52,9 @@ async def delegate(task: AgentTaskInput, iteration: int, call: ToolCall) -> Tool
         )
     if close.error is None:
         close = await _run_child(task, close, str(instructions))
-    return await workflow.execute_activity_method(
+    return await store_step(
         DelegationActivities.close_child,
         close,
-        start_to_close_timeout=policies.STORE_TIMEOUT,
-        schedule_to_close_timeout=policies.STORE_SCHEDULE_TO_CLOSE,
-        retry_policy=policies.STORE_RETRY,
     )
 
 
@@ -65,7 +62,7 @@ async def _run_child(
     task: AgentTaskInput, close: CloseChildRequest, instructions: str
 ) -> CloseChildRequest:
     child_id = str(workflow.uuid4())
-    opened = await workflow.execute_activity_method(
+    opened = await store_step(
         DelegationActivities.open_child,
         OpenChildRequest(
             parent_task_id=task.task_id,
@@ -73,9 +70,6 @@ async def _run_child(
             agent=close.agent,
             instructions=instructions,
         ),
-        start_to_close_timeout=policies.STORE_TIMEOUT,
-        schedule_to_close_timeout=policies.STORE_SCHEDULE_TO_CLOSE,
-        retry_policy=policies.STORE_RETRY,
     )
     close.child_task_id = child_id
     try:

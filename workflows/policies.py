@@ -22,6 +22,11 @@ STORE_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=10),
 )
 STORE_SCHEDULE_TO_CLOSE = DATABASE_OUTAGE_LIMIT
+# Bookkeeping runs as a local activity first (workflows/bookkeeping.py): three attempts within
+# a second, then as a regular activity under STORE_RETRY.
+LOCAL_STORE_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_attempts=3
+)
 
 # A killed worker's activity is retried within 5 s: its heartbeats (sent every second, flushed
 # at most a second apart: services/worker/process.py) stop, Temporal times it out after
@@ -53,6 +58,12 @@ TOOL_CALL_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
     maximum_attempts=5,
 )
+
+# Quick tools (activities/tools/tool.py `quick`) run as local activities, in the workflow task
+# that asked for them: no activity task, no extra workflow task. A call that fails twice or
+# overruns this goes on as a regular tool call (TOOL_CALL_*).
+QUICK_TOOL_TIMEOUT = timedelta(seconds=10)
+QUICK_TOOL_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=2)
 
 # A long task continues as new before its history grows large.
 CONTINUE_AS_NEW_AFTER_ITERATIONS = 50

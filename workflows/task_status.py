@@ -6,7 +6,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.lifecycle import LifecycleActivities
-    from workflows import policies
+    from workflows.bookkeeping import store_step
     from workflows.contracts.lifecycle import SetStatusRequest
     from workflows.contracts.tasks import TaskStatus
 
@@ -14,12 +14,9 @@ with workflow.unsafe.imports_passed_through():
 async def set_status(task_id: str, status: TaskStatus, output: str | None = None) -> None:
     """Record running ⇄ waiting_approval ⇄ waiting_input, with a step key unique to this
     change so a retried activity logs it once."""
-    await workflow.execute_activity_method(
+    await store_step(
         LifecycleActivities.set_status,
         SetStatusRequest(
             task_id=task_id, status=status, output=output, step_key=f"status:{workflow.uuid4()}"
         ),
-        start_to_close_timeout=policies.STORE_TIMEOUT,
-        schedule_to_close_timeout=policies.STORE_SCHEDULE_TO_CLOSE,
-        retry_policy=policies.STORE_RETRY,
     )

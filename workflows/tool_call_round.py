@@ -9,7 +9,9 @@ decision that raced the deadline wins, because Postgres decides which came first
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -22,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.tool_calls import ToolCallActivities
     from workflows import policies
     from workflows.approval_policy import approval_needed
+    from workflows.bookkeeping import local_first, store_step
     from workflows.contracts.approvals import (
         ApprovalDecided,
         ApprovalDecisionKind,
@@ -108,7 +111,7 @@ class ToolCallRound:
         self, needed: dict[str, ApprovalNeeded]
     ) -> dict[str, ApprovalDecided]:
         """Open the approvals, then wait for every decision or deadline; call id → decision."""
-        opened = await workflow.execute_activity_method(
+        opened = await store_step(
             ApprovalActivities.request_approvals,
             RequestApprovalsRequest(
                 task_id=self._task.task_id,
@@ -117,9 +120,6 @@ class ToolCallRound:
                 message_ids=self._message_ids,
                 needed=list(needed.values()),
             ),
-            start_to_close_timeout=policies.STORE_TIMEOUT,
-            schedule_to_close_timeout=policies.STORE_SCHEDULE_TO_CLOSE,
-            retry_policy=policies.STORE_RETRY,
         )
         call_of = {ref.approval_id: ref.call_id for ref in opened.approvals}
         for approval_id in call_of:
@@ -152,16 +152,13 @@ class ToolCallRound:
                 need = needed[call_of[approval_id]]
                 escalate = need.on_timeout == "escalate" and approval_id not in escalated
                 new_deadline = workflow.now() + timedelta(seconds=need.escalation_deadline_seconds)
-                expired = await workflow.execute_activity_method(
+                expired = await store_step(
                     ApprovalActivities.expire_approval,
                     ExpireApprovalRequest(
                         approval_id=approval_id,
                         action="escalate" if escalate else "reject",
                         new_deadline_at=new_deadline if escalate else None,
                     ),
-                    start_to_close_timeout=policies.STORE_TIMEOUT,
-                    schedule_to_close_timeout=policies.STORE_SCHEDULE_TO_CLOSE,
-                    retry_policy=policies.STORE_RETRY,
                 )
                 if expired.decision is not None:
                     resolved[approval_id] = expired.decision
@@ -182,12 +179,9 @@ class ToolCallRound:
         signalled = self._decisions[approval_id]
         if not workflow.patched(VERIFIED_DECISIONS_PATCH):
             return signalled  # histories from before the check
-        recorded: RecordedDecisionResult = await workflow.execute_activity_method(
+        recorded: RecordedDecisionResult = await store_step(
             ApprovalActivities.recorded_decision,
             RecordedDecisionRequest(approval_id=approval_id),
-            start_to_close_timeout=policies.STORE_TIMEOUT,
-            schedule_to_close_timeout=policies.STORE_SCHEDULE_TO_CLOSE,
-            retry_policy=policies.STORE_RETRY,
         )
         if recorded.decision != signalled:
             workflow.logger.warning(
@@ -212,18 +206,18 @@ class ToolCallRound:
     async def _run(self, call: ToolCall, rejection: str | None) -> ToolCallResult:
         if rejection is None and call.name == DELEGATE_TOOL and self._task.agent.sub_agents:
             return await delegate(self._task, self._iteration, call)
-        return await workflow.execute_activity_method(
-            ToolCallActivities.run_tool,
-            ToolCallRequest(
-                task_id=self._task.task_id,
-                iteration=self._iteration,
-                call=call,
-                rejection=rejection,
-            ),
-            start_to_close_timeout=policies.TOOL_CALL_TIMEOUT,
-            heartbeat_timeout=policies.TOOL_CALL_HEARTBEAT,
-            retry_policy=policies.TOOL_CALL_RETRY,
+        request = ToolCallRequest(
+            task_id=self._task.task_id, iteration=self._iteration, call=call, rejection=rejection
         )
+        if call.id in self._turn.quick_calls:
+            return await local_first(
+                ToolCallActivities.run_tool,
+                request,
+                policies.QUICK_TOOL_TIMEOUT,
+                policies.QUICK_TOOL_RETRY,
+                _as_tool_call,
+            )
+        return await _as_tool_call(ToolCallActivities.run_tool, request)
 
     async def _notify(self, approval_id: str) -> None:
         """Tell a webhook; its failure is logged and never blocks the task."""
@@ -236,3 +230,16 @@ class ToolCallRound:
             )
         except ActivityError as exc:
             workflow.logger.warning("approval webhook for %s failed: %s", approval_id, exc.cause)
+
+
+async def _as_tool_call(
+    method: Callable[[Any, ToolCallRequest], Awaitable[ToolCallResult]], request: ToolCallRequest
+) -> ToolCallResult:
+    """A tool call as a regular activity: heartbeating, retried on infrastructure errors."""
+    return await workflow.execute_activity_method(
+        method,
+        request,
+        start_to_close_timeout=policies.TOOL_CALL_TIMEOUT,
+        heartbeat_timeout=policies.TOOL_CALL_HEARTBEAT,
+        retry_policy=policies.TOOL_CALL_RETRY,
+    )

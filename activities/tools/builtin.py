@@ -230,3 +230,4 @@ async def wait(
 
 
 BUILTIN_TOOLS: tuple[Callable[..., Any], ...] = (calculator, current_time, wait)
+QUICK_TOOLS: tuple[Callable[..., Any], ...] = (calculator, current_time)  # pure: local activities

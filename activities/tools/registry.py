@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TypeVar, overload
 
-from activities.tools.builtin import BUILTIN_TOOLS
+from activities.tools.builtin import BUILTIN_TOOLS, QUICK_TOOLS
 from activities.tools.delegate import delegate
 from activities.tools.errors import UnknownToolError
 from activities.tools.tool import Tool, ToolFunction
@@ -29,17 +29,25 @@ class ToolRegistry:
         name: str | None = None,
         description: str | None = None,
         cost_usd: float = 0.0,
+        quick: bool = False,
     ) -> Tool:
         """Register a function as a tool and return the `Tool`; `cost_usd` is what one call
-        costs, counted in its task's cost."""
-        return self._register(Tool(func, name=name, description=description, cost_usd=cost_usd))
+        costs, counted in its task's cost; `quick`: see `Tool`."""
+        tool = Tool(func, name=name, description=description, cost_usd=cost_usd, quick=quick)
+        return self._register(tool)
 
     @overload
     def tool(self, func: F, /) -> F: ...
 
     @overload
     def tool(
-        self, func: None = None, /, *, name: str | None = None, description: str | None = None
+        self,
+        func: None = None,
+        /,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        quick: bool = False,
     ) -> Callable[[F], F]: ...
 
     def tool(
@@ -49,11 +57,12 @@ class ToolRegistry:
         *,
         name: str | None = None,
         description: str | None = None,
+        quick: bool = False,
     ) -> F | Callable[[F], F]:
         """Decorator form of `add`, bare (`@registry.tool`) or with options; returns func as is."""
 
         def register(f: F) -> F:
-            self.add(f, name=name, description=description)
+            self.add(f, name=name, description=description, quick=quick)
             return f
 
         return register(func) if func is not None else register
@@ -89,5 +98,5 @@ def default_registry() -> ToolRegistry:
     """A fresh registry of the built-in tools (fresh, so adding tools never leaks between users)."""
     registry = ToolRegistry()
     for func in (*BUILTIN_TOOLS, *WORKSPACE_TOOLS, delegate):
-        registry.add(func)
+        registry.add(func, quick=func in QUICK_TOOLS)
     return registry

@@ -35,12 +35,16 @@ class Tool:
         name: str | None = None,
         description: str | None = None,
         cost_usd: float = 0.0,
+        quick: bool = False,
     ):
-        """`cost_usd`: what one call costs (a paid API behind the tool), added to its task's."""
+        """`cost_usd`: what one call costs (a paid API behind the tool), added to its task's.
+        `quick`: every call finishes well within a second (no network, no waiting), so the
+        workflow runs it as a local activity, saving Temporal a task and a round trip."""
         if cost_usd < 0:
             raise ValueError(f"tool {name or func.__name__!r}: cost_usd must not be negative")
         self.func = func
         self.cost_usd = cost_usd
+        self.quick = quick
         self.name = name or func.__name__
         if not _TOOL_NAME.fullmatch(self.name):
             raise ValueError(f"tool name {self.name!r} must match {_TOOL_NAME.pattern}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import time
 import uuid
@@ -11,6 +12,8 @@ from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHistory
 
 from activities.db.tasks import NewTask, TaskRepository
 from activities.db.tenants import TenantRepository
@@ -104,3 +107,25 @@ def worker_process(
     }
     argv = [sys.executable, "-m", "services.cli", "worker", "--pool", pool]
     return Child(ChildSpec(name=name, argv=argv, log_file=base / f"{name}.log", env=env))
+
+
+def activity_attempts(history: WorkflowHistory, activity_type: str) -> list[int]:
+    """The attempt number of each start of `activity_type` in a workflow's history, regular
+    (ActivityTaskStarted) or local (its marker: quick tools, bookkeeping), in history order."""
+    scheduled: dict[int, str] = {}
+    attempts: list[int] = []
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            name = event.activity_task_scheduled_event_attributes.activity_type.name
+            scheduled[event.event_id] = name
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            started = event.activity_task_started_event_attributes
+            if scheduled[started.scheduled_event_id] == activity_type:
+                attempts.append(started.attempt)
+        elif event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+            marker = event.marker_recorded_event_attributes
+            if marker.marker_name == "core_local_activity":
+                data = json.loads(marker.details["data"].payloads[0].data)
+                if data["activity_type"] == activity_type:
+                    attempts.append(data["attempt"])
+    return attempts

@@ -12,13 +12,13 @@ import time
 from typing import Any
 
 import httpx
-from temporalio.api.enums.v1 import EventType, PendingActivityState
+from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import WorkflowHandle
 
 from services.devstack.processes import Child
 from services.temporal_client import connect_temporal
 from tests.fakes.script_client import reply_text, reply_tool_calls, unique_key
-from tests.integration.helpers import events, submit, wait_for_status
+from tests.integration.helpers import activity_attempts, events, submit, wait_for_status
 from tests.stack import RunningStack
 
 
@@ -101,7 +101,7 @@ async def test_scaling_down_drains_the_running_tool_call_and_scaling_up_finishes
     assert done["result"] == "done waiting"
     [tool] = [e for e in log if e["type"] == "tool_call"]
     assert tool["data"]["attempt"] == 1 and tool["data"]["result"].startswith("waited 4")
-    assert await _run_tool_attempts(handle) == [1]
+    assert activity_attempts(await handle.fetch_history(), "run_tool") == [1]
 
 
 async def test_scaling_is_for_platform_operators_within_the_pools_bounds(
@@ -201,18 +201,3 @@ async def _until_tool_runs(handle: WorkflowHandle[object, object], timeout: floa
                 return
         await asyncio.sleep(0.05)
     raise AssertionError(f"no tool call started within {timeout}s")
-
-
-async def _run_tool_attempts(handle: WorkflowHandle[object, object]) -> list[int]:
-    history = await handle.fetch_history()
-    scheduled = {
-        e.event_id: e.activity_task_scheduled_event_attributes.activity_type.name
-        for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-    }
-    return [
-        e.activity_task_started_event_attributes.attempt
-        for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
-        and scheduled[e.activity_task_started_event_attributes.scheduled_event_id] == "run_tool"
-    ]

@@ -58,6 +58,8 @@ class ScriptedActivities:
     # a model turn whose transcript is longer than this many messages asks for a summary
     summarize_above: int | None = None
     summaries: list[SummarizeRequest] = field(default_factory=list)
+    # tools the model turn reports as quick (run as local activities by the workflow)
+    quick_tools: set[str] = field(default_factory=set)
     turn_tokens: int = 0  # prompt tokens each turn reports
     # tool results: the same text for every call (a stalled task) or one per call
     same_results: bool = False
@@ -103,7 +105,8 @@ class ScriptedActivities:
         usage = {"prompt_tokens": self.turn_tokens}
         if isinstance(turn, str):
             return ModelTurnResult(message_id=self._id(), final_text=turn, **usage)
-        return ModelTurnResult(message_id=self._id(), tool_calls=turn, **usage)
+        quick = [call.id for call in turn if call.name in self.quick_tools]
+        return ModelTurnResult(message_id=self._id(), tool_calls=turn, quick_calls=quick, **usage)
 
     @activity.defn(name="open_child")
     async def open_child(self, request: OpenChildRequest) -> OpenChildResult:

@@ -47,6 +47,9 @@ class ModelTurnResult(BaseModel):
     final_text: str | None = None  # set when the turn holds no tool call
     # calls that must not run (e.g. arguments that are not JSON): call id → error for the model
     invalid_calls: dict[str, str] = Field(default_factory=dict)
+    # calls that finish at once (a quick tool, or an invalid call answered with its error):
+    # the workflow runs them as local activities. Empty in turns recorded before this field.
+    quick_calls: list[str] = Field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0  # as the proxy priced the call (0 when it could not)

@@ -1,0 +1,97 @@
+"""Bookkeeping writes and quick tools run as local activities (issue 13): inside the workflow
+task that decided them, so a task costs Temporal one workflow task per model turn."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHistory
+from temporalio.worker import Worker
+
+from tests.workflow.fake_activities import ScriptedActivities
+from tests.workflow.replay import replay_and_maybe_record
+from workflows.agent_task import AgentTaskWorkflow
+from workflows.contracts.agents import AgentConfig
+from workflows.contracts.tasks import AgentTaskInput, TaskStatus, workflow_id_for_task
+from workflows.contracts.tool_calls import ToolCall
+
+
+def call(call_id: str, name: str, **arguments: object) -> ToolCall:
+    return ToolCall(id=call_id, name=name, arguments=dict(arguments))
+
+
+@pytest.fixture
+async def queue() -> AsyncIterator[str]:
+    yield f"wf-local-{uuid.uuid4().hex[:8]}"
+
+
+async def run_task(
+    client: Client, queue: str, acts: ScriptedActivities, kept_as: str | None = None
+) -> WorkflowHistory:
+    """`kept_as`: the name test_replay.py keeps the history under, when recording."""
+    task_id = str(uuid.uuid4())
+    agent = AgentConfig(name="t", tools=["calculator", "wait"], max_iterations=5)
+    async with Worker(
+        client, task_queue=queue, workflows=[AgentTaskWorkflow], activities=acts.all()
+    ):
+        handle = await client.start_workflow(
+            AgentTaskWorkflow.run,
+            AgentTaskInput(task_id=task_id, agent=agent),
+            id=workflow_id_for_task(task_id),
+            task_queue=queue,
+        )
+        result = await handle.result()
+    assert result.status == TaskStatus.succeeded and result.output == "done"
+    await replay_and_maybe_record(handle, kept_as)
+    return await handle.fetch_history()
+
+
+def scheduled_activities(history: WorkflowHistory) -> list[str]:
+    return [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+
+
+def count(history: WorkflowHistory, event_type: EventType.ValueType) -> int:
+    return sum(1 for e in history.events if e.event_type == event_type)
+
+
+async def test_quick_tools_and_bookkeeping_cost_no_activity_task(
+    temporal_client: Client, queue: str
+) -> None:
+    acts = ScriptedActivities(
+        turns=[
+            [call("a", "calculator", expression="1+1"), call("b", "calculator", expression="2")],
+            [call("c", "calculator", expression="3")],
+            "done",
+        ],
+        quick_tools={"calculator"},
+    )
+    history = await run_task(temporal_client, queue, acts, kept_as="local_steps")
+
+    assert [r.call.id for r in acts.tool_requests] == ["a", "b", "c"]  # each ran once
+    assert len(acts.model_requests[2].message_ids) == 7  # 2 opening, 2 replies, 3 results
+    assert [f.status for f in acts.finished] == [TaskStatus.succeeded]
+    # only the model turns are activity tasks; begin, 3 tools and finish are markers
+    assert scheduled_activities(history) == ["model_turn"] * 3
+    assert count(history, EventType.EVENT_TYPE_MARKER_RECORDED) >= 5
+    # one workflow task to start, then one per model turn's result
+    assert count(history, EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) == 4
+
+
+async def test_a_tool_that_is_not_quick_stays_a_heartbeating_activity(
+    temporal_client: Client, queue: str
+) -> None:
+    acts = ScriptedActivities(
+        turns=[[call("w", "wait", seconds=1), call("c", "calculator", expression="1")], "done"],
+        quick_tools={"calculator"},
+    )
+    history = await run_task(temporal_client, queue, acts)
+
+    assert sorted(r.call.id for r in acts.tool_requests) == ["c", "w"]
+    assert scheduled_activities(history) == ["model_turn", "run_tool", "model_turn"]
