@@ -54,23 +54,27 @@ class Refusal:
     needed_usd: Decimal
 
 
-_SETTLE = text(
-    """
-    WITH released AS (
-        DELETE FROM spend_reservations
-        WHERE task_id = :task_id AND step_key = :step_key
-        RETURNING month, amount_usd
-    )
+_RELEASE = """
+    DELETE FROM spend_reservations
+    WHERE task_id = :task_id AND step_key = :step_key{only_if}
+    RETURNING month, amount_usd"""
+_ADD = """
     INSERT INTO tenant_spend AS spend (tenant_id, month, spent_usd, reserved_usd)
     SELECT tasks.tenant_id, coalesce((SELECT month FROM released), :month), :cost, 0
-    FROM tasks WHERE tasks.id = :task_id
+    FROM tasks WHERE tasks.id = :task_id{only_if}
     ON CONFLICT (tenant_id, month) DO UPDATE SET
         spent_usd = spend.spent_usd + excluded.spent_usd,
         reserved_usd = greatest(
             spend.reserved_usd - coalesce((SELECT amount_usd FROM released), 0), 0
-        )
-    """
-)
+        )"""
+_SETTLE = text(f"WITH released AS ({_RELEASE.format(only_if='')}) {_ADD.format(only_if='')}")
+
+
+def settling(only_if: str) -> str:
+    """The settlement as two CTEs (`released`, `settled`) of a larger statement, each
+    guarded by the SQL condition `only_if` (e.g. "AND EXISTS (...)")."""
+    release, add = _RELEASE.format(only_if=only_if), _ADD.format(only_if=only_if)
+    return f"\n    released AS ({release}),\n    settled AS ({add})"
 
 
 def current_month() -> date:

@@ -3,27 +3,31 @@ step that cost money or called a model, its tenant's month (activities/db/spend.
 
 Every step has a `step_key` unique within its task, so an activity retried after a crash finds
 what its first attempt already wrote instead of writing (or paying for) it twice.
+
+A step is written by one statement (activities/db/step_writes.py): one round trip instead of
+one per table, and no ORM unit of work on the hot path.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.db.events import EventRepository, NewEvent
+from activities.db.events import NewEvent
 from activities.db.messages import MessageRepository, NewMessage
 from activities.db.models import Message
-from activities.db.spend import SpendRepository, current_month
-from activities.db.tasks import StepCounters, TaskRepository
+from activities.db.spend import current_month
+from activities.db.step_writes import step_parameters, step_statement
+from activities.db.tasks import StepCounters
 
 
 class StepRepository:
     def __init__(self, session: AsyncSession) -> None:
+        self._session = session
         self._messages = MessageRepository(session)
-        self._events = EventRepository(session)
-        self._tasks = TaskRepository(session)
-        self._spend = SpendRepository(session)
 
     async def find(self, task_id: uuid.UUID, step_key: str) -> Message | None:
         """The message of a step already recorded, if it was."""
@@ -37,16 +41,21 @@ class StepRepository:
         event: NewEvent | None = None,
         counters: StepCounters | None = None,
     ) -> Message:
-        """Write a step once; a second call with the same key returns the first one's message."""
-        row = await self._messages.add_once(task_id, step_key, message)
+        """Write a step once; a second call with the same key returns the first one's message.
+
+        The message, the event, the task's counters and (a step that cost money or called a
+        model: it may hold a reservation) the spend settlement go in one statement, each part
+        only when the message was new."""
+        settles = counters is not None and bool(counters.cost_usd or counters.llm_calls)
+        statement = step_statement(event is not None, counters, settles)
+        parameters = step_parameters(
+            task_id, step_key, message, event, counters, datetime.now(UTC), current_month()
+        )
+        row: Message | None = await self._session.scalar(
+            select(Message).from_statement(statement), parameters
+        )
         if row is None:  # an earlier attempt wrote it: nothing else to do
             existing = await self._messages.find_step(task_id, step_key)
             assert existing is not None
             return existing
-        if event is not None:
-            await self._events.add(task_id, step_key, event)
-        if counters is not None:
-            await self._tasks.count_step(task_id, counters)
-            if counters.cost_usd or counters.llm_calls:  # a model call may hold a reservation
-                await self._spend.settle(task_id, step_key, counters.cost_usd, current_month())
         return row
