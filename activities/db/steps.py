@@ -11,17 +11,29 @@ one per table, and no ORM unit of work on the hot path.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, any_, bindparam, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.db.events import NewEvent
-from activities.db.messages import MessageRepository, NewMessage
-from activities.db.models import Message
+from activities.db.messages import MessageRepository, NewMessage, in_order
+from activities.db.models import Message, Task, Tenant
 from activities.db.spend import current_month
 from activities.db.step_writes import step_parameters, step_statement
 from activities.db.tasks import StepCounters
+
+
+@dataclass(frozen=True)
+class StepInputs:
+    """What a model step reads before it calls the model, in one query (`StepRepository.inputs`)."""
+
+    done: Message | None  # the step's message, when an earlier attempt recorded it
+    transcript: list[Message]  # the messages the workflow referred to, in its order
+    spend_limited: bool | None  # the task's tenant has a spend limit; None: not known
 
 
 class StepRepository:
@@ -32,6 +44,29 @@ class StepRepository:
     async def find(self, task_id: uuid.UUID, step_key: str) -> Message | None:
         """The message of a step already recorded, if it was."""
         return await self._messages.find_step(task_id, step_key)
+
+    async def inputs(self, task_id: uuid.UUID, step_key: str, ids: Sequence[int]) -> StepInputs:
+        """The step's message if it was recorded, the transcript `ids` name, and whether the
+        task's tenant has a spend limit: one query, one round trip."""
+        limited = (
+            select(Tenant.monthly_spend_limit_usd.is_not(None))
+            .join(Task, Task.tenant_id == Tenant.id)
+            .where(Task.id == task_id)
+            .scalar_subquery()
+        )
+        wanted = bindparam("ids", list(ids), type_=ARRAY(BigInteger))
+        statement = select(Message, limited).where(
+            Message.task_id == task_id,
+            or_(Message.step_key == step_key, Message.id == any_(wanted)),
+        )
+        done, rows, spend_limited = None, [], None
+        for row, row_limited in await self._session.execute(statement):
+            spend_limited = row_limited
+            if row.step_key == step_key:
+                done = row
+            else:
+                rows.append(row)
+        return StepInputs(done, in_order(task_id, ids, rows), spend_limited)
 
     async def record(
         self,
