@@ -167,18 +167,23 @@ class SpendRepository:
             )
 
     async def month(self, tenant_id: uuid.UUID, month: date) -> MonthSpend:
-        limit = await self._session.scalar(
-            select(Tenant.monthly_spend_limit_usd).where(Tenant.id == tenant_id)
-        )
+        """The tenant's limit and its month's spend, in one query."""
         row = (
             await self._session.execute(
-                select(TenantSpend.spent_usd, TenantSpend.reserved_usd).where(
-                    TenantSpend.tenant_id == tenant_id, TenantSpend.month == month
+                select(
+                    Tenant.monthly_spend_limit_usd, TenantSpend.spent_usd, TenantSpend.reserved_usd
                 )
+                .outerjoin(
+                    TenantSpend,
+                    (TenantSpend.tenant_id == Tenant.id) & (TenantSpend.month == month),
+                )
+                .where(Tenant.id == tenant_id)
             )
         ).one_or_none()
-        spent, reserved = (row.spent_usd, row.reserved_usd) if row else (Decimal(0), Decimal(0))
-        return MonthSpend(month, limit, spent, reserved)
+        if row is None:  # no such tenant
+            return MonthSpend(month, None, Decimal(0), Decimal(0))
+        spent, reserved = row.spent_usd or Decimal(0), row.reserved_usd or Decimal(0)
+        return MonthSpend(month, row.monthly_spend_limit_usd, spent, reserved)
 
     async def set_limit(self, tenant_name: str, limit_usd: Decimal | None) -> bool:
         """Set (None: clear) a tenant's monthly limit; False when there is no such tenant."""
