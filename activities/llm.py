@@ -13,7 +13,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.chat_completions import TextSink, complete_chat
-from activities.db.engine import reading
+from activities.db.engine import autocommitting
 from activities.db.events import EventRepository, NewEvent
 from activities.db.models import Message
 from activities.db.outages import outlasting_outages
@@ -82,7 +82,7 @@ class LlmActivities:
             return await self._record(request, reply, duration_ms, counted, details)
 
         async def recorded_or_transcript() -> ModelTurnResult | StepInputs:
-            async with reading(self._sessions) as session:
+            async with autocommitting(self._sessions) as session:
                 read = await StepRepository(session).inputs(task_id, step_key, request.message_ids)
                 if read.done is not None:  # an earlier attempt got the reply: don't pay twice
                     return await result_of_recorded_turn(session, step_key, read.done)
@@ -129,8 +129,8 @@ class LlmActivities:
         task_id, step_key = uuid.UUID(request.task_id), f"model:{request.iteration}"
         turn = turn_record(request, reply, duration_ms, counted, self._registry)
 
-        async def record() -> Message:
-            async with self._sessions.begin() as session:
+        async def record() -> Message:  # one statement (StepRepository.record): no BEGIN
+            async with autocommitting(self._sessions) as session:
                 steps = StepRepository(session)
                 return await steps.record(
                     task_id, step_key, turn.message, turn.event, turn.counters

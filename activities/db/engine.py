@@ -35,9 +35,11 @@ def _ping(dbapi_connection: Any) -> bool:
 
 
 @asynccontextmanager
-async def reading(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """A session for reads only, outside any transaction: no BEGIN and ROLLBACK round trips
-    around its statements, each of which sees what was committed when it started."""
+async def autocommitting(
+    sessions: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """A session whose every statement is a transaction of its own: no BEGIN and COMMIT or
+    ROLLBACK round trips around it. For reads, and for a write made by one statement."""
     async with sessions() as session:
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         yield session

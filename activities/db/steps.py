@@ -80,7 +80,7 @@ class StepRepository:
 
         The message, the event, the task's counters and (a step that cost money or called a
         model: it may hold a reservation) the spend settlement go in one statement, each part
-        only when the message was new."""
+        only when the message was new: one transaction even outside the caller's."""
         settles = counters is not None and bool(counters.cost_usd or counters.llm_calls)
         statement = step_statement(event is not None, counters, settles)
         parameters = step_parameters(

@@ -1,12 +1,12 @@
 """The engine's pool: a connection the server dropped is replaced when it is next taken, and
-a read session runs outside any transaction (activities/db/engine.py)."""
+an autocommitting session runs each statement on its own (activities/db/engine.py)."""
 
 from __future__ import annotations
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.db.engine import create_engine, create_session_factory, reading
+from activities.db.engine import autocommitting, create_engine, create_session_factory
 
 
 async def test_a_connection_the_server_dropped_is_replaced_when_taken(
@@ -28,11 +28,11 @@ async def test_a_connection_the_server_dropped_is_replaced_when_taken(
         await engine.dispose()
 
 
-async def test_a_reading_session_holds_no_transaction(postgres_url: str) -> None:
+async def test_an_autocommitting_session_holds_no_transaction(postgres_url: str) -> None:
     engine = create_engine(postgres_url, pool_size=1)
     sessions = create_session_factory(engine)
     try:
-        async with reading(sessions) as session:
+        async with autocommitting(sessions) as session:
             assert await session.scalar(text("SELECT now() = statement_timestamp()")) is False
             assert await session.scalar(text("SELECT txid_current_if_assigned()")) is None
         async with sessions() as session:  # the connection went back as it came
