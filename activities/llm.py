@@ -13,11 +13,11 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.chat_completions import TextSink, complete_chat
+from activities.db.engine import autocommitting
 from activities.db.events import EventRepository, NewEvent
-from activities.db.messages import MessageRepository
 from activities.db.models import Message
 from activities.db.outages import outlasting_outages
-from activities.db.steps import StepRepository
+from activities.db.steps import StepInputs, StepRepository
 from activities.heartbeat import HeartbeatDetails, heartbeating
 from activities.kept_steps import keeper, kept_outcome
 from activities.model_admission import AdmissionGate
@@ -81,16 +81,17 @@ class LlmActivities:
             reply, duration_ms, counted = kept["reply"], kept["duration_ms"], kept["counted"]
             return await self._record(request, reply, duration_ms, counted, details)
 
-        async def recorded_or_transcript() -> ModelTurnResult | list[Message]:
-            async with self._sessions() as session:
-                done = await StepRepository(session).find(task_id, step_key)
-                if done is not None:  # an earlier attempt got the reply: don't pay for it twice
-                    return await result_of_recorded_turn(session, step_key, done)
-                return list(await MessageRepository(session).load(task_id, request.message_ids))
+        async def recorded_or_transcript() -> ModelTurnResult | StepInputs:
+            async with autocommitting(self._sessions) as session:
+                read = await StepRepository(session).inputs(task_id, step_key, request.message_ids)
+                if read.done is not None:  # an earlier attempt got the reply: don't pay twice
+                    return await result_of_recorded_turn(session, step_key, read.done)
+                return read
 
-        rows = await outlasting_outages(recorded_or_transcript, "model turn: reading")
-        if isinstance(rows, ModelTurnResult):
-            return rows
+        read = await outlasting_outages(recorded_or_transcript, "model turn: reading")
+        if isinstance(read, ModelTurnResult):
+            return read
+        rows = read.transcript
 
         tools = [self._registry.get(name) for name in request.tools]
         body = prompt_body(request.tool_call_format, rows, tools, request.max_tool_result_chars)
@@ -103,7 +104,9 @@ class LlmActivities:
         )
         # before the pool's slot: a held low-priority call must not keep a high one waiting
         await self._wait_for_capacity(request, details)
-        if self._spend is not None:
+        # a tenant the read found without a limit reserves nothing (a limit set since then
+        # holds from the next turn; this one's cost counts when it is recorded)
+        if self._spend is not None and read.spend_limited is not False:
             await self._spend.reserve_call(task_id, step_key, body, counted)
         try:
             reply, duration_ms = await self._complete_in_slot(body, self._turn_deltas(request))
@@ -126,8 +129,8 @@ class LlmActivities:
         task_id, step_key = uuid.UUID(request.task_id), f"model:{request.iteration}"
         turn = turn_record(request, reply, duration_ms, counted, self._registry)
 
-        async def record() -> Message:
-            async with self._sessions.begin() as session:
+        async def record() -> Message:  # one statement (StepRepository.record): no BEGIN
+            async with autocommitting(self._sessions) as session:
                 steps = StepRepository(session)
                 return await steps.record(
                     task_id, step_key, turn.message, turn.event, turn.counters

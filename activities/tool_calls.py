@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from activities.db.engine import autocommitting
 from activities.db.events import NewEvent
 from activities.db.messages import NewMessage
 from activities.db.models import Message
@@ -71,7 +72,7 @@ class ToolCallActivities:
             return await self._record(request, made, workspace, details)
 
         async def recorded() -> Message | None:
-            async with self._sessions() as session:
+            async with autocommitting(self._sessions) as session:
                 return await StepRepository(session).find(task_id, step_key)
 
         done = await outlasting_outages(recorded, "tool call: reading")

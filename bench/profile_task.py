@@ -91,7 +91,8 @@ async def run_task(running: RunningStack, api: httpx.AsyncClient, n: int, gap: f
     post_ms = (time.perf_counter() - started) * 1000
     task = answer.json()
     while task["status"] in ("queued", "running"):
-        read = await api.get(f"/v1/tasks/{task['id']}", params={"wait": 60})
+        # a wait shorter than the client's 30 s timeout: a slow burst asks again
+        read = await api.get(f"/v1/tasks/{task['id']}", params={"wait": 25})
         read.raise_for_status()
         task = read.json()
     client_ms = (time.perf_counter() - started) * 1000

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,13 +42,7 @@ class MessageRepository:
         rows = await self._session.scalars(
             select(Message).where(Message.task_id == task_id, Message.id.in_(ids))
         )
-        by_id = {row.id: row for row in rows}
-        missing = [i for i in ids if i not in by_id]
-        if missing:  # a follow-up the gateway took back after its signal seemed to fail
-            logger.warning(
-                "task %s: messages %s are gone; continuing without them", task_id, missing
-            )
-        return [by_id[i] for i in ids if i in by_id]
+        return in_order(task_id, ids, rows)
 
     async def find_step(self, task_id: uuid.UUID, step_key: str) -> Message | None:
         """The message a step wrote, if it did."""
@@ -86,3 +80,12 @@ class MessageRepository:
 
     async def delete(self, message_id: int) -> None:
         await self._session.execute(delete(Message).where(Message.id == message_id))
+
+
+def in_order(task_id: uuid.UUID, ids: Sequence[int], rows: Iterable[Message]) -> list[Message]:
+    """`rows` in the order of `ids`; an id without its row is logged and left out."""
+    by_id = {row.id: row for row in rows}
+    missing = [i for i in ids if i not in by_id]
+    if missing:  # a follow-up the gateway took back after its signal seemed to fail
+        logger.warning("task %s: messages %s are gone; continuing without them", task_id, missing)
+    return [by_id[i] for i in ids if i in by_id]

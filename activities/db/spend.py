@@ -54,23 +54,27 @@ class Refusal:
     needed_usd: Decimal
 
 
-_SETTLE = text(
-    """
-    WITH released AS (
-        DELETE FROM spend_reservations
-        WHERE task_id = :task_id AND step_key = :step_key
-        RETURNING month, amount_usd
-    )
+_RELEASE = """
+    DELETE FROM spend_reservations
+    WHERE task_id = :task_id AND step_key = :step_key{only_if}
+    RETURNING month, amount_usd"""
+_ADD = """
     INSERT INTO tenant_spend AS spend (tenant_id, month, spent_usd, reserved_usd)
     SELECT tasks.tenant_id, coalesce((SELECT month FROM released), :month), :cost, 0
-    FROM tasks WHERE tasks.id = :task_id
+    FROM tasks WHERE tasks.id = :task_id{only_if}
     ON CONFLICT (tenant_id, month) DO UPDATE SET
         spent_usd = spend.spent_usd + excluded.spent_usd,
         reserved_usd = greatest(
             spend.reserved_usd - coalesce((SELECT amount_usd FROM released), 0), 0
-        )
-    """
-)
+        )"""
+_SETTLE = text(f"WITH released AS ({_RELEASE.format(only_if='')}) {_ADD.format(only_if='')}")
+
+
+def settling(only_if: str) -> str:
+    """The settlement as two CTEs (`released`, `settled`) of a larger statement, each
+    guarded by the SQL condition `only_if` (e.g. "AND EXISTS (...)")."""
+    release, add = _RELEASE.format(only_if=only_if), _ADD.format(only_if=only_if)
+    return f"\n    released AS ({release}),\n    settled AS ({add})"
 
 
 def current_month() -> date:
@@ -163,18 +167,23 @@ class SpendRepository:
             )
 
     async def month(self, tenant_id: uuid.UUID, month: date) -> MonthSpend:
-        limit = await self._session.scalar(
-            select(Tenant.monthly_spend_limit_usd).where(Tenant.id == tenant_id)
-        )
+        """The tenant's limit and its month's spend, in one query."""
         row = (
             await self._session.execute(
-                select(TenantSpend.spent_usd, TenantSpend.reserved_usd).where(
-                    TenantSpend.tenant_id == tenant_id, TenantSpend.month == month
+                select(
+                    Tenant.monthly_spend_limit_usd, TenantSpend.spent_usd, TenantSpend.reserved_usd
                 )
+                .outerjoin(
+                    TenantSpend,
+                    (TenantSpend.tenant_id == Tenant.id) & (TenantSpend.month == month),
+                )
+                .where(Tenant.id == tenant_id)
             )
         ).one_or_none()
-        spent, reserved = (row.spent_usd, row.reserved_usd) if row else (Decimal(0), Decimal(0))
-        return MonthSpend(month, limit, spent, reserved)
+        if row is None:  # no such tenant
+            return MonthSpend(month, None, Decimal(0), Decimal(0))
+        spent, reserved = row.spent_usd or Decimal(0), row.reserved_usd or Decimal(0)
+        return MonthSpend(month, row.monthly_spend_limit_usd, spent, reserved)
 
     async def set_limit(self, tenant_name: str, limit_usd: Decimal | None) -> bool:
         """Set (None: clear) a tenant's monthly limit; False when there is no such tenant."""

@@ -92,13 +92,11 @@ class TaskRepository:
                 iterations=0,
             )
             .on_conflict_do_nothing(constraint="uq_tasks_tenant_idempotency")
-            .returning(Task.id)
+            .returning(Task)  # the whole row: no read after the insert
         )
         inserted = (await self._session.execute(statement)).scalar_one_or_none()
         if inserted is not None:
-            task = await self._session.get(Task, inserted)
-            assert task is not None
-            return task, True
+            return inserted, True
         if new.idempotency_key is None:
             raise RuntimeError("insert without an idempotency key conflicted")
         existing = await self.get_by_idempotency_key(new.tenant_id, new.idempotency_key)

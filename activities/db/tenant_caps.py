@@ -20,8 +20,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import ColumnElement, Exists, ScalarSelect, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.db.events import EventRepository, NewEvent
@@ -75,9 +76,18 @@ class TenantCapRepository:
 
     async def lock_tenant(self, tenant_id: uuid.UUID) -> None:
         """Hold the tenant's admission lock until the transaction ends."""
-        await self._session.execute(
-            select(func.pg_advisory_xact_lock(_LOCK_CLASS, func.hashtext(str(tenant_id))))
-        )
+        await self._session.execute(select(_lock(tenant_id)))
+
+    async def lock_and_cap(self, tenant_id: uuid.UUID, default: int) -> int:
+        """Take the tenant's lock (see `lock_tenant`) and read its cap (see `cap`), in one
+        round trip. The cap is configuration, not what the lock guards: it may be read in the
+        snapshot taken before the lock was granted; counts never are (a statement of their
+        own after this one)."""
+        own_cap = select(Tenant.max_concurrent_tasks).where(Tenant.id == tenant_id)
+        row = (
+            await self._session.execute(select(_lock(tenant_id), own_cap.scalar_subquery()))
+        ).one()
+        return row[1] if row[1] is not None else default
 
     async def cap(self, tenant_id: uuid.UUID, default: int) -> int:
         """The tenant's own cap, else `default` (the settings')."""
@@ -88,17 +98,8 @@ class TenantCapRepository:
 
     async def live_counts(self, tenant_id: uuid.UUID) -> LiveCounts:
         """Tasks running and queued; waiting_approval and waiting_input count as neither."""
-        statuses = (TaskStatus.running.value, TaskStatus.queued.value)
-        rows = await self._session.execute(
-            select(Task.status, func.count())
-            .where(Task.tenant_id == tenant_id, Task.status.in_(statuses))
-            .group_by(Task.status)
-        )
-        counts = {status: int(count) for status, count in rows.all()}
-        return LiveCounts(
-            running=counts.get(TaskStatus.running.value, 0),
-            queued=counts.get(TaskStatus.queued.value, 0),
-        )
+        row = (await self._session.execute(select(*_live_counts(tenant_id)))).one()
+        return LiveCounts(running=int(row[0]), queued=int(row[1]))
 
     async def ahead_in_line(self, task: Task, stale_after: timedelta) -> int:
         """The tenant's queued tasks before this one in (priority, created_at) order.
@@ -106,22 +107,10 @@ class TenantCapRepository:
         Only tasks that asked for a slot within `stale_after` count: a task whose pool has no
         worker never asks, and must not hold the tenant's other tasks back.
         """
-        statement = select(func.count()).where(
-            Task.tenant_id == task.tenant_id,
-            Task.status == TaskStatus.queued.value,
-            Task.updated_at >= func.now() - stale_after,
-            tuple_(Task.priority, Task.created_at, Task.id)
-            < tuple_(task.priority, task.created_at, task.id),
-        )
-        return int(await self._session.scalar(statement) or 0)
+        return int(await self._session.scalar(select(_ahead_in_line(task, stale_after))) or 0)
 
     async def has_waited(self, task_id: uuid.UUID) -> bool:
-        found = await self._session.scalar(
-            select(TaskEvent.id).where(
-                TaskEvent.task_id == task_id, TaskEvent.step_key == WAITING_STEP
-            )
-        )
-        return found is not None
+        return bool(await self._session.scalar(select(_has_waited(task_id))))
 
     async def touch(self, task_id: uuid.UUID) -> None:
         """Mark a refused task as still asking (see `ahead_in_line`)."""
@@ -143,15 +132,16 @@ class TenantCapRepository:
         """May this queued task start now? Decided under the tenant's lock and recorded: a
         first refusal and an admission after waiting each leave an `admission` event. The
         caller marks an admitted task running in the same transaction."""
-        await self.lock_tenant(task.tenant_id)
-        cap = await self.cap(task.tenant_id, policy.default_cap)
-        running = (await self.live_counts(task.tenant_id)).running
+        cap = await self.lock_and_cap(task.tenant_id, policy.default_cap)
         stale_after = timedelta(seconds=policy.poll_seconds * STALE_AFTER_POLLS)
-        ahead = await self.ahead_in_line(task, stale_after)
+        running_now, _ = _live_counts(task.tenant_id)  # read after the lock is granted
+        now = select(running_now, _ahead_in_line(task, stale_after), _has_waited(task.id))
+        row = (await self._session.execute(now)).one()
+        running, ahead = int(row[0]), int(row[1])
         free = max(cap - running, 0)
         events = EventRepository(self._session)
         if ahead < free:
-            if await self.has_waited(task.id):
+            if row[2]:
                 data = {"state": "admitted", "cap": cap, "running": running + 1}
                 await events.add(task.id, ADMITTED_STEP, NewEvent("admission", data))
             return Admission(admitted=True, cap=cap, running=running, ahead=ahead)
@@ -165,6 +155,44 @@ class TenantCapRepository:
     async def room_for_one_more(self, tenant_id: uuid.UUID, default_cap: int) -> Room:
         """The tenant's cap against its queued and running tasks. Takes the tenant's lock for
         the rest of the caller's transaction, so two submits cannot both take the last place."""
-        await self.lock_tenant(tenant_id)
-        cap = await self.cap(tenant_id, default_cap)
+        cap = await self.lock_and_cap(tenant_id, default_cap)
         return Room(cap=cap, counts=await self.live_counts(tenant_id))
+
+
+def _lock(tenant_id: uuid.UUID) -> ColumnElement[Any]:
+    return func.pg_advisory_xact_lock(_LOCK_CLASS, func.hashtext(str(tenant_id)))
+
+
+def _live_counts(tenant_id: uuid.UUID) -> tuple[ScalarSelect[Any], ScalarSelect[Any]]:
+    """The tenant's running and queued tasks, as two scalar subqueries."""
+
+    def count(status: TaskStatus) -> ScalarSelect[Any]:
+        return (
+            select(func.count())
+            .where(Task.tenant_id == tenant_id, Task.status == status.value)
+            .scalar_subquery()
+        )
+
+    return count(TaskStatus.running), count(TaskStatus.queued)
+
+
+def _ahead_in_line(task: Task, stale_after: timedelta) -> ScalarSelect[Any]:
+    return (
+        select(func.count())
+        .where(
+            Task.tenant_id == task.tenant_id,
+            Task.status == TaskStatus.queued.value,
+            Task.updated_at >= func.now() - stale_after,
+            tuple_(Task.priority, Task.created_at, Task.id)
+            < tuple_(task.priority, task.created_at, task.id),
+        )
+        .scalar_subquery()
+    )
+
+
+def _has_waited(task_id: uuid.UUID) -> Exists:
+    return (
+        select(TaskEvent.id)
+        .where(TaskEvent.task_id == task_id, TaskEvent.step_key == WAITING_STEP)
+        .exists()
+    )

@@ -19,6 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from activities.db.engine import autocommitting
 from activities.db.outages import database_unreachable
 from services.gateway.deps import Principal, bearer_key_hash, find_principal, note_key_use
 from services.gateway.errors import ProblemError, database_unavailable_response, problem_response
@@ -76,7 +77,7 @@ class RequestGuard:
             credentials = HTTPAuthorizationCredentials(scheme=scheme, credentials=token.strip())
         key_hash = bearer_key_hash(credentials)
         factory = request.app.state.session_factory
-        async with factory() as session:
+        async with autocommitting(factory) as session:  # one statement: no transaction around it
             principal = await find_principal(session, key_hash)
         await note_key_use(factory, principal)
         return principal
