@@ -3,6 +3,7 @@ is final; reconnecting with Last-Event-ID resumes with no gap and no repeat."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import timedelta
@@ -226,3 +227,27 @@ async def test_a_follower_whose_gateway_died_expires(stack: RunningStack) -> Non
 
     assert held and not expired
     assert rows == 1
+
+
+async def test_a_follower_that_goes_away_mid_task_is_dropped_at_once(stack: RunningStack) -> None:
+    marker = await stack.scripted.script(unique_key("goes-away"), [reply_text("ok", delay_s=3)])
+    engine = create_engine(stack.settings.resolved_database_url, pool_size=1)
+    sessions = create_session_factory(engine)
+    try:
+        async with stack.api() as api:
+            task = await submit(api, "scripted-native", f"talk {marker}")
+            task_id = uuid.UUID(task["id"])
+            await read_stream(api, task["id"], until="status")  # then the client goes away
+            followed = True
+            deadline = asyncio.get_running_loop().time() + 2
+            while followed and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.1)
+                async with sessions() as session:
+                    followed = await TaskFollowerRepository(session).followed(task_id)
+            running = (await api.get(f"/v1/tasks/{task['id']}")).json()["status"]
+            await wait_for_status(api, task["id"])
+    finally:
+        await engine.dispose()
+
+    assert running in {"queued", "running"}  # gone while the task still ran
+    assert not followed
