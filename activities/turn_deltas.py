@@ -1,4 +1,5 @@
-"""A model turn's text, published as it comes for the task's live streams (GET .../stream).
+"""A model turn's text, published as it comes for the task's live streams (GET .../stream);
+only turns that stream their call have any (activities/llm.py, `_streamed`).
 
 Deltas are ephemeral: Postgres notifications (activities/db/delta_notices.py), never rows.
 A turn's text is batched: the first piece goes at once (the first token is what a watcher

@@ -21,7 +21,7 @@ KINDS = (
     ("scripted_model", "scripted model"),
     ("webhook_receiver", "webhook receiver"),
     ("py-spy", "py-spy"),
-    ("litellm", "LiteLLM"),
+    ("bin/litellm", "LiteLLM"),  # its executable: a checkout path may hold "litellm"
     ("temporal", "Temporal"),
     ("postgres", "Postgres"),
     ("--pool default", "worker (pool default)"),

@@ -239,6 +239,21 @@ class PoolReplicas(Base):
     )
 
 
+class TaskFollower(Base):
+    """A live stream of the task open on some gateway (GET .../stream), until `expires_at`:
+    the stream pushes it on while it stays open and deletes it when it ends, and a gateway
+    that dies leaves a row that simply expires. While a task has one, its model turns are
+    streamed so their text can go out as deltas (activities/db/followers.py)."""
+
+    __tablename__ = "task_followers"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    task_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tasks.id", ondelete="CASCADE"), index=True
+    )
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class TenantSpend(Base):
     """A tenant's spend in one calendar month (UTC): what its recorded model calls cost, and
     what calls in flight have reserved at their worst case (activities/db/spend.py)."""

@@ -13,6 +13,12 @@ Postgres notifications and never stored (activities/turn_deltas.py). They carry 
 recorded reply (its `llm_call` event). A turn's deltas all come before its `llm_call`; one that
 arrives after it is dropped. A retried attempt of a turn starts again at `seq` 0 with a higher
 `attempt`: its text replaces the earlier attempt's.
+
+A stream follows its task (activities/db/followers.py): while it is open, the task's model turns
+are streamed and their text published; a task nobody follows has its calls made in one piece,
+with no deltas, except its first turn (a client opens the stream right after submitting, maybe
+after that turn began). A stream opened while a turn is under way may therefore miss that
+turn's deltas, as a reconnect may; it gets the turn's reply, its `llm_call` event, as ever.
 """
 
 from __future__ import annotations
@@ -20,20 +26,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 
+import anyio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.db.events import EventRepository
+from activities.db.followers import REFRESH_SECONDS, TaskFollowerRepository
 from activities.db.models import TaskEvent
 from activities.db.tasks import TaskRepository
 from services.gateway.schemas.tasks import EventOut
 from services.gateway.task_feed import POLL_SECONDS_WITHOUT_FEED, TaskFeed
 from workflows.contracts.tasks import TaskStatus
 
+logger = logging.getLogger(__name__)
+
 BATCH = 500
 KEEP_ALIVE_SECONDS = 15.0
+UNFOLLOW_SECONDS = 2.0
 
 
 def sse(event_id: int | None, kind: str, data: str) -> str:
@@ -48,32 +61,74 @@ async def task_events(
     after: int | None,
 ) -> AsyncIterator[str]:
     replied = -1  # the last turn whose reply (llm_call) has been sent: its deltas are stale
-    with feed.watching(task_id, deltas=True) as watch:
-        news = True
-        while True:
-            if news:
-                rows, final = await _next_rows(sessions, task_id, after)
-                for row in rows:
-                    after = row.id
-                    if row.type == "llm_call":
-                        replied = max(replied, _iteration(row.data))
-                    yield sse(row.id, row.type, EventOut.from_row(row).model_dump_json())
-                if len(rows) == BATCH:
+    follower = await _follow(sessions, task_id)
+    refresh_at = time.monotonic() + REFRESH_SECONDS
+    try:
+        with feed.watching(task_id, deltas=True) as watch:
+            news = True
+            while True:
+                if follower is not None and time.monotonic() >= refresh_at:
+                    await _still(sessions, follower)
+                    refresh_at = time.monotonic() + REFRESH_SECONDS
+                if news:
+                    rows, final = await _next_rows(sessions, task_id, after)
+                    for row in rows:
+                        after = row.id
+                        if row.type == "llm_call":
+                            replied = max(replied, _iteration(row.data))
+                        yield sse(row.id, row.type, EventOut.from_row(row).model_dump_json())
+                    if len(rows) == BATCH:
+                        continue
+                    if final:
+                        yield sse(None, "end", json.dumps({"last_event_id": after}))
+                        return
+                listening = feed.listening.is_set()
+                wait = KEEP_ALIVE_SECONDS if listening else POLL_SECONDS_WITHOUT_FEED
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(watch.wake.wait(), wait)
+                if not watch.wake.is_set():
+                    yield ": keep-alive\n\n"  # proxies close streams that stay silent
+                    news = True  # and look again: the feed may have missed something
                     continue
-                if final:
-                    yield sse(None, "end", json.dumps({"last_event_id": after}))
-                    return
-            wait = KEEP_ALIVE_SECONDS if feed.listening.is_set() else POLL_SECONDS_WITHOUT_FEED
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(watch.wake.wait(), wait)
-            if not watch.wake.is_set():
-                yield ": keep-alive\n\n"  # proxies close streams that stay silent
-                news = True  # and look again: the feed may have missed something
-                continue
-            news, deltas = watch.take()
-            for payload in deltas:
-                if _iteration(json.loads(payload)) > replied:
-                    yield sse(None, "delta", payload)
+                news, deltas = watch.take()
+                for payload in deltas:
+                    if _iteration(json.loads(payload)) > replied:
+                        yield sse(None, "delta", payload)
+    finally:
+        if follower is not None:
+            await _unfollow(sessions, follower)
+
+
+async def _follow(
+    sessions: async_sessionmaker[AsyncSession], task_id: uuid.UUID
+) -> uuid.UUID | None:
+    """The stream's follower row; None when Postgres cannot take it (the stream goes on: the
+    task's turns then send no deltas, as with nobody following)."""
+    try:
+        async with sessions.begin() as session:
+            return await TaskFollowerRepository(session).follow(task_id)
+    except Exception as exc:
+        logger.warning("task stream: cannot note the follower (%s)", type(exc).__name__)
+        return None
+
+
+async def _still(sessions: async_sessionmaker[AsyncSession], follower: uuid.UUID) -> None:
+    try:
+        async with sessions.begin() as session:
+            await TaskFollowerRepository(session).still(follower)
+    except Exception as exc:  # the row expires meanwhile; the next refresh tries again
+        logger.warning("task stream: cannot hold the follower (%s)", type(exc).__name__)
+
+
+async def _unfollow(sessions: async_sessionmaker[AsyncSession], follower: uuid.UUID) -> None:
+    """Shielded: the stream ends by its client going away, i.e. cancelled; a row that cannot be
+    deleted expires by itself."""
+    with anyio.CancelScope(shield=True), anyio.move_on_after(UNFOLLOW_SECONDS):
+        try:
+            async with sessions.begin() as session:
+                await TaskFollowerRepository(session).unfollow(follower)
+        except Exception as exc:
+            logger.warning("task stream: cannot drop the follower (%s)", type(exc).__name__)
 
 
 def _iteration(data: object) -> int:

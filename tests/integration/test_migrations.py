@@ -31,6 +31,7 @@ TABLES = {
     "workspace_files",
     "tenant_spend",
     "spend_reservations",
+    "task_followers",
 }
 
 

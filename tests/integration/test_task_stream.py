@@ -3,13 +3,20 @@ is final; reconnecting with Last-Event-ID resumes with no gap and no repeat."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import func, select, update
 
+from activities.db.engine import create_engine, create_session_factory
+from activities.db.followers import TaskFollowerRepository
+from activities.db.models import TaskFollower
 from tests.fakes.script_client import reply_text, reply_tool_calls, unique_key
-from tests.integration.helpers import events, submit
+from tests.integration.helpers import events, new_task_row, submit, wait_for_status
 from tests.stack import RunningStack
 
 
@@ -134,3 +141,113 @@ async def test_a_reconnect_mid_turn_resumes_stored_events_exactly_and_gets_the_r
     deltas = [e["data"] for e in after if e["event"] == "delta"]
     assert all(after.index(e) < after.index(reply) for e in after if e["event"] == "delta")
     assert text.endswith("".join(d["text"] for d in deltas))  # the rest of the turn, in order
+
+
+async def test_a_task_nobody_follows_asks_the_model_in_one_piece_after_its_first_turn(
+    stack: RunningStack,
+) -> None:
+    key = unique_key("unfollowed")
+    marker = await stack.scripted.script(
+        key,
+        [
+            reply_tool_calls([("calculator", {"expression": "1+1"})]),
+            reply_tool_calls([("calculator", {"expression": "2+2"})]),
+            reply_text("4"),
+        ],
+    )
+    async with stack.api() as api:
+        task = await submit(api, "scripted-native", f"compute {marker}")
+        done = await wait_for_status(api, task["id"])
+        log = await events(api, task["id"])
+
+    assert done["status"] == "succeeded"
+    streamed = [bool(body.get("stream")) for body in await stack.scripted.requests(key)]
+    # the first turn streams (its stream may be opened right after the submit), no other does
+    assert streamed == [True, False, False]
+    replies = [e["data"] for e in log if e["type"] == "llm_call"]
+    assert replies[-1]["final_text"] == "4"  # recorded as a streamed reply is: usage, cost
+    assert all(r["prompt_tokens"] > 0 and r["cost_usd"] > 0 for r in replies)
+
+
+async def test_a_followed_task_streams_every_turn_and_its_follower_goes_when_it_ends(
+    stack: RunningStack,
+) -> None:
+    key = unique_key("followed")
+    text = " ".join(f"word{i}" for i in range(20))
+    marker = await stack.scripted.script(
+        key,
+        [
+            # long enough for the stream below to be open before the second turn begins
+            reply_tool_calls([("calculator", {"expression": "6*7"})], delay_s=1),
+            reply_text(text, chunk_delay_s=0.02),
+        ],
+    )
+    engine = create_engine(stack.settings.resolved_database_url, pool_size=1)
+    try:
+        async with stack.api() as api:
+            task = await submit(api, "scripted-native", f"talk {marker}")
+            live = await read_stream(api, task["id"])
+        async with create_session_factory(engine)() as session:
+            left = await TaskFollowerRepository(session).followed(uuid.UUID(task["id"]))
+    finally:
+        await engine.dispose()
+
+    assert [bool(body.get("stream")) for body in await stack.scripted.requests(key)] == [
+        True,
+        True,
+    ]
+    second = [e["data"] for e in live if e["event"] == "delta" and e["data"]["iteration"] == 1]
+    [reply] = [e for e in live if e["event"] == "llm_call" and e["data"]["data"]["iteration"] == 1]
+    assert "".join(d["text"] for d in second) == text == reply["data"]["data"]["final_text"]
+    assert not left  # the stream's follower row went with it
+
+
+async def test_a_follower_whose_gateway_died_expires(stack: RunningStack) -> None:
+    engine = create_engine(stack.settings.resolved_database_url, pool_size=1)
+    sessions = create_session_factory(engine)
+    try:
+        task_id = await new_task_row(sessions, "followers")
+        async with sessions.begin() as session:
+            follower = await TaskFollowerRepository(session).follow(task_id)
+        async with sessions() as session:
+            held = await TaskFollowerRepository(session).followed(task_id)
+        async with sessions.begin() as session:  # as if FOLLOW_SECONDS had passed
+            await session.execute(
+                update(TaskFollower)
+                .where(TaskFollower.id == follower)
+                .values(expires_at=func.now() - timedelta(seconds=1))
+            )
+        async with sessions() as session:
+            expired = await TaskFollowerRepository(session).followed(task_id)
+        async with sessions.begin() as session:  # the next follower clears the dead one
+            await TaskFollowerRepository(session).follow(task_id)
+            rows = await session.scalar(select(func.count()).where(TaskFollower.task_id == task_id))
+    finally:
+        await engine.dispose()
+
+    assert held and not expired
+    assert rows == 1
+
+
+async def test_a_follower_that_goes_away_mid_task_is_dropped_at_once(stack: RunningStack) -> None:
+    marker = await stack.scripted.script(unique_key("goes-away"), [reply_text("ok", delay_s=3)])
+    engine = create_engine(stack.settings.resolved_database_url, pool_size=1)
+    sessions = create_session_factory(engine)
+    try:
+        async with stack.api() as api:
+            task = await submit(api, "scripted-native", f"talk {marker}")
+            task_id = uuid.UUID(task["id"])
+            await read_stream(api, task["id"], until="status")  # then the client goes away
+            followed = True
+            deadline = asyncio.get_running_loop().time() + 2
+            while followed and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.1)
+                async with sessions() as session:
+                    followed = await TaskFollowerRepository(session).followed(task_id)
+            running = (await api.get(f"/v1/tasks/{task['id']}")).json()["status"]
+            await wait_for_status(api, task["id"])
+    finally:
+        await engine.dispose()
+
+    assert running in {"queued", "running"}  # gone while the task still ran
+    assert not followed

@@ -87,7 +87,9 @@ async def stream_events(
     but never the turn's reply, which follows as its `llm_call` event (`final_text`) and in
     /messages. A turn's deltas all come before its `llm_call`. A retried attempt of a turn
     starts again at `seq` 0 with a higher `attempt`: its text replaces the earlier one's.
-    Tool-call arguments and summaries are not streamed."""
+    Tool-call arguments and summaries are not streamed. Turns are streamed while the task has
+    a live stream open (and the task's first turn always): a turn that began before this
+    stream opened sends no deltas, only its `llm_call`."""
     start = last_event_id if last_event_id is not None else after
     return StreamingResponse(
         task_events(sessions, feed, task.id, start),
