@@ -34,7 +34,7 @@ from bench.overhead import AGENTS_DIR, NEEDLES, stack_roots
 from bench.overhead_pools import bench_pools
 from bench.parked_report import Run, Snapshot, render
 from bench.proc_stats import MemorySampler, classify
-from services.devstack.temporal import temporal_db
+from services.devstack.temporal import TEMPORAL_DYNAMIC_CONFIG, temporal_db
 from services.settings import Settings
 from tests.fakes.script_client import reply_tool_calls, unique_key
 from tests.stack import RunningStack, start_stack, stop_stack
@@ -48,6 +48,7 @@ WRITE = {"path": "out/report.txt", "content": "x"}  # always held (the policy)
 STACK_START_TIMEOUT = 300.0
 CLIENT_TIMEOUT = 120.0
 POLL_SECONDS = 1.0
+TEMPORAL_CACHE = "history.hostLevelCacheMaxSize"  # workflows' mutable state kept in memory
 STALL_SECONDS = 300.0  # no task parked for this long fails the run
 # option → (default, quick)
 SIZES = {"tasks": (10_000, 500), "warmup": (50, 20), "settle": (30, 15)}
@@ -68,6 +69,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--worker-cache",
         default=str(Settings.model_fields["worker_max_cached_workflows"].default),
         help="comma-separated worker_max_cached_workflows values, a fresh stack for each",
+    )
+    parser.add_argument(
+        "--temporal-config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a dynamic config value of the dev server instead of the stack's (repeatable)",
     )
 
 
@@ -95,6 +103,8 @@ def worker_caches(args: argparse.Namespace) -> list[int]:
 
 async def run(args: argparse.Namespace, command: str) -> str:
     n = sizes(args)
+    # a variant of the dev server's dynamic config (read when the stack starts it)
+    TEMPORAL_DYNAMIC_CONFIG.update(dict(text.split("=", 1) for text in args.temporal_config))
     started, load_before = time.monotonic(), os.getloadavg()
     runs = [await measure(args, n, cache) for cache in worker_caches(args)]
     runs[0].header[:] = [
@@ -180,6 +190,7 @@ async def park(
         park_seconds=park_seconds,
         settle_seconds=n["settle"],
         worker_cache=cache,
+        temporal_cache=TEMPORAL_DYNAMIC_CONFIG.get(TEMPORAL_CACHE, "8096 (its default)"),
         cold=cold,
         before=before,
         after=after,

@@ -35,6 +35,7 @@ class Run:
     park_seconds: float  # first submit → all parked
     settle_seconds: float
     worker_cache: int  # worker_max_cached_workflows
+    temporal_cache: str  # the dev server's history.hostLevelCacheMaxSize
     cold: Snapshot  # just after the stack started
     before: Snapshot  # the warm-up tasks parked, settled
     after: Snapshot  # every task parked, settled
@@ -120,14 +121,19 @@ def render(runs: Sequence[Run]) -> str:
         "task holds no slot), and the stack settles again. Memory is read from /proc: RSS and "
         "PSS (shared pages split between their sharers, so PSS sums across processes) summed "
         "per kind of process, each kind a process the dev supervisor started with its "
-        "descendants (Postgres: the postmaster and every backend). The harness's scripted "
-        "model and webhook receiver are not counted. No garbage collection is forced. MiB "
-        "unless marked; per task = (after − before) ÷ parked tasks.",
+        "descendants (Postgres: the postmaster and every backend, whose RSS each counts the "
+        "shared buffers it has touched: summed, RSS overstates Postgres, PSS does not). The "
+        "harness's scripted model and webhook receiver are not counted. No garbage collection "
+        "is forced. The worker's sticky cache and the Temporal history service's cache of "
+        "workflows' mutable state hold at most the number of workflows each heading gives, so "
+        "their share per task falls once more tasks than that are parked. MiB unless marked; "
+        "per task = (after − before) ÷ parked tasks.",
     ]
     for run in runs:
         lines += [
             "",
-            f"### {run.tasks} tasks, worker cache {run.worker_cache} workflows",
+            f"### {run.tasks} tasks; caches: worker {run.worker_cache}, Temporal "
+            f"{run.temporal_cache} workflows",
             "",
             headline(run),
             "",

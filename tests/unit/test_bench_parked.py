@@ -64,6 +64,7 @@ def _run(tasks: int, worker_growth_kib: int) -> Run:
         park_seconds=tasks / 20,
         settle_seconds=1,
         worker_cache=1000,
+        temporal_cache="2000",
         cold=before,
         before=before,
         after=after,
