@@ -25,13 +25,13 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-import asyncpg
 import httpx
 
 from activities.db.tenant_caps import WAITING_STEP
 from bench import load_text, machine
 from bench.overhead import AGENTS_DIR, NEEDLES, stack_roots
 from bench.overhead_pools import bench_pools
+from bench.parked_decisions import connect_database, decide
 from bench.parked_report import Run, Snapshot, render
 from bench.proc_stats import MemorySampler, classify
 from services.devstack.temporal import TEMPORAL_DYNAMIC_CONFIG, temporal_db
@@ -69,6 +69,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--worker-cache",
         default=str(Settings.model_fields["worker_max_cached_workflows"].default),
         help="comma-separated worker_max_cached_workflows values, a fresh stack for each",
+    )
+    parser.add_argument(
+        "--decide",
+        type=int,
+        default=0,
+        metavar="K",
+        help="then approve the K tasks parked first and the K parked last, timing each",
     )
     parser.add_argument(
         "--temporal-config",
@@ -177,6 +184,7 @@ async def park(
         await settle(n["settle"])
         after = await snapshot(running, roots)
         waited = await waited_for_admission(running.settings)
+        decisions = await decide(running, args.decide) if args.decide > 0 else []
     finally:
         for api in clients:
             await api.aclose()
@@ -195,6 +203,7 @@ async def park(
         before=before,
         after=after,
         waited_for_admission=waited,
+        decisions=decisions,
     )
 
 
@@ -239,16 +248,10 @@ async def settle(seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
-async def _connect(settings: Settings, database: str = "agentry") -> asyncpg.Connection:
-    return await asyncpg.connect(
-        host="127.0.0.1", port=settings.embedded_postgres_port, user="postgres", database=database
-    )
-
-
 async def count_parked(settings: Settings) -> int:
     """Tasks in waiting_approval; a connection of its own, closed at once, so that no backend
     of the harness is left for the snapshots to count."""
-    connection = await _connect(settings)
+    connection = await connect_database(settings)
     try:
         found = await connection.fetchval(
             "SELECT count(*) FROM tasks WHERE status = 'waiting_approval'"
@@ -259,7 +262,7 @@ async def count_parked(settings: Settings) -> int:
 
 
 async def waited_for_admission(settings: Settings) -> int:
-    connection = await _connect(settings)
+    connection = await connect_database(settings)
     try:
         found = await connection.fetchval(
             "SELECT count(DISTINCT task_id) FROM task_events WHERE step_key = $1", WAITING_STEP
@@ -271,7 +274,7 @@ async def waited_for_admission(settings: Settings) -> int:
 
 async def snapshot(running: RunningStack, roots: dict[int, str]) -> Snapshot:
     settings = running.settings
-    connection = await _connect(settings)
+    connection = await connect_database(settings)
     try:
         database = int(await connection.fetchval("SELECT pg_database_size('agentry')"))
     finally:

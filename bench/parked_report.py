@@ -41,6 +41,7 @@ class Run:
     after: Snapshot  # every task parked, settled
     waited_for_admission: int  # tasks that ever waited for a tenant slot (should be 0)
     header: list[str] = field(default_factory=list)  # command, machine, date, load
+    decisions: list[str] = field(default_factory=list)  # bench/parked_decisions.py's lines
 
     @property
     def rate(self) -> float:
@@ -147,5 +148,6 @@ def render(runs: Sequence[Run]) -> str:
             *memory_table(run),
             "",
             *disk_lines(run),
+            *run.decisions,
         ]
     return "\n".join(lines) + "\n"

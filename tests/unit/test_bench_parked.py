@@ -7,7 +7,8 @@ import argparse
 
 import pytest
 
-from bench import parked
+from bench import Summary, parked
+from bench.parked_decisions import decision_lines
 from bench.parked_report import Run, Snapshot, headline, memory_table, per_task_kib, render
 from bench.proc_stats import KindMemory
 
@@ -99,3 +100,12 @@ def test_the_report_gives_disk_growth_per_task_and_the_rate() -> None:
     assert report.startswith("Command: `x`.")
     assert "| Postgres database (`pg_database_size`) | 8.0 | 10.0 | 2.00 |" in report
     assert "(20.0 tasks/s)" in report
+
+
+def test_decision_latencies_are_reported_for_the_tasks_parked_first_and_last() -> None:
+    lines = decision_lines(Summary.of([100.0, 300.0]), Summary.of([20.0, 30.0, 40.0]))
+    assert "| parked first | 2 | 200.0 | 280.0 | 300.0 |" in lines
+    assert "| parked last | 3 | 30.0 | 38.0 | 40.0 |" in lines
+    run = _run(1000, 40_000)
+    run.decisions[:] = lines
+    assert render([run]).rstrip().endswith("| parked last | 3 | 30.0 | 38.0 | 40.0 |")
