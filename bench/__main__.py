@@ -18,6 +18,7 @@ from bench import (
     load_burst,
     long_task,
     overhead,
+    parked,
     signal_floor,
     update_section,
     worker_kill,
@@ -32,6 +33,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     worker_kill.NAME: worker_kill,
     first_token.NAME: first_token,
     overhead.NAME: overhead,
+    parked.NAME: parked,
 }
 
 

@@ -22,6 +22,12 @@ TEMPORAL_DYNAMIC_CONFIG = {
     # task waited up to 50 ms there, which was the back-to-back slowdown (docs/BENCHMARKS.md)
     "history.transferProcessorMaxPollRPS": "1000",
     "history.timerProcessorMaxPollRPS": "1000",
+    # workflows whose mutable state the history service keeps in memory (the dev server's
+    # default: 8096, ~30 KiB each): twice a worker's sticky cache (worker_max_cached_workflows),
+    # so what workers hold stays in it. 10,000 tasks parked in approval waits: Temporal's share
+    # 27.8 -> 14.9 KiB each, the stack's 52.9 -> 40.0 (docs/BENCHMARKS.md). A signal to a
+    # workflow outside it reads the workflow's state from the SQLite file first
+    "history.hostLevelCacheMaxSize": "2000",
 }
 """The embedded Temporal's dynamic config; the tests' and benchmarks' dev servers use it too."""
 
