@@ -15,7 +15,6 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from activities.chat_completions import TextSink, complete_chat
 from activities.db.engine import autocommitting
 from activities.db.events import EventRepository, NewEvent
-from activities.db.followers import TaskFollowerRepository
 from activities.db.models import Message
 from activities.db.outages import outlasting_outages
 from activities.db.steps import StepInputs, StepRepository
@@ -83,15 +82,11 @@ class LlmActivities:
             reply, duration_ms, counted = kept["reply"], kept["duration_ms"], kept["counted"]
             return await self._record(request, reply, duration_ms, counted, details)
 
-        streamed = False
-
         async def recorded_or_transcript() -> ModelTurnResult | StepInputs:
-            nonlocal streamed
             async with autocommitting(self._sessions) as session:
                 read = await StepRepository(session).inputs(task_id, step_key, request.message_ids)
                 if read.done is not None:  # an earlier attempt got the reply: don't pay twice
                     return await result_of_recorded_turn(session, step_key, read.done)
-                streamed = await self._streamed(session, request)
                 return read
 
         read = await outlasting_outages(recorded_or_transcript, "model turn: reading")
@@ -115,7 +110,7 @@ class LlmActivities:
         if self._spend is not None and read.spend_limited is not False:
             await self._spend.reserve_call(task_id, step_key, body, counted)
         try:
-            deltas = self._turn_deltas(request) if streamed else None
+            deltas = self._turn_deltas(request) if self._streamed(request, read) else None
             reply, duration_ms = await self._complete_in_slot(body, deltas)
         except BaseException:
             if self._spend is not None:
@@ -237,16 +232,12 @@ class LlmActivities:
 
         await outlasting_outages(record, "model turn: recording the time held")
 
-    async def _streamed(self, session: AsyncSession, request: ModelTurnRequest) -> bool:
+    def _streamed(self, request: ModelTurnRequest, read: StepInputs) -> bool:
         """Whether the turn streams its call and publishes its text: while somebody follows
         the task live (activities/db/followers.py; a call in one piece costs the proxy less),
         and always for the task's first turn, whose stream a client opens right after
         submitting: the turn may start before the stream is open."""
-        if self._deltas is None:
-            return False
-        if request.iteration == 0:
-            return True
-        return await TaskFollowerRepository(session).followed(uuid.UUID(request.task_id))
+        return self._deltas is not None and (request.iteration == 0 or read.followed)
 
     def _turn_deltas(self, request: ModelTurnRequest) -> TextSink | None:
         """Where this attempt's text goes as the model writes it (activities/turn_deltas.py)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import Exists, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.db.models import TaskFollower
@@ -55,5 +55,10 @@ class TaskFollowerRepository:
 
     async def followed(self, task_id: uuid.UUID) -> bool:
         """Whether a live stream follows the task now: one indexed read."""
-        held = exists().where(TaskFollower.task_id == task_id, TaskFollower.expires_at > func.now())
-        return bool(await self._session.scalar(select(held)))
+        return bool(await self._session.scalar(select(followed(task_id))))
+
+
+def followed(task_id: uuid.UUID) -> Exists:
+    """True while a live stream follows the task, as a clause (a model turn's one read has it:
+    StepRepository.inputs)."""
+    return exists().where(TaskFollower.task_id == task_id, TaskFollower.expires_at > func.now())

@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.db.events import NewEvent
+from activities.db.followers import followed
 from activities.db.messages import MessageRepository, NewMessage, in_order
 from activities.db.models import Message, Task, Tenant
 from activities.db.spend import current_month
@@ -34,6 +35,7 @@ class StepInputs:
     done: Message | None  # the step's message, when an earlier attempt recorded it
     transcript: list[Message]  # the messages the workflow referred to, in its order
     spend_limited: bool | None  # the task's tenant has a spend limit; None: not known
+    followed: bool = False  # a live stream follows the task (activities/db/followers.py)
 
 
 class StepRepository:
@@ -46,8 +48,8 @@ class StepRepository:
         return await self._messages.find_step(task_id, step_key)
 
     async def inputs(self, task_id: uuid.UUID, step_key: str, ids: Sequence[int]) -> StepInputs:
-        """The step's message if it was recorded, the transcript `ids` name, and whether the
-        task's tenant has a spend limit: one query, one round trip."""
+        """The step's message if it was recorded, the transcript `ids` name, whether the
+        task's tenant has a spend limit and whether the task is followed live: one query."""
         limited = (
             select(Tenant.monthly_spend_limit_usd.is_not(None))
             .join(Task, Task.tenant_id == Tenant.id)
@@ -55,18 +57,18 @@ class StepRepository:
             .scalar_subquery()
         )
         wanted = bindparam("ids", list(ids), type_=ARRAY(BigInteger))
-        statement = select(Message, limited).where(
+        statement = select(Message, limited, followed(task_id)).where(
             Message.task_id == task_id,
             or_(Message.step_key == step_key, Message.id == any_(wanted)),
         )
-        done, rows, spend_limited = None, [], None
-        for row, row_limited in await self._session.execute(statement):
-            spend_limited = row_limited
+        done, rows, spend_limited, is_followed = None, [], None, False
+        for row, row_limited, row_followed in await self._session.execute(statement):
+            spend_limited, is_followed = row_limited, row_followed
             if row.step_key == step_key:
                 done = row
             else:
                 rows.append(row)
-        return StepInputs(done, in_order(task_id, ids, rows), spend_limited)
+        return StepInputs(done, in_order(task_id, ids, rows), spend_limited, is_followed)
 
     async def record(
         self,
