@@ -52,7 +52,7 @@ def keeper(
             )  # fmt: skip
             return
         details.current = lambda: (kept,)
-        if activity.in_activity():
+        if activity.in_activity() and not activity.info().is_local:  # no heartbeats there
             activity.heartbeat(kept)
 
     return keep

@@ -36,7 +36,12 @@ async def store_step(method: StepMethod[RequestT, ResultT], request: RequestT) -
     policies.DATABASE_OUTAGE_LIMIT, on server-side timers like any other step."""
     if workflow.patched(LOCAL_BOOKKEEPING_PATCH):
         return await local_first(
-            method, request, policies.STORE_TIMEOUT, policies.LOCAL_STORE_RETRY, _as_store_step
+            method,
+            request,
+            policies.LOCAL_STORE_TIMEOUT,
+            policies.LOCAL_STORE_LIMIT,
+            policies.LOCAL_STORE_RETRY,
+            _as_store_step,
         )
     return await _as_store_step(method, request)
 
@@ -45,15 +50,21 @@ async def local_first(
     method: StepMethod[RequestT, ResultT],
     request: RequestT,
     timeout: timedelta,
+    limit: timedelta,
     retry: RetryPolicy,
     regular: Callable[[StepMethod[RequestT, ResultT], RequestT], Awaitable[ResultT]],
 ) -> ResultT:
-    """`method` as a local activity; once its `retry` attempts failed, as `regular` runs it.
+    """`method` as a local activity (each attempt within `timeout`, all within `limit`);
+    once they failed, as `regular` runs it.
     Whatever failed (a timeout, an error, an outage) the regular activity's retries and limits
     then decide, as if the local attempts had not been made; a cancel is not retried."""
     try:
         return await workflow.execute_local_activity_method(
-            method, request, start_to_close_timeout=timeout, retry_policy=retry
+            method,
+            request,
+            start_to_close_timeout=timeout,
+            schedule_to_close_timeout=limit,
+            retry_policy=retry,
         )
     except FailureError as exc:  # a local activity's failure arrives as its cause
         if is_cancelled_exception(exc):

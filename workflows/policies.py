@@ -22,8 +22,11 @@ STORE_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=10),
 )
 STORE_SCHEDULE_TO_CLOSE = DATABASE_OUTAGE_LIMIT
-# Bookkeeping runs as a local activity first (workflows/bookkeeping.py): three attempts within
-# a second, then as a regular activity under STORE_RETRY.
+# Bookkeeping runs as a local activity first (workflows/bookkeeping.py): up to three attempts
+# within LOCAL_STORE_LIMIT, each at most LOCAL_STORE_TIMEOUT, then as a regular activity under
+# STORE_RETRY. Short, because a local activity holds its workflow task open meanwhile.
+LOCAL_STORE_TIMEOUT = timedelta(seconds=3)
+LOCAL_STORE_LIMIT = timedelta(seconds=8)
 LOCAL_STORE_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_attempts=3
 )
@@ -61,8 +64,9 @@ TOOL_CALL_RETRY = RetryPolicy(
 
 # Quick tools (activities/tools/tool.py `quick`) run as local activities, in the workflow task
 # that asked for them: no activity task, no extra workflow task. A call that fails twice or
-# overruns this goes on as a regular tool call (TOOL_CALL_*).
-QUICK_TOOL_TIMEOUT = timedelta(seconds=10)
+# overruns these goes on as a regular tool call (TOOL_CALL_*).
+QUICK_TOOL_TIMEOUT = timedelta(seconds=5)
+QUICK_TOOL_LIMIT = timedelta(seconds=8)
 QUICK_TOOL_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=2)
 
 # A long task continues as new before its history grows large.

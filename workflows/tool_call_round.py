@@ -18,6 +18,7 @@ from temporalio.exceptions import ActivityError
 
 # approvals act on the decision Postgres holds, not on the signal's (histories before: off)
 VERIFIED_DECISIONS_PATCH = "verified-decisions"
+LOCAL_QUICK_TOOLS_PATCH = "local-quick-tools"  # quick tools as local activities
 
 with workflow.unsafe.imports_passed_through():
     from activities.approvals import ApprovalActivities
@@ -209,11 +210,13 @@ class ToolCallRound:
         request = ToolCallRequest(
             task_id=self._task.task_id, iteration=self._iteration, call=call, rejection=rejection
         )
-        if call.id in self._turn.quick_calls:
+        # the patch: a history whose quick calls an older worker ran as activities replays
+        if call.id in self._turn.quick_calls and workflow.patched(LOCAL_QUICK_TOOLS_PATCH):
             return await local_first(
                 ToolCallActivities.run_tool,
                 request,
                 policies.QUICK_TOOL_TIMEOUT,
+                policies.QUICK_TOOL_LIMIT,
                 policies.QUICK_TOOL_RETRY,
                 _as_tool_call,
             )

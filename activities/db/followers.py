@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Exists, delete, exists, func, select, update
+from sqlalchemy import Exists, delete, exists, func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.db.models import TaskFollower
@@ -42,12 +43,16 @@ class TaskFollowerRepository:
         await self._session.flush()
         return follower
 
-    async def still(self, follower: uuid.UUID) -> None:
-        """Hold the follower another FOLLOW_SECONDS (the caller commits)."""
+    async def still(self, follower: uuid.UUID, task_id: uuid.UUID) -> None:
+        """Hold the follower another FOLLOW_SECONDS, writing it again if it expired and was
+        cleared meanwhile (the caller commits)."""
+        expires_at = _until(FOLLOW_SECONDS)
         await self._session.execute(
-            update(TaskFollower)
-            .where(TaskFollower.id == follower)
-            .values(expires_at=_until(FOLLOW_SECONDS))
+            insert(TaskFollower)
+            .values(id=follower, task_id=task_id, expires_at=expires_at)
+            .on_conflict_do_update(
+                index_elements=[TaskFollower.id], set_={"expires_at": expires_at}
+            )
         )
 
     async def unfollow(self, follower: uuid.UUID) -> None:

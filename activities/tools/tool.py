@@ -39,7 +39,9 @@ class Tool:
     ):
         """`cost_usd`: what one call costs (a paid API behind the tool), added to its task's.
         `quick`: every call finishes well within a second (no network, no waiting), so the
-        workflow runs it as a local activity, saving Temporal a task and a round trip."""
+        workflow runs it as a local activity, saving Temporal a task and a round trip. A quick
+        call may run again after a crash before its result is recorded: only for tools whose
+        calls are safe to repeat."""
         if cost_usd < 0:
             raise ValueError(f"tool {name or func.__name__!r}: cost_usd must not be negative")
         self.func = func

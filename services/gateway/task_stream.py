@@ -67,8 +67,8 @@ async def task_events(
         with feed.watching(task_id, deltas=True) as watch:
             news = True
             while True:
-                if follower is not None and time.monotonic() >= refresh_at:
-                    await _still(sessions, follower)
+                if time.monotonic() >= refresh_at:
+                    follower = await _still(sessions, task_id, follower)
                     refresh_at = time.monotonic() + REFRESH_SECONDS
                 if news:
                     rows, final = await _next_rows(sessions, task_id, after)
@@ -112,12 +112,19 @@ async def _follow(
         return None
 
 
-async def _still(sessions: async_sessionmaker[AsyncSession], follower: uuid.UUID) -> None:
+async def _still(
+    sessions: async_sessionmaker[AsyncSession], task_id: uuid.UUID, follower: uuid.UUID | None
+) -> uuid.UUID | None:
+    """Hold the row on (written again if it expired and was cleared meanwhile), or take one
+    when the stream has none yet (Postgres could not take it before)."""
+    if follower is None:
+        return await _follow(sessions, task_id)
     try:
         async with sessions.begin() as session:
-            await TaskFollowerRepository(session).still(follower)
+            await TaskFollowerRepository(session).still(follower, task_id)
     except Exception as exc:  # the row expires meanwhile; the next refresh tries again
         logger.warning("task stream: cannot hold the follower (%s)", type(exc).__name__)
+    return follower
 
 
 async def _unfollow(sessions: async_sessionmaker[AsyncSession], follower: uuid.UUID) -> None:

@@ -222,11 +222,16 @@ async def test_a_follower_whose_gateway_died_expires(stack: RunningStack) -> Non
         async with sessions.begin() as session:  # the next follower clears the dead one
             await TaskFollowerRepository(session).follow(task_id)
             rows = await session.scalar(select(func.count()).where(TaskFollower.task_id == task_id))
+        async with sessions.begin() as session:  # the first stream was only slow: it holds on
+            await TaskFollowerRepository(session).still(follower, task_id)
+        async with sessions() as session:
+            again = await session.get(TaskFollower, follower)
     finally:
         await engine.dispose()
 
     assert held and not expired
     assert rows == 1
+    assert again is not None  # written again, though the next follower had cleared it
 
 
 async def test_a_follower_that_goes_away_mid_task_is_dropped_at_once(stack: RunningStack) -> None:
