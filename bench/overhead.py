@@ -26,7 +26,6 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
 from temporalio.client import Client
 
 from bench import ROOT, load_text, machine
@@ -38,6 +37,7 @@ from bench.overhead_report import Side, figures
 from bench.overhead_report import render as render_report
 from bench.overhead_worker import WorkerLimits, baseline_worker
 from bench.proc_stats import MemorySampler, classify, cpu_delta, cpu_ms_by_kind
+from bench.tenant_clients import tenant_clients
 from services.pools.catalog import PoolCatalog
 from services.temporal_client import connect_temporal
 from tests.stack import RunningStack, start_stack, stop_stack
@@ -50,7 +50,6 @@ AGENT = "bench-overhead"
 AGENTS_DIR = ROOT / "bench" / "agents"
 STACK_START_TIMEOUT = 300.0
 PHASE_TIMEOUT = 1200.0
-CLIENT_TIMEOUT = 120.0  # per request: a loaded gateway answers late, which is measured
 STACK_KINDS = {"postgres": "Postgres", "temporal": "Temporal", "litellm": "LiteLLM"}
 AGENTRY_KINDS = ("gateway", "worker", "tool processes", "Temporal", "Postgres", "LiteLLM")
 BASELINE_KINDS = ("baseline worker", "Temporal")
@@ -147,20 +146,7 @@ async def measure(
             # below each tenant's cap, so that no submit is queued for a slot
             most = max(args.concurrency, args.slow_concurrency)
             tenants = most // max(1, settings.tenant_max_concurrent_tasks - 1) + 1
-            keys = [
-                await running.create_key("submitter", "overhead", tenant=f"overhead-{t}")
-                for t in range(tenants)
-            ]
-            clients = [
-                httpx.AsyncClient(
-                    base_url=running.info.gateway_url,
-                    headers={"Authorization": f"Bearer {key}"},
-                    timeout=CLIENT_TIMEOUT,
-                    # below uvicorn's 5 s keep-alive: a connection it is closing is not reused
-                    limits=httpx.Limits(keepalive_expiry=2.0),
-                )
-                for key in keys
-            ]
+            clients = await tenant_clients(running, "overhead", tenants)
             try:
                 agentry = AgentryDriver(AGENT, clients, running.scripted, client, args.completion)
                 baseline = BaselineDriver(client, queue)

@@ -34,6 +34,7 @@ from bench.overhead_pools import bench_pools
 from bench.parked_decisions import connect_database, decide
 from bench.parked_report import Run, Snapshot, render
 from bench.proc_stats import MemorySampler, classify
+from bench.tenant_clients import tenant_clients
 from services.devstack.temporal import TEMPORAL_DYNAMIC_CONFIG, temporal_db
 from services.settings import Settings
 from tests.fakes.script_client import reply_tool_calls, unique_key
@@ -46,7 +47,6 @@ TITLE = "Memory per task parked in an approval wait"
 AGENT = "bench-parked"
 WRITE = {"path": "out/report.txt", "content": "x"}  # always held (the policy)
 STACK_START_TIMEOUT = 300.0
-CLIENT_TIMEOUT = 120.0
 POLL_SECONDS = 1.0
 TEMPORAL_CACHE = "history.hostLevelCacheMaxSize"  # workflows' mutable state kept in memory
 STALL_SECONDS = 300.0  # no task parked for this long fails the run
@@ -159,19 +159,7 @@ async def park(
         # every call of every task gets the same reply: one write_file call, held for approval
         model_replies={"scripted": reply_tool_calls([("write_file", WRITE)])},
     )
-    keys = [
-        await running.create_key("submitter", "parked", tenant=f"parked-{t}")
-        for t in range(args.tenants)
-    ]
-    clients = [
-        httpx.AsyncClient(
-            base_url=running.info.gateway_url,
-            headers={"Authorization": f"Bearer {key}"},
-            timeout=CLIENT_TIMEOUT,
-            limits=httpx.Limits(keepalive_expiry=2.0),
-        )
-        for key in keys
-    ]
+    clients = await tenant_clients(running, "parked", args.tenants)
     try:
         cold = await snapshot(running, roots)
         warmup, tasks = int(n["warmup"]), int(n["tasks"])
