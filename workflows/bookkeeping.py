@@ -6,8 +6,9 @@ to dispatch and no workflow task to wake the workflow afterwards, which was most
 bookkeeping write cost (issue 13, docs/PROFILE.md). Each write is keyed by its step, so a
 re-run after a crash (a local activity's result is kept only once its workflow task
 completes) writes nothing twice. A step that keeps failing (an outage) goes on as a regular
-activity, so outages are waited out exactly as before. Histories recorded before this run
-every step as a regular activity.
+activity, so outages are waited out exactly as before. A history recorded before this
+change replays with every step a regular activity. `local_first` serves the quick tools too
+(workflows/tool_call_round.py).
 """
 
 from __future__ import annotations
