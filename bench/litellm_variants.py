@@ -21,6 +21,7 @@ import asyncio
 import json
 import os
 import shlex
+import shutil
 import statistics
 import sys
 import tempfile
@@ -221,6 +222,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await child.stop()
         await scripted.aclose()
         await scripted_child.stop()
+        shutil.rmtree(base, ignore_errors=True)  # configs and logs; the figures are returned
 
 
 async def _ok(url: str) -> bool:
