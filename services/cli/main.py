@@ -6,9 +6,13 @@ from __future__ import annotations
 import argparse
 import faulthandler
 import logging
+import os
 import sys
 
 from services.cli import keys, pools, processes, tasks, tenants
+
+# commands that serve until stopped; every other one runs once and exits
+SERVING = frozenset({"dev", "worker", "gateway"})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,7 +25,21 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     for chatty in ("httpx", "alembic.runtime.plugins"):  # readiness polls, plugin set-up
         logging.getLogger(chatty).setLevel(logging.WARNING)
-    return int(args.func(args))
+    code = int(args.func(args))
+    if argv is None and args.command not in SERVING:
+        _exit_now(code)
+    return code
+
+
+def _exit_now(code: int) -> None:
+    """End a one-shot command without the interpreter's teardown: a Temporal client's native
+    threads can abort a finalizing interpreter (SIGABRT, "PyGILState_Release: thread state …
+    must be current", temporalio/sdk-python#300), which turned a finished `agentry pools`
+    into exit code -6 now and then."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
