@@ -13,7 +13,7 @@ change replays with every step a regular activity. `local_first` serves the quic
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -42,9 +42,9 @@ async def store_step(method: StepMethod[RequestT, ResultT], request: RequestT) -
             policies.LOCAL_STORE_TIMEOUT,
             policies.LOCAL_STORE_LIMIT,
             policies.LOCAL_STORE_RETRY,
-            _as_store_step,
+            policies.STORE_STEP,
         )
-    return await _as_store_step(method, request)
+    return await workflow.execute_activity_method(method, request, **policies.STORE_STEP)
 
 
 async def local_first(
@@ -53,10 +53,10 @@ async def local_first(
     timeout: timedelta,
     limit: timedelta,
     retry: RetryPolicy,
-    regular: Callable[[StepMethod[RequestT, ResultT], RequestT], Awaitable[ResultT]],
+    regular: Mapping[str, Any],
 ) -> ResultT:
     """`method` as a local activity (each attempt within `timeout`, all within `limit`);
-    once they failed, as `regular` runs it.
+    once they failed, as a regular activity with the `regular` options (policies.py).
     Whatever failed (a timeout, an error, an outage) the regular activity's retries and limits
     then decide, as if the local attempts had not been made; a cancel is not retried."""
     try:
@@ -71,14 +71,4 @@ async def local_first(
         if is_cancelled_exception(exc):
             raise
         workflow.logger.info("a local step failed, going on as an activity: %s", exc)
-    return await regular(method, request)
-
-
-async def _as_store_step(method: StepMethod[RequestT, ResultT], request: RequestT) -> ResultT:
-    return await workflow.execute_activity_method(
-        method,
-        request,
-        start_to_close_timeout=policies.STORE_TIMEOUT,
-        schedule_to_close_timeout=policies.STORE_SCHEDULE_TO_CLOSE,
-        retry_policy=policies.STORE_RETRY,
-    )
+    return await workflow.execute_activity_method(method, request, **regular)

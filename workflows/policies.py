@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from temporalio.common import RetryPolicy
 
@@ -22,6 +23,11 @@ STORE_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=10),
 )
 STORE_SCHEDULE_TO_CLOSE = DATABASE_OUTAGE_LIMIT
+STORE_STEP: dict[str, Any] = {  # a bookkeeping step as a regular activity
+    "start_to_close_timeout": STORE_TIMEOUT,
+    "schedule_to_close_timeout": STORE_SCHEDULE_TO_CLOSE,
+    "retry_policy": STORE_RETRY,
+}
 # Bookkeeping runs as a local activity first (workflows/bookkeeping.py): up to three attempts
 # within LOCAL_STORE_LIMIT, each at most LOCAL_STORE_TIMEOUT, then as a regular activity under
 # STORE_RETRY. Short, because a local activity holds its workflow task open meanwhile.
@@ -61,6 +67,11 @@ TOOL_CALL_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
     maximum_attempts=5,
 )
+TOOL_CALL_STEP: dict[str, Any] = {  # a tool call as a regular activity
+    "start_to_close_timeout": TOOL_CALL_TIMEOUT,
+    "heartbeat_timeout": TOOL_CALL_HEARTBEAT,
+    "retry_policy": TOOL_CALL_RETRY,
+}
 
 # Quick tools (activities/tools/tool.py `quick`) run as local activities, in the workflow task
 # that asked for them: no activity task, no extra workflow task. A call that fails twice or

@@ -9,9 +9,7 @@ decision that raced the deadline wins, because Postgres decides which came first
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -218,9 +216,11 @@ class ToolCallRound:
                 policies.QUICK_TOOL_TIMEOUT,
                 policies.QUICK_TOOL_LIMIT,
                 policies.QUICK_TOOL_RETRY,
-                _as_tool_call,
+                policies.TOOL_CALL_STEP,
             )
-        return await _as_tool_call(ToolCallActivities.run_tool, request)
+        return await workflow.execute_activity_method(
+            ToolCallActivities.run_tool, request, **policies.TOOL_CALL_STEP
+        )
 
     async def _notify(self, approval_id: str) -> None:
         """Tell a webhook; its failure is logged and never blocks the task."""
@@ -233,16 +233,3 @@ class ToolCallRound:
             )
         except ActivityError as exc:
             workflow.logger.warning("approval webhook for %s failed: %s", approval_id, exc.cause)
-
-
-async def _as_tool_call(
-    method: Callable[[Any, ToolCallRequest], Awaitable[ToolCallResult]], request: ToolCallRequest
-) -> ToolCallResult:
-    """A tool call as a regular activity: heartbeating, retried on infrastructure errors."""
-    return await workflow.execute_activity_method(
-        method,
-        request,
-        start_to_close_timeout=policies.TOOL_CALL_TIMEOUT,
-        heartbeat_timeout=policies.TOOL_CALL_HEARTBEAT,
-        retry_policy=policies.TOOL_CALL_RETRY,
-    )
