@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.db.models import Message
@@ -48,27 +47,6 @@ class MessageRepository:
         """The message a step wrote, if it did."""
         return await self._session.scalar(
             select(Message).where(Message.task_id == task_id, Message.step_key == step_key)
-        )
-
-    async def add_once(
-        self, task_id: uuid.UUID, step_key: str, message: NewMessage
-    ) -> Message | None:
-        """Insert the step's message; None when an earlier attempt of the step wrote it. The
-        row comes back from the INSERT itself (no read after it)."""
-        return await self._session.scalar(
-            insert(Message)
-            .values(
-                task_id=task_id,
-                step_key=step_key,
-                role=message.role,
-                content=message.content,
-                tool_calls=message.tool_calls,
-                tool_call_id=message.tool_call_id,
-                name=message.name,
-                summary_of=message.summary_of,
-            )
-            .on_conflict_do_nothing(constraint="uq_messages_task_step")
-            .returning(Message)
         )
 
     async def add_user_message(self, task_id: uuid.UUID, step_key: str, content: str) -> int:

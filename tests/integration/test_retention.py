@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.db.events import EventRepository, NewEvent
-from activities.db.messages import MessageRepository, NewMessage
+from activities.db.messages import MessageRepository
 from activities.db.models import Message, Task, TaskEvent, WorkspaceFile
 from activities.db.tasks import TaskRepository
 from activities.db.workspace_files import WorkspaceFileRepository
@@ -35,7 +35,7 @@ async def task_with_records(
             .values(status=status, finished_at=finished_at, parent_task_id=parent)
         )
         await EventRepository(session).add(task_id, "s", NewEvent("status", {"status": status}))
-        await MessageRepository(session).add_once(task_id, "m", NewMessage("user", "hi"))
+        await MessageRepository(session).add_user_message(task_id, "m", "hi")
         await WorkspaceFileRepository(session).put(task_id, "notes.md", b"kept")
     return task_id
 
