@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -98,8 +98,9 @@ class Settings(BaseSettings):
     worker_pools: list[str] = ["default"]
     # on SIGTERM a worker stops polling and gives in-flight activities this long to finish
     worker_drain_seconds: float = Field(default=60.0, ge=0)
-    # workflows kept in a worker's memory; 0 makes every step replay history (a bench mode)
-    worker_max_cached_workflows: int = 1000
+    # workflows kept in a worker's memory; 0 makes every step replay history (a bench mode,
+    # one workflow task at a time: services/worker/process.py, workflow_tasks_at_once)
+    worker_max_cached_workflows: int = Field(default=1000, ge=0)
     llm_timeout_seconds: float = 300.0
     # each task's workspace files (in Postgres): all of them together at most this large
     workspace_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024 * 1024)
@@ -175,6 +176,15 @@ class Settings(BaseSettings):
     )
     # how long finished observations may wait in a worker before they are sent in one batch
     langfuse_flush_seconds: float = Field(default=5.0, gt=0, le=300)
+
+    @field_validator("worker_max_cached_workflows")
+    @classmethod
+    def _cache_is_off_or_holds_two(cls, value: int) -> int:
+        # the Temporal core runs at least 2 workflow tasks at once when the cache is on, and a
+        # cache smaller than that evicts workflows mid-task
+        if value == 1:
+            raise ValueError("must be 0 (no cache) or at least 2")
+        return value
 
     @property
     def langfuse_enabled(self) -> bool:

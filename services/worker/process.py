@@ -65,6 +65,21 @@ def activity_methods(*instances: object) -> list[Callable[..., Any]]:
     return methods
 
 
+def workflow_tasks_at_once(pool_limit: int, max_cached_workflows: int) -> int:
+    """How many workflow tasks a pool's worker runs at once: never more than its cache holds.
+
+    A workflow task that runs local activities (workflows/bookkeeping.py) stays open until they
+    finish. When a task of a workflow that is not cached arrives while the cache is full, the
+    Temporal core evicts the least recently used workflow even mid-task and cancels its local
+    activities, which re-run only after the task times out (10 s), again and again while tasks
+    keep arriving. A cache of 0 holds one workflow while its task runs, so that mode runs one
+    task at a time; a cache smaller than the pool's limit lowers the limit to the cache's size.
+    """
+    if max_cached_workflows == 0:
+        return 1
+    return min(pool_limit, max_cached_workflows)
+
+
 def build_workers(
     client: Client,
     pools: list[PoolSpec],
@@ -94,7 +109,9 @@ def build_workers(
                 task_queue=pool.task_queue,
                 workflows=[AgentTaskWorkflow],
                 activities=activities,
-                max_concurrent_workflow_tasks=pool.max_concurrent_workflow_tasks,
+                max_concurrent_workflow_tasks=workflow_tasks_at_once(
+                    pool.max_concurrent_workflow_tasks, max_cached_workflows
+                ),
                 max_concurrent_activities=pool.max_concurrent_activities,
                 graceful_shutdown_timeout=graceful_shutdown,
                 max_cached_workflows=max_cached_workflows,

@@ -27,10 +27,10 @@ from activities.db.models import Task
 from activities.lifecycle import LifecycleActivities
 from services.gateway.app import create_app
 from services.key_service import create_api_key
+from services.pools.catalog import PoolCatalog
 from services.settings import Settings
-from workflows.agent_task import AgentTaskWorkflow
+from services.worker.process import build_workers
 from workflows.contracts.model_turns import ModelTurnRequest, ModelTurnResult
-from workflows.contracts.tasks import task_queue_for_pool
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -88,20 +88,18 @@ class SchedulingGateway:
             headers={"Authorization": f"Bearer {key}"},
         )
 
-    @property
-    def task_queue(self) -> str:
-        return task_queue_for_pool(self.pool)
-
-    def worker(self, model: HeldModel, **options: Any) -> Worker:
-        """A worker for this gateway's pool: the real workflow and bookkeeping, `model`'s turns."""
-        store = LifecycleActivities(self.sessions)
-        return Worker(
+    def worker(self, model: HeldModel, max_cached_workflows: int = 1000) -> Worker:
+        """This gateway's pool's worker, built as `agentry worker` builds it: the real workflow
+        and bookkeeping, `model`'s turns."""
+        [pool] = PoolCatalog.load(self.app_settings.pools_file).require([self.pool])
+        [worker] = build_workers(
             self.temporal,
-            task_queue=self.task_queue,
-            workflows=[AgentTaskWorkflow],
-            activities=[store.begin_task, store.set_status, store.finish_task, model.model_turn],
-            **options,
+            [pool],
+            {pool.name: model},
+            [LifecycleActivities(self.sessions)],
+            max_cached_workflows=max_cached_workflows,
         )
+        return worker
 
 
 @asynccontextmanager

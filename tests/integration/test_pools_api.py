@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -27,6 +28,7 @@ from services.agent_specs import AgentCatalog
 from services.pools.catalog import PoolCatalog
 from services.pools.status import describe_pools
 from services.roles import Role
+from services.settings import Settings
 from services.worker.process import build_workers
 from tests.conftest import MakeApi
 
@@ -155,3 +157,25 @@ async def test_each_pool_gets_a_worker_on_its_queue_with_its_limits(
     assert batch["graceful_shutdown_timeout"] == timedelta(seconds=7)
     batch_turn = next(a for a in batch["activities"] if getattr(a, "__name__", "") == "model_turn")
     assert batch_turn.__self__ is llm_by_pool["batch"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("cache", "at_once"), [(0, [1, 1]), (2, [2, 2]), (40, [40, 3])])
+async def test_a_pool_never_runs_more_workflow_tasks_at_once_than_its_cache_holds(
+    tmp_path: Path, temporal_client: Client, cache: int, at_once: list[int]
+) -> None:
+    # a workflow evicted while its task runs loses its local activities (process.py)
+    wide, narrow = f"wide-{uuid.uuid4().hex[:8]}", f"narrow-{uuid.uuid4().hex[:8]}"
+    (tmp_path / "pools.yaml").write_text(
+        f"pools:\n  - name: default\n  - name: {wide}\n"
+        f"  - name: {narrow}\n    max_concurrent_workflow_tasks: 3\n"
+    )
+    pools = PoolCatalog.load(tmp_path / "pools.yaml").require([wide, narrow])
+    nothing: Any = None
+    llm_by_pool = {pool.name: LlmActivities(nothing, nothing, default_registry()) for pool in pools}
+    workers = build_workers(temporal_client, pools, llm_by_pool, [], max_cached_workflows=cache)
+    assert [w.config()["max_concurrent_workflow_tasks"] for w in workers] == at_once
+
+
+def test_a_workflow_cache_of_one_is_refused() -> None:
+    with pytest.raises(ValidationError, match="0 \\(no cache\\) or at least 2"):
+        Settings(worker_max_cached_workflows=1)

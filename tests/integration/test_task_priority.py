@@ -10,7 +10,6 @@ import httpx
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.worker import PollerBehaviorSimpleMaximum
 
 from services.gateway.submission import request_hash
 from services.settings import Settings
@@ -98,14 +97,10 @@ async def test_higher_priority_tasks_of_a_pool_start_first(
             default = await submitted(api)  # the pool's priority, between the two
             everything = [*low, *high, default]
 
-            # one poller and no sticky cache: the backlog is handed out one task at a time
+            # a worker without a workflow cache runs one workflow task at a time, so the
+            # backlog is handed out in Temporal's order, one task after the other
             model = HeldModel(hold=False)
-            worker = gw.worker(
-                model,
-                max_cached_workflows=0,
-                workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(1),
-            )
-            async with worker:
+            async with gw.worker(model, max_cached_workflows=0):
 
                 async def all_succeeded() -> bool:
                     rows = await task_rows(db_sessions, everything)
