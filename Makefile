@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 # `make run` does not need them.
 DEBIAN_PACKAGES := chromium chromium-driver docker-compose
 
-.PHONY: setup system-packages run test lint bench tool-catalog clean-state
+.PHONY: setup system-packages run test lint bench eval tool-catalog clean-state
 
 setup: $(VENV)/.synced $(PACKAGES)/.installed
 
@@ -51,6 +51,12 @@ test: system-packages lint
 # Benchmarks (bench/): figures go to docs/BENCHMARKS.md; never part of `make test`.
 bench: setup
 	$(VENV)/bin/python -m bench
+
+# The eval set (evals/cases/) against the running stack (`make run` in another terminal);
+# the report goes to docs/EVALS.md. Never part of `make test`. EVAL_ARGS: see `python -m evals -h`.
+EVAL_ARGS ?=
+eval: setup
+	$(VENV)/bin/python -m evals $(EVAL_ARGS)
 
 # After adding or changing a tool: the schemas the gateway reads (activities/tools/schemas.json).
 tool-catalog: setup
