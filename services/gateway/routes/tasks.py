@@ -33,9 +33,8 @@ from services.gateway.deps import (
 )
 from services.gateway.errors import ProblemError, problem_responses
 from services.gateway.follow_ups import add_follow_up
+from services.gateway.schemas.task_messages import MessageAccepted, MessageCreate
 from services.gateway.schemas.tasks import (
-    MessageAccepted,
-    MessageCreate,
     TaskCancel,
     TaskCreate,
     TaskList,
