@@ -66,6 +66,14 @@ class TaskCreate(BaseModel):
         description="Limits for this task instead of the agent's defaults; each at most the "
         "tenant's limit. A task that reaches one fails with `error.code` `budget_exceeded`.",
     )
+    model: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="A model group of the LiteLLM config for this task's model turns instead "
+        "of the agent's `model` (e.g. to replay saved cases on another model); its context "
+        "budget applies. Unknown groups are refused (422, listing the known ones).",
+    )
 
     @field_validator("input")
     @classmethod
@@ -108,6 +116,7 @@ class TaskOut(BaseModel):
                     "agent": "assistant",
                     "status": "succeeded",
                     "priority": 3,
+                    "model": "agent-default",
                     "input": "What is 17 * 23?",
                     "metadata": {"ticket": "SUP-1234"},
                     "result": "17 * 23 = 391",
@@ -138,6 +147,11 @@ class TaskOut(BaseModel):
         "tenant has its cap of tasks running."
     )
     priority: int = Field(description="1 (highest) … 5 (lowest).")
+    model: str | None = Field(
+        default=None,
+        description="The model group the task runs with: its agent's, or the one the submit "
+        "named (null: tasks from before this was recorded).",
+    )
     input: str
     metadata: dict[str, Any]
     result: str | None = Field(description="The agent's final answer once it succeeded.")
@@ -165,6 +179,7 @@ class TaskOut(BaseModel):
             agent=task.agent,
             status=TaskStatus(task.status),
             priority=task.priority,
+            model=task.model,
             input=task.input,
             metadata=task.task_metadata or {},
             result=task.output,
