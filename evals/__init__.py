@@ -1,0 +1,1 @@
+"""Evals against the running stack; trajectory replay lives in evals/replay/."""
