@@ -113,7 +113,8 @@ def trajectory_lines(trajectory: Trajectory) -> list[str]:
     """One line per step, the form the unified diff is made of."""
     lines = [f"tool {call.name} {_canonical(call.arguments)}" for call in trajectory.tool_calls]
     lines.append(f"status {trajectory.status}")
-    lines.append(f"answer {normalise_answer(trajectory.final_answer)}")
+    answer = trajectory.final_answer
+    lines.append(f"answer {normalise_answer(answer)}" if answer is not None else "answer (none)")
     return lines
 
 
