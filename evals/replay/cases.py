@@ -31,7 +31,8 @@ class ModelReply(BaseModel):
 
 
 class ToolCallRecord(BaseModel):
-    """One tool call as it ran (a sub-agent's `delegate` call included)."""
+    """One tool call as it ran (a sub-agent's `delegate` call included); its result as the
+    task's event keeps it (the first 2000 characters)."""
 
     iteration: int | None = None
     name: str
@@ -96,14 +97,32 @@ def trajectory_of(task: Record, events: Sequence[Record], messages: Sequence[Rec
                 ],
             )
         )
+    error = task.get("error") or {}
+    return Trajectory(
+        agent=str(task.get("agent", "")),
+        model=task.get("model"),
+        input=str(task.get("input", "")),
+        status=str(task.get("status", "")),
+        final_answer=task.get("result"),
+        error=error.get("message") if isinstance(error, Mapping) else None,
+        usage=dict(task.get("usage") or {}),
+        model_replies=replies,
+        tool_calls=_tool_calls(events, asked),
+    )
+
+
+def _tool_calls(
+    events: Sequence[Record], asked: Mapping[tuple[Any, Any], tuple[int, int, Record]]
+) -> list[ToolCallRecord]:
+    """The calls that ran (`tool_call` and `delegation` events), in the order they were asked
+    for: `asked` maps (iteration, call id) to (reply, position in it, the call as written)."""
     ran: list[tuple[tuple[int, int, int], ToolCallRecord]] = []
     for index, event in enumerate(events):
         if event.get("type") not in ("tool_call", "delegation"):
             continue
         data = event.get("data") or {}
-        key = (data.get("iteration"), data.get("call_id"))
-        order = asked.get(key)
-        if event["type"] == "delegation":
+        order = asked.get((data.get("iteration"), data.get("call_id")))
+        if event["type"] == "delegation":  # its event names only the agent
             name = "delegate"
             arguments = dict(order[2].get("arguments") or {}) if order else {}
             arguments.setdefault("agent", data.get("agent"))
@@ -118,18 +137,7 @@ def trajectory_of(task: Record, events: Sequence[Record], messages: Sequence[Rec
         )
         rank = (data.get("iteration") or 0, *(order[:2] if order else (len(events), index)))
         ran.append((rank, record))
-    error = task.get("error") or {}
-    return Trajectory(
-        agent=str(task.get("agent", "")),
-        model=task.get("model"),
-        input=str(task.get("input", "")),
-        status=str(task.get("status", "")),
-        final_answer=task.get("result"),
-        error=error.get("message") if isinstance(error, Mapping) else None,
-        usage=dict(task.get("usage") or {}),
-        model_replies=replies,
-        tool_calls=[record for _, record in sorted(ran, key=lambda pair: pair[0])],
-    )
+    return [record for _, record in sorted(ran, key=lambda pair: pair[0])]
 
 
 def new_case(trajectory: Trajectory, name: str, task_id: str, *, gold: bool) -> Case:
