@@ -80,6 +80,7 @@ class DelegationActivities:
                         priority=parent.priority,
                         budgets=agent.budgets.model_dump(),
                         parent_task_id=parent.id,
+                        model=agent.model,
                     )
                 )
                 queued = TaskStatus.queued

@@ -212,12 +212,16 @@ class AgentSpec(BaseModel):
 
 class AgentCatalog:
     def __init__(
-        self, specs: dict[str, AgentSpec], configs: dict[str, AgentConfig] | None = None
+        self,
+        specs: dict[str, AgentSpec],
+        configs: dict[str, AgentConfig] | None = None,
+        model_groups: Mapping[str, ContextBudget | None] | None = None,
     ) -> None:
         self._specs = specs
         self._configs = (
             configs if configs is not None else {n: s.to_config() for n, s in specs.items()}
         )
+        self._groups = dict(model_groups or {})
 
     @classmethod
     def load(
@@ -269,11 +273,15 @@ class AgentCatalog:
                 configs[spec.name] = spec.to_config(model_groups, described)
             except ValueError as exc:
                 raise AgentSpecError(f"{path}: {exc}") from exc
-        return cls(specs, configs)
+        return cls(specs, configs, model_groups)
 
     def config(self, name: str) -> AgentConfig | None:
         """What a task of the agent runs with (its model's context budget resolved)."""
         return self._configs.get(name)
+
+    @property
+    def model_groups(self) -> Mapping[str, ContextBudget | None]:
+        return self._groups  # group → context budget; empty: not known, nothing is checked
 
     def get(self, name: str) -> AgentSpec | None:
         return self._specs.get(name)

@@ -93,6 +93,8 @@ class Task(Base):
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     agent: Mapped[str] = mapped_column(String(200))
+    # the model group its turns use: the agent's, or the submit's override (null: older tasks)
+    model: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(32), default="queued")
     priority: Mapped[int] = mapped_column(SmallInteger, default=3, server_default="3")
     input: Mapped[str] = mapped_column(Text)

@@ -39,6 +39,7 @@ class NewTask:
     priority: int = PRIORITY_DEFAULT
     budgets: dict[str, Any] | None = None
     parent_task_id: uuid.UUID | None = None
+    model: str | None = None  # the model group the task runs with
 
 
 @dataclass
@@ -76,6 +77,7 @@ class TaskRepository:
                 id=task_id,
                 tenant_id=new.tenant_id,
                 agent=new.agent,
+                model=new.model,
                 status=TaskStatus.queued.value,
                 priority=new.priority,
                 input=new.input,

@@ -1,5 +1,6 @@
 """The `agentry` command: run the embedded stack, a worker, the gateway; list and watch tasks;
-manage API keys and tenant caps; show and scale the worker pools."""
+save finished tasks as eval cases and replay them; manage API keys and tenant caps; show and
+scale the worker pools."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import logging
 import os
 import sys
 
-from services.cli import keys, pools, processes, tasks, tenants
+from services.cli import evals, keys, pools, processes, tasks, tenants
 
 # commands that serve until stopped; every other one runs once and exits
 SERVING = frozenset({"dev", "worker", "gateway"})
@@ -18,7 +19,7 @@ SERVING = frozenset({"dev", "worker", "gateway"})
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="agentry", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    for group in (processes, tasks, pools, tenants, keys):
+    for group in (processes, tasks, evals, pools, tenants, keys):
         group.add_commands(commands)
     args = parser.parse_args(argv)
     faulthandler.enable()  # a native crash (e.g. in the Temporal core) leaves its tracebacks

@@ -28,7 +28,7 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
     watch.set_defaults(func=_watch)
 
 
-def _client() -> httpx.Client:
+def gateway_client() -> httpx.Client:
     settings = get_settings()
     key = os.environ.get("AGENTRY_API_KEY")
     if not key:
@@ -43,7 +43,7 @@ def _client() -> httpx.Client:
     )
 
 
-def _failed(response: httpx.Response) -> int:
+def report_failure(response: httpx.Response) -> int:
     try:
         detail = response.json().get("detail", response.text)
     except ValueError:
@@ -56,10 +56,10 @@ def _tasks(args: argparse.Namespace) -> int:
     params: dict[str, Any] = {"limit": args.limit}
     if args.status:
         params["status"] = args.status
-    with _client() as client:
+    with gateway_client() as client:
         response = client.get("/v1/tasks", params=params)
     if response.status_code != 200:
-        return _failed(response)
+        return report_failure(response)
     rows = [("ID", "AGENT", "STATUS", "PROGRESS", "AGE")]
     now = datetime.now(UTC)
     for task in response.json()["items"]:
@@ -90,11 +90,11 @@ def age(task: dict[str, Any], now: datetime) -> str:
 
 
 def _watch(args: argparse.Namespace) -> int:
-    with _client() as client:
+    with gateway_client() as client:
         with client.stream("GET", f"/v1/tasks/{args.task_id}/stream") as response:
             if response.status_code != 200:
                 response.read()
-                return _failed(response)
+                return report_failure(response)
             kind, writing = "", None  # the turn whose text is being printed
             for line in response.iter_lines():
                 if line.startswith("event: "):

@@ -57,6 +57,7 @@ class Submission:
     priority: int  # as asked, else the pool's
     priority_given: bool = False  # asked for: part of what the Idempotency-Key covers
     budgets: Budgets | None = None  # as asked (part of what the Idempotency-Key covers)
+    model: str | None = None  # as asked, instead of the agent's (covered when given)
 
 
 def canonical_json(value: Any) -> str:
@@ -69,16 +70,19 @@ def request_hash(
     metadata: dict[str, Any],
     priority: int | None = None,
     budgets: dict[str, Any] | None = None,
+    model: str | None = None,
 ) -> str:
     """What an Idempotency-Key promises: the same key always carries this same request.
 
-    A priority is hashed only when the request names one, so hashes stored before priorities
-    existed still match the retries of those requests."""
+    A priority (or a model) is hashed only when the request names one, so hashes stored
+    before they existed still match the retries of those requests."""
     request: dict[str, Any] = {"agent": agent, "input": input, "metadata": metadata}
     if priority is not None:
         request["priority"] = priority
     if budgets:
         request["budgets"] = budgets
+    if model is not None:
+        request["model"] = model
     return hashlib.sha256(canonical_json(request).encode()).hexdigest()
 
 
@@ -134,6 +138,7 @@ async def submit_task(
         submission.metadata,
         submission.priority if submission.priority_given else None,
         submission.budgets.model_dump(exclude_none=True) if submission.budgets else None,
+        submission.model,
     )
     tasks = TaskRepository(session)
     limits = {**settings.task_budget_limits}
@@ -193,6 +198,7 @@ async def _store(
         request_hash=digest,
         priority=submission.priority,
         budgets=agent.budgets.model_dump(),
+        model=agent.model,
     )
     task, created = await tasks.create(new)
     if created:

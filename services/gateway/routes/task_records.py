@@ -15,11 +15,10 @@ from activities.db.workspace_files import WorkspaceFileRepository
 from services.gateway.deps import OwnedTaskDep, SessionDep, SessionFactoryDep, TaskFeedDep
 from services.gateway.errors import ProblemError, problem_responses
 from services.gateway.schemas.task_files import WorkspaceFileList, WorkspaceFileOut
+from services.gateway.schemas.task_messages import MessageList, MessageOut
 from services.gateway.schemas.tasks import (
     EventList,
     EventOut,
-    MessageList,
-    MessageOut,
     TaskChildren,
     TaskOut,
 )

@@ -33,9 +33,8 @@ from services.gateway.deps import (
 )
 from services.gateway.errors import ProblemError, problem_responses
 from services.gateway.follow_ups import add_follow_up
+from services.gateway.schemas.task_messages import MessageAccepted, MessageCreate
 from services.gateway.schemas.tasks import (
-    MessageAccepted,
-    MessageCreate,
     TaskCancel,
     TaskCreate,
     TaskList,
@@ -50,6 +49,7 @@ from services.gateway.submission import (
 )
 from services.gateway.task_feed import wait_until_final
 from services.gateway.task_limits import check_input_fits
+from services.gateway.task_model import config_on_model
 from services.settings import Settings
 from workflows.contracts.tasks import PRIORITY_DEFAULT, TaskStatus
 
@@ -102,7 +102,7 @@ async def create_task(
     `Retry-After`."""
     metadata = body.metadata or {}
     check_sizes(body.input, metadata, settings)
-    agent = resolve_agent(catalog, body.agent)
+    agent = config_on_model(catalog, resolve_agent(catalog, body.agent), body.model)
     await check_input_fits(tokens, agent, body.input)
     pool = pools.get(agent.pool)
     priority = body.priority
@@ -117,6 +117,7 @@ async def create_task(
         priority=priority,
         priority_given=body.priority is not None,
         budgets=body.budgets,
+        model=body.model,
     )
     task, created = await submit_task(session, client, agent, submission, settings)
     response.headers["Location"] = f"/v1/tasks/{task.id}"

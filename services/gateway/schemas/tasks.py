@@ -1,14 +1,15 @@
-"""Bodies of /v1/tasks: a task, its events, its transcript and follow-up messages."""
+"""Bodies of /v1/tasks: a task and its events (its transcript and follow-ups:
+task_messages.py)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from activities.db.models import Message, Task, TaskEvent
+from activities.db.models import Task, TaskEvent
 from services.gateway.schemas.examples import EXAMPLE_TASK_ID, EXAMPLE_TIME
 from workflows.contracts.budgets import Budgets
 from workflows.contracts.tasks import PRIORITY_HIGHEST, PRIORITY_LOWEST, TaskStatus
@@ -65,6 +66,14 @@ class TaskCreate(BaseModel):
         description="Limits for this task instead of the agent's defaults; each at most the "
         "tenant's limit. A task that reaches one fails with `error.code` `budget_exceeded`.",
     )
+    model: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="A model group of the LiteLLM config for this task's model turns instead "
+        "of the agent's `model` (e.g. to replay saved cases on another model); its context "
+        "budget applies. Unknown groups are refused (422, listing the known ones).",
+    )
 
     @field_validator("input")
     @classmethod
@@ -107,6 +116,7 @@ class TaskOut(BaseModel):
                     "agent": "assistant",
                     "status": "succeeded",
                     "priority": 3,
+                    "model": "agent-default",
                     "input": "What is 17 * 23?",
                     "metadata": {"ticket": "SUP-1234"},
                     "result": "17 * 23 = 391",
@@ -137,6 +147,11 @@ class TaskOut(BaseModel):
         "tenant has its cap of tasks running."
     )
     priority: int = Field(description="1 (highest) … 5 (lowest).")
+    model: str | None = Field(
+        default=None,
+        description="The model group the task runs with: its agent's, or the one the submit "
+        "named (null: tasks from before this was recorded).",
+    )
     input: str
     metadata: dict[str, Any]
     result: str | None = Field(description="The agent's final answer once it succeeded.")
@@ -164,6 +179,7 @@ class TaskOut(BaseModel):
             agent=task.agent,
             status=TaskStatus(task.status),
             priority=task.priority,
+            model=task.model,
             input=task.input,
             metadata=task.task_metadata or {},
             result=task.output,
@@ -227,66 +243,3 @@ class EventOut(BaseModel):
 
 class EventList(BaseModel):
     items: list[EventOut] = Field(description="Events in the order they happened.")
-
-
-class MessageOut(BaseModel):
-    id: int
-    role: str = Field(description="`system`, `user`, `assistant` or `tool`.")
-    content: str | None
-    tool_calls: list[dict[str, Any]] | None = Field(
-        description="Tool calls the assistant asked for in this message."
-    )
-    tool_call_id: str | None = Field(description="For `tool` messages: the call answered.")
-    name: str | None = Field(description="For `tool` messages: the tool's name.")
-    kind: Literal["message", "summary"] = Field(
-        default="message",
-        description="`summary`: made by the memory step; from then on the model sees it in "
-        "place of the messages in `summary_of` (which stay here, whole).",
-    )
-    summary_of: list[int] | None = Field(
-        default=None, description="For a summary: the ids of the messages it replaced."
-    )
-    created_at: datetime
-
-    @classmethod
-    def from_row(cls, message: Message) -> MessageOut:
-        return cls(
-            id=message.id,
-            role=message.role,
-            content=message.content,
-            tool_calls=message.tool_calls,
-            tool_call_id=message.tool_call_id,
-            name=message.name,
-            kind="summary" if message.summary_of else "message",
-            summary_of=message.summary_of,
-            created_at=message.created_at,
-        )
-
-
-class MessageList(BaseModel):
-    items: list[MessageOut] = Field(description="The transcript, in order.")
-
-
-class MessageCreate(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"content": "Use metric units, please."}]},
-    )
-
-    content: str = Field(
-        min_length=1,
-        description="The follow-up, as text. Limited to the gateway's `max_input_bytes` "
-        "(UTF-8 bytes; 64 KiB by default).",
-    )
-
-    @field_validator("content")
-    @classmethod
-    def _content_has_text(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must contain more than whitespace")
-        return value
-
-
-class MessageAccepted(BaseModel):
-    message_id: int = Field(description="The stored message's id (see the transcript).")
-    task_id: uuid.UUID
