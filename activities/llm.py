@@ -25,6 +25,7 @@ from activities.model_turn_records import result_of_recorded_turn, turn_record
 from activities.prompts import prompt_body
 from activities.spend_guard import SpendGuard
 from activities.token_counts import TokenCounter, TokenCountError
+from activities.tool_call_repair import refused_an_unknown_tool
 from activities.tools.registry import ToolRegistry
 from activities.trace_export import NO_TRACE_EXPORT, TraceExport
 from activities.turn_deltas import DeltaPublisher
@@ -80,7 +81,8 @@ class LlmActivities:
         kept = kept_outcome(step_key)
         if kept is not None:  # an earlier attempt got the reply but could not record it
             reply, duration_ms, counted = kept["reply"], kept["duration_ms"], kept["counted"]
-            return await self._record(request, reply, duration_ms, counted, details)
+            asked_again = bool(kept.get("asked_again"))
+            return await self._record(request, reply, duration_ms, counted, details, asked_again)
 
         async def recorded_or_transcript() -> ModelTurnResult | StepInputs:
             async with autocommitting(self._sessions) as session:
@@ -116,7 +118,8 @@ class LlmActivities:
             if self._spend is not None:
                 await self._spend.release(task_id, step_key)
             raise
-        return await self._record(request, reply, duration_ms, counted, details)
+        asked_again = refused_an_unknown_tool(rows)
+        return await self._record(request, reply, duration_ms, counted, details, asked_again)
 
     async def _record(
         self,
@@ -125,11 +128,12 @@ class LlmActivities:
         duration_ms: int,
         counted: int | None,
         details: HeartbeatDetails,
+        asked_again: bool,
     ) -> ModelTurnResult:
         """The reply is paid for: an outage delays its recording (the reply kept in Temporal
         meanwhile, for a retry elsewhere: kept_steps.py), it never buys it twice."""
         task_id, step_key = uuid.UUID(request.task_id), f"model:{request.iteration}"
-        turn = turn_record(request, reply, duration_ms, counted, self._registry)
+        turn = turn_record(request, reply, duration_ms, counted, self._registry, asked_again)
 
         async def record() -> Message:  # one statement (StepRepository.record): no BEGIN
             async with autocommitting(self._sessions) as session:
@@ -141,7 +145,12 @@ class LlmActivities:
         keep = keeper(
             details,
             step_key,
-            lambda: {"reply": reply, "duration_ms": duration_ms, "counted": counted},
+            lambda: {
+                "reply": reply,
+                "duration_ms": duration_ms,
+                "counted": counted,
+                "asked_again": asked_again,
+            },
         )
         row = await outlasting_outages(record, "model turn: recording the reply", keep)
         self._trace.model_call(request, turn.event.data, turn.message)

@@ -59,7 +59,13 @@ def parse_model_reply(
             schema_answer = True
         explicit = marked or (isinstance(value, dict) and "tool_calls" in value)
         for name, arguments in _call_shapes(value):
-            if explicit or name in offered_tools:
+            # a reply that is nothing but a call object is a call, even to a tool that does
+            # not exist: repaired or refused (with the tool list), never given as the answer
+            if (
+                explicit
+                or name in offered_tools
+                or (isinstance(arguments, dict) and not rest.strip())
+            ):
                 reader.add(name, arguments, len(reader.calls))
     if marked and not reader.calls:  # <tool_call> blocks, but broken: say so to the model
         for name in _NAME_FIELD.findall(text):

@@ -17,6 +17,7 @@ from activities.db.messages import NewMessage
 from activities.db.models import Message
 from activities.db.tasks import StepCounters
 from activities.model_replies import ParsedReply, parse_model_reply
+from activities.tool_call_repair import answer_after_refusal, repair_tool_names
 from activities.tools.registry import ToolRegistry
 from workflows.contracts.model_turns import ModelTurnRequest, ModelTurnResult
 from workflows.contracts.tool_calls import ToolCall
@@ -52,8 +53,11 @@ def turn_record(
     duration_ms: int,
     counted: int | None,
     registry: ToolRegistry,
+    asked_again: bool = False,
 ) -> TurnRecord:
-    """The message, event and usage of one reply (as the LiteLLM proxy returned it)."""
+    """The message, event and usage of one reply (as the LiteLLM proxy returned it);
+    `asked_again`: the previous results refused a tool that does not exist
+    (activities/tool_call_repair.py)."""
     message = reply["choices"][0]["message"]
     usage = reply.get("usage") or {}
     prompt_tokens = int(usage.get("prompt_tokens") or 0)
@@ -66,6 +70,10 @@ def turn_record(
         offered_tools=request.tools,
         call_id_prefix=f"call-{request.iteration}",
     )
+    offered = {name: registry.get(name) for name in request.tools if name in registry}
+    parsed = repair_tool_names(parsed, offered)
+    if asked_again:
+        parsed = answer_after_refusal(parsed)
     for call in parsed.tool_calls:  # approval rules judge what the tool will receive
         if call.id not in parsed.invalid_calls and call.name in registry:
             call.arguments = registry.get(call.name).normalised(call.arguments)

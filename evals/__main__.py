@@ -29,8 +29,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evals", description=__doc__)
     parser.add_argument("--category", action="append", help="only these categories")
     parser.add_argument("--case", action="append", help="only these cases (category/id)")
-    parser.add_argument("--at-once", type=int, default=4, help="tasks in flight (default 4)")
+    # one at a time by default: a model server batching several requests gives slightly
+    # different tokens at temperature 0, so concurrent runs are not repeatable
+    parser.add_argument("--at-once", type=int, default=1, help="tasks in flight (default 1)")
     parser.add_argument("--timeout", type=float, default=300, help="seconds per task")
+    parser.add_argument(
+        "--model", help="a model group for every task instead of its agent's (POST /v1/tasks)"
+    )
     parser.add_argument("--label", default="", help="what this run measures, for the report")
     parser.add_argument("--compare", type=Path, help="an earlier run's JSON to compare with")
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/EVALS.md")
@@ -45,12 +50,14 @@ def main(argv: list[str] | None = None) -> int:
         print("evals: no case matches", file=sys.stderr)
         return 2
     settings = get_settings()
-    runs = asyncio.run(_run(settings, cases, args.at_once, args.timeout))
+    extra = {"model": args.model} if args.model else {}
+    runs = asyncio.run(_run(settings, cases, args.at_once, args.timeout, extra))
     scores = [score(run) for run in runs]
 
     started = datetime.now(UTC)
     heading = (
         f"{len(scores)} tasks, {started:%Y-%m-%d %H:%M} UTC, {args.at_once} at a time"
+        + f", model {args.model or 'of each agent'}"
         + (f": {args.label}" if args.label else "")
         + f". Machine: {machine()}."
     )
@@ -73,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-async def _run(settings: Any, cases: list[Any], at_once: int, timeout: float) -> list[Run]:
+async def _run(
+    settings: Any, cases: list[Any], at_once: int, timeout: float, extra: dict[str, Any]
+) -> list[Run]:
     def progress(run: Run) -> None:
         item = score(run)
         mark = "ok  " if item.completed else "FAIL"
@@ -81,7 +90,7 @@ async def _run(settings: Any, cases: list[Any], at_once: int, timeout: float) ->
         print(f"{mark} {item.key} ({run.seconds:.1f} s) {why}", file=sys.stderr)
 
     async with client_for(settings) as api:
-        return await run_cases(api, cases, at_once, timeout, progress=progress)
+        return await run_cases(api, cases, at_once, timeout, extra, progress)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from services.roles import Role
 from services.settings import Settings
 from services.temporal_client import connect_temporal
 from tests.secret_scan import Finding, scan_histories, scan_logs, scan_records, secrets_of
-from tests.stack import RunningStack, start_stack, stop_stack
+from tests.stack import RunningStack, free_port, start_stack, stop_stack
 
 MakeApi = Callable[..., Awaitable[httpx.AsyncClient]]
 
@@ -104,6 +104,11 @@ def gateway_settings(postgres_url: str, temporal_client: Client) -> Settings:
         cancel_wait_seconds=0.5,
         # tests run the decision outbox's pass themselves; the background loop stays idle
         approval_resignal_seconds=3600,
+        # no model server or proxy answers this gateway (it counts no tokens), not even a
+        # `make run` stack on the default ports
+        litellm_url=f"http://127.0.0.1:{free_port()}",
+        default_model_port=free_port(),
+        small_model_port=free_port(),
     )
 
 

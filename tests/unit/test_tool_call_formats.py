@@ -296,8 +296,7 @@ def test_text_reply_tool_call_forms(
     "content",
     [
         "The answer is 395.",
-        '{"name": "Ada Lovelace", "born": 1815}',  # JSON, but not a call to an offered tool
-        '```json\n{"name": "get_weather", "arguments": {}}\n```',
+        '{"name": "Ada Lovelace", "born": 1815}',  # JSON, but not a call object
         'Use it like this: {"name": "calculator"} and you\'re set.',  # not a reply-wide call
     ],
 )
@@ -305,6 +304,22 @@ def test_text_reply_without_a_call_to_an_offered_tool_is_the_final_answer(conten
     reply = parse(TEXT, f"  {content}\n")
 
     assert reply.tool_calls == [] and reply.final_text == content and not reply.problems
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"name": "total_cost", "arguments": {"shirts": 3}}',
+        '```json\n{"name": "get_weather", "arguments": {}}\n```',
+    ],
+)
+def test_a_reply_that_is_only_a_call_to_an_unknown_tool_is_refused_not_answered(
+    content: str,
+) -> None:
+    reply = parse(TEXT, content)
+
+    assert reply.final_text is None and len(reply.tool_calls) == 1
+    assert "not available; available tools: calculator" in reply.invalid_calls["call-3-0"]
 
 
 def test_tool_call_block_naming_an_unknown_tool_is_answered_with_an_error() -> None:
@@ -406,3 +421,20 @@ def test_hostile_ids_names_and_text_from_the_model_are_cleaned_not_stored_as_giv
     assert name == "calculator" and arguments == {"expression": "2+2", "n": "?"}
     assert long_name == "s" * 64 and "is not available" in reply.invalid_calls[second_id]
     assert reply.content == "ok ? done"
+
+
+def test_a_result_of_a_call_made_before_tells_the_model_to_answer(tools: list[Tool]) -> None:
+    call = ToolCall(id="a", name="calculator", arguments={"expression": "10/0"})
+    again = ToolCall(id="b", name="calculator", arguments={"expression": "10/0"})
+    messages = [
+        ChatMessage(role="user", content="What is 10/0?"),
+        ChatMessage(role="assistant", content=None, tool_calls=[call]),
+        ChatMessage(role="tool", content="error: division by zero", tool_call_id="a"),
+        ChatMessage(role="assistant", content=None, tool_calls=[again]),
+        ChatMessage(role="tool", content="error: division by zero", tool_call_id="b"),
+    ]
+
+    *_, first, _, second = build_chat_request(TEXT, messages, tools)["messages"]
+
+    assert first["content"].endswith("Use this result to answer in plain text.")
+    assert second["content"].endswith("Do not call it again: answer in plain text now.")

@@ -1,0 +1,106 @@
+"""A call to a tool that does not exist goes to the one offered tool its arguments fit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from activities.db.models import Message
+from activities.model_replies import parse_model_reply
+from activities.tool_call_repair import (
+    answer_after_refusal,
+    refused_an_unknown_tool,
+    repair_tool_names,
+)
+from activities.tools.registry import default_registry
+from workflows.contracts.agents import ToolCallFormat
+
+OFFERED = ["calculator", "current_time"]
+
+
+def repaired(content: str, offered: list[str] = OFFERED) -> Any:
+    registry = default_registry()
+    reply = parse_model_reply(
+        ToolCallFormat.text, {"role": "assistant", "content": content}, offered, "call-1"
+    )
+    return repair_tool_names(reply, {name: registry.get(name) for name in offered})
+
+
+@pytest.mark.parametrize(
+    ("content", "tool"),
+    [
+        ('{"name": "calculate", "arguments": {"expression": "38*21.50"}}', "calculator"),
+        # the schema's own words copied into the arguments do not stop it
+        (
+            '{"name": "calculate", "arguments": {"expression": "2+2", "required": ["expression"]}}',
+            "calculator",
+        ),
+        (
+            '<tool_call>{"name": "get_time", "arguments": {"timezone": "UTC"}}</tool_call>',
+            "current_time",
+        ),
+    ],
+)
+def test_a_renamed_tool_whose_arguments_fit_is_called(content: str, tool: str) -> None:
+    reply = repaired(content)
+
+    assert [call.name for call in reply.tool_calls] == [tool]
+    assert reply.invalid_calls == {} and reply.final_text is None
+    assert "which was called instead" in reply.problems[-1]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"name": "total_cost", "arguments": {"shirt_cost": 25, "hat_cost": 12}}',  # fits none
+        '{"name": "do_it", "arguments": {}}',  # no arguments: nothing to go by
+    ],
+)
+def test_a_call_that_fits_no_tool_stays_refused_with_the_tool_list(content: str) -> None:
+    reply = repaired(content)
+
+    assert "available tools: calculator, current_time" in reply.invalid_calls["call-1-0"]
+
+
+def test_a_call_that_fits_several_tools_is_not_guessed() -> None:
+    # read_file and delete_file both take just a path: renaming could delete a file
+    reply = repaired(
+        '{"name": "remove", "arguments": {"path": "a.txt"}}', ["read_file", "delete_file"]
+    )
+
+    assert "available tools: read_file, delete_file" in reply.invalid_calls["call-1-0"]
+
+
+def test_asked_again_a_reply_calling_only_made_up_tools_is_the_answer() -> None:
+    content = '{"name": "hello", "arguments": {"message": "Hola"}}'
+    first = repaired(content)
+    assert first.final_text is None and "call-1-0" in first.invalid_calls
+
+    again = answer_after_refusal(repaired(content))
+
+    assert again.tool_calls == [] and again.invalid_calls == {}
+    assert again.final_text == content
+    assert "its reply is the answer" in again.problems[-1]
+
+
+def test_asked_again_a_reply_with_a_real_call_still_runs_it() -> None:
+    reply = answer_after_refusal(
+        repaired('{"name": "calculate", "arguments": {"expression": "1+1"}}')
+    )
+    assert [call.name for call in reply.tool_calls] == ["calculator"]
+
+
+def row(role: str, content: str) -> Message:
+    return Message(role=role, content=content)
+
+
+def test_a_refusal_counts_only_among_the_latest_tool_results() -> None:
+    refusal = "error: tool 'hello' is not available; available tools: calculator, current_time"
+    assert refused_an_unknown_tool(
+        [row("user", "hi"), row("assistant", "{}"), row("tool", refusal)]
+    )
+    assert not refused_an_unknown_tool(
+        [row("tool", refusal), row("assistant", "{}"), row("tool", "395")]
+    )
+    assert not refused_an_unknown_tool([row("user", refusal)])
