@@ -37,11 +37,6 @@ _JSON_SCHEMA_INSTRUCTIONS = (
 # told matters (measured with Qwen2.5-0.5B): for `text` beside each result, for `json_schema`
 # in the system prompt (there a nudge beside the result did not help).
 _RESULT_NUDGE = "Use this result to answer in plain text."
-# ... and after a call they already made, they make it again and again unless told plainly
-_REPEAT_NUDGE = (
-    "You already made this same call before and its result has not changed. Do not call it "
-    "again: answer in plain text now."
-)
 
 
 class ChatMessage(BaseModel):
@@ -137,31 +132,21 @@ def _native_message(message: ChatMessage) -> dict[str, Any]:
 def _text_messages(fmt: ToolCallFormat, messages: list[ChatMessage]) -> list[dict[str, Any]]:
     """Assistant turns as the model wrote them; tool results as one user turn of responses."""
     out: list[dict[str, Any]] = []
-    made: set[str] = set()  # the calls made so far, as (name, arguments) JSON
-    repeated = False  # the latest assistant turn only repeated earlier calls
     for message in messages:
         if message.role == "tool":
             response = f"<tool_response>\n{message.content or ''}\n</tool_response>"
             if out and out[-1].get("tool_results"):
                 out[-1]["content"] += "\n" + response
             else:
-                nudge = _REPEAT_NUDGE if repeated else _RESULT_NUDGE
-                out.append({"role": "user", "content": response, "tool_results": nudge})
+                out.append({"role": "user", "content": response, "tool_results": True})
         elif message.role == "assistant":
-            calls = {_call_key(call) for call in message.tool_calls}
-            repeated, made = bool(calls) and calls <= made, made | calls
             out.append({"role": "assistant", "content": _assistant_text(fmt, message)})
         else:
             out.append({"role": message.role, "content": message.content or ""})
     for item in out:
-        nudge = item.pop("tool_results", None)
-        if nudge and fmt is ToolCallFormat.text:
-            item["content"] += "\n" + nudge
+        if item.pop("tool_results", False) and fmt is ToolCallFormat.text:
+            item["content"] += "\n" + _RESULT_NUDGE
     return out
-
-
-def _call_key(call: ToolCall) -> str:
-    return json.dumps([call.name, call.arguments], sort_keys=True)
 
 
 def _assistant_text(fmt: ToolCallFormat, message: ChatMessage) -> str:

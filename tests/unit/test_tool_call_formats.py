@@ -422,19 +422,3 @@ def test_hostile_ids_names_and_text_from_the_model_are_cleaned_not_stored_as_giv
     assert long_name == "s" * 64 and "is not available" in reply.invalid_calls[second_id]
     assert reply.content == "ok ? done"
 
-
-def test_a_result_of_a_call_made_before_tells_the_model_to_answer(tools: list[Tool]) -> None:
-    call = ToolCall(id="a", name="calculator", arguments={"expression": "10/0"})
-    again = ToolCall(id="b", name="calculator", arguments={"expression": "10/0"})
-    messages = [
-        ChatMessage(role="user", content="What is 10/0?"),
-        ChatMessage(role="assistant", content=None, tool_calls=[call]),
-        ChatMessage(role="tool", content="error: division by zero", tool_call_id="a"),
-        ChatMessage(role="assistant", content=None, tool_calls=[again]),
-        ChatMessage(role="tool", content="error: division by zero", tool_call_id="b"),
-    ]
-
-    *_, first, _, second = build_chat_request(TEXT, messages, tools)["messages"]
-
-    assert first["content"].endswith("Use this result to answer in plain text.")
-    assert second["content"].endswith("Do not call it again: answer in plain text now.")
