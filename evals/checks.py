@@ -22,7 +22,8 @@ def answer_failures(case: Case, answer: str, finished: datetime) -> list[str]:
     failures = []
     text = answer.casefold()
     if case.number is not None and not any(_close(n, case.number) for n in numbers_in(answer)):
-        failures.append(f"the answer lacks {case.number:g}")
+        wanted = int(case.number) if case.number.is_integer() else case.number
+        failures.append(f"the answer lacks {wanted}")
     missing = [word for word in case.contains if word.casefold() not in text]
     failures += [f"the answer lacks {word!r}" for word in missing]
     if case.contains_any and not any(word.casefold() in text for word in case.contains_any):

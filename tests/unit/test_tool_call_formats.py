@@ -421,4 +421,3 @@ def test_hostile_ids_names_and_text_from_the_model_are_cleaned_not_stored_as_giv
     assert name == "calculator" and arguments == {"expression": "2+2", "n": "?"}
     assert long_name == "s" * 64 and "is not available" in reply.invalid_calls[second_id]
     assert reply.content == "ok ? done"
-
