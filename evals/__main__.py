@@ -17,7 +17,7 @@ from typing import Any
 
 from bench import machine, update_section
 from evals import EVALS_MD
-from evals.cases import load_cases
+from evals.cases import CASES_DIR, load_cases
 from evals.compare import comparison
 from evals.report import as_json, markdown, summary
 from evals.runner import Run, client_for, run_cases
@@ -27,6 +27,7 @@ from services.settings import get_settings
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evals", description=__doc__)
+    parser.add_argument("--cases", type=Path, default=CASES_DIR, help="the set's directory")
     parser.add_argument("--category", action="append", help="only these categories")
     parser.add_argument("--case", action="append", help="only these cases (category/id)")
     # one at a time by default: a model server batching several requests gives slightly
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/EVALS.md")
     args = parser.parse_args(argv)
 
-    cases = load_cases()
+    cases = load_cases(args.cases)
     if args.category:
         cases = [case for case in cases if case.category in args.category]
     if args.case:
