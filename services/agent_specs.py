@@ -26,6 +26,7 @@ from pydantic import (
 from services.agent_spec_limits import BudgetsSpec, MemorySpec, RunawaySpec
 from services.duration import Duration
 from workflows.contracts.agents import AgentConfig, ToolCallFormat
+from workflows.contracts.answer_checks import AnswerCheck
 from workflows.contracts.approvals import ApprovalPolicy, ArgumentRule
 from workflows.contracts.memory import ContextBudget
 
@@ -109,6 +110,7 @@ class AgentSpec(BaseModel):
     sub_agents: list[str] = Field(default_factory=list, max_length=MAX_SUB_AGENTS)
     budgets: BudgetsSpec = Field(default_factory=BudgetsSpec)
     runaway: RunawaySpec = Field(default_factory=RunawaySpec)
+    answer_check: AnswerCheck | None = None  # a final answer is checked before it is taken
 
     @field_validator("name")
     @classmethod

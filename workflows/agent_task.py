@@ -16,9 +16,11 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
+    from activities.answer_checks import AnswerCheckActivities
     from activities.lifecycle import LifecycleActivities
     from workflows import policies
     from workflows.bookkeeping import store_step
+    from workflows.contracts.answer_checks import AnswerCheckRequest
     from workflows.contracts.approvals import APPROVAL_DECIDED, ApprovalDecided
     from workflows.contracts.budgets import SPEND_LIMIT
     from workflows.contracts.lifecycle import BeginTaskRequest, BeginTaskResult, FinishTaskRequest
@@ -92,6 +94,7 @@ class AgentTaskWorkflow:
         guarded = workflow.patched(LONG_TASKS_PATCH)
         guard = Guardrails(agent, task.spent, workflow.now())
         summarised_at: int | None = None
+        checked_from = -1  # the answers to the request given at this iteration were checked
         while iteration - budget_start < agent.max_iterations:
             message_ids.extend(self._take_new_messages())
             if self._should_continue_as_new(iteration - first_iteration):
@@ -129,6 +132,12 @@ class AgentTaskWorkflow:
                 if guarded and stop:
                     return await self._stop(task, stop, iteration)
                 continue
+            if agent.answer_check is not None and checked_from < budget_start:
+                checked_from = budget_start  # once per request: a second answer is taken
+                reminder = await self._check_answer(task, iteration - 1, message_ids)
+                if reminder is not None:
+                    message_ids.append(reminder)
+                    continue
             output = turn.result.final_text or ""
             waiting_limit = guard.seconds_left(workflow.now()) if guarded else None
             if self._new_messages or await self._await_next_message(
@@ -152,6 +161,20 @@ class AgentTaskWorkflow:
         return AgentTaskResult(
             task_id=task.task_id, status=TaskStatus.failed, error=error, iterations=iteration
         )
+
+    async def _check_answer(
+        self, task: AgentTaskInput, iteration: int, message_ids: list[int]
+    ) -> int | None:
+        """The reminder to give the model when its answer misses a part of the request."""
+        assert task.agent.answer_check is not None
+        request = AnswerCheckRequest(
+            task_id=task.task_id,
+            iteration=iteration,
+            message_ids=message_ids,
+            check=task.agent.answer_check,
+        )
+        checked = await store_step(AnswerCheckActivities.check_answer, request)
+        return checked.reminder_message_id
 
     async def _stop(self, task: AgentTaskInput, stop: Stop, iteration: int) -> AgentTaskResult:
         """A guardrail ended the task: failed, with the figures; the transcript stays."""

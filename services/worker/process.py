@@ -15,6 +15,7 @@ import httpx
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.answer_checks import AnswerCheckActivities
 from activities.approvals import ApprovalActivities
 from activities.db.engine import create_engine, create_session_factory
 from activities.delegation import DelegationActivities
@@ -188,6 +189,7 @@ async def run_worker(
         }
         shared = [
             LifecycleActivities(sessions, trace=trace),
+            AnswerCheckActivities(sessions),
             ToolCallActivities(
                 sessions,
                 registry,

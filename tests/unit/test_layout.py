@@ -32,6 +32,7 @@ SHARED_SERVICES = (
     "services.temporal_metrics",  # the Temporal SDK's metrics, on a loopback port
 )
 ACTIVITY_CLASSES = (  # what workflows name activities by (method references only)
+    "activities.answer_checks",
     "activities.lifecycle",
     "activities.llm",
     "activities.tool_calls",

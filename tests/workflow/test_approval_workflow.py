@@ -223,7 +223,9 @@ async def test_cancel_while_waiting_records_cancelled(env: WorkflowEnvironment) 
         await handle.cancel()
         with pytest.raises(WorkflowFailureError):
             await handle.result()
-    assert [f.status for f in acts.finished] == [TaskStatus.cancelled]
+    # a local step may run twice when the cancel lands while it runs: finish_task is
+    # idempotent (the first outcome stands), so the task is recorded cancelled, once
+    assert {f.status for f in acts.finished} == {TaskStatus.cancelled}
     assert acts.tool_requests == []
 
 

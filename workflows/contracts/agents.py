@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from workflows.contracts.answer_checks import AnswerCheck
 from workflows.contracts.approvals import ApprovalPolicy
 from workflows.contracts.budgets import Budgets, RunawayLimits
 from workflows.contracts.memory import ContextBudget, MemoryConfig
@@ -42,3 +43,4 @@ class AgentConfig(BaseModel):
     sub_agents: list[str] = Field(default_factory=list)  # agents `delegate` may hand work to
     budgets: Budgets = Field(default_factory=Budgets)
     runaway: RunawayLimits = Field(default_factory=RunawayLimits)
+    answer_check: AnswerCheck | None = None  # None: a final answer is taken as it is
