@@ -24,11 +24,13 @@ from temporalio.exceptions import ApplicationError
 
 from activities.chat_streams import ChunkAssembler, StreamFailed, StreamProblem, reported_cost
 from activities.model_replies import clean_text
-from workflows.contracts.model_turns import MODEL_REQUEST_REJECTED
+from workflows.contracts.model_turns import MODEL_REPEATING, MODEL_REQUEST_REJECTED
 
 # Statuses that will not get better by asking again: bad request, auth, unknown model.
 REJECTED_STATUSES = {400, 401, 403, 404, 422}
 PATH = "/v1/chat/completions"
+_REPEATING = "repeating the same chunk"  # LiteLLM's error for a stream stuck in a loop
+REPEAT_PENALTY = 0.5  # the frequency penalty of the one retry of such a reply
 
 
 class TextSink(Protocol):
@@ -45,7 +47,24 @@ async def complete_chat(
     """`http` is pointed at the proxy and carries its key; with `deltas`, streamed."""
     if deltas is not None:
         try:
-            return await _streamed(http, body, deltas)
+            try:
+                return await _streamed(http, body, deltas)
+            except ApplicationError as exc:
+                if exc.type != MODEL_REPEATING:
+                    raise
+            # a model stuck in a loop at temperature 0 loops again on every retry: once more
+            # with a frequency penalty, which breaks it (the stream shows the cut-off try first)
+            try:
+                return await _streamed(http, {**body, "frequency_penalty": REPEAT_PENALTY}, deltas)
+            except ApplicationError as exc:
+                if exc.type != MODEL_REPEATING:
+                    raise
+                raise ApplicationError(
+                    f"{exc.message}; asked again with a frequency penalty, it repeated itself "
+                    "again",
+                    type=MODEL_REPEATING,
+                    non_retryable=True,
+                ) from None
         finally:
             await deltas.finish()
     try:
@@ -104,6 +123,11 @@ def _check_status(response: httpx.Response) -> None:
 
 
 def _failed(status: int, text: str) -> ApplicationError:
+    if _REPEATING in text:  # LiteLLM cut a stream whose last chunks were all the same
+        return ApplicationError(
+            f"model gateway failed ({status}): the model kept repeating itself: {text}",
+            type=MODEL_REPEATING,
+        )
     if status in REJECTED_STATUSES:
         return ApplicationError(
             f"model gateway rejected the request ({status}): {text}",

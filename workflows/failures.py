@@ -16,7 +16,11 @@ from workflows.contracts.approvals import APPROVAL_MISSING
 from workflows.contracts.budgets import SPEND_LIMIT
 from workflows.contracts.lifecycle import DATABASE_UNREACHABLE, TASK_MISSING
 from workflows.contracts.memory import CONTEXT_EXCEEDED
-from workflows.contracts.model_turns import MODEL_REQUEST_REJECTED, MODEL_SERVER_SATURATED
+from workflows.contracts.model_turns import (
+    MODEL_REPEATING,
+    MODEL_REQUEST_REJECTED,
+    MODEL_SERVER_SATURATED,
+)
 from workflows.policies import DATABASE_OUTAGE_LIMIT
 
 STEPS = {
@@ -33,8 +37,8 @@ STEPS = {
 # An exception an activity did not mean to raise reaches the workflow as an ApplicationError
 # whose type is the exception's class name; ours carry no type or one of these.
 OUR_ERROR_TYPES = frozenset(
-    {None, CONTEXT_EXCEEDED, MODEL_REQUEST_REJECTED, MODEL_SERVER_SATURATED, TASK_MISSING,
-     APPROVAL_MISSING, SPEND_LIMIT}
+    {None, CONTEXT_EXCEEDED, MODEL_REQUEST_REJECTED, MODEL_REPEATING, MODEL_SERVER_SATURATED,
+     TASK_MISSING, APPROVAL_MISSING, SPEND_LIMIT}
 )  # fmt: skip
 MAX_CHARS = 500
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)

@@ -14,7 +14,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 
 from activities.chat_completions import complete_chat
-from workflows.contracts.model_turns import MODEL_REQUEST_REJECTED
+from workflows.contracts.model_turns import MODEL_REPEATING, MODEL_REQUEST_REJECTED
 from workflows.failures import public_failure
 
 BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
@@ -202,3 +202,33 @@ async def test_an_unreachable_proxy_fails_as_before_and_the_sink_is_finished() -
             await complete_chat(http, BODY, sink)
     assert raised.value.message == "model gateway unreachable: ConnectError"
     assert sink.finished == 1
+
+
+LOOPING = (
+    chunk({"content": " secret."}),
+    'data: {"error": {"message": "litellm.InternalServerError: The model is repeating the same '
+    'chunk =  secret.", "code": "500"}}\n\n',
+)
+
+
+async def test_a_reply_stuck_repeating_itself_is_asked_once_more_with_a_frequency_penalty() -> None:
+    sent: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        events = LOOPING if len(sent) == 1 else (chunk({"content": "done"}, "stop"),)
+        return stream_of(*events)(request)
+
+    reply, sink = await streamed(handler)
+
+    assert reply["choices"][0]["message"]["content"] == "done"
+    assert "frequency_penalty" not in sent[0] and sent[1]["frequency_penalty"] == 0.5
+    assert sink.finished == 1
+
+
+async def test_a_reply_that_repeats_itself_again_fails_at_once_without_retries() -> None:
+    error = await failure_of(stream_of(*LOOPING))
+
+    assert error.non_retryable and error.type == MODEL_REPEATING
+    assert "kept repeating itself" in error.message and "repeated itself again" in error.message
+    assert "kept repeating itself" in public_failure(error)

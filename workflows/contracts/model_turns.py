@@ -16,6 +16,11 @@ MODEL_REQUEST_REJECTED = "ModelRequestRejected"
 """Error type of a request the model gateway refused (bad request, auth, unknown model): asking
 again cannot help, so it is not retried."""
 
+MODEL_REPEATING = "ModelRepeating"
+"""Error type of a streamed reply the model kept repeating (the same chunk over and over, which
+the proxy cuts off) even when asked again with a frequency penalty: at temperature 0 another
+attempt repeats it, so it is not retried."""
+
 MODEL_SERVER_SATURATED = "ModelServerSaturated"
 """Error type of a turn held by admission control longer than its longest hold: it gives its
 activity slot back and is retried once the server has room."""
