@@ -20,8 +20,8 @@ from activities.db.messages import NewMessage
 from activities.db.models import Message
 from activities.db.outages import outlasting_outages
 from activities.db.steps import StepRepository
-from activities.dry_runs import dry_run_result, is_dry_run
 from activities.db.tasks import StepCounters
+from activities.dry_runs import dry_run_result, is_dry_run
 from activities.heartbeat import HeartbeatDetails, heartbeating
 from activities.kept_steps import keeper, kept_outcome
 from activities.task_workspace import TaskWorkspace, WorkspaceQuota
