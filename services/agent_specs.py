@@ -1,8 +1,6 @@
-"""Agent specs: YAML files in agents/, validated once and looked up by name.
-
-A spec is checked when it loads, never while it runs. A typo in an approval rule must stop
-the gateway from starting. Silently running every call unapproved is the worse outcome.
-"""
+"""Agent specs: YAML files in agents/, validated once and looked up by name. A spec is checked
+when it loads, never while it runs. A typo in an approval rule must stop the gateway from
+starting. Silently running every call unapproved is the worse outcome."""
 
 from __future__ import annotations
 
@@ -23,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from services.agent_spec_limits import BudgetsSpec, MemorySpec, RunawaySpec
+from services.agent_spec_limits import BudgetsSpec, MemorySpec, RunawaySpec, ShadowSpec
 from services.duration import Duration
 from workflows.contracts.agents import AgentConfig, ToolCallFormat
 from workflows.contracts.approvals import ApprovalPolicy, ArgumentRule
@@ -109,6 +107,7 @@ class AgentSpec(BaseModel):
     sub_agents: list[str] = Field(default_factory=list, max_length=MAX_SUB_AGENTS)
     budgets: BudgetsSpec = Field(default_factory=BudgetsSpec)
     runaway: RunawaySpec = Field(default_factory=RunawaySpec)
+    shadow: ShadowSpec | None = None  # another agent a share of its tasks also runs on, dry
 
     @field_validator("name")
     @classmethod
@@ -175,7 +174,7 @@ class AgentSpec(BaseModel):
                 f"{DELEGATE_TOOL} tool; it answers with that agent's result. Agents:\n{listed}"
             )
         exclude = {"description", "approvals", "idle_timeout", "webhook_url", "memory",
-                   "budgets", "runaway", "tools", "system_prompt"}  # fmt: skip
+                   "budgets", "runaway", "tools", "system_prompt", "shadow"}  # fmt: skip
         return AgentConfig(
             **self.model_dump(exclude=exclude),
             tools=tools,
@@ -263,6 +262,9 @@ class AgentCatalog:
             strangers = [name for name in spec.sub_agents if name not in specs]
             if strangers:
                 raise AgentSpecError(f"{path}: sub_agents {strangers} are not agents")
+            if spec.shadow and spec.shadow.agent not in set(specs) - {spec.name}:
+                raise AgentSpecError(f"{path}: shadow.agent {spec.shadow.agent!r} is not another"
+                                     f" agent; agents: {sorted(specs)}")  # fmt: skip
             if model_groups and spec.model not in model_groups:
                 raise AgentSpecError(
                     f"{path}: model {spec.model!r} is not a model group of the LiteLLM config; "
