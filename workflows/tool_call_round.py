@@ -65,7 +65,9 @@ class ToolCallRound:
         self._message_ids = message_ids
         self._decisions = decisions
         self._background: list[asyncio.Task[None]] = []  # webhook calls nobody waits for
-        self._shadow = task.shadow_of is not None  # a shadow task: nothing with side effects
+        # a shadow task: nothing with side effects. No workflow.patched gate: only tasks started
+        # with shadow_of take the new path, and no history recorded before it has one
+        self._shadow = task.shadow_of is not None
         self._held: set[str] = set()  # a shadow's calls a policy would hold: dry-run
 
     async def run(self) -> list[ToolCallResult]:

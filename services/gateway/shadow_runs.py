@@ -84,9 +84,9 @@ async def start_shadow(
         async with sessions() as session:
             limits = {**settings.task_budget_limits}
             limits.update(await TenantRepository(session).budget_limits(live.tenant_id))
-            agent = agent.model_copy(
-                update={"budgets": effective_budgets(agent.budgets, None, limits)}
-            )
+            budgets = effective_budgets(agent.budgets, None, limits)
+            # it ends at its first answer: no user will ever write to a shadow
+            agent = agent.model_copy(update={"budgets": budgets, "idle_timeout_seconds": None})
             new = NewTask(
                 id=task_id,
                 tenant_id=live.tenant_id,
