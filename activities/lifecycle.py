@@ -12,6 +12,7 @@ from temporalio.exceptions import ApplicationError
 from activities.db.events import EventRepository, status_event, status_step
 from activities.db.messages import NewMessage
 from activities.db.models import Task
+from activities.db.shadow_runs import ShadowRunRepository
 from activities.db.steps import StepRepository
 from activities.db.tasks import TaskRepository
 from activities.db.tenant_caps import TenantCapRepository
@@ -73,27 +74,46 @@ class LifecycleActivities:
         """Write the final status once; a task already final keeps what it has."""
         async with self._sessions.begin() as session:
             task = await lock_task(session, request.task_id)
-            if TaskStatus(task.status).is_final:  # e.g. cancelled through the gateway
-                self._trace.task_finished(request.task_id)
-                return FinishTaskResult(status=TaskStatus(task.status))
-            await TaskRepository(session).finish(
-                task,
-                request.status,
-                output=request.output,
-                error=request.error,
-                error_code=request.error_code,
-            )
-            cancelled = request.status == TaskStatus.cancelled
-            event = status_event(
-                request.status,
-                error_code=request.error_code,
-                reason=task.cancel_reason if cancelled else None,
-            )
-            if request.details:
-                event.data["details"] = request.details
-            await EventRepository(session).add(task.id, status_step(request.status), event)
+            status = TaskStatus(task.status)
+            if not status.is_final:  # else e.g. cancelled through the gateway
+                status = request.status
+                await self._finish(session, task, request)
+            live_id = task.shadow_of  # a shadow pair's live task, if the task is of one
+            if live_id is None and await ShadowRunRepository(session).has_shadow(task.id):
+                live_id = task.id
         self._trace.task_finished(request.task_id)
-        return FinishTaskResult(status=request.status)
+        if live_id is not None:
+            await self._compare_shadow(live_id)
+        return FinishTaskResult(status=status)
+
+    @staticmethod
+    async def _finish(session: AsyncSession, task: Task, request: FinishTaskRequest) -> None:
+        await TaskRepository(session).finish(
+            task,
+            request.status,
+            output=request.output,
+            error=request.error,
+            error_code=request.error_code,
+        )
+        cancelled = request.status == TaskStatus.cancelled
+        event = status_event(
+            request.status,
+            error_code=request.error_code,
+            reason=task.cancel_reason if cancelled else None,
+        )
+        if request.details:
+            event.data["details"] = request.details
+        await EventRepository(session).add(task.id, status_step(request.status), event)
+
+    async def _compare_shadow(self, live_id: uuid.UUID) -> None:
+        """A task of a shadow pair finished: compare the pair if the other finished too, in
+        a transaction of its own, after the finish is stored. A failure is logged and never
+        fails the finish: a live task is never held up by its shadow."""
+        try:
+            async with self._sessions.begin() as session:
+                await ShadowRunRepository(session).compare_when_done(live_id)
+        except Exception:
+            activity.logger.warning("comparing task %s with its shadow failed", live_id)
 
     @activity.defn
     async def set_status(self, request: SetStatusRequest) -> Empty:

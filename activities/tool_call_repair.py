@@ -2,14 +2,18 @@
 
 Small models rename tools (`calculate`, `get_time`) yet pass the right arguments, often with
 the schema's own words mixed in (`"required": ["expression"]`). Such a call goes to the one
-offered tool whose parameters take its arguments; a call that fits none (or several) is
-refused, and the model reads the list of tools in the refusal and asks again, once: a reply
-that again calls only tools that do not exist is taken as its answer (some write their answer
-as a call to a made-up tool) instead of being refused until the runaway guard stops the task.
+offered tool whose parameters take its arguments and whose name shares a word with it
+(`calculate` ~ `calculator`, `get_time` ~ `current_time`; `rm_rf` is no `read_file`), never to
+a tool with side effects (`remove_file` does not become `delete_file`: the model must name it).
+A call that fits none (or several) is refused, and the model reads the list of tools in the
+refusal and asks again, once: a reply that again calls only tools that do not exist is taken
+as its answer (some write their answer as a call to a made-up tool) instead of being refused
+until the runaway guard stops the task.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,6 +24,8 @@ from activities.tools.tool import Tool
 # JSON-schema words small models copy into their arguments; they name no parameter
 _SCHEMA_WORDS = frozenset({"required", "type", "properties", "additionalProperties"})
 _UNKNOWN_TOOL = "is not available; available tools:"  # model_replies.py's refusal
+# words in tool names that say nothing about what a tool does
+_VAGUE_WORDS = frozenset({"", "get", "set", "do", "run", "call", "tool", "file", "files", "the"})
 
 
 def repair_tool_names(parsed: ParsedReply, offered: Mapping[str, Tool]) -> ParsedReply:
@@ -27,7 +33,7 @@ def repair_tool_names(parsed: ParsedReply, offered: Mapping[str, Tool]) -> Parse
     for call in parsed.tool_calls:
         if call.name in offered or call.id not in parsed.invalid_calls:
             continue
-        fits = [name for name, tool in offered.items() if _fits(tool, call.arguments)]
+        fits = [name for name, tool in offered.items() if _fits(tool, call.name, call.arguments)]
         if len(fits) != 1:
             continue
         parsed.problems.append(
@@ -39,11 +45,20 @@ def repair_tool_names(parsed: ParsedReply, offered: Mapping[str, Tool]) -> Parse
     return parsed
 
 
-def _fits(tool: Tool, arguments: dict[str, Any]) -> bool:
+def _fits(tool: Tool, name: str, arguments: dict[str, Any]) -> bool:
+    if tool.side_effects or not _alike(name, tool.name):
+        return False
     schema = tool.parameters_schema
     parameters = set(schema.get("properties", {}))
     given = set(arguments) - _SCHEMA_WORDS
     return bool(given) and set(schema.get("required", [])) <= given <= parameters
+
+
+def _alike(made_up: str, real: str) -> bool:
+    """Whether two tool names share a telling word, or its first 4 letters (`calculate`,
+    `calculator`); `remove_file` and `read_file` share only `file`, which tells nothing."""
+    words = [set(re.split(r"[^a-z0-9]+", n.lower())) - _VAGUE_WORDS for n in (made_up, real)]
+    return any(a == b or (a[:4] == b[:4] and len(a) >= 4) for a in words[0] for b in words[1])
 
 
 def refused_an_unknown_tool(transcript: Sequence[Message]) -> bool:

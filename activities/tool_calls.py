@@ -21,6 +21,7 @@ from activities.db.models import Message
 from activities.db.outages import outlasting_outages
 from activities.db.steps import StepRepository
 from activities.db.tasks import StepCounters
+from activities.dry_runs import dry_run_result, is_dry_run
 from activities.heartbeat import HeartbeatDetails, heartbeating
 from activities.kept_steps import keeper, kept_outcome
 from activities.task_workspace import TaskWorkspace, WorkspaceQuota
@@ -88,15 +89,21 @@ class ToolCallActivities:
         is_error = False
         cost_usd = price = 0.0  # a call that ran (even to an error) costs what its tool says
         ignored: list[str] = []
+        dry_run = False
         try:
             if request.rejection is not None:
                 raise ToolError(request.rejection)
             tool = self._registry.get(call.name)
             ignored = tool.unknown_arguments(call.arguments)
-            price = tool.cost_usd
-            context = ToolContext(task_id=request.task_id, tenant_id=None, workspace=workspace)
-            with use_tool_context(context):
-                result = await tool.invoke(call.arguments, self._processes)
+            if request.dry_run is not None and is_dry_run(request.dry_run, tool.side_effects):
+                dry_run = True
+                tool.validate(call.arguments)  # wrong arguments fail as they would live
+                result = dry_run_result(call.name, call.arguments, request.dry_run)
+            else:
+                price = tool.cost_usd
+                context = ToolContext(task_id=request.task_id, tenant_id=None, workspace=workspace)
+                with use_tool_context(context):
+                    result = await tool.invoke(call.arguments, self._processes)
             cost_usd = price
         except (UnknownToolError, ToolArgumentError) as exc:  # never ran: costs nothing
             is_error, result = True, f"{ERROR_PREFIX}{exc}"
@@ -130,6 +137,7 @@ class ToolCallActivities:
                 "duration_ms": duration_ms,
                 "cost_usd": cost_usd,
                 "attempt": activity.info().attempt,
+                **({"dry_run": True} if dry_run else {}),
             },
         )
         return await self._record(request, made, workspace, details)

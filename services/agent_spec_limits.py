@@ -85,3 +85,13 @@ class BudgetsSpec(BaseModel):
 
 class RunawaySpec(RunawayLimits):
     model_config = ConfigDict(extra="forbid")
+
+
+class ShadowSpec(BaseModel):
+    """`shadow:` of a spec: a share of its tasks also runs on another agent, dry-run
+    (README, Shadow runs). The gateway checks `agent` names an agent when it loads the specs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agent: str
+    share: float = Field(gt=0, le=1)  # of the live tasks, chosen per task by a hash of its id

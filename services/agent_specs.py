@@ -1,16 +1,13 @@
-"""Agent specs: YAML files in agents/, validated once and looked up by name.
-
-A spec is checked when it loads, never while it runs. A typo in an approval rule must stop
-the gateway from starting. Silently running every call unapproved is the worse outcome.
-"""
+"""Agent specs: YAML files in agents/, validated once and looked up by name. A spec is checked
+when it loads, never while it runs. A typo in an approval rule must stop the gateway from
+starting. Silently running every call unapproved is the worse outcome."""
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
@@ -23,11 +20,11 @@ from pydantic import (
     model_validator,
 )
 
-from services.agent_spec_limits import BudgetsSpec, MemorySpec, RunawaySpec
+from services.agent_spec_approvals import ApprovalSpec
+from services.agent_spec_limits import BudgetsSpec, MemorySpec, RunawaySpec, ShadowSpec
 from services.duration import Duration
 from workflows.contracts.agents import AgentConfig, ToolCallFormat
 from workflows.contracts.answer_checks import AnswerCheck
-from workflows.contracts.approvals import ApprovalPolicy, ArgumentRule
 from workflows.contracts.memory import ContextBudget
 
 DELEGATE_TOOL = "delegate"  # offered to agents with sub_agents; runs as a child workflow
@@ -38,54 +35,6 @@ MAX_SUB_AGENTS = 16
 
 class AgentSpecError(ValueError):
     """A spec file that cannot be used; the message names the file and the field."""
-
-
-class ArgumentRuleSpec(ArgumentRule):
-    """An `ArgumentRule` whose value is checked against its op when the spec loads."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="after")
-    def _value_fits_op(self) -> ArgumentRuleSpec:
-        op, value = self.op, self.value
-        if op in ("gt", "gte", "lt", "lte"):
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"op {op!r} needs a number as value, not {value!r}")
-            if not math.isfinite(value):
-                raise ValueError(f"op {op!r} needs a finite number as value")
-        elif op in ("in", "not_in") and not isinstance(value, list):
-            raise ValueError(f"op {op!r} needs a list as value, not {value!r}")
-        elif op == "matches":
-            if not isinstance(value, str):
-                raise ValueError(f"op 'matches' needs a regular expression, not {value!r}")
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"regular expression {value!r} does not compile: {exc}") from None
-        elif op in ("outside", "inside") and not (isinstance(value, str) and value.strip()):
-            raise ValueError(f"op {op!r} needs a folder path as value, not {value!r}")
-        return self
-
-
-class ApprovalSpec(BaseModel):
-    """YAML form of an `ApprovalPolicy`, with readable durations."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    tool: str
-    when: list[ArgumentRuleSpec] = Field(default_factory=list)
-    deadline: Duration = 86_400
-    on_timeout: Literal["reject", "escalate"] = "reject"
-    escalation_deadline: Duration = 86_400
-
-    def to_policy(self) -> ApprovalPolicy:
-        return ApprovalPolicy(
-            tool=self.tool,
-            when=[ArgumentRule.model_validate(rule.model_dump()) for rule in self.when],
-            deadline_seconds=self.deadline,
-            on_timeout=self.on_timeout,
-            escalation_deadline_seconds=self.escalation_deadline,
-        )
 
 
 class AgentSpec(BaseModel):
@@ -111,6 +60,7 @@ class AgentSpec(BaseModel):
     budgets: BudgetsSpec = Field(default_factory=BudgetsSpec)
     runaway: RunawaySpec = Field(default_factory=RunawaySpec)
     answer_check: AnswerCheck | None = None  # a final answer is checked before it is taken
+    shadow: ShadowSpec | None = None  # another agent a share of its tasks also runs on, dry
 
     @field_validator("name")
     @classmethod
@@ -177,7 +127,7 @@ class AgentSpec(BaseModel):
                 f"{DELEGATE_TOOL} tool; it answers with that agent's result. Agents:\n{listed}"
             )
         exclude = {"description", "approvals", "idle_timeout", "webhook_url", "memory",
-                   "budgets", "runaway", "tools", "system_prompt"}  # fmt: skip
+                   "budgets", "runaway", "tools", "system_prompt", "shadow"}  # fmt: skip
         return AgentConfig(
             **self.model_dump(exclude=exclude),
             tools=tools,
@@ -265,6 +215,9 @@ class AgentCatalog:
             strangers = [name for name in spec.sub_agents if name not in specs]
             if strangers:
                 raise AgentSpecError(f"{path}: sub_agents {strangers} are not agents")
+            if spec.shadow and spec.shadow.agent not in set(specs) - {spec.name}:
+                raise AgentSpecError(f"{path}: shadow.agent {spec.shadow.agent!r} is not another"
+                                     f" agent; agents: {sorted(specs)}")  # fmt: skip
             if model_groups and spec.model not in model_groups:
                 raise AgentSpecError(
                     f"{path}: model {spec.model!r} is not a model group of the LiteLLM config; "

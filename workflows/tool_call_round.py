@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.contracts.delegation import DELEGATE_TOOL
     from workflows.contracts.model_turns import ModelTurnResult
+    from workflows.contracts.shadow import DryRun
     from workflows.contracts.tasks import AgentTaskInput, TaskStatus
     from workflows.contracts.tool_calls import ToolCall, ToolCallRequest, ToolCallResult
     from workflows.delegation import delegate
@@ -64,6 +65,10 @@ class ToolCallRound:
         self._message_ids = message_ids
         self._decisions = decisions
         self._background: list[asyncio.Task[None]] = []  # webhook calls nobody waits for
+        # a shadow task: nothing with side effects. No workflow.patched gate: only tasks started
+        # with shadow_of take the new path, and no history recorded before it has one
+        self._shadow = task.shadow_of is not None
+        self._held: set[str] = set()  # a shadow's calls a policy would hold: dry-run
 
     async def run(self) -> list[ToolCallResult]:
         """Run the turn's calls; return their results in call order."""
@@ -97,6 +102,9 @@ class ToolCallRound:
             if found is None:
                 continue
             policy, reason = found
+            if self._shadow:  # a shadow task never asks a person
+                self._held.add(call.id)
+                continue
             needed[call.id] = ApprovalNeeded(
                 call=call,
                 reason=reason,
@@ -203,10 +211,16 @@ class ToolCallRound:
         return await self._run(call, None)
 
     async def _run(self, call: ToolCall, rejection: str | None) -> ToolCallResult:
-        if rejection is None and call.name == DELEGATE_TOOL and self._task.agent.sub_agents:
+        dry_run = self._dry_run(call)
+        delegating = call.name == DELEGATE_TOOL and self._task.agent.sub_agents
+        if rejection is None and delegating and dry_run is None:
             return await delegate(self._task, self._iteration, call)
         request = ToolCallRequest(
-            task_id=self._task.task_id, iteration=self._iteration, call=call, rejection=rejection
+            task_id=self._task.task_id,
+            iteration=self._iteration,
+            call=call,
+            rejection=rejection,
+            dry_run=dry_run,
         )
         # the patch: a history whose quick calls an older worker ran as activities replays
         if call.id in self._turn.quick_calls and workflow.patched(LOCAL_QUICK_TOOLS_PATCH):
@@ -221,6 +235,16 @@ class ToolCallRound:
         return await workflow.execute_activity_method(
             ToolCallActivities.run_tool, request, **policies.TOOL_CALL_STEP
         )
+
+    def _dry_run(self, call: ToolCall) -> DryRun | None:
+        """How a shadow task's call is dry-run (None for a live task's: it runs)."""
+        if not self._shadow:
+            return None
+        if call.id in self._held:
+            return DryRun.approval
+        if call.name == DELEGATE_TOOL:
+            return DryRun.delegation
+        return DryRun.side_effects  # the activity knows whether the tool has side effects
 
     async def _notify(self, approval_id: str) -> None:
         """Tell a webhook; its failure is logged and never blocks the task."""

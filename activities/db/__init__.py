@@ -1,3 +1,6 @@
 """Postgres: the tables (`models.py`) and one repository class per aggregate, each module named
 for what it holds. Everything that reads or writes the database goes through these; nothing
 else writes SQL. The migration scripts live in deploy/migrations, run by `migrations.py`."""
+
+# the shadow comparisons' table joins the others in models.Base.metadata whatever is imported
+from activities.db import shadow_tables as shadow_tables  # noqa: E402

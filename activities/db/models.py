@@ -88,6 +88,7 @@ class Task(Base):
             "finished_at",
             postgresql_where=text(f"parent_task_id IS NULL AND NOT ({UNFINISHED_SQL})"),
         ),
+        Index("ix_tasks_shadow_of", "shadow_of", postgresql_where=text("shadow_of IS NOT NULL")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -119,6 +120,8 @@ class Task(Base):
     parent_task_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("tasks.id", ondelete="CASCADE"), index=True
     )
+    # a shadow task: the live task it shadows (activities/db/shadow_runs.py)
+    shadow_of: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

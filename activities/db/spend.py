@@ -8,7 +8,9 @@ transaction settles the call (`settle`): the reservation goes, what the call cos
 the month. A call that fails gives its reservation back (`release`); a worker that dies leaves
 it for the retry of the same step, which takes it over, and a task's end releases what is left.
 Every tenant's calls are settled, with a limit or without, so a limit set mid-month starts from
-what the month has really cost. Months are calendar months in UTC. Methods never commit.
+what the month has really cost. A shadow task's calls (README, Shadow runs) neither reserve nor
+settle: they never take room a live task could need; their cost stays on the shadow task.
+Months are calendar months in UTC. Methods never commit.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ _RELEASE = """
 _ADD = """
     INSERT INTO tenant_spend AS spend (tenant_id, month, spent_usd, reserved_usd)
     SELECT tasks.tenant_id, coalesce((SELECT month FROM released), :month), :cost, 0
-    FROM tasks WHERE tasks.id = :task_id{only_if}
+    FROM tasks WHERE tasks.id = :task_id AND tasks.shadow_of IS NULL{only_if}
     ON CONFLICT (tenant_id, month) DO UPDATE SET
         spent_usd = spend.spent_usd + excluded.spent_usd,
         reserved_usd = greatest(
@@ -94,13 +96,13 @@ class SpendRepository:
         died), a Refusal when the month has no room for it."""
         found = (
             await self._session.execute(
-                select(Task.tenant_id, Tenant.monthly_spend_limit_usd)
+                select(Task.tenant_id, Tenant.monthly_spend_limit_usd, Task.shadow_of)
                 .join(Tenant, Tenant.id == Task.tenant_id)
                 .where(Task.id == task_id)
             )
         ).one_or_none()
-        if found is None or found.monthly_spend_limit_usd is None:
-            return None
+        if found is None or found.monthly_spend_limit_usd is None or found.shadow_of is not None:
+            return None  # a shadow task's calls stay outside the ledger
         tenant_id, limit = found.tenant_id, found.monthly_spend_limit_usd
         taken = await self._session.execute(
             insert(SpendReservation)

@@ -40,6 +40,7 @@ class NewTask:
     budgets: dict[str, Any] | None = None
     parent_task_id: uuid.UUID | None = None
     model: str | None = None  # the model group the task runs with
+    shadow_of: uuid.UUID | None = None  # a shadow task: the live task it shadows
 
 
 @dataclass
@@ -87,6 +88,7 @@ class TaskRepository:
                 request_hash=new.request_hash,
                 budgets=new.budgets,
                 parent_task_id=new.parent_task_id,
+                shadow_of=new.shadow_of,
                 llm_calls=0,
                 tool_calls=0,
                 prompt_tokens=0,
@@ -141,8 +143,9 @@ class TaskRepository:
         agent: str | None = None,
         after: TaskKey | None = None,
     ) -> TaskPage:
-        """Newest first; keyset pagination on (created_at, id) stays exact under inserts."""
-        statement = select(Task).where(Task.tenant_id == tenant_id)
+        """Newest first; keyset pagination on (created_at, id) stays exact under inserts.
+        Shadow tasks are not listed (they stay readable by id)."""
+        statement = select(Task).where(Task.tenant_id == tenant_id, Task.shadow_of.is_(None))
         if status is not None:
             statement = statement.where(Task.status == status)
         if agent is not None:

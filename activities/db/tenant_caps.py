@@ -169,7 +169,11 @@ def _live_counts(tenant_id: uuid.UUID) -> tuple[ScalarSelect[Any], ScalarSelect[
     def count(status: TaskStatus) -> ScalarSelect[Any]:
         return (
             select(func.count())
-            .where(Task.tenant_id == tenant_id, Task.status == status.value)
+            .where(
+                Task.tenant_id == tenant_id,
+                Task.status == status.value,
+                Task.shadow_of.is_(None),  # a shadow takes no slot of its tenant's cap
+            )
             .scalar_subquery()
         )
 
@@ -182,6 +186,7 @@ def _ahead_in_line(task: Task, stale_after: timedelta) -> ScalarSelect[Any]:
         .where(
             Task.tenant_id == task.tenant_id,
             Task.status == TaskStatus.queued.value,
+            Task.shadow_of.is_(None),
             Task.updated_at >= func.now() - stale_after,
             tuple_(Task.priority, Task.created_at, Task.id)
             < tuple_(task.priority, task.created_at, task.id),

@@ -25,15 +25,24 @@ class DescribedTool(Protocol):
     name: str
     description: str
     parameters_schema: dict[str, Any]
+    side_effects: bool
 
 
 class ToolSchema:
-    """One tool as the model sees it: its name, description and parameters' JSON schema."""
+    """One tool as the model sees it: its name, description and parameters' JSON schema;
+    and whether its calls have side effects (a shadow run dry-runs them)."""
 
-    def __init__(self, name: str, description: str, parameters: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        name: str,
+        description: str,
+        parameters: dict[str, Any],
+        side_effects: bool = False,
+    ) -> None:
         self.name = name
         self.description = description
         self.parameters = parameters
+        self.side_effects = side_effects
         self._validator = Draft202012Validator(parameters)
 
     def argument_names(self) -> list[str]:
@@ -56,7 +65,12 @@ class ToolSchema:
         return sorted(found)
 
     def as_json(self) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description, "parameters": self.parameters}
+        return {
+            "name": self.name,
+            "description": self.description,
+            "side_effects": self.side_effects,
+            "parameters": self.parameters,
+        }
 
 
 class ToolCatalog:
@@ -68,11 +82,16 @@ class ToolCatalog:
     @classmethod
     def load(cls, path: Path = CATALOG_FILE) -> ToolCatalog:
         entries = json.loads(path.read_text(encoding="utf-8"))["tools"]
-        return cls(ToolSchema(e["name"], e["description"], e["parameters"]) for e in entries)
+        return cls(
+            ToolSchema(e["name"], e["description"], e["parameters"], e.get("side_effects", False))
+            for e in entries
+        )
 
     @classmethod
     def of(cls, tools: Iterable[DescribedTool]) -> ToolCatalog:
-        return cls(ToolSchema(t.name, t.description, t.parameters_schema) for t in tools)
+        return cls(
+            ToolSchema(t.name, t.description, t.parameters_schema, t.side_effects) for t in tools
+        )
 
     def dumps(self) -> str:
         """The catalog as the text of `schemas.json`, tools by name, schemas in the registry's order

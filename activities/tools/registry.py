@@ -10,7 +10,7 @@ from activities.tools.builtin import BUILTIN_TOOLS, QUICK_TOOLS
 from activities.tools.delegate import delegate
 from activities.tools.errors import UnknownToolError
 from activities.tools.tool import Tool, ToolFunction
-from activities.tools.workspace import WORKSPACE_TOOLS
+from activities.tools.workspace import SIDE_EFFECT_TOOLS, WORKSPACE_TOOLS
 
 F = TypeVar("F", bound=ToolFunction)
 
@@ -30,10 +30,18 @@ class ToolRegistry:
         description: str | None = None,
         cost_usd: float = 0.0,
         quick: bool = False,
+        side_effects: bool = False,
     ) -> Tool:
         """Register a function as a tool and return the `Tool`; `cost_usd` is what one call
-        costs, counted in its task's cost; `quick`: see `Tool`."""
-        tool = Tool(func, name=name, description=description, cost_usd=cost_usd, quick=quick)
+        costs, counted in its task's cost; `quick` and `side_effects`: see `Tool`."""
+        tool = Tool(
+            func,
+            name=name,
+            description=description,
+            cost_usd=cost_usd,
+            quick=quick,
+            side_effects=side_effects,
+        )
         return self._register(tool)
 
     @overload
@@ -48,6 +56,7 @@ class ToolRegistry:
         name: str | None = None,
         description: str | None = None,
         quick: bool = False,
+        side_effects: bool = False,
     ) -> Callable[[F], F]: ...
 
     def tool(
@@ -58,11 +67,12 @@ class ToolRegistry:
         name: str | None = None,
         description: str | None = None,
         quick: bool = False,
+        side_effects: bool = False,
     ) -> F | Callable[[F], F]:
         """Decorator form of `add`, bare (`@registry.tool`) or with options; returns func as is."""
 
         def register(f: F) -> F:
-            self.add(f, name=name, description=description, quick=quick)
+            self.add(f, name=name, description=description, quick=quick, side_effects=side_effects)
             return f
 
         return register(func) if func is not None else register
@@ -97,6 +107,8 @@ class ToolRegistry:
 def default_registry() -> ToolRegistry:
     """A fresh registry of the built-in tools (fresh, so adding tools never leaks between users)."""
     registry = ToolRegistry()
+    # delegate starts a real sub-agent task: a side effect a shadow run must not have
+    side_effects = {*SIDE_EFFECT_TOOLS, delegate}
     for func in (*BUILTIN_TOOLS, *WORKSPACE_TOOLS, delegate):
-        registry.add(func, quick=func in QUICK_TOOLS)
+        registry.add(func, quick=func in QUICK_TOOLS, side_effects=func in side_effects)
     return registry

@@ -36,17 +36,21 @@ class Tool:
         description: str | None = None,
         cost_usd: float = 0.0,
         quick: bool = False,
+        side_effects: bool = False,
     ):
         """`cost_usd`: what one call costs (a paid API behind the tool), added to its task's.
         `quick`: every call finishes well within a second (no network, no waiting), so the
         workflow runs it as a local activity, saving Temporal a task and a round trip. A quick
         call may run again after a crash before its result is recorded: only for tools whose
-        calls are safe to repeat."""
+        calls are safe to repeat. `side_effects`: a call changes something outside the task's
+        transcript (writes or deletes files, calls out, starts other work); a shadow run
+        (README, Shadow runs) answers such calls with a dry-run text instead of making them."""
         if cost_usd < 0:
             raise ValueError(f"tool {name or func.__name__!r}: cost_usd must not be negative")
         self.func = func
         self.cost_usd = cost_usd
         self.quick = quick
+        self.side_effects = side_effects
         self.name = name or func.__name__
         if not _TOOL_NAME.fullmatch(self.name):
             raise ValueError(f"tool name {self.name!r} must match {_TOOL_NAME.pattern}")

@@ -137,3 +137,5 @@ async def _missing(workspace: Workspace, shown: str) -> str:
 
 
 WORKSPACE_TOOLS: tuple[Callable[..., Any], ...] = (write_file, read_file, list_files, delete_file)
+# they change the task's files: a shadow run answers them with a dry-run text (Tool.side_effects)
+SIDE_EFFECT_TOOLS: tuple[Callable[..., Any], ...] = (write_file, delete_file)

@@ -32,6 +32,7 @@ TABLES = {
     "tenant_spend",
     "spend_reservations",
     "task_followers",
+    "shadow_comparisons",
 }
 
 

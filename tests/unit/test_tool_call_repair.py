@@ -63,11 +63,16 @@ def test_a_call_that_fits_no_tool_stays_refused_with_the_tool_list(content: str)
     assert "available tools: calculator, current_time" in reply.invalid_calls["call-1-0"]
 
 
-def test_a_call_that_fits_several_tools_is_not_guessed() -> None:
-    # read_file and delete_file both take just a path: renaming could delete a file
-    reply = repaired(
-        '{"name": "remove", "arguments": {"path": "a.txt"}}', ["read_file", "delete_file"]
-    )
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"name": "rm_rf", "arguments": {"path": "/"}}',  # fits read_file, but no name is alike
+        # alike and fitting, but delete_file has side effects: the model must name it itself
+        '{"name": "remove_file", "arguments": {"path": "a.txt"}}',
+    ],
+)
+def test_a_call_is_never_guessed_onto_an_unlike_or_side_effecting_tool(content: str) -> None:
+    reply = repaired(content, ["read_file", "delete_file"])
 
     assert "available tools: read_file, delete_file" in reply.invalid_calls["call-1-0"]
 

@@ -61,6 +61,9 @@ class AgentTaskInput(BaseModel):
     # a sub-agent's task: the delegating task, and how deep in the delegation chain it runs
     parent_task_id: str | None = None
     depth: int = 0
+    # a shadow task: the live task it shadows (README, Shadow runs); its calls with side
+    # effects, approvals and delegations are dry-run
+    shadow_of: str | None = None
 
 
 class AgentTaskResult(BaseModel):

@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from workflows.contracts.shadow import DryRun
+
 
 class ToolCall(BaseModel):
     id: str
@@ -18,6 +20,7 @@ class ToolCallRequest(BaseModel):
     iteration: int
     call: ToolCall
     rejection: str | None = None  # when set, the call is answered with this error, not run
+    dry_run: DryRun | None = None  # a shadow task's call: answered with a dry-run text, not run
 
 
 class ToolCallResult(BaseModel):

@@ -1,12 +1,18 @@
-"""/v1/agents: the agents a task may name, as loaded from the spec directory at start."""
+"""/v1/agents: the agents a task may name, as loaded from the spec directory at start, and
+each agent's shadow runs."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from services.gateway.deps import AgentCatalogDep, PrincipalDep
-from services.gateway.errors import problem_responses
+from fastapi import APIRouter, Query
+
+from activities.db.shadow_runs import ShadowRunRepository
+from services.gateway.cursors import encode_cursor, page_start
+from services.gateway.deps import AgentCatalogDep, PrincipalDep, SessionDep
+from services.gateway.errors import ProblemError, problem_responses
 from services.gateway.schemas.agents import AgentList, AgentOut
+from services.gateway.schemas.shadow_runs import ShadowComparisonOut, ShadowSummaryOut
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"], responses=problem_responses(401))
 
@@ -20,3 +26,40 @@ async def list_agents(catalog: AgentCatalogDep, principal: PrincipalDep) -> Agen
         if (spec := catalog.get(name)) is not None
     ]
     return AgentList(items=items)
+
+
+@router.get(
+    "/{name}/shadow",
+    summary="Compare an agent with its shadow",
+    responses=problem_responses(400, 404, 422),
+)
+async def agent_shadow(
+    name: str,
+    catalog: AgentCatalogDep,
+    principal: PrincipalDep,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=100, description="Comparisons per page.")] = 20,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+) -> ShadowSummaryOut:
+    """How the agent's shadow (`shadow:` in its spec) did on the share of this tenant's tasks
+    it also ran: how many were compared (live task and shadow both finished), how often the
+    answers (whitespace aside) and the tool sequences were the same, the mean model calls and
+    tokens of each side, and the most recent comparisons, newest first, paged by `cursor`.
+    The summary covers the shadow agent the spec names now (every comparison when none)."""
+    spec = catalog.get(name)
+    if spec is None:
+        raise ProblemError(
+            404,
+            f"unknown agent {name!r}; available agents: {', '.join(catalog.names()) or '(none)'}",
+            kind="unknown-agent",
+            extra={"available_agents": catalog.names()},
+        )
+    after = page_start(cursor)
+    shadow = (spec.shadow.agent, spec.shadow.share) if spec.shadow else None
+    runs = ShadowRunRepository(session)
+    shadow_agent = shadow[0] if shadow else None
+    summary = await runs.summary(principal.tenant_id, name, shadow_agent)
+    page = await runs.page(principal.tenant_id, name, shadow_agent, limit=limit, after=after)
+    items = [ShadowComparisonOut.from_row(row) for row in page.items]
+    next_cursor = encode_cursor(page.next_key) if page.next_key else None
+    return ShadowSummaryOut.build(name, shadow, summary, items, next_cursor)

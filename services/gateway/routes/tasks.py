@@ -10,7 +10,7 @@ import logging
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Query, Response, status
+from fastapi import APIRouter, BackgroundTasks, Body, Header, Query, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -25,6 +25,7 @@ from services.gateway.deps import (
     PoolCatalogDep,
     PrincipalDep,
     SessionDep,
+    SessionFactoryDep,
     SettingsDep,
     TaskFeedDep,
     TaskWriterDep,
@@ -40,6 +41,7 @@ from services.gateway.schemas.tasks import (
     TaskList,
     TaskOut,
 )
+from services.gateway.shadow_runs import LiveTask, start_shadow
 from services.gateway.submission import (
     Submission,
     check_size,
@@ -82,6 +84,8 @@ async def create_task(
     pools: PoolCatalogDep,
     settings: SettingsDep,
     tokens: TokenCounterDep,
+    background: BackgroundTasks,
+    sessions: SessionFactoryDep,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -120,6 +124,9 @@ async def create_task(
         model=body.model,
     )
     task, created = await submit_task(session, client, agent, submission, settings)
+    if created:  # its shadow, if it has one, starts once this answer is sent
+        live = LiveTask(task.id, task.tenant_id, task.agent, task.input, task.task_metadata)
+        background.add_task(start_shadow, sessions, client, catalog, settings, live)
     response.headers["Location"] = f"/v1/tasks/{task.id}"
     if not created:
         response.status_code = status.HTTP_200_OK
