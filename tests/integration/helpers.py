@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 import uuid
@@ -129,3 +130,17 @@ def activity_attempts(history: WorkflowHistory, activity_type: str) -> list[int]
                 if data["activity_type"] == activity_type:
                     attempts.append(data["attempt"])
     return attempts
+
+
+async def run_module(
+    stack: RunningStack, module: str, *args: str, timeout: float = 180
+) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of `python -m MODULE ARGS` against this stack's settings."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", module, *args,
+        env={**os.environ, **stack.settings.as_env()},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), timeout)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()

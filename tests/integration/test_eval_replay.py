@@ -5,28 +5,18 @@ differently."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import re
-import sys
 from pathlib import Path
 
 from tests.fakes.script_client import Reply, reply_text, reply_tool_calls, unique_key
-from tests.integration.helpers import submit, wait_for_status
+from tests.integration.helpers import run_module, submit, wait_for_status
 from tests.stack import RunningStack
 
 
 async def agentry(*args: str, stack: RunningStack) -> tuple[int, str, str]:
     """Exit code, stdout and stderr of `agentry ARGS` against this stack (its dev key)."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.cli", *args,
-        env={**os.environ, **stack.settings.as_env()},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(process.communicate(), 120)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    return await run_module(stack, "services.cli", *args, timeout=120)
 
 
 def calculator_script(*, delay_s: float = 0.0) -> list[Reply]:

@@ -3,25 +3,16 @@ approver is played where the case says so, and the outcome is checked by code an
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
 from pathlib import Path
 
 from tests.fakes.script_client import reply_text, reply_tool_calls, unique_key
+from tests.integration.helpers import run_module
 from tests.stack import RunningStack
 
 
 async def run_evals(stack: RunningStack, *args: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "evals", *args,
-        env={**os.environ, **stack.settings.as_env()},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(process.communicate(), 180)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    return await run_module(stack, "evals", *args)
 
 
 async def test_an_eval_run_checks_answers_and_files_and_reports_them(
