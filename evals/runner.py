@@ -4,7 +4,6 @@ submit, play the approver when a case says how, wait, then read the trace and th
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,16 +34,16 @@ class Run:
 
 
 def client_for(settings: Settings) -> httpx.AsyncClient:
-    """A client of the gateway: AGENTRY_URL and AGENTRY_API_KEY, else the embedded stack's
-    address and its dev key (as `agentry tasks` finds them)."""
-    key = os.environ.get("AGENTRY_API_KEY", "")
-    dev_key = settings.data_dir / "dev-api-key"
-    if not key and dev_key.exists():
-        key = dev_key.read_text().strip()
+    """A client of the gateway, found as `agentry tasks` finds it (AGENTRY_URL; AGENTRY_API_KEY
+    or the embedded stack's dev key)."""
+    key = settings.resolved_api_key()
     if not key:
         raise SystemExit("evals: set AGENTRY_API_KEY, or start the stack with `make run`")
-    url = os.environ.get("AGENTRY_URL", f"http://{settings.host}:{settings.port}")
-    return httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    return httpx.AsyncClient(
+        base_url=settings.resolved_gateway_url,
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30,
+    )
 
 
 async def run_cases(

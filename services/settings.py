@@ -31,6 +31,13 @@ class Settings(BaseSettings):
     # gateway
     host: str = "127.0.0.1"
     port: int = 8000
+    # where the gateway's clients on this machine (`agentry tasks`, `agentry eval`, `make eval`)
+    # reach it (AGENTRY_URL; unset: host and port above) and the key they send
+    # (AGENTRY_API_KEY; unset: the embedded stack's dev key, see resolved_api_key)
+    gateway_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("AGENTRY_URL", "AGENTRY_GATEWAY_URL")
+    )
+    api_key: SecretStr | None = None
     max_input_bytes: int = Field(default=64 * 1024, description="largest accepted task input")
     max_metadata_bytes: int = 16 * 1024
     # any request body; refused from Content-Length, or as it streams in, before it is parsed
@@ -185,6 +192,19 @@ class Settings(BaseSettings):
         if value == 1:
             raise ValueError("must be 0 (no cache) or at least 2")
         return value
+
+    @property
+    def resolved_gateway_url(self) -> str:
+        return self.gateway_url or f"http://{self.host}:{self.port}"
+
+    def resolved_api_key(self) -> str | None:
+        """The key a client sends: `api_key`, else the dev key `make run` wrote, else None."""
+        if self.api_key is not None and self.api_key.get_secret_value():
+            return self.api_key.get_secret_value()
+        dev_key = self.data_dir / "dev-api-key"
+        if not dev_key.exists():
+            return None
+        return dev_key.read_text().strip() or None
 
     @property
     def langfuse_enabled(self) -> bool:

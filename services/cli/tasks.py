@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -30,14 +29,11 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
 
 def gateway_client() -> httpx.Client:
     settings = get_settings()
-    key = os.environ.get("AGENTRY_API_KEY")
-    if not key:
-        path = settings.data_dir / "dev-api-key"
-        key = path.read_text().strip() if path.exists() else ""
+    key = settings.resolved_api_key()
     if not key:
         raise SystemExit("agentry: set AGENTRY_API_KEY (no dev key found either)")
     return httpx.Client(
-        base_url=os.environ.get("AGENTRY_URL", f"http://{settings.host}:{settings.port}"),
+        base_url=settings.resolved_gateway_url,
         headers={"Authorization": f"Bearer {key}"},
         timeout=httpx.Timeout(30.0, read=None),
     )
