@@ -33,6 +33,7 @@ import httpx
 import psutil
 import yaml
 
+from services.devstack.litellm import BUNDLED_CATALOGUES
 from services.devstack.processes import VENV_BIN, Child, ChildSpec, wait_until
 from tests.fakes.script_client import ScriptedModel, reply_text, unique_key
 from tests.stack import ROOT, free_port
@@ -82,7 +83,7 @@ async def _start_proxy(base: Path, name: str, spec: str, scripted: str) -> tuple
             log_file=base / f"{name}.log",
             env={
                 **os.environ,
-                "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+                **BUNDLED_CATALOGUES,
                 "LITELLM_MASTER_KEY": KEY,
                 "AGENTRY_MODEL_SERVER_KEY": SERVER_KEY,
                 "AGENTRY_SCRIPTED_MODEL_API_BASE": f"{scripted}/v1",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import secrets
 import shutil
-import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,14 +19,9 @@ from services.key_service import create_api_key
 from services.settings import Settings
 from tests.fakes.script_client import ScriptedModel
 from tests.fakes.webhook_receiver import WEBHOOK_SECRET
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -91,7 +85,7 @@ async def start_stack(
         "litellm_config": ROOT / "tests" / "litellm-test-config.yaml",
         "default_model_port": free_port(),
         # the fleet's workers serve /metrics on this port and the next ones
-        "worker_metrics_port": free_port(),
+        "worker_metrics_port": free_port(block=8),
         "small_model_port": free_port(),
         "cancel_wait_seconds": 10,
         "approval_webhook_url": f"http://127.0.0.1:{webhook_port}/hook",

@@ -22,10 +22,21 @@ def litellm_argv(settings: Settings) -> list[str]:
     ]
 
 
+# LiteLLM fetches these catalogues from GitHub unless told to use the copies it ships with;
+# nothing of the stack may reach the internet at run time (deploy/ sets the same)
+BUNDLED_CATALOGUES = {
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS": "True",
+    "LITELLM_LOCAL_AUTOROUTER_PRESETS": "True",
+    "LITELLM_LOCAL_BLOG_POSTS": "True",
+    "LITELLM_LOCAL_POLICY_TEMPLATES": "True",
+}
+
+
 def litellm_env(settings: Settings) -> dict[str, str]:
     """What the proxy reads besides its config file (deploy/litellm/config.yaml)."""
     return {
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # never fetch the price map at start
+        **BUNDLED_CATALOGUES,
         "LITELLM_MASTER_KEY": settings.litellm_key.get_secret_value(),
         "AGENTRY_DEFAULT_MODEL_API_BASE": f"http://127.0.0.1:{settings.default_model_port}/v1",
         "AGENTRY_SMALL_MODEL_API_BASE": f"http://127.0.0.1:{settings.small_model_port}/v1",

@@ -7,6 +7,7 @@ import asyncio
 import ctypes
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping
@@ -87,11 +88,19 @@ class Child:
             pass
 
     def log_tail(self, lines: int = 30) -> str:
+        """The log's last lines, after the first lines naming an error above them: a server
+        that fails to start often logs the cause once, then pages of shutdown tracebacks."""
         try:
-            text = self.spec.log_file.read_text(errors="replace")
+            text = self.spec.log_file.read_text(errors="replace").splitlines()
         except FileNotFoundError:
             return ""
-        return "\n".join(text.splitlines()[-lines:])
+        above = text[:-lines]
+        errors = [line for line in above if _NAMES_AN_ERROR.search(line)][:5]
+        first = [*errors, "..."] if errors else []
+        return "\n".join([*first, *text[-lines:]])
+
+
+_NAMES_AN_ERROR = re.compile(r"error|errno|in use|denied|fatal", re.IGNORECASE)
 
 
 async def wait_until(

@@ -56,7 +56,7 @@ async def start_outage_stack(shared: RunningStack, base: Path) -> RunningStack:
         model_server_key=s.model_server_key,
         model_metrics_urls={},
         cancel_wait_seconds=10,
-        worker_metrics_port=free_port(),
+        worker_metrics_port=free_port(block=8),
     )
     stack = DevStack(settings)
     info = await stack.start()

@@ -33,7 +33,7 @@ async def test_second_start_finds_the_first_runs_tasks_and_stop_frees_every_port
         embedded_models=False,
         embedded_litellm=False,
         litellm_url=f"http://127.0.0.1:{free_port()}",  # nothing there: tasks just wait
-        worker_metrics_port=free_port(),
+        worker_metrics_port=free_port(block=8),
     )
     ports = [
         settings.port,
