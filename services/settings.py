@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -100,6 +100,14 @@ class Settings(BaseSettings):
     default_model_context: int = Field(default=8192, ge=256)  # agent-default
     small_model_context: int = Field(default=4096, ge=256)  # agent-small
     model_parallel: int = Field(default=4, ge=1)  # requests each server runs at once
+    # a bigger model of your own beside the embedded ones, as model group `agent-large` of the
+    # embedded LiteLLM (services/devstack/large_model.py): any OpenAI-compatible endpoint
+    # (a hosted API, SGLang, vLLM, Ollama) and the model's name there; unset: no such group
+    large_model_api_base: str | None = None
+    large_model: str | None = None
+    large_model_api_key: SecretStr = SecretStr("none")
+    large_model_context: int = Field(default=32768, ge=1024)  # tokens of one request
+    large_model_max_output: int = Field(default=4096, ge=64)  # of those, kept for the reply
 
     # workers
     worker_pools: list[str] = ["default"]
@@ -192,6 +200,14 @@ class Settings(BaseSettings):
         if value == 1:
             raise ValueError("must be 0 (no cache) or at least 2")
         return value
+
+    @model_validator(mode="after")
+    def _large_model_is_whole(self) -> Settings:
+        if self.large_model_api_base and not self.large_model:
+            raise ValueError("large_model_api_base is set: large_model must name the model there")
+        if self.large_model_max_output >= self.large_model_context:
+            raise ValueError("large_model_max_output must be below large_model_context")
+        return self
 
     @property
     def resolved_gateway_url(self) -> str:

@@ -32,6 +32,7 @@ def secrets_of(settings: Settings, api_keys: Iterable[str]) -> dict[str, str]:
     found = {f"api key {key[:12]}…": key for key in api_keys}
     found["litellm key"] = settings.litellm_key.get_secret_value()
     found["model-server key"] = settings.model_server_key.get_secret_value()
+    found["large-model key"] = settings.large_model_api_key.get_secret_value()
     if settings.metrics_token is not None:
         found["metrics token"] = settings.metrics_token.get_secret_value()
     if settings.approval_webhook_secret is not None:

@@ -102,6 +102,10 @@ async def start_stack(
         "model_server_urls": {
             name: scripted.base_url for name in ("scripted", "scripted-admission", "scripted-small")
         },
+        # an operator's own bigger model (services/devstack/large_model.py): the same server
+        "large_model_api_base": scripted.api_base,
+        "large_model": "scripted-large",
+        "large_model_api_key": f"sk-large-model-{secrets.token_hex(12)}",
         "model_metrics_urls": {
             "scripted-admission": f"{scripted.base_url}/metrics?model=scripted-admission"
         },
@@ -117,7 +121,7 @@ async def start_stack(
             await helper.stop()
         raise
     webhooks = f"http://127.0.0.1:{webhook_port}"
-    return RunningStack(settings, stack, info, scripted, helpers, webhooks, base)
+    return RunningStack(stack.settings, stack, info, scripted, helpers, webhooks, base)
 
 
 async def stop_stack(running: RunningStack) -> None:

@@ -19,6 +19,7 @@ import httpx
 
 from activities.db.migrations import upgrade_database
 from services.devstack.dev_key import ensure_dev_key
+from services.devstack.large_model import with_large_model
 from services.devstack.litellm import litellm_argv, litellm_env
 from services.devstack.model_files import ensure_model_file
 from services.devstack.model_servers import embedded_models, model_server_argv
@@ -44,6 +45,7 @@ class StackInfo:
 
 class DevStack:
     def __init__(self, settings: Settings, extra_env: dict[str, str] | None = None) -> None:
+        settings = with_large_model(settings)  # its children all read the same model groups
         self.settings = settings
         self.children: dict[str, Child] = {}
         self.fleet: WorkerFleet | None = None  # the workers, per pool (after start)
