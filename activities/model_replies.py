@@ -41,6 +41,9 @@ def parse_model_reply(
     fmt = ToolCallFormat(fmt)
     text = _content_text(message.get("content"))
     reader = _Reader(offered_tools, call_id_prefix)
+    answer = _held_answer(text) if not offered_tools else None
+    if answer is not None:  # no tools offered: decoding was held to the answer schema
+        return reader.reply(content=answer, answer=answer)
     if fmt is ToolCallFormat.native and message.get("tool_calls"):
         for index, call in enumerate(message["tool_calls"]):
             function = call.get("function") or {}
@@ -77,6 +80,18 @@ def parse_model_reply(
     # Native replies keep only the text around the calls: the calls themselves become tool_calls.
     content = (rest.strip() or None) if fmt is ToolCallFormat.native and reader.calls else text
     return reader.reply(content=content, answer=answer)
+
+
+def _held_answer(text: str) -> str | None:
+    """The answer of a reply held to the answer schema (`{"final_answer": …}`); None for any
+    other reply (a server that ignores the schema may still write a call: it is refused)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    if isinstance(value, dict) and isinstance(value.get("final_answer"), str):
+        return str(value["final_answer"])
+    return None
 
 
 class _Reader:

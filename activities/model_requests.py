@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from activities.request_steps import next_step
 from activities.tools.tool import Tool
 from workflows.contracts.agents import ToolCallFormat
 from workflows.contracts.tool_calls import ToolCall
@@ -37,6 +38,11 @@ _JSON_SCHEMA_INSTRUCTIONS = (
 # told matters (measured with Qwen2.5-0.5B): for `text` beside each result, for `json_schema`
 # in the system prompt (there a nudge beside the result did not help).
 _RESULT_NUDGE = "Use this result to answer in plain text."
+# ... unless the request names a step still to take (activities/request_steps.py)
+# ... and when the model asked again for a call it has the result of (no tools offered then)
+_ANSWER_NOW_NUDGE = "You already have this result. Answer the user now."
+_FIRST_STEP_NUDGE = "Step 1: {step}."
+_NEXT_STEP_NUDGE = "Step {done} gave {result}. Step {next}: {step}, using {result}."
 
 
 class ChatMessage(BaseModel):
@@ -61,8 +67,12 @@ def build_chat_request(
             body["tool_choice"] = "auto"
         return body
     section = tools_prompt_section(fmt, tools)
-    body = {"messages": _with_tools_section(_text_messages(fmt, messages), section)}
-    if fmt is ToolCallFormat.json_schema:
+    # no tools offered after tool results: the model repeated a call it has the result of
+    # (workflows/agent_task.py), and decoding is held to an answer
+    answer_now = not tools and any(message.role == "tool" for message in messages)
+    rendered = _text_messages(fmt, messages, answer_now)
+    body = {"messages": _with_tools_section(rendered, section)}
+    if fmt is ToolCallFormat.json_schema or answer_now:
         body["response_format"] = {
             "type": "json_schema",
             "json_schema": {"name": "agent_action", "strict": True, "schema": action_schema(tools)},
@@ -129,24 +139,49 @@ def _native_message(message: ChatMessage) -> dict[str, Any]:
     return out
 
 
-def _text_messages(fmt: ToolCallFormat, messages: list[ChatMessage]) -> list[dict[str, Any]]:
-    """Assistant turns as the model wrote them; tool results as one user turn of responses."""
+def _text_messages(
+    fmt: ToolCallFormat, messages: list[ChatMessage], answer_now: bool
+) -> list[dict[str, Any]]:
+    """Assistant turns as the model wrote them; tool results as one user turn of responses,
+    each followed (format `text`) by what to do next: the request's next step, else answer.
+    `answer_now` (no tools offered this turn): the last results say to answer at once."""
     out: list[dict[str, Any]] = []
+    request, rounds = "", 0
     for message in messages:
         if message.role == "tool":
             response = f"<tool_response>\n{message.content or ''}\n</tool_response>"
-            if out and out[-1].get("tool_results"):
+            if out and out[-1].get("tool_results") is not None:
                 out[-1]["content"] += "\n" + response
             else:
-                out.append({"role": "user", "content": response, "tool_results": True})
+                rounds += 1
+                nudge = _after_result(request, rounds, message.content or "")
+                out.append({"role": "user", "content": response, "tool_results": nudge})
         elif message.role == "assistant":
             out.append({"role": "assistant", "content": _assistant_text(fmt, message)})
         else:
-            out.append({"role": message.role, "content": message.content or ""})
-    for item in out:
-        if item.pop("tool_results", False) and fmt is ToolCallFormat.text:
-            item["content"] += "\n" + _RESULT_NUDGE
+            content = message.content or ""
+            if message.role == "user":
+                request, rounds = content, 0
+                first = next_step(request, 0)
+                if first is not None and fmt is ToolCallFormat.text:
+                    content += "\n" + _FIRST_STEP_NUDGE.format(step=first)
+            out.append({"role": message.role, "content": content})
+    last = max((i for i, item in enumerate(out) if "tool_results" in item), default=None)
+    for index, item in enumerate(out):
+        nudge = item.pop("tool_results", None)
+        if index == last and answer_now:
+            nudge = _ANSWER_NOW_NUDGE
+        if nudge is not None and fmt is ToolCallFormat.text:
+            item["content"] += "\n" + nudge
     return out
+
+
+def _after_result(request: str, rounds: int, result: str) -> str:
+    step = next_step(request, rounds)
+    if step is None:
+        return _RESULT_NUDGE
+    result = result.strip() if len(result.strip()) <= 60 else "the result above"
+    return _NEXT_STEP_NUDGE.format(done=rounds, next=rounds + 1, step=step, result=result)
 
 
 def _assistant_text(fmt: ToolCallFormat, message: ChatMessage) -> str:

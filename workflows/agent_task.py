@@ -39,6 +39,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.tool_call_round import ToolCallRound
 
 LONG_TASKS_PATCH = "long-tasks"  # summaries, budgets, runaway detection (histories before: off)
+# a model that repeats its last calls is offered no tools on the next turn, so it answers
+ANSWER_AFTER_REPEAT_PATCH = "answer-after-repeat"
 
 
 @workflow.defn(name=AGENT_TASK_WORKFLOW)
@@ -95,6 +97,7 @@ class AgentTaskWorkflow:
         guard = Guardrails(agent, task.spent, workflow.now())
         summarised_at: int | None = None
         checked_from = -1  # the answers to the request given at this iteration were checked
+        answer_now = False
         while iteration - budget_start < agent.max_iterations:
             message_ids.extend(self._take_new_messages())
             if self._should_continue_as_new(iteration - first_iteration):
@@ -110,7 +113,9 @@ class AgentTaskWorkflow:
                 )
             if guarded and (stop := guard.before_turn(workflow.now())):
                 return await self._stop(task, stop, iteration)
-            turn = await model_turn(task, iteration, message_ids, summarised_at)
+            turn = await model_turn(
+                task, iteration, message_ids, summarised_at, offer_tools=not answer_now
+            )
             message_ids = [*turn.message_ids, turn.result.message_id]
             if turn.summary is not None:
                 summarised_at = iteration
@@ -131,6 +136,7 @@ class AgentTaskWorkflow:
                 stop = guard.after_results([result.digest for result in results])
                 if guarded and stop:
                     return await self._stop(task, stop, iteration)
+                answer_now = guard.repeated_calls() and workflow.patched(ANSWER_AFTER_REPEAT_PATCH)
                 continue
             if agent.answer_check is not None and checked_from < budget_start:
                 checked_from = budget_start  # once per request: a second answer is taken

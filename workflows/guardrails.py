@@ -120,6 +120,11 @@ class Guardrails:
             )
         return None
 
+    def repeated_calls(self) -> bool:
+        """The last turn asked for the very calls of the turn before (whose results the model
+        has): small models do that instead of answering."""
+        return self.spent.repeats >= 2
+
     def after_results(self, digests: list[str]) -> Stop | None:
         """A turn whose results were all seen before is a stalled turn (a result without a
         digest, from a worker before digests, counts as new)."""

@@ -27,19 +27,24 @@ class Turn:
 
 
 async def model_turn(
-    task: AgentTaskInput, iteration: int, message_ids: list[int], summarised_at: int | None
+    task: AgentTaskInput,
+    iteration: int,
+    message_ids: list[int],
+    summarised_at: int | None,
+    offer_tools: bool = True,
 ) -> Turn:
     """`summarised_at`: the iteration of the latest summary. For `keep_recent` turns after
     it, a summary is made only when the prompt would not fit at all: summarising then would
     fold a turn or two into it at the price of a model call each time (a prompt whose fixed
-    part is near the threshold would otherwise be summarised on every turn)."""
+    part is near the threshold would otherwise be summarised on every turn).
+    `offer_tools` False: the model is offered none, so its reply is the answer."""
     agent = task.agent
     memory = agent.memory
     threshold = memory.summarize_threshold if memory is not None else None
     if memory is not None and summarised_at is not None:
         if iteration - summarised_at < memory.keep_recent:
             threshold = agent.context.prompt_tokens if agent.context is not None else None
-    result = await _ask(task, iteration, message_ids, threshold)
+    result = await _ask(task, iteration, message_ids, threshold, offer_tools)
     if not result.needs_summary or memory is None:
         return Turn(result, message_ids)
     summary = await workflow.execute_activity_method(
@@ -61,12 +66,16 @@ async def model_turn(
     )
     # asked again without a threshold: the summary is what could be done; a prompt still over
     # the context budget now fails the turn with ContextExceeded
-    result = await _ask(task, iteration, summary.message_ids, None)
+    result = await _ask(task, iteration, summary.message_ids, None, offer_tools)
     return Turn(result, summary.message_ids, summary)
 
 
 async def _ask(
-    task: AgentTaskInput, iteration: int, message_ids: list[int], threshold: int | None
+    task: AgentTaskInput,
+    iteration: int,
+    message_ids: list[int],
+    threshold: int | None,
+    offer_tools: bool,
 ) -> ModelTurnResult:
     agent = task.agent
     return await workflow.execute_activity_method(
@@ -76,7 +85,7 @@ async def _ask(
             iteration=iteration,
             model=agent.model,
             message_ids=message_ids,
-            tools=agent.tools,
+            tools=agent.tools if offer_tools else [],
             tool_call_format=agent.tool_call_format,
             temperature=agent.temperature,
             max_tokens=agent.max_tokens,

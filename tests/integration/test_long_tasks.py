@@ -206,6 +206,31 @@ async def test_the_same_call_again_and_again_stops_the_task(stack: RunningStack)
     assert len([e for e in log if e["type"] == "tool_call"]) == 2  # the third never ran
 
 
+async def test_a_model_that_repeats_a_call_is_offered_no_tools_and_its_answer_is_taken(
+    stack: RunningStack,
+) -> None:
+    key = unique_key("answer-now")
+    same = call("calculator", {"expression": "2+2"})
+    marker = await stack.scripted.script(
+        key, [same, same, reply_text('{"final_answer": "2+2 is 4."}')]
+    )
+    async with stack.api() as api:
+        task = await submit(api, "scripted-text", f"add {marker}")
+        done = await wait_for_status(api, task["id"])
+        transcript = await messages(api, task["id"])
+    asked = await stack.scripted.requests(key)
+
+    assert done["status"] == "succeeded" and done["result"] == "2+2 is 4."
+    assert [m["role"] for m in transcript][-1] == "assistant"
+    assert transcript[-1]["content"] == "2+2 is 4."
+    # the first two turns offered the tools; the third none, its decoding held to an answer
+    assert all("<tools>" in r["messages"][0]["content"] for r in asked[:2])
+    assert "<tools>" not in asked[2]["messages"][0]["content"]
+    schema = asked[2]["response_format"]["json_schema"]["schema"]
+    assert schema["required"] == ["final_answer"]
+    assert "already have this result" in asked[2]["messages"][-1]["content"]
+
+
 async def test_a_cost_budget_stops_the_task_before_the_call_that_would_pass_it(
     stack: RunningStack,
 ) -> None:

@@ -1,0 +1,107 @@
+"""Requests that name their steps in order, and what the model is told after each result; and
+the answer a model gives when it is offered no tools after repeating a call."""
+
+from __future__ import annotations
+
+import pytest
+
+from activities.model_replies import parse_model_reply
+from activities.model_requests import ChatMessage, build_chat_request
+from activities.request_steps import next_step, steps_of
+from activities.tools.registry import default_registry
+from workflows.contracts.agents import ToolCallFormat
+from workflows.contracts.tool_calls import ToolCall
+
+TEXT = ToolCallFormat.text
+REQUEST = "Compute 17*23, then add 1000, then multiply by 3."
+
+
+@pytest.mark.parametrize(
+    ("request_text", "steps"),
+    [
+        (REQUEST, ["Compute 17*23", "add 1000", "multiply by 3"]),
+        ("Multiply 45 by 12 and then subtract 100", ["Multiply 45 by 12", "subtract 100"]),
+        ("Write a.txt; then read it back.", ["Write a.txt", "read it back"]),
+        ("Sum them. After that, halve it.", ["Sum them", "halve it"]),
+        ("What is 2+2?", ["What is 2+2?"]),
+        ("Is the theory of thenar muscles sound?", ["Is the theory of thenar muscles sound?"]),
+    ],
+)
+def test_a_request_is_split_at_its_order_words(request_text: str, steps: list[str]) -> None:
+    assert steps_of(request_text) == steps
+
+
+def test_the_next_step_is_named_until_none_is_left() -> None:
+    assert [next_step(REQUEST, done) for done in range(4)] == [
+        "Compute 17*23",
+        "add 1000",
+        "multiply by 3",
+        None,
+    ]
+    assert next_step("What is 2+2?", 0) is None  # one step: nothing to name
+
+
+def turns(*results: str) -> list[ChatMessage]:
+    messages = [
+        ChatMessage(role="system", content="Be brief."),
+        ChatMessage(role="user", content=REQUEST),
+    ]
+    for n, result in enumerate(results):
+        call = ToolCall(id=f"c{n}", name="calculator", arguments={"expression": "x"})
+        messages += [
+            ChatMessage(role="assistant", tool_calls=[call]),
+            ChatMessage(role="tool", content=result, tool_call_id=f"c{n}", name="calculator"),
+        ]
+    return messages
+
+
+def test_the_model_is_told_the_first_step_then_each_next_one_with_the_result() -> None:
+    tools = default_registry().tools(["calculator"])
+
+    rendered = build_chat_request(TEXT, turns("391", "1391", "4173"), tools)["messages"]
+
+    assert rendered[1]["content"] == f"{REQUEST}\nStep 1: Compute 17*23."
+    results = [m["content"].split("</tool_response>\n")[1] for m in rendered[3::2]]
+    assert results == [
+        "Step 1 gave 391. Step 2: add 1000, using 391.",
+        "Step 2 gave 1391. Step 3: multiply by 3, using 1391.",
+        "Use this result to answer in plain text.",
+    ]
+    assert "response_format" not in build_chat_request(TEXT, turns("391"), tools)
+
+
+def test_the_prompt_of_a_stepped_request_keeps_its_prefix_from_turn_to_turn() -> None:
+    tools = default_registry().tools(["calculator"])
+    first = build_chat_request(TEXT, turns("391"), tools)["messages"]
+    second = build_chat_request(TEXT, turns("391", "1391"), tools)["messages"]
+
+    assert second[: len(first)] == first
+
+
+def test_offered_no_tools_after_results_the_reply_is_held_to_an_answer() -> None:
+    body = build_chat_request(TEXT, turns("391", "391"), [])
+
+    assert "<tools>" not in body["messages"][0]["content"]
+    assert body["messages"][-1]["content"].endswith(
+        "You already have this result. Answer the user now."
+    )
+    schema = body["response_format"]["json_schema"]["schema"]
+    assert schema["required"] == ["final_answer"] and schema["additionalProperties"] is False
+
+
+def test_an_agent_without_tools_asks_as_before() -> None:
+    messages = [ChatMessage(role="user", content="Hi")]
+
+    assert "response_format" not in build_chat_request(TEXT, messages, [])
+
+
+def test_a_held_answer_is_taken_and_a_call_written_anyway_is_refused() -> None:
+    held = parse_model_reply(TEXT, {"content": '{"final_answer": "It is 4173."}'}, [], "c")
+    ignored = parse_model_reply(
+        TEXT, {"content": '{"name": "calculator", "arguments": {"expression": "1"}}'}, [], "c"
+    )
+
+    assert held.final_text == "It is 4173." and not held.tool_calls
+    assert ignored.final_text is None
+    assert [call.name for call in ignored.tool_calls] == ["calculator"]
+    assert "not available" in ignored.invalid_calls[ignored.tool_calls[0].id]
