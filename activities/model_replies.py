@@ -195,11 +195,27 @@ def _leading_json(text: str) -> tuple[list[Any], int]:
         try:
             value, after = decoder.raw_decode(text, position)
         except ValueError:
-            return values, end
+            closed = _closing_braces_added(text[position:])
+            return (values + [closed], len(text)) if closed is not None else (values, end)
         if not isinstance(value, dict | list):
             return values, end
         values.append(value)
         position = end = after
+
+
+def _closing_braces_added(rest: str) -> dict[str, Any] | None:
+    """The object `rest` is once the closing braces small models leave off are added
+    (`{"name": "list_files", "arguments": {}` ), when nothing but those is missing."""
+    rest = rest.rstrip()
+    if not rest.startswith("{") or not rest.endswith("}"):
+        return None
+    for missing in range(1, 3):
+        try:
+            value = json.loads(rest + "}" * missing, strict=False)
+        except ValueError:
+            continue
+        return value if isinstance(value, dict) else None
+    return None
 
 
 def _call_shapes(value: Any) -> list[tuple[Any, Any]]:

@@ -9,6 +9,7 @@ stays the same from turn to turn (the server's prefix cache).
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -42,7 +43,9 @@ _RESULT_NUDGE = "Use this result to answer in plain text."
 # ... and when the model asked again for a call it has the result of (no tools offered then)
 _ANSWER_NOW_NUDGE = "You already have this result. Answer the user now."
 _FIRST_STEP_NUDGE = "Step 1: {step}."
-_NEXT_STEP_NUDGE = "Step {done} gave {result}. Step {next}: {step}, using {result}."
+_NEXT_STEP_NUDGE = "Step {done} is done. Step {next}: {step}."
+_NEXT_VALUE_STEP_NUDGE = "Step {done} gave {result}. Step {next}: {step}, using {result}."
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?", re.IGNORECASE)
 
 
 class ChatMessage(BaseModel):
@@ -180,8 +183,10 @@ def _after_result(request: str, rounds: int, result: str) -> str:
     step = next_step(request, rounds)
     if step is None:
         return _RESULT_NUDGE
-    result = result.strip() if len(result.strip()) <= 60 else "the result above"
-    return _NEXT_STEP_NUDGE.format(done=rounds, next=rounds + 1, step=step, result=result)
+    value = result.strip()
+    if not _NUMBER.fullmatch(value):  # a status line ("wrote a.txt") is nothing to build on
+        return _NEXT_STEP_NUDGE.format(done=rounds, next=rounds + 1, step=step)
+    return _NEXT_VALUE_STEP_NUDGE.format(done=rounds, next=rounds + 1, step=step, result=value)
 
 
 def _assistant_text(fmt: ToolCallFormat, message: ChatMessage) -> str:

@@ -70,6 +70,19 @@ def test_the_model_is_told_the_first_step_then_each_next_one_with_the_result() -
     assert "response_format" not in build_chat_request(TEXT, turns("391"), tools)
 
 
+def test_a_status_line_is_not_named_as_a_value_to_build_on() -> None:
+    messages = [
+        ChatMessage(role="user", content="Write 'temp' to drafts/tmp.txt, then delete it."),
+        ChatMessage(role="assistant", tool_calls=[ToolCall(id="w", name="write_file")]),
+        ChatMessage(role="tool", content="wrote drafts/tmp.txt (4 bytes)", tool_call_id="w"),
+    ]
+    tools = default_registry().tools(["write_file", "delete_file"])
+
+    rendered = build_chat_request(TEXT, messages, tools)["messages"]
+
+    assert rendered[-1]["content"].endswith("\nStep 1 is done. Step 2: delete it.")
+
+
 def test_the_prompt_of_a_stepped_request_keeps_its_prefix_from_turn_to_turn() -> None:
     tools = default_registry().tools(["calculator"])
     first = build_chat_request(TEXT, turns("391"), tools)["messages"]

@@ -322,6 +322,14 @@ def test_a_reply_that_is_only_a_call_to_an_unknown_tool_is_refused_not_answered(
     assert "not available; available tools: calculator" in reply.invalid_calls["call-3-0"]
 
 
+def test_a_call_missing_its_closing_brace_is_read_and_a_cut_off_one_is_not() -> None:
+    short = parse(TEXT, '{"name": "current_time", "arguments": {"timezone": "UTC"}')
+    cut = parse(TEXT, '{"name": "current_time", "arguments": {"timezone": "Asia/To')
+
+    assert calls(short) == [("call-3-0", "current_time", {"timezone": "UTC"})]
+    assert cut.tool_calls == [] and cut.final_text is not None
+
+
 def test_tool_call_block_naming_an_unknown_tool_is_answered_with_an_error() -> None:
     reply = parse(TEXT, '<tool_call>{"name": "get_weather", "arguments": {}}</tool_call>')
 
