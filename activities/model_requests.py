@@ -39,12 +39,13 @@ _JSON_SCHEMA_INSTRUCTIONS = (
 # told matters (measured with Qwen2.5-0.5B): for `text` beside each result, for `json_schema`
 # in the system prompt (there a nudge beside the result did not help).
 _RESULT_NUDGE = "Use this result to answer in plain text."
-# ... unless the request names a step still to take (activities/request_steps.py)
-# ... and when the model asked again for a call it has the result of (no tools offered then)
-_ANSWER_NOW_NUDGE = "You already have this result. Answer the user now."
+# ... unless the request names its steps in order (activities/request_steps.py): the request
+# is shown with its first step, each result with the next step (and the result, a number)
 _FIRST_STEP_NUDGE = "Step 1: {step}."
 _NEXT_STEP_NUDGE = "Step {done} is done. Step {next}: {step}."
 _NEXT_VALUE_STEP_NUDGE = "Step {done} gave {result}. Step {next}: {step}, using {result}."
+# ... and after the model asked again for a call it has the result of (no tools offered then)
+_ANSWER_NOW_NUDGE = "You already have this result. Answer the user now."
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?", re.IGNORECASE)
 
 
