@@ -15,12 +15,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from bench import machine, update_section
 from evals import EVALS_MD
 from evals.cases import CASES_DIR, load_cases
 from evals.compare import comparison
 from evals.report import as_json, markdown, summary
-from evals.runner import Run, client_for, run_cases
+from evals.runner import EvalAborted, Run, client_for, run_cases
 from evals.scoring import score
 from services.settings import get_settings
 
@@ -52,7 +54,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     settings = get_settings()
     extra = {"model": args.model} if args.model else {}
-    runs = asyncio.run(_run(settings, cases, args.at_once, args.timeout, extra))
+    try:
+        runs = asyncio.run(_run(settings, cases, args.at_once, args.timeout, extra))
+    except EvalAborted as exc:
+        print(f"evals: {exc}", file=sys.stderr)
+        return 2
+    except httpx.TransportError as exc:
+        where = settings.resolved_gateway_url
+        print(
+            f"evals: cannot reach the gateway at {where} ({exc}); is `make run` up?",
+            file=sys.stderr,
+        )
+        return 2
     scores = [score(run) for run in runs]
 
     started = datetime.now(UTC)

@@ -33,6 +33,18 @@ class Run:
     decisions: list[str] = field(default_factory=list)
 
 
+class EvalAborted(Exception):
+    """The gateway refused what the run needs (a submit, a read): the run stops with why."""
+
+
+def _problem(response: httpx.Response) -> str:
+    try:
+        detail = response.json().get("detail", response.text)
+    except ValueError:
+        detail = response.text
+    return f"{response.status_code}: {detail}"
+
+
 def client_for(settings: Settings) -> httpx.AsyncClient:
     """A client of the gateway, found as `agentry tasks` finds it (AGENTRY_URL; AGENTRY_API_KEY
     or the embedded stack's dev key)."""
@@ -75,7 +87,7 @@ async def run_case(
     body = {"agent": case.agent, "input": case.input, "metadata": {"eval": case.key}, **extra}
     response = await api.post("/v1/tasks", json=body)
     if response.status_code not in (200, 201):
-        raise SystemExit(f"evals: submitting {case.key} failed: {response.text}")
+        raise EvalAborted(f"submitting {case.key} failed: {_problem(response)}")
     task_id = response.json()["id"]
     decisions: list[str] = []
     timed_out = False
@@ -137,6 +149,6 @@ async def _files(api: httpx.AsyncClient, task_id: str) -> dict[str, str]:
 async def _get(api: httpx.AsyncClient, path: str) -> dict[str, Any]:
     response = await api.get(path)
     if response.status_code != 200:
-        raise SystemExit(f"evals: GET {path} answered {response.status_code}: {response.text}")
+        raise EvalAborted(f"GET {path} failed: {_problem(response)}")
     body: dict[str, Any] = response.json()
     return body

@@ -67,3 +67,16 @@ async def test_a_case_set_that_matches_nothing_is_an_error(stack: RunningStack) 
     code, _, err = await run_evals(stack, "--category", "no-such-category", "--no-write")
 
     assert code == 2 and "no case matches" in err
+
+
+async def test_a_model_group_the_stack_lacks_stops_the_run_with_the_reason(
+    stack: RunningStack,
+) -> None:
+    code, _, err = await run_evals(
+        stack, "--case", "arithmetic/mul-add", "--model", "no-such-group", "--no-write"
+    )
+
+    assert code == 2
+    assert "evals: submitting arithmetic/mul-add failed: 422:" in err
+    assert "unknown model group 'no-such-group'" in err and "agent-large" in err
+    assert "Traceback" not in err
