@@ -10,11 +10,14 @@ added to deploy/litellm/config.yaml itself.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import yaml
 
 from services.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 LARGE_MODEL_GROUP = "agent-large"
 
@@ -23,6 +26,12 @@ def with_large_model(settings: Settings) -> Settings:
     """`settings`, pointing at a LiteLLM config that has the large model group when the
     settings name an endpoint (written under the data dir); unchanged otherwise."""
     if not settings.large_model_api_base:
+        return settings
+    if not settings.embedded_litellm:  # the group belongs in that LiteLLM's own config
+        logger.warning(
+            "AGENTRY_LARGE_MODEL_API_BASE is ignored: the stack uses an external LiteLLM "
+            "(AGENTRY_EMBEDDED_LITELLM=false); add the group to its config instead"
+        )
         return settings
     config: dict[str, Any] = yaml.safe_load(settings.litellm_config.read_text()) or {}
     groups = config.setdefault("model_list", [])

@@ -21,6 +21,22 @@ def test_without_an_endpoint_the_stack_keeps_its_config(tmp_path: Path) -> None:
     assert with_large_model(settings).litellm_config == CONFIG
 
 
+def test_with_an_external_litellm_the_settings_are_ignored_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(
+        _env_file=None,
+        data_dir=tmp_path,
+        embedded_litellm=False,
+        large_model_api_base="https://models.example/v1",
+        large_model="m",
+    )
+
+    assert with_large_model(settings).litellm_config == CONFIG
+    assert "add the group to its config instead" in caplog.text
+    assert not (tmp_path / "litellm-config.yaml").exists()
+
+
 def test_an_endpoint_without_a_model_name_is_refused() -> None:
     with pytest.raises(ValidationError, match="large_model must name the model"):
         Settings(_env_file=None, large_model_api_base="https://models.example/v1")
