@@ -28,6 +28,7 @@ _FILE_NAME = re.compile(
     r"(?<![\w/.-])((?:(?:[\w-]+/)+[\w-]+|[\w-]{2,})\.[A-Za-z][A-Za-z0-9]{0,7})(?![\w/-])"
 )
 _REFUSED_BY_A_PERSON = "the approver rejected this call"
+REMINDER_PREFIX = "Not finished yet:"  # how a reminder starts: prompts.py tells it from requests
 
 
 class AnswerCheckActivities:
@@ -46,7 +47,7 @@ class AnswerCheckActivities:
             if request.check is not AnswerCheck.named_files or not missing:
                 return AnswerCheckResult()
             text = (
-                f"Not finished yet: the request also names {', '.join(missing)}, which no tool "
+                f"{REMINDER_PREFIX} the request also names {', '.join(missing)}, which no tool "
                 "call has handled. Do that next, then answer."
             )
             event = NewEvent("answer_check", {"iteration": request.iteration, "missing": missing})

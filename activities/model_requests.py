@@ -57,6 +57,9 @@ class ChatMessage(BaseModel):
     tool_calls: list[ToolCall] = Field(default_factory=list)
     tool_call_id: str | None = None  # role tool: the call this answers
     name: str | None = None  # role tool: the tool that answered
+    # role user, written by the loop (a memory summary, an answer check's reminder): no new
+    # request, so the steps of the one before still count
+    from_loop: bool = False
 
 
 def build_chat_request(
@@ -164,7 +167,7 @@ def _text_messages(
             out.append({"role": "assistant", "content": _assistant_text(fmt, message)})
         else:
             content = message.content or ""
-            if message.role == "user":
+            if message.role == "user" and not message.from_loop:
                 request, rounds = content, 0
                 first = next_step(request, 0)
                 if first is not None and fmt is ToolCallFormat.text:

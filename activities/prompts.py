@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from activities.answer_checks import REMINDER_PREFIX
 from activities.db.models import Message
 from activities.model_requests import ChatMessage, build_chat_request
 from activities.tools.tool import Tool
@@ -32,6 +33,8 @@ def chat_message(row: Message, max_tool_result_chars: int) -> ChatMessage:
         tool_calls=[ToolCall.model_validate(c) for c in row.tool_calls or []],
         tool_call_id=row.tool_call_id,
         name=row.name,
+        from_loop=row.role == "user"
+        and (row.summary_of is not None or (content or "").startswith(REMINDER_PREFIX)),
     )
 
 

@@ -113,9 +113,8 @@ class AgentTaskWorkflow:
                 )
             if guarded and (stop := guard.before_turn(workflow.now())):
                 return await self._stop(task, stop, iteration)
-            turn = await model_turn(
-                task, iteration, message_ids, summarised_at, offer_tools=not answer_now
-            )
+            offer_tools, answer_now = not answer_now, False  # held to an answer for one turn
+            turn = await model_turn(task, iteration, message_ids, summarised_at, offer_tools)
             message_ids = [*turn.message_ids, turn.result.message_id]
             if turn.summary is not None:
                 summarised_at = iteration

@@ -121,9 +121,10 @@ class Guardrails:
         return None
 
     def repeated_calls(self) -> bool:
-        """The last turn asked for the very calls of the turn before (whose results the model
-        has): small models do that instead of answering."""
-        return self.spent.repeats >= 2
+        """The last turn asked for the very calls of the turns before, one repeat short of the
+        runaway limit: small models do that instead of answering (an agent that polls on
+        purpose raises the limit, and this with it)."""
+        return self.spent.repeats >= max(2, self._agent.runaway.repeated_call_limit - 1)
 
     def after_results(self, digests: list[str]) -> Stop | None:
         """A turn whose results were all seen before is a stalled turn (a result without a

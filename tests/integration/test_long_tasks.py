@@ -5,6 +5,7 @@ keep working, budgets and runaway detection stop a task with the figures."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -229,6 +230,31 @@ async def test_a_model_that_repeats_a_call_is_offered_no_tools_and_its_answer_is
     schema = asked[2]["response_format"]["json_schema"]["schema"]
     assert schema["required"] == ["final_answer"]
     assert "already have this result" in asked[2]["messages"][-1]["content"]
+
+
+async def test_after_the_answer_turn_a_follow_up_is_offered_the_tools_again(
+    stack: RunningStack,
+) -> None:
+    """scripted-chat: native tool calls, the conversation open 4 s after each answer."""
+    key = unique_key("answer-now-chat")
+    same = call("calculator", {"expression": "2+2"})
+    marker = await stack.scripted.script(
+        key,
+        [same, same, reply_text("4"), call("calculator", {"expression": "3+3"}), reply_text("6")],
+    )
+    async with stack.api() as api:
+        task = await submit(api, "scripted-chat", f"add {marker}")
+        for _ in range(300):
+            if (await api.get(f"/v1/tasks/{task['id']}")).json().get("result") == "4":
+                break
+            await asyncio.sleep(0.05)
+        await api.post(f"/v1/tasks/{task['id']}/messages", json={"content": "and 3+3?"})
+        done = await wait_for_status(api, task["id"])
+    asked = await stack.scripted.requests(key)
+
+    assert done["status"] == "succeeded" and done["result"] == "6"
+    assert "tools" not in asked[2]  # the answer turn
+    assert all("tools" in r for r in asked[3:])  # the follow-up's turns: tools again
 
 
 async def test_a_cost_budget_stops_the_task_before_the_call_that_would_pass_it(

@@ -25,10 +25,19 @@ REQUEST = "Compute 17*23, then add 1000, then multiply by 3."
         ("Sum them. After that, halve it.", ["Sum them", "halve it"]),
         ("What is 2+2?", ["What is 2+2?"]),
         ("Is the theory of thenar muscles sound?", ["Is the theory of thenar muscles sound?"]),
+        ("If the file exists then delete it", ["If the file exists then delete it"]),
+        ("Since then, what changed?", ["Since then, what changed?"]),
     ],
 )
 def test_a_request_is_split_at_its_order_words(request_text: str, steps: list[str]) -> None:
     assert steps_of(request_text) == steps
+
+
+def test_a_long_run_of_whitespace_is_read_in_linear_time() -> None:
+    # the request is at most 64 KiB; a pattern that backtracks over whitespace would take
+    # minutes on this and block the worker's event loop
+    for text in ("a" + " " * 60_000 + "x", "," + " " * 60_000 + "x", "and" + "\n" * 60_000):
+        assert len(steps_of(text)) == 1
 
 
 def test_the_next_step_is_named_until_none_is_left() -> None:
@@ -81,6 +90,19 @@ def test_a_status_line_is_not_named_as_a_value_to_build_on() -> None:
     rendered = build_chat_request(TEXT, messages, tools)["messages"]
 
     assert rendered[-1]["content"].endswith("\nStep 1 is done. Step 2: delete it.")
+
+
+def test_a_summary_or_a_reminder_of_the_loop_is_no_new_request() -> None:
+    tools = default_registry().tools(["calculator"])
+    messages = turns("391")
+    summary = "[Summary of the earlier work: 17*23 is 391, then nothing else.]"
+    messages.append(ChatMessage(role="user", content=summary, from_loop=True))
+    messages += turns("1391")[2:]
+
+    rendered = build_chat_request(TEXT, messages, tools)["messages"]
+
+    assert rendered[-3]["content"] == summary  # no "Step 1" of its own
+    assert rendered[-1]["content"].endswith("Step 2 gave 1391. Step 3: multiply by 3, using 1391.")
 
 
 def test_the_prompt_of_a_stepped_request_keeps_its_prefix_from_turn_to_turn() -> None:
