@@ -8,7 +8,6 @@ writing another.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Sequence
 
@@ -20,13 +19,9 @@ from activities.db.events import NewEvent
 from activities.db.messages import NewMessage
 from activities.db.models import Message
 from activities.db.steps import StepRepository
+from activities.request_steps import FILE_NAME
 from workflows.contracts.answer_checks import AnswerCheck, AnswerCheckRequest, AnswerCheckResult
 
-# a file name: in a folder, or of 2 characters or more ("e.g." is none), and an extension
-# that starts with a letter ("3.75" is none)
-_FILE_NAME = re.compile(
-    r"(?<![\w/.-])((?:(?:[\w-]+/)+[\w-]+|[\w-]{2,})\.[A-Za-z][A-Za-z0-9]{0,7})(?![\w/-])"
-)
 _REFUSED_BY_A_PERSON = "the approver rejected this call"
 REMINDER_PREFIX = "Not finished yet:"  # how a reminder starts: prompts.py tells it from requests
 
@@ -61,7 +56,7 @@ def unhandled_files(transcript: Sequence[Message]) -> list[str]:
     request_at = max((i for i, row in enumerate(transcript) if row.role == "user"), default=-1)
     if request_at < 0:
         return []
-    named = dict.fromkeys(_FILE_NAME.findall(transcript[request_at].content or ""))
+    named = dict.fromkeys(FILE_NAME.findall(transcript[request_at].content or ""))
     results = {
         row.tool_call_id: row.content or ""
         for row in transcript[request_at:]

@@ -15,12 +15,45 @@ import re
 # then delete it" and "since then" name no order). Anchored on the separator, never on a run of
 # whitespace, so a long input costs linear time.
 _THEN = re.compile(r"(?:[,;.]|\band)\s+(?:then|after\s+that)\b[,:]?", re.IGNORECASE)
+# a sentence's end: a full stop or "!" before a capital ("3.5 hours" and "e.g. this" are none)
+_SENTENCE_END = re.compile(r"(?<=[.!])\s+(?=[A-Z])")
+# a comma before a word, in a list of steps that ends in "then" ("double it, add 5, then …");
+# a comma before a number ("82, 91 and 94") lists operands, not steps
+_STEP_COMMA = re.compile(r",\s+(?=[A-Za-z])")
+# a file name: in a folder, or of 2 characters or more ("e.g." is none), and an extension
+# that starts with a letter ("3.75" is none)
+_FILE_NAME = r"(?:(?:[\w-]+/)+[\w-]+|[\w-]{2,})\.[A-Za-z][A-Za-z0-9]{0,7}"
+FILE_NAME = re.compile(rf"(?<![\w/.-])({_FILE_NAME})(?![\w/-])")
+# "and" before a file name joins two objects of one verb ("create a.txt … and b.txt …")
+_AND_A_FILE = re.compile(rf"\s+and\s+(?={_FILE_NAME}(?![\w/-]))")
+_LEADING_ORDER_WORD = re.compile(r"^(?:then|after\s+that)\b[,:]?\s*", re.IGNORECASE)
 
 
 def steps_of(request: str) -> list[str]:
-    """The request's steps in order; one step when it names no order."""
-    parts = [part.strip(" .;,") for part in _THEN.split(request.strip())]
-    return [part for part in parts if part] or [request.strip()]
+    """The request's steps in order; one step when it names no order.
+
+    Sentences are steps when none of them is a question ("Read a.txt. If it does not exist,
+    create it."): a word problem states its facts and then asks. Within a sentence, an order
+    word splits it, and the commas of a list it ends ("A, B, C, then D") do too."""
+    text = request.strip()
+    sentences = _SENTENCE_END.split(text)
+    if len(sentences) < 2 or any("?" in sentence for sentence in sentences):
+        sentences = [text]
+    steps: list[str] = []
+    for sentence in sentences:
+        parts = _THEN.split(sentence)
+        if len(parts) > 1:
+            parts = [*_STEP_COMMA.split(parts[0]), *parts[1:]]
+        for part in parts:
+            steps += _per_file(_LEADING_ORDER_WORD.sub("", part.strip(" .;,")))
+    return [step for step in steps if step] or [text]
+
+
+def _per_file(step: str) -> list[str]:
+    """A step that names several files for one verb, as a step per file, each with the verb."""
+    first, *rest = _AND_A_FILE.split(step)
+    verb = first.split(maxsplit=1)[0] if first.strip() else ""
+    return [first, *(f"{verb} {part}" for part in rest)]
 
 
 def next_step(request: str, steps_done: int) -> str | None:

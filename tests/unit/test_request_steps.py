@@ -27,6 +27,26 @@ REQUEST = "Compute 17*23, then add 1000, then multiply by 3."
         ("Is the theory of thenar muscles sound?", ["Is the theory of thenar muscles sound?"]),
         ("If the file exists then delete it", ["If the file exists then delete it"]),
         ("Since then, what changed?", ["Since then, what changed?"]),
+        # sentences are steps unless one is a question (a word problem states, then asks)
+        (
+            "Read a.md. If it does not exist, create it.",
+            ["Read a.md", "If it does not exist, create it"],
+        ),
+        (
+            "I earn $5 an hour. I work 3.5 hours. What do I earn?",
+            ["I earn $5 an hour. I work 3.5 hours. What do I earn?"],
+        ),
+        ("Sum them. Then halve it.", ["Sum them", "halve it"]),
+        # a list of steps that ends in "then"; a list of operands is one step
+        ("Double it, add 5, then subtract 2", ["Double it", "add 5", "subtract 2"]),
+        ("Add 82, 91 and 77, then halve it", ["Add 82, 91 and 77", "halve it"]),
+        ("Add 82, 91 and 77", ["Add 82, 91 and 77"]),
+        # one verb for several files: a step per file, each with the verb
+        (
+            "Create d/a.txt with 'x' and d/b.txt with 'y'.",
+            ["Create d/a.txt with 'x'", "Create d/b.txt with 'y'"],
+        ),
+        ("Write 'x' to d/a.txt and list your files", ["Write 'x' to d/a.txt and list your files"]),
     ],
 )
 def test_a_request_is_split_at_its_order_words(request_text: str, steps: list[str]) -> None:
