@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from activities.request_steps import next_step
+from activities.request_steps import next_step, steps_of
 from activities.tools.tool import Tool
 from workflows.contracts.agents import ToolCallFormat
 from workflows.contracts.tool_calls import ToolCall
@@ -40,10 +40,14 @@ _JSON_SCHEMA_INSTRUCTIONS = (
 # in the system prompt (there a nudge beside the result did not help).
 _RESULT_NUDGE = "Use this result to answer in plain text."
 # ... unless the request names its steps in order (activities/request_steps.py): the request
-# is shown with its first step, each result with the next step (and the result, a number)
+# is shown with its first step, each result with the next step; a number the step starts from
+# ("from 391, add 1000": with "add 1000, using 391" the model computed 15% of 200 alone)
 _FIRST_STEP_NUDGE = "Step 1: {step}."
 _NEXT_STEP_NUDGE = "Step {done} is done. Step {next}: {step}."
-_NEXT_VALUE_STEP_NUDGE = "Step {done} gave {result}. Step {next}: {step}, using {result}."
+_NEXT_VALUE_STEP_NUDGE = "Step {done} gave {result}. Step {next}: from {result}, {step}."
+# ... and the last step's number is the answer (told to "use this result", the model summed up
+# the first steps instead)
+_LAST_VALUE_NUDGE = "Step {done} gave {result}, the final result. Answer with it."
 # ... and after the model asked again for a call it has the result of (no tools offered then)
 _ANSWER_NOW_NUDGE = "You already have this result. Answer the user now."
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?", re.IGNORECASE)
@@ -184,11 +188,12 @@ def _text_messages(
 
 
 def _after_result(request: str, rounds: int, result: str) -> str:
-    step = next_step(request, rounds)
+    step, value = next_step(request, rounds), result.strip()
+    number = _NUMBER.fullmatch(value) is not None  # a status line is nothing to build on
     if step is None:
-        return _RESULT_NUDGE
-    value = result.strip()
-    if not _NUMBER.fullmatch(value):  # a status line ("wrote a.txt") is nothing to build on
+        last = rounds == len(steps_of(request)) > 1 and number
+        return _LAST_VALUE_NUDGE.format(done=rounds, result=value) if last else _RESULT_NUDGE
+    if not number:
         return _NEXT_STEP_NUDGE.format(done=rounds, next=rounds + 1, step=step)
     return _NEXT_VALUE_STEP_NUDGE.format(done=rounds, next=rounds + 1, step=step, result=value)
 

@@ -26,6 +26,9 @@ _FILE_NAME = r"(?:(?:[\w-]+/)+[\w-]+|[\w-]{2,})\.[A-Za-z][A-Za-z0-9]{0,7}"
 FILE_NAME = re.compile(rf"(?<![\w/.-])({_FILE_NAME})(?![\w/-])")
 # "and" before a file name joins two objects of one verb ("create a.txt … and b.txt …")
 _AND_A_FILE = re.compile(rf"\s+and\s+(?={_FILE_NAME}(?![\w/-]))")
+# a step that only names the value to start from ("Start with 10.") is part of the next one:
+# named alone, the model took the next steps with it in one call
+_STARTING_VALUE = re.compile(r"^(?:start|begin)\s+(?:with|from|at)\s+\S+$", re.IGNORECASE)
 _LEADING_ORDER_WORD = re.compile(r"^(?:then|after\s+that)\b[,:]?\s*", re.IGNORECASE)
 
 
@@ -46,7 +49,11 @@ def steps_of(request: str) -> list[str]:
             parts = [*_STEP_COMMA.split(parts[0]), *parts[1:]]
         for part in parts:
             steps += _per_file(_LEADING_ORDER_WORD.sub("", part.strip(" .;,")))
-    return [step for step in steps if step] or [text]
+    steps = [step for step in steps if step]
+    for index in range(len(steps) - 2, -1, -1):
+        if _STARTING_VALUE.match(steps[index]):
+            steps[index : index + 2] = [f"{steps[index]}. {steps[index + 1]}"]
+    return steps or [text]
 
 
 def _per_file(step: str) -> list[str]:

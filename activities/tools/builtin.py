@@ -187,10 +187,7 @@ def current_time(
             else "; use an IANA name like 'Europe/Paris'"
         )
         raise ToolError(f"unknown time zone {timezone[:80]!r}{hint}") from None
-    # the weekday first: a small model cannot work it out from a date, and placed after the
-    # clock reading it was taken as the answer to "what time is it" (docs/EVALS.md)
-    now = datetime.now(zone)
-    return f"{now:%A}, {now.isoformat(timespec='seconds')}"
+    return datetime.now(zone).isoformat(timespec="seconds")
 
 
 def _suggest_zone(name: str) -> str | None:

@@ -41,6 +41,8 @@ REQUEST = "Compute 17*23, then add 1000, then multiply by 3."
         ("Double it, add 5, then subtract 2", ["Double it", "add 5", "subtract 2"]),
         ("Add 82, 91 and 77, then halve it", ["Add 82, 91 and 77", "halve it"]),
         ("Add 82, 91 and 77", ["Add 82, 91 and 77"]),
+        # the value to start from is part of the first step
+        ("Start with 10. Double it, then add 5.", ["Start with 10. Double it", "add 5"]),
         # one verb for several files: a step per file, each with the verb
         (
             "Create d/a.txt with 'x' and d/b.txt with 'y'.",
@@ -87,14 +89,15 @@ def turns(*results: str) -> list[ChatMessage]:
 def test_the_model_is_told_the_first_step_then_each_next_one_with_the_result() -> None:
     tools = default_registry().tools(["calculator"])
 
-    rendered = build_chat_request(TEXT, turns("391", "1391", "4173"), tools)["messages"]
+    rendered = build_chat_request(TEXT, turns("391", "1391", "4173", "4173"), tools)["messages"]
 
     assert rendered[1]["content"] == f"{REQUEST}\nStep 1: Compute 17*23."
     results = [m["content"].split("</tool_response>\n")[1] for m in rendered[3::2]]
     assert results == [
-        "Step 1 gave 391. Step 2: add 1000, using 391.",
-        "Step 2 gave 1391. Step 3: multiply by 3, using 1391.",
-        "Use this result to answer in plain text.",
+        "Step 1 gave 391. Step 2: from 391, add 1000.",
+        "Step 2 gave 1391. Step 3: from 1391, multiply by 3.",
+        "Step 3 gave 4173, the final result. Answer with it.",
+        "Use this result to answer in plain text.",  # a call beyond the steps
     ]
     assert "response_format" not in build_chat_request(TEXT, turns("391"), tools)
 
@@ -122,7 +125,7 @@ def test_a_summary_or_a_reminder_of_the_loop_is_no_new_request() -> None:
     rendered = build_chat_request(TEXT, messages, tools)["messages"]
 
     assert rendered[-3]["content"] == summary  # no "Step 1" of its own
-    assert rendered[-1]["content"].endswith("Step 2 gave 1391. Step 3: multiply by 3, using 1391.")
+    assert rendered[-1]["content"].endswith("Step 2 gave 1391. Step 3: from 1391, multiply by 3.")
 
 
 def test_the_prompt_of_a_stepped_request_keeps_its_prefix_from_turn_to_turn() -> None:
