@@ -41,6 +41,8 @@ with workflow.unsafe.imports_passed_through():
 LONG_TASKS_PATCH = "long-tasks"  # summaries, budgets, runaway detection (histories before: off)
 # a model that repeats its last calls is offered no tools on the next turn, so it answers
 ANSWER_AFTER_REPEAT_PATCH = "answer-after-repeat"
+# ... and an answer ends a run of repeats (a follow-up asking for the same call is none)
+ANSWER_ENDS_REPEATS_PATCH = "answer-ends-repeats"
 
 
 @workflow.defn(name=AGENT_TASK_WORKFLOW)
@@ -137,6 +139,8 @@ class AgentTaskWorkflow:
                     return await self._stop(task, stop, iteration)
                 answer_now = guard.repeated_calls() and workflow.patched(ANSWER_AFTER_REPEAT_PATCH)
                 continue
+            if workflow.patched(ANSWER_ENDS_REPEATS_PATCH):
+                guard.answered()
             if agent.answer_check is not None and checked_from < budget_start:
                 checked_from = budget_start  # once per request: a second answer is taken
                 reminder = await self._check_answer(task, iteration - 1, message_ids)

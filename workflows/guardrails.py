@@ -120,6 +120,11 @@ class Guardrails:
             )
         return None
 
+    def answered(self) -> None:
+        """A turn with no calls ends a run of repeats: a follow-up that needs the same call
+        again (the time, once more) is no repeat."""
+        self.spent.repeats, self.spent.last_calls = 0, ""
+
     def repeated_calls(self) -> bool:
         """The last turn asked for the very calls of the turns before, one repeat short of the
         runaway limit: small models do that instead of answering (an agent that polls on

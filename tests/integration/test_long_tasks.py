@@ -257,6 +257,27 @@ async def test_after_the_answer_turn_a_follow_up_is_offered_the_tools_again(
     assert all("tools" in r for r in asked[3:])  # the follow-up's turns: tools again
 
 
+async def test_a_follow_up_that_needs_the_answered_call_again_is_no_repeat(
+    stack: RunningStack,
+) -> None:
+    """The time, asked again later in a conversation: the same call, and still the tools."""
+    key = unique_key("repeat-after-answer")
+    same = call("calculator", {"expression": "2+2"})
+    marker = await stack.scripted.script(key, [same, reply_text("4"), same, reply_text("4 again")])
+    async with stack.api() as api:
+        task = await submit(api, "scripted-chat", f"add {marker}")
+        for _ in range(300):
+            if (await api.get(f"/v1/tasks/{task['id']}")).json().get("result") == "4":
+                break
+            await asyncio.sleep(0.05)
+        await api.post(f"/v1/tasks/{task['id']}/messages", json={"content": "once more?"})
+        done = await wait_for_status(api, task["id"])
+    asked = await stack.scripted.requests(key)
+
+    assert done["status"] == "succeeded" and done["result"] == "4 again"
+    assert len(asked) == 4 and all("tools" in r for r in asked)  # no answer-only turn
+
+
 async def test_a_cost_budget_stops_the_task_before_the_call_that_would_pass_it(
     stack: RunningStack,
 ) -> None:
