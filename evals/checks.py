@@ -74,6 +74,8 @@ def _today_forms(case: Case, finished: datetime) -> set[str]:
                 f"{day.day} {day:%B} {day.year}",
                 f"{day:%B} {day.day} {day.year}",
                 f"{day:%b} {day.day}, {day.year}",
+                f"{day.day} {day:%b} {day.year}",
+                f"{day.day:02d} {day:%b} {day.year}",
                 f"{day.month}/{day.day}/{day.year}",
                 f"{day.month:02d}/{day.day:02d}/{day.year}",
             }
