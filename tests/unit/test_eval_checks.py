@@ -65,6 +65,7 @@ def test_a_number_answer_passes_only_with_the_number() -> None:
     [
         ("date", "Today is December 4, 2026."),
         ("date", "2026-12-04"),
+        ("date", "Fri, 04 Dec 2026 10:41:30 +0000"),
         ("weekday", "It is Friday."),
         ("year", "It's 2026"),
         ("month", "We are in December."),
