@@ -42,19 +42,35 @@ class ArgumentRuleSpec(ArgumentRule):
 
 
 class ApprovalSpec(BaseModel):
-    """YAML form of an `ApprovalPolicy`, with readable durations."""
+    """YAML form of an `ApprovalPolicy`, with readable durations. It names one `tool`, or says
+    `side_effects: true`: every call of each of the agent's tools that declares side effects
+    waits (a tool with a policy of its own keeps that one)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    tool: str
+    tool: str | None = None
+    side_effects: bool = False
     when: list[ArgumentRuleSpec] = Field(default_factory=list)
     deadline: Duration = 86_400
     on_timeout: Literal["reject", "escalate"] = "reject"
     escalation_deadline: Duration = 86_400
 
-    def to_policy(self) -> ApprovalPolicy:
+    @model_validator(mode="after")
+    def _names_its_calls(self) -> ApprovalSpec:
+        if self.tool is None and not self.side_effects:
+            raise ValueError("an approval policy names a tool, or sets side_effects: true")
+        if self.tool is not None and self.side_effects:
+            raise ValueError("an approval policy names a tool or sets side_effects: true, not both")
+        if self.side_effects and self.when:
+            raise ValueError(
+                "side_effects: true covers every call of those tools; rules on arguments "
+                "(when) need a policy that names its tool"
+            )
+        return self
+
+    def to_policy(self, tool: str) -> ApprovalPolicy:
         return ApprovalPolicy(
-            tool=self.tool,
+            tool=tool,
             when=[ArgumentRule.model_validate(rule.model_dump()) for rule in self.when],
             deadline_seconds=self.deadline,
             on_timeout=self.on_timeout,

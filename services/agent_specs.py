@@ -25,6 +25,7 @@ from services.agent_spec_limits import BudgetsSpec, MemorySpec, RunawaySpec, Sha
 from services.duration import Duration
 from workflows.contracts.agents import AgentConfig, ToolCallFormat
 from workflows.contracts.answer_checks import AnswerCheck
+from workflows.contracts.approvals import ApprovalPolicy
 from workflows.contracts.memory import ContextBudget
 
 DELEGATE_TOOL = "delegate"  # offered to agents with sub_agents; runs as a child workflow
@@ -85,7 +86,11 @@ class AgentSpec(BaseModel):
     @model_validator(mode="after")
     def _approvals_name_own_tools(self) -> AgentSpec:
         seen: set[str] = set()
+        if sum(approval.side_effects for approval in self.approvals) > 1:
+            raise ValueError("more than one approval policy sets side_effects: true")
         for approval in self.approvals:
+            if approval.tool is None:
+                continue
             if approval.tool not in self.tools:
                 raise ValueError(
                     f"approval policy for tool {approval.tool!r}, which the agent does not list"
@@ -107,10 +112,12 @@ class AgentSpec(BaseModel):
         self,
         groups: Mapping[str, ContextBudget | None] | None = None,
         sub_agents: Mapping[str, str] | None = None,
+        side_effect_tools: Collection[str] | None = None,
     ) -> AgentConfig:
         """What a task of this agent runs with. `groups`: the model groups' context budgets
         (services/model_groups.py; unknown: nothing is measured); `sub_agents`: name →
-        description of the agents this one may delegate to."""
+        description of the agents this one may delegate to; `side_effect_tools`: the tools
+        that declare side effects (unknown: a `side_effects: true` policy takes every tool)."""
         groups = groups or {}
         context = groups.get(self.model)
         if context is not None and self.max_tokens > context.output_reserve:
@@ -132,7 +139,7 @@ class AgentSpec(BaseModel):
             **self.model_dump(exclude=exclude),
             tools=tools,
             system_prompt=prompt,
-            approvals=[approval.to_policy() for approval in self.approvals],
+            approvals=self._policies(tools, side_effect_tools),
             idle_timeout_seconds=self.idle_timeout,
             webhook_url=self.webhook_url,
             context=context,
@@ -145,11 +152,28 @@ class AgentSpec(BaseModel):
             runaway=self.runaway,
         )
 
+    def _policies(
+        self, tools: list[str], side_effect_tools: Collection[str] | None
+    ) -> list[ApprovalPolicy]:
+        """A policy per tool: the named ones, then the `side_effects: true` one for each other
+        tool with side effects (fails safe: when they are not known, for every other tool)."""
+        named = [approval for approval in self.approvals if approval.tool is not None]
+        policies = [approval.to_policy(approval.tool) for approval in named if approval.tool]
+        blanket = next((approval for approval in self.approvals if approval.side_effects), None)
+        if blanket is not None:
+            taken = {approval.tool for approval in named}
+            policies += [
+                blanket.to_policy(tool)
+                for tool in tools
+                if tool not in taken and (side_effect_tools is None or tool in side_effect_tools)
+            ]
+        return policies
+
     def unknown_rule_arguments(self, tool_schemas: Mapping[str, Mapping[str, Any]]) -> list[str]:
         """Rules on arguments their tool does not take (tools without a schema are skipped)."""
         problems = []
         for approval in self.approvals:
-            schema = tool_schemas.get(approval.tool)
+            schema = tool_schemas.get(approval.tool) if approval.tool else None
             if schema is None:
                 continue
             taken = set(schema.get("properties", {}))
@@ -183,10 +207,12 @@ class AgentCatalog:
         tool_schemas: Mapping[str, Mapping[str, Any]] | None = None,
         pools: Collection[str] | None = None,
         model_groups: Mapping[str, ContextBudget | None] | None = None,
+        side_effect_tools: Collection[str] | None = None,
     ) -> AgentCatalog:
         """Every spec in directory, checked against the tools (names, and argument schemas
         by tool name, e.g. `Tool.parameters_schema`), the declared worker pools and the model
-        groups (name → context budget) when the caller knows them."""
+        groups (name → context budget) when the caller knows them; `side_effect_tools` name
+        the tools a `side_effects: true` approval policy holds."""
         if known_tools is None and tool_schemas is not None:
             known_tools = set(tool_schemas)
         specs: dict[str, AgentSpec] = {}
@@ -225,7 +251,7 @@ class AgentCatalog:
                 )
             described = {name: specs[name].description for name in spec.sub_agents}
             try:
-                configs[spec.name] = spec.to_config(model_groups, described)
+                configs[spec.name] = spec.to_config(model_groups, described, side_effect_tools)
             except ValueError as exc:
                 raise AgentSpecError(f"{path}: {exc}") from exc
         return cls(specs, configs, model_groups)

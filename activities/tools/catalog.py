@@ -109,5 +109,9 @@ class ToolCatalog:
         """Each tool's parameters schema, by tool name."""
         return {name: schema.parameters for name, schema in self._schemas.items()}
 
+    def side_effect_names(self) -> list[str]:
+        """The tools whose calls have side effects."""
+        return sorted(name for name, schema in self._schemas.items() if schema.side_effects)
+
     def __contains__(self, name: object) -> bool:
         return name in self._schemas

@@ -81,6 +81,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     state.agent_catalog = AgentCatalog.load(
         settings.agents_dir,
         tool_schemas=tools.parameter_schemas(),
+        side_effect_tools=tools.side_effect_names(),
         pools=pools.names(),
         model_groups=load_model_groups(settings.litellm_config),
     )

@@ -28,6 +28,7 @@ from activities.spend_guard import SpendGuard
 from activities.task_workspace import WorkspaceQuota
 from activities.token_counts import TokenCounter
 from activities.tool_calls import ToolCallActivities
+from activities.tools.catalog import ToolCatalog
 from activities.tools.processes import ToolLimits, ToolProcesses
 from activities.tools.registry import default_registry
 from activities.turn_deltas import DeltaPublisher
@@ -248,9 +249,11 @@ async def run_worker(
 def agent_configs(settings: Settings) -> dict[str, AgentConfig]:
     """Every agent as the gateway reads it, for the sub-agents this worker's tasks start."""
     registry = default_registry()
+    tools = ToolCatalog.of(registry.tools(registry.names()))
     catalog = AgentCatalog.load(
         settings.agents_dir,
-        tool_schemas={name: registry.get(name).parameters_schema for name in registry.names()},
+        tool_schemas=tools.parameter_schemas(),
+        side_effect_tools=tools.side_effect_names(),
         model_groups=load_model_groups(settings.litellm_config),
     )
     return {name: config for name in catalog.names() if (config := catalog.config(name))}

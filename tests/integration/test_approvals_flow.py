@@ -201,3 +201,39 @@ async def test_follow_up_message_reaches_the_model_and_a_conversation_idles_out(
     shown = (await stack.scripted.requests(key))[1]["messages"]
     assert shown[-1]["role"] == "user" and shown[-1]["content"] == "what is 6*7?"
     assert late.status_code == 409
+
+
+async def test_side_effects_true_holds_each_side_effecting_call_and_lets_the_rest_run(
+    stack: RunningStack,
+) -> None:
+    """scripted-side-effects: `side_effects: true`, no tool named; writes wait, reads do not."""
+    key = unique_key("side-effects")
+    marker = await stack.scripted.script(
+        key,
+        [
+            reply_tool_calls(
+                [
+                    ("calculator", {"expression": "6*7"}),
+                    ("read_file", {"path": "drafts/none.txt"}),
+                    ("write_file", {"path": "drafts/answer.txt", "content": "42"}),
+                ]
+            ),
+            reply_text("Wrote drafts/answer.txt."),
+        ],
+    )
+    async with (
+        stack.api() as api,
+        stack.api(await stack.create_key("approver", "test-approver")) as approver,
+    ):
+        task = await submit(api, "scripted-side-effects", f"compute and save {marker}")
+        await wait_for_status(api, task["id"], {"waiting_approval"})
+        [approval] = await open_approvals(approver, task["id"])
+        decided = await approver.post(
+            f"/v1/approvals/{approval['id']}/decision", json={"decision": "approve"}
+        )
+        done = await wait_for_status(api, task["id"])
+        written = await api.get(f"/v1/tasks/{task['id']}/files/drafts/answer.txt")
+
+    assert approval["tool"] == "write_file" and "always needs approval" in approval["reason"]
+    assert decided.status_code == 200, decided.text
+    assert done["status"] == "succeeded" and written.text == "42"

@@ -12,7 +12,9 @@ import pytest
 from activities.tools.registry import default_registry
 from services.agent_specs import AgentCatalog, AgentSpec, AgentSpecError
 from services.duration import parse_duration
+from workflows.approval_policy import approval_needed
 from workflows.contracts.approvals import ApprovalPolicy, ArgumentRule
+from workflows.contracts.tool_calls import ToolCall
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -154,6 +156,13 @@ def test_the_shipped_specs_load_against_the_real_tools() -> None:
         ("- tool: write_file\n  when: [{argument: path, op: eq}]", "value"),
         ("- tool: write_file\n  when: [{argument: path, op: eq, value: x, vlaue: y}]", "vlaue"),
         ("- tool: write_file\n  deadlines: 1h", "deadlines"),
+        ("- deadline: 1h", "names a tool, or sets side_effects: true"),
+        ("- tool: write_file\n  side_effects: true", "not both"),
+        ("- side_effects: true\n- side_effects: true", "more than one approval policy sets"),
+        (
+            "- side_effects: true\n  when: [{argument: path, op: eq, value: x}]",
+            "need a policy that names its tool",
+        ),
     ],
 )
 def test_bad_approval_policies_are_refused(tmp_path: Path, approvals: str, words: str) -> None:
@@ -207,3 +216,50 @@ def test_rule_values_are_checked_without_yaml_too() -> None:
     )
     [policy] = spec.to_config().approvals
     assert policy.when[0].value == 100 and policy.deadline_seconds == 86_400
+
+
+SIDE_EFFECTS_SPEC = """\
+name: operator
+tools: [calculator, write_file, delete_file, read_file]
+sub_agents: [helper]
+approvals:
+  - side_effects: true
+    deadline: 1h
+    on_timeout: escalate
+  - tool: write_file
+    when: [{argument: path, op: outside, value: drafts/}]
+"""
+
+
+def test_side_effects_true_holds_every_side_effecting_tool_not_named_on_its_own(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "helper.yaml").write_text("name: helper\ntools: [calculator]\n")
+    registry = default_registry()
+    side_effects = [name for name in registry.names() if registry.get(name).side_effects]
+    catalog = load(
+        tmp_path, SIDE_EFFECTS_SPEC, tool_schemas=tool_schemas(), side_effect_tools=side_effects
+    )
+    config = catalog.config("operator")
+    assert config is not None
+    policies = {policy.tool: policy for policy in config.approvals}
+
+    # delete_file and delegate (a sub-agent's task) have side effects; calculator and
+    # read_file none; write_file keeps its own rule
+    assert sorted(policies) == ["delegate", "delete_file", "write_file"]
+    assert policies["delete_file"].when == [] and policies["delete_file"].deadline_seconds == 3600
+    assert policies["delete_file"].on_timeout == "escalate"
+    assert policies["write_file"].when == [
+        ArgumentRule(argument="path", op="outside", value="drafts/")
+    ]
+    assert approval_needed(config.approvals, ToolCall(id="a", name="delete_file")) is not None
+    assert approval_needed(config.approvals, ToolCall(id="b", name="read_file")) is None
+
+
+def test_side_effects_true_holds_every_tool_when_the_tools_are_not_known(tmp_path: Path) -> None:
+    (tmp_path / "helper.yaml").write_text("name: helper\ntools: [calculator]\n")
+    config = load(tmp_path, SIDE_EFFECTS_SPEC).config("operator")  # fails safe: all wait
+    assert config is not None
+    assert sorted(p.tool for p in config.approvals) == [
+        "calculator", "delegate", "delete_file", "read_file", "write_file"
+    ]  # fmt: skip
