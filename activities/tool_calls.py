@@ -21,6 +21,7 @@ from activities.db.models import Message
 from activities.db.outages import outlasting_outages
 from activities.db.steps import StepRepository
 from activities.db.tasks import StepCounters
+from activities.db.tool_results import earlier_result
 from activities.dry_runs import dry_run_result, is_dry_run
 from activities.heartbeat import HeartbeatDetails, heartbeating
 from activities.kept_steps import keeper, kept_outcome
@@ -30,7 +31,7 @@ from activities.tools.errors import ToolArgumentError, ToolError, UnknownToolErr
 from activities.tools.processes import ToolCrashed, ToolProcesses
 from activities.tools.registry import ToolRegistry
 from activities.trace_export import NO_TRACE_EXPORT, TraceExport
-from workflows.contracts.tool_calls import ToolCallRequest, ToolCallResult
+from workflows.contracts.tool_calls import ToolCall, ToolCallRequest, ToolCallResult
 
 # characters of a tool result kept in the transcript; what the model sees is cut further, per
 # agent (max_tool_result_chars, activities/prompts.py)
@@ -89,7 +90,7 @@ class ToolCallActivities:
         is_error = False
         cost_usd = price = 0.0  # a call that ran (even to an error) costs what its tool says
         ignored: list[str] = []
-        dry_run = False
+        dry_run = cached = False
         try:
             if request.rejection is not None:
                 raise ToolError(request.rejection)
@@ -99,6 +100,8 @@ class ToolCallActivities:
                 dry_run = True
                 tool.validate(call.arguments)  # wrong arguments fail as they would live
                 result = dry_run_result(call.name, call.arguments, request.dry_run)
+            elif tool.idempotent and (earlier := await self._earlier(task_id, call)) is not None:
+                cached, result = True, earlier  # costs nothing: the tool does not run
             else:
                 price = tool.cost_usd
                 context = ToolContext(task_id=request.task_id, tenant_id=None, workspace=workspace)
@@ -138,9 +141,19 @@ class ToolCallActivities:
                 "cost_usd": cost_usd,
                 "attempt": activity.info().attempt,
                 **({"dry_run": True} if dry_run else {}),
+                **({"cached": True} if cached else {}),
             },
         )
         return await self._record(request, made, workspace, details)
+
+    async def _earlier(self, task_id: uuid.UUID, call: ToolCall) -> str | None:
+        """The result this task already has for the same call of an idempotent tool."""
+
+        async def read() -> str | None:
+            async with autocommitting(self._sessions) as session:
+                return await earlier_result(session, task_id, call.name, call.arguments)
+
+        return await outlasting_outages(read, "tool call: reading an earlier result")
 
     async def _record(
         self,

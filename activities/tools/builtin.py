@@ -231,3 +231,5 @@ async def wait(
 
 BUILTIN_TOOLS: tuple[Callable[..., Any], ...] = (calculator, current_time, wait)
 QUICK_TOOLS: tuple[Callable[..., Any], ...] = (calculator, current_time)  # pure: local activities
+# the result depends on the arguments alone: the same call again in a task reuses it
+IDEMPOTENT_TOOLS: tuple[Callable[..., Any], ...] = (calculator,)

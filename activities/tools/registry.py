@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TypeVar, overload
 
-from activities.tools.builtin import BUILTIN_TOOLS, QUICK_TOOLS
+from activities.tools.builtin import BUILTIN_TOOLS, IDEMPOTENT_TOOLS, QUICK_TOOLS
 from activities.tools.delegate import delegate
 from activities.tools.errors import UnknownToolError
 from activities.tools.tool import Tool, ToolFunction
@@ -31,9 +31,11 @@ class ToolRegistry:
         cost_usd: float = 0.0,
         quick: bool = False,
         side_effects: bool = False,
+        idempotent: bool = False,
     ) -> Tool:
         """Register a function as a tool and return the `Tool`; `cost_usd` is what one call
-        costs, counted in its task's cost; `quick` and `side_effects`: see `Tool`."""
+        costs, counted in its task's cost; `quick`, `side_effects` and `idempotent`: see
+        `Tool`."""
         tool = Tool(
             func,
             name=name,
@@ -41,6 +43,7 @@ class ToolRegistry:
             cost_usd=cost_usd,
             quick=quick,
             side_effects=side_effects,
+            idempotent=idempotent,
         )
         return self._register(tool)
 
@@ -57,6 +60,7 @@ class ToolRegistry:
         description: str | None = None,
         quick: bool = False,
         side_effects: bool = False,
+        idempotent: bool = False,
     ) -> Callable[[F], F]: ...
 
     def tool(
@@ -68,11 +72,13 @@ class ToolRegistry:
         description: str | None = None,
         quick: bool = False,
         side_effects: bool = False,
+        idempotent: bool = False,
     ) -> F | Callable[[F], F]:
         """Decorator form of `add`, bare (`@registry.tool`) or with options; returns func as is."""
 
         def register(f: F) -> F:
-            self.add(f, name=name, description=description, quick=quick, side_effects=side_effects)
+            self.add(f, name=name, description=description, quick=quick,
+                     side_effects=side_effects, idempotent=idempotent)  # fmt: skip
             return f
 
         return register(func) if func is not None else register
@@ -110,5 +116,10 @@ def default_registry() -> ToolRegistry:
     # delegate starts a real sub-agent task: a side effect a shadow run must not have
     side_effects = {*SIDE_EFFECT_TOOLS, delegate}
     for func in (*BUILTIN_TOOLS, *WORKSPACE_TOOLS, delegate):
-        registry.add(func, quick=func in QUICK_TOOLS, side_effects=func in side_effects)
+        registry.add(
+            func,
+            quick=func in QUICK_TOOLS,
+            side_effects=func in side_effects,
+            idempotent=func in IDEMPOTENT_TOOLS,
+        )
     return registry

@@ -37,6 +37,7 @@ class Tool:
         cost_usd: float = 0.0,
         quick: bool = False,
         side_effects: bool = False,
+        idempotent: bool = False,
     ):
         """`cost_usd`: what one call costs (a paid API behind the tool), added to its task's.
         `quick`: every call finishes well within a second (no network, no waiting), so the
@@ -44,13 +45,17 @@ class Tool:
         call may run again after a crash before its result is recorded: only for tools whose
         calls are safe to repeat. `side_effects`: a call changes something outside the task's
         transcript (writes or deletes files, calls out, starts other work); a shadow run
-        (README, Shadow runs) answers such calls with a dry-run text instead of making them."""
+        (README, Shadow runs) answers such calls with a dry-run text instead of making them.
+        `idempotent`: the result depends on the arguments alone (not on time, files or the
+        world), so the same call again in one task reuses the first result instead of
+        running (activities/db/tool_results.py)."""
         if cost_usd < 0:
             raise ValueError(f"tool {name or func.__name__!r}: cost_usd must not be negative")
         self.func = func
         self.cost_usd = cost_usd
         self.quick = quick
         self.side_effects = side_effects
+        self.idempotent = idempotent
         self.name = name or func.__name__
         if not _TOOL_NAME.fullmatch(self.name):
             raise ValueError(f"tool name {self.name!r} must match {_TOOL_NAME.pattern}")

@@ -189,3 +189,32 @@ async def test_unknown_agent_is_refused_and_nothing_runs(stack: RunningStack, ag
     assert response.status_code == 422
     assert "assistant" in response.text  # names what exists
     assert listed.json()["items"] == []
+
+
+async def test_an_idempotent_tools_call_made_again_reuses_its_first_result(
+    stack: RunningStack,
+) -> None:
+    """calculator is idempotent: the same expression later in the task is not computed again;
+    a call that failed, or with other arguments, runs."""
+    key = unique_key("idempotent")
+    first = [("calculator", {"expression": "2**10"}), ("calculator", {"expression": "1/0"})]
+    marker = await stack.scripted.script(
+        key,
+        [
+            reply_tool_calls(first),
+            reply_tool_calls([*first, ("calculator", {"expression": "2**11"})]),
+            reply_text("1024 and 2048."),
+        ],
+    )
+    async with stack.api() as api:
+        task = await submit(api, "scripted-native", f"go {marker}")
+        done = await wait_for_status(api, task["id"])
+        log = await events(api, task["id"])
+
+    assert done["status"] == "succeeded", done
+    calls = [e["data"] for e in log if e["type"] == "tool_call"]
+    later = {c["arguments"]["expression"]: c for c in calls if c["iteration"] == 1}
+    assert later["2**10"]["result"] == "1024" and later["2**10"].get("cached") is True
+    assert "cached" not in later["1/0"] and later["1/0"]["is_error"] is True
+    assert "cached" not in later["2**11"] and later["2**11"]["result"] == "2048"
+    assert not any(c.get("cached") for c in calls if c["iteration"] == 0)

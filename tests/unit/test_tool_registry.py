@@ -196,3 +196,10 @@ def test_default_registry_holds_the_builtin_tools_and_is_fresh_each_time() -> No
     assert {"calculator", "current_time"} <= set(registry.names())
     registry.add(search_flights)
     assert "search_flights" not in default_registry()
+
+
+def test_only_tools_whose_result_depends_on_their_arguments_alone_are_idempotent() -> None:
+    registry = default_registry()
+
+    idempotent = [name for name in registry.names() if registry.get(name).idempotent]
+    assert idempotent == ["calculator"]  # the time, files and sub-agents change between calls
