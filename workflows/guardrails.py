@@ -121,9 +121,9 @@ class Guardrails:
         return None
 
     def answered(self) -> None:
-        """A turn with no calls ends a run of repeats: a follow-up that needs the same call
-        again (the time, once more) is no repeat."""
-        self.spent.repeats, self.spent.last_calls = 0, ""
+        """A turn with no calls ends a run of repeats and of stalled turns: a follow-up that
+        needs the same call again (the time, once more) is neither."""
+        self.spent.repeats, self.spent.last_calls, self.spent.stalled_turns = 0, "", 0
 
     def repeated_calls(self) -> bool:
         """The last turn asked for the very calls of the turns before, one repeat short of the

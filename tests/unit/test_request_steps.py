@@ -49,6 +49,27 @@ REQUEST = "Compute 17*23, then add 1000, then multiply by 3."
             ["Create d/a.txt with 'x'", "Create d/b.txt with 'y'"],
         ),
         ("Write 'x' to d/a.txt and list your files", ["Write 'x' to d/a.txt and list your files"]),
+        # not steps: an abbreviation's full stop, a quotation, a stated fact or a greeting, the
+        # operands of an Oxford-comma list, a condition's clause, files without details each
+        ("Go to St. Louis. Then buy a hat.", ["Go to St. Louis", "buy a hat"]),
+        ("Use e.g. Python. Then run it.", ["Use e.g. Python", "run it"]),
+        (
+            "Write a.txt with 'Meet at 5. Bring snacks.'",
+            ["Write a.txt with 'Meet at 5. Bring snacks.'"],
+        ),
+        (
+            "I earn $5 an hour. I work 3 hours. Compute my pay.",
+            ["I earn $5 an hour. I work 3 hours. Compute my pay"],
+        ),
+        ("Hello! Compute 17*23.", ["Hello! Compute 17*23"]),
+        ("Add 3, 4, and 5, then halve it", ["Add 3, 4, and 5", "halve it"]),
+        (
+            "Double it, add 5, and subtract 2, then halve it",
+            ["Double it", "add 5", "subtract 2", "halve it"],
+        ),
+        ("If ab.txt exists, read it, then delete it", ["If ab.txt exists, read it", "delete it"]),
+        ("Compare ab.txt and cd.txt", ["Compare ab.txt and cd.txt"]),
+        ("Please create ab.txt and cd.txt", ["Please create ab.txt and cd.txt"]),
     ],
 )
 def test_a_request_is_split_at_its_order_words(request_text: str, steps: list[str]) -> None:
@@ -58,7 +79,8 @@ def test_a_request_is_split_at_its_order_words(request_text: str, steps: list[st
 def test_a_long_run_of_whitespace_is_read_in_linear_time() -> None:
     # the request is at most 64 KiB; a pattern that backtracks over whitespace would take
     # minutes on this and block the worker's event loop
-    for text in ("a" + " " * 60_000 + "x", "," + " " * 60_000 + "x", "and" + "\n" * 60_000):
+    for text in ("a" + " " * 60_000 + "x", "," + " " * 60_000 + "x", "and" + "\n" * 60_000,
+                 "Read" + " " * 60_000 + "and ab.txt x"):  # fmt: skip
         assert len(steps_of(text)) == 1
 
 
