@@ -232,24 +232,31 @@ async def test_a_model_that_repeats_a_call_is_offered_no_tools_and_its_answer_is
     assert "already have this result" in asked[2]["messages"][-1]["content"]
 
 
+async def answer_then_follow_up(
+    stack: RunningStack, request: str, answer: str, follow_up: str
+) -> dict[str, Any]:
+    """A scripted-chat task (the conversation stays open 4 s after each answer): the request,
+    then the follow-up once the task has answered; the task once it has finished."""
+    async with stack.api() as api:
+        task = await submit(api, "scripted-chat", request)
+        for _ in range(300):
+            if (await api.get(f"/v1/tasks/{task['id']}")).json().get("result") == answer:
+                break
+            await asyncio.sleep(0.05)
+        await api.post(f"/v1/tasks/{task['id']}/messages", json={"content": follow_up})
+        return await wait_for_status(api, task["id"])
+
+
 async def test_after_the_answer_turn_a_follow_up_is_offered_the_tools_again(
     stack: RunningStack,
 ) -> None:
-    """scripted-chat: native tool calls, the conversation open 4 s after each answer."""
     key = unique_key("answer-now-chat")
     same = call("calculator", {"expression": "2+2"})
     marker = await stack.scripted.script(
         key,
         [same, same, reply_text("4"), call("calculator", {"expression": "3+3"}), reply_text("6")],
     )
-    async with stack.api() as api:
-        task = await submit(api, "scripted-chat", f"add {marker}")
-        for _ in range(300):
-            if (await api.get(f"/v1/tasks/{task['id']}")).json().get("result") == "4":
-                break
-            await asyncio.sleep(0.05)
-        await api.post(f"/v1/tasks/{task['id']}/messages", json={"content": "and 3+3?"})
-        done = await wait_for_status(api, task["id"])
+    done = await answer_then_follow_up(stack, f"add {marker}", "4", "and 3+3?")
     asked = await stack.scripted.requests(key)
 
     assert done["status"] == "succeeded" and done["result"] == "6"
@@ -264,14 +271,7 @@ async def test_a_follow_up_that_needs_the_answered_call_again_is_no_repeat(
     key = unique_key("repeat-after-answer")
     same = call("calculator", {"expression": "2+2"})
     marker = await stack.scripted.script(key, [same, reply_text("4"), same, reply_text("4 again")])
-    async with stack.api() as api:
-        task = await submit(api, "scripted-chat", f"add {marker}")
-        for _ in range(300):
-            if (await api.get(f"/v1/tasks/{task['id']}")).json().get("result") == "4":
-                break
-            await asyncio.sleep(0.05)
-        await api.post(f"/v1/tasks/{task['id']}/messages", json={"content": "once more?"})
-        done = await wait_for_status(api, task["id"])
+    done = await answer_then_follow_up(stack, f"add {marker}", "4", "once more?")
     asked = await stack.scripted.requests(key)
 
     assert done["status"] == "succeeded" and done["result"] == "4 again"
