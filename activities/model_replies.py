@@ -17,6 +17,10 @@ from workflows.contracts.tool_calls import ToolCall
 
 _TOOL_CALL_BLOCK = re.compile(r"<tool_call>(.*?)(?:</tool_call>|$)", re.DOTALL)
 _FENCED_BLOCK = re.compile(r"```[\w-]*[ \t]*\n?(.*?)```", re.DOTALL)
+_CUT_OFF = (
+    "the reply reached its token limit before this call was complete; write a shorter call "
+    "(split long content over several calls)"
+)
 _NAME_FIELD = re.compile(r'"(?:name|tool)"\s*:\s*"([^"]+)"')
 # what is kept of the model's own call ids and tool names (the columns hold 100 and 200)
 _CALL_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
@@ -35,9 +39,14 @@ class ParsedReply(BaseModel):
 
 
 def parse_model_reply(
-    fmt: ToolCallFormat, message: dict[str, Any], offered_tools: list[str], call_id_prefix: str
+    fmt: ToolCallFormat,
+    message: dict[str, Any],
+    offered_tools: list[str],
+    call_id_prefix: str,
+    cut_off: bool = False,
 ) -> ParsedReply:
-    """Read the tool calls or the final answer out of a chat-completions `message`."""
+    """Read the tool calls or the final answer out of a chat-completions `message`;
+    `cut_off`: the reply stopped at its token limit (finish_reason "length")."""
     fmt = ToolCallFormat(fmt)
     text = _content_text(message.get("content"))
     reader = _Reader(offered_tools, call_id_prefix)
@@ -49,7 +58,7 @@ def parse_model_reply(
             function = call.get("function") or {}
             reader.add(function.get("name"), function.get("arguments"), index, call.get("id"))
         return reader.reply(content=text or None, answer=text)
-    values, marked, rest = _json_candidates(text)
+    values, marked, rest = _json_candidates(text, complete=not cut_off)
     answer, schema_answer = text, False
     for value in values:
         if (
@@ -70,6 +79,11 @@ def parse_model_reply(
                 or (isinstance(arguments, dict) and not rest.strip())
             ):
                 reader.add(name, arguments, len(reader.calls))
+    if cut_off and not reader.calls and text.lstrip().startswith(("{", "```", "<tool_call>")):
+        # a call the token limit cut short: told so, the model can write it shorter; taken as
+        # the answer, the user would get half a JSON object
+        for name in _NAME_FIELD.findall(text)[:1]:
+            reader.add(name, None, 0, error=_CUT_OFF)
     if marked and not reader.calls:  # <tool_call> blocks, but broken: say so to the model
         for name in _NAME_FIELD.findall(text):
             reader.add(name, None, len(reader.calls), error="the call is not valid JSON")
@@ -162,7 +176,7 @@ def _content_text(content: Any) -> str:
     return clean_text(content) if isinstance(content, str) else ""
 
 
-def _json_candidates(text: str) -> tuple[list[Any], bool, str]:
+def _json_candidates(text: str, complete: bool = True) -> tuple[list[Any], bool, str]:
     """JSON values that may hold calls, whether they were explicitly marked as calls, and the
     text left around them.
 
@@ -171,21 +185,22 @@ def _json_candidates(text: str) -> tuple[list[Any], bool, str]:
     """
     blocks = _TOOL_CALL_BLOCK.findall(text)
     if blocks:
-        values = [v for block in blocks for v in _leading_json(block)[0]]
+        values = [v for block in blocks for v in _leading_json(block, complete)[0]]
         return values, True, _TOOL_CALL_BLOCK.sub("", text)
     fenced = _FENCED_BLOCK.findall(text)
     if fenced:
         values = []
         for block in fenced:
-            found, end = _leading_json(block)
+            found, end = _leading_json(block, complete)
             values += found if not block[end:].strip() else []
         return values, False, _FENCED_BLOCK.sub("", text)
-    values, end = _leading_json(text)
+    values, end = _leading_json(text, complete)
     return values, False, text[end:]
 
 
-def _leading_json(text: str) -> tuple[list[Any], int]:
-    """The JSON objects and arrays text starts with, and where they end."""
+def _leading_json(text: str, complete: bool = True) -> tuple[list[Any], int]:
+    """The JSON objects and arrays text starts with, and where they end; `complete`: the
+    reply was not cut off, so closing braces it lacks were left off, not cut."""
     decoder = json.JSONDecoder(strict=False)
     values: list[Any] = []
     position = end = 0
@@ -195,7 +210,7 @@ def _leading_json(text: str) -> tuple[list[Any], int]:
         try:
             value, after = decoder.raw_decode(text, position)
         except ValueError:
-            closed = _closing_braces_added(text[position:])
+            closed = _closing_braces_added(text[position:]) if complete else None
             return (values + [closed], len(text)) if closed is not None else (values, end)
         if not isinstance(value, dict | list):
             return values, end

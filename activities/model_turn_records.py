@@ -58,7 +58,8 @@ def turn_record(
     """The message, event and usage of one reply (as the LiteLLM proxy returned it);
     `asked_again`: the previous results refused a tool that does not exist
     (activities/tool_call_repair.py)."""
-    message = reply["choices"][0]["message"]
+    choice = reply["choices"][0]
+    message, finish_reason = choice["message"], choice.get("finish_reason")
     usage = reply.get("usage") or {}
     prompt_tokens = int(usage.get("prompt_tokens") or 0)
     completion_tokens = int(usage.get("completion_tokens") or 0)
@@ -69,6 +70,7 @@ def turn_record(
         message,
         offered_tools=request.tools,
         call_id_prefix=f"call-{request.iteration}",
+        cut_off=finish_reason == "length",
     )
     offered = {name: registry.get(name) for name in request.tools if name in registry}
     parsed = repair_tool_names(parsed, offered)
@@ -89,6 +91,7 @@ def turn_record(
             "iteration": request.iteration,
             "model": request.model,
             "served_by": reply.get("model"),
+            "finish_reason": finish_reason,
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "cached_tokens": cached_tokens,

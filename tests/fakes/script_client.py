@@ -50,14 +50,17 @@ def reply_text(
     chunk_delay_s: float = 0.0,
     prompt_tokens: int | None = None,
     completion_tokens: int | None = None,
+    finish_reason: str | None = None,
 ) -> Reply:
-    """A plain assistant message (finish_reason "stop")."""
+    """A plain assistant message (finish_reason "stop" unless given: "length" is a reply cut
+    off at max_tokens)."""
     return Reply(
         content=content,
         delay_s=delay_s,
         chunk_delay_s=chunk_delay_s,
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
+        finish_reason=finish_reason,
     )
 
 

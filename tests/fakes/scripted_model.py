@@ -68,6 +68,7 @@ class Reply(BaseModel):
     malformed: bool = False  # a 200 whose body is not JSON, as a broken server might send
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    finish_reason: str | None = None  # e.g. "length": cut off at max_tokens (default: by reply)
 
 
 class Script(BaseModel):
@@ -231,6 +232,8 @@ class _Answer:
                 "model": self.model}  # fmt: skip
 
     def finish_reason(self) -> str:
+        if self.reply.finish_reason:
+            return self.reply.finish_reason
         return "tool_calls" if self.reply.tool_calls else "stop"
 
     def completion(self) -> dict[str, Any]:

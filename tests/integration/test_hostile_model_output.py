@@ -106,3 +106,30 @@ async def test_an_approval_rule_judges_the_path_the_tool_will_write(stack: Runni
     [written] = [e["data"] for e in log if e["type"] == "tool_call"]
     assert written["arguments"]["path"] == "drafts/notes.md"
     assert [f["path"] for f in files] == ["drafts/notes.md"]
+
+
+async def test_a_call_cut_off_at_max_tokens_goes_back_to_the_model_not_to_the_user(
+    stack: RunningStack,
+) -> None:
+    """scripted-text: a call the token limit cut short is no answer: the model
+    is told its call was cut off, and writes it again."""
+    cut = '{"name": "calculator", "arguments": {"expression": "1234*5678 + 9'
+    marker = await stack.scripted.script(
+        unique_key("cut-off"),
+        [
+            reply_text(cut, finish_reason="length"),
+            reply_text('{"name": "calculator", "arguments": {"expression": "1234*5678"}}'),
+            reply_text("7006652"),
+        ],
+    )
+    async with stack.api() as api:
+        task = await submit(api, "scripted-text", f"compute {marker}")
+        done = await wait_for_status(api, task["id"])
+        rows = await messages(api, task["id"])
+        log = await events(api, task["id"])
+
+    assert done["status"] == "succeeded" and done["result"] == "7006652"
+    results = [row["content"] for row in rows if row["role"] == "tool"]
+    assert "reached its token limit" in results[0] and results[1] == "7006652"
+    finishes = [e["data"]["finish_reason"] for e in log if e["type"] == "llm_call"]
+    assert finishes[0] == "length"

@@ -330,6 +330,30 @@ def test_a_call_missing_its_closing_brace_is_read_and_a_cut_off_one_is_not() -> 
     assert cut.tool_calls == [] and cut.final_text is not None
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"name": "current_time", "arguments": {"timezone": "UTC"}',  # braces or the limit?
+        '{"name": "current_time", "arguments": {"timezone": "Asia/To',
+        '```json\n{"name": "current_time", "arguments": {"timezone": "Asia/To',
+        '<tool_call>{"name": "current_time", "arguments": {"timezone": "Asia/To',
+    ],
+)
+def test_a_call_cut_off_at_the_token_limit_goes_back_to_the_model_as_cut_off(
+    content: str,
+) -> None:
+    reply = parse_model_reply(TEXT, {"content": content}, OFFERED, "call-3", cut_off=True)
+
+    assert reply.final_text is None and [c.name for c in reply.tool_calls] == ["current_time"]
+    assert "reached its token limit" in reply.invalid_calls[reply.tool_calls[0].id]
+
+
+def test_an_answer_cut_off_at_the_token_limit_is_still_the_answer() -> None:
+    reply = parse_model_reply(TEXT, {"content": "It is 4, and then"}, OFFERED, "c", cut_off=True)
+
+    assert reply.tool_calls == [] and reply.final_text == "It is 4, and then"
+
+
 def test_tool_call_block_naming_an_unknown_tool_is_answered_with_an_error() -> None:
     reply = parse(TEXT, '<tool_call>{"name": "get_weather", "arguments": {}}</tool_call>')
 
