@@ -181,9 +181,12 @@ async def test_a_cancelled_call_leaves_the_line(gate: AdmissionGate, clock: Cloc
 # --- the model-turn activity around the gate -----------------------------------------------
 
 
+TASK_ID = "00000000-0000-0000-0000-000000000001"
+
+
 def turn(priority: int) -> ModelTurnRequest:
     return ModelTurnRequest(
-        task_id="00000000-0000-0000-0000-000000000001",
+        task_id=TASK_ID,
         iteration=2,
         model=MODEL,
         message_ids=[1],
@@ -211,7 +214,10 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, NewEvent]]:
     events: list[tuple[str, NewEvent]] = []
 
     async def add(repository: Any, task_id: Any, step_key: str, event: NewEvent) -> None:
-        events.append((step_key, event))
+        # only this test's task: a gateway an earlier test left running in this process (its
+        # task reconciler) writes events of its own through the same patched method
+        if str(task_id) == TASK_ID:
+            events.append((step_key, event))
 
     monkeypatch.setattr(EventRepository, "add", add)
     return events
