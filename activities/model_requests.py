@@ -188,11 +188,13 @@ def _text_messages(
 
 
 def _after_result(request: str, rounds: int, result: str) -> str:
-    step, value = next_step(request, rounds), result.strip()
+    steps, value = steps_of(request), result.strip()
     number = _NUMBER.fullmatch(value) is not None  # a status line is nothing to build on
-    if step is None:
-        last = rounds == len(steps_of(request)) > 1 and number
-        return _LAST_VALUE_NUDGE.format(done=rounds, result=value) if last else _RESULT_NUDGE
+    if len(steps) < 2 or rounds > len(steps):
+        return _RESULT_NUDGE
+    if rounds == len(steps):
+        return _LAST_VALUE_NUDGE.format(done=rounds, result=value) if number else _RESULT_NUDGE
+    step = steps[rounds]
     if not number:
         return _NEXT_STEP_NUDGE.format(done=rounds, next=rounds + 1, step=step)
     return _NEXT_VALUE_STEP_NUDGE.format(done=rounds, next=rounds + 1, step=step, result=value)

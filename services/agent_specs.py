@@ -157,15 +157,14 @@ class AgentSpec(BaseModel):
     ) -> list[ApprovalPolicy]:
         """A policy per tool: the named ones, then the `side_effects: true` one for each other
         tool with side effects (fails safe: when they are not known, for every other tool)."""
-        named = [approval for approval in self.approvals if approval.tool is not None]
-        policies = [approval.to_policy(approval.tool) for approval in named if approval.tool]
+        named = {a.tool: a for a in self.approvals if a.tool is not None}
+        policies = [approval.to_policy(tool) for tool, approval in named.items()]
         blanket = next((approval for approval in self.approvals if approval.side_effects), None)
         if blanket is not None:
-            taken = {approval.tool for approval in named}
             policies += [
                 blanket.to_policy(tool)
                 for tool in tools
-                if tool not in taken and (side_effect_tools is None or tool in side_effect_tools)
+                if tool not in named and (side_effect_tools is None or tool in side_effect_tools)
             ]
         return policies
 
