@@ -13,6 +13,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# bubblewrap: the code tools' sandbox (README, Sandboxed code)
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends bubblewrap \
+    && rm -rf /var/lib/apt/lists/*
+
 # uv, pinned with hashes, in its own virtualenv
 COPY deploy/requirements-uv.txt deploy/requirements-uv.txt
 RUN python -m venv /opt/uv \

@@ -9,18 +9,19 @@ PACKAGES := .agentry/packages
 PYTEST_ARGS ?=
 
 # Debian packages the tests need: headless Chromium for the browser tests, docker-compose (v1,
-# validates docker-compose.yml offline). `make test` installs them once, when any is missing.
-# `make run` does not need them.
-DEBIAN_PACKAGES := chromium chromium-driver docker-compose
+# validates docker-compose.yml offline), bubblewrap (the code tools' sandbox). `make test`
+# installs them once, when any is missing. `make run` needs only bubblewrap, and only for the
+# code tools: it installs it as root, else says how.
+DEBIAN_PACKAGES := chromium chromium-driver docker-compose bubblewrap
 
-.PHONY: setup system-packages run test lint bench eval tool-catalog clean-state
+.PHONY: setup system-packages sandbox-package run test lint bench eval tool-catalog clean-state
 
 setup: $(VENV)/.synced $(PACKAGES)/.installed
 
 system-packages:
-	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/docker-compose ]; then \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/docker-compose ] || [ ! -x /usr/bin/bwrap ]; then \
 		if [ "$$(id -u)" -ne 0 ]; then \
-			echo "setup: /usr/bin/chromium or /usr/bin/docker-compose is missing; as root run:" \
+			echo "setup: chromium, docker-compose or bubblewrap is missing; as root run:" \
 				"apt-get update && apt-get install -y --no-install-recommends $(DEBIAN_PACKAGES)" >&2; \
 			exit 1; \
 		fi; \
@@ -42,7 +43,17 @@ $(PACKAGES)/.installed: deploy/models-requirements.txt $(VENV)/.synced
 		--target $(PACKAGES) -r deploy/models-requirements.txt
 	touch $@
 
-run: setup
+sandbox-package:
+	@if [ ! -x /usr/bin/bwrap ]; then \
+		if [ "$$(id -u)" -eq 0 ]; then \
+			apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends bubblewrap; \
+		else \
+			echo "note: without bubblewrap the code tools (run_python, run_command) answer that they are unavailable;" \
+				"as root run: apt-get install -y bubblewrap" >&2; \
+		fi; \
+	fi
+
+run: setup sandbox-package
 	$(VENV)/bin/agentry dev
 
 test: system-packages lint

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import TypeVar, overload
 
 from activities.tools.builtin import BUILTIN_TOOLS, IDEMPOTENT_TOOLS, QUICK_TOOLS
+from activities.tools.code import CODE_TOOLS
 from activities.tools.delegate import delegate
 from activities.tools.errors import UnknownToolError
 from activities.tools.tool import Tool, ToolFunction
@@ -113,9 +114,10 @@ class ToolRegistry:
 def default_registry() -> ToolRegistry:
     """A fresh registry of the built-in tools (fresh, so adding tools never leaks between users)."""
     registry = ToolRegistry()
-    # delegate starts a real sub-agent task: a side effect a shadow run must not have
-    side_effects = {*SIDE_EFFECT_TOOLS, delegate}
-    for func in (*BUILTIN_TOOLS, *WORKSPACE_TOOLS, delegate):
+    # delegate starts a real sub-agent task: a side effect a shadow run must not have; the code
+    # tools may change the task's files
+    side_effects = {*SIDE_EFFECT_TOOLS, *CODE_TOOLS, delegate}
+    for func in (*BUILTIN_TOOLS, *WORKSPACE_TOOLS, *CODE_TOOLS, delegate):
         registry.add(
             func,
             quick=func in QUICK_TOOLS,

@@ -46,7 +46,7 @@ async def write_file(
     content: Annotated[str, Field(description="The whole text to write (UTF-8).")],
 ) -> str:
     """Write a text file in the task workspace, replacing it if it exists."""
-    workspace, shown = _workspace(), _checked(path)
+    workspace, shown = task_workspace(), checked_path(path)
     data = content.encode()
     if len(data) > MAX_FILE_BYTES:
         raise ToolError(f"content is {len(data)} bytes; files are limited to {MAX_FILE_BYTES}")
@@ -65,7 +65,7 @@ async def write_file(
 
 async def read_file(path: PathArgument) -> str:
     """Read a text file from the task workspace."""
-    workspace, shown = _workspace(), _checked(path)
+    workspace, shown = task_workspace(), checked_path(path)
     data = await workspace.read(shown)
     if data is None:
         raise ToolError(await _missing(workspace, shown))
@@ -77,7 +77,7 @@ async def read_file(path: PathArgument) -> str:
 
 async def list_files() -> str:
     """List the files in the task workspace with their sizes in bytes."""
-    files = sorted((await _workspace().sizes()).items())
+    files = sorted((await task_workspace().sizes()).items())
     if not files:
         return "the workspace is empty"
     lines = [f"{name} ({size} bytes)" for name, size in files[:MAX_LISTED_FILES]]
@@ -88,21 +88,21 @@ async def list_files() -> str:
 
 async def delete_file(path: PathArgument) -> str:
     """Delete a file from the task workspace."""
-    workspace, shown = _workspace(), _checked(path)
+    workspace, shown = task_workspace(), checked_path(path)
     if shown not in await workspace.sizes():
         raise ToolError(await _missing(workspace, shown))
     workspace.delete(shown)
     return f"deleted {shown}"
 
 
-def _workspace() -> Workspace:
+def task_workspace() -> Workspace:
     workspace = current_tool_context().workspace
     if workspace is None:
         raise ToolError("this tool needs a task workspace, and this call runs without a task")
     return workspace
 
 
-def _checked(path: str) -> str:
+def checked_path(path: str) -> str:
     """The normalised relative path, or a ToolError that says what is wrong with it."""
     text = path.strip()
     if not text:
