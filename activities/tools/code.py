@@ -21,8 +21,9 @@ from pydantic import Field
 
 from activities.tools.context import Workspace
 from activities.tools.errors import ToolError
+from activities.tools.paths import MAX_FILE_BYTES, checked_path
 from activities.tools.sandbox import SandboxLimits, SandboxRun, run_sandboxed, sandbox_user
-from activities.tools.workspace import MAX_FILE_BYTES, checked_path, task_workspace
+from activities.tools.workspace import task_workspace
 
 SCRATCH = ".tmp"  # TMPDIR inside the sandbox: in the folder, never taken back
 LIMITS = SandboxLimits()

@@ -12,7 +12,6 @@ the activity, not in a child process: they need its database connection.
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -20,18 +19,9 @@ from pydantic import AfterValidator, Field
 
 from activities.tools.context import Workspace, current_tool_context
 from activities.tools.errors import ToolError
+from activities.tools.paths import MAX_FILE_BYTES, checked_path, normal_path
 
-MAX_FILE_BYTES = 1024 * 1024
 MAX_LISTED_FILES = 500
-MAX_PATH_CHARS = 1024
-MAX_NAME_BYTES = 255  # one path component, as on common file systems
-
-
-def normal_path(path: str) -> str:
-    """What an approval rule and the tool both judge: no surrounding blanks, `//`, `.` and
-    `..` folded (`" secrets/./k"` is `secrets/k` to both)."""
-    text = path.strip()
-    return posixpath.normpath(text) if text else text
 
 
 PathArgument = Annotated[
@@ -100,30 +90,6 @@ def task_workspace() -> Workspace:
     if workspace is None:
         raise ToolError("this tool needs a task workspace, and this call runs without a task")
     return workspace
-
-
-def checked_path(path: str) -> str:
-    """The normalised relative path, or a ToolError that says what is wrong with it."""
-    text = path.strip()
-    if not text:
-        raise ToolError("path is empty; give a file path relative to the workspace")
-    if "\x00" in text:
-        raise ToolError("path contains a NUL character")
-    if posixpath.isabs(text):
-        raise ToolError(f"path {path!r} is absolute; give a path relative to the workspace")
-    normal = posixpath.normpath(text)
-    if normal == ".." or normal.startswith("../"):
-        raise ToolError(f"path {path!r} leads outside the workspace")
-    if normal == ".":
-        raise ToolError(f"path {path!r} names the workspace itself, not a file")
-    if len(normal) > MAX_PATH_CHARS:
-        raise ToolError(f"path is {len(normal)} characters; paths are limited to {MAX_PATH_CHARS}")
-    for name in normal.split("/"):
-        if len(name.encode()) > MAX_NAME_BYTES:
-            raise ToolError(
-                f"{name[:40]!r}... is longer than {MAX_NAME_BYTES} bytes; use a shorter name"
-            )
-    return normal
 
 
 def _is_folder(files: dict[str, int], path: str) -> bool:

@@ -23,6 +23,7 @@ from temporalio.common import Priority, WorkflowIDReusePolicy
 from activities.db.events import EventRepository, status_event, status_step
 from activities.db.tasks import NewTask, TaskRepository
 from activities.db.tenants import TenantRepository
+from activities.db.workspace_files import WorkspaceFileRepository
 from services.agent_specs import AgentCatalog
 from services.gateway.task_limits import effective_budgets
 from services.settings import Settings
@@ -56,6 +57,7 @@ class LiveTask:
     agent: str
     input: str
     metadata: dict[str, Any]
+    files: dict[str, str] | None = None  # the workspace it started with: the shadow's too
 
 
 def shadow_agent_for(catalog: AgentCatalog, live: LiveTask) -> str | None:
@@ -102,6 +104,8 @@ async def start_shadow(
             await TaskRepository(session).create(new)
             queued = TaskStatus.queued
             await EventRepository(session).add(task_id, status_step(queued), status_event(queued))
+            for path, content in (live.files or {}).items():
+                await WorkspaceFileRepository(session).put(task_id, path, content.encode())
             await session.commit()
     except Exception:
         logger.exception("storing the shadow of task %s failed; it runs unshadowed", live.id)

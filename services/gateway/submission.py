@@ -25,6 +25,7 @@ from activities.db.events import EventRepository, status_event, status_step
 from activities.db.models import Task
 from activities.db.tasks import NewTask, TaskRepository
 from activities.db.tenants import TenantRepository
+from activities.db.workspace_files import WorkspaceFileRepository
 from services.agent_specs import AgentCatalog
 from services.gateway.errors import ProblemError
 from services.gateway.spend_limit import refuse_over_spend_limit
@@ -58,6 +59,7 @@ class Submission:
     priority_given: bool = False  # asked for: part of what the Idempotency-Key covers
     budgets: Budgets | None = None  # as asked (part of what the Idempotency-Key covers)
     model: str | None = None  # as asked, instead of the agent's (covered when given)
+    files: dict[str, str] | None = None  # the workspace it starts with (covered when given)
 
 
 def canonical_json(value: Any) -> str:
@@ -71,6 +73,7 @@ def request_hash(
     priority: int | None = None,
     budgets: dict[str, Any] | None = None,
     model: str | None = None,
+    files: dict[str, str] | None = None,
 ) -> str:
     """What an Idempotency-Key promises: the same key always carries this same request.
 
@@ -83,6 +86,8 @@ def request_hash(
         request["budgets"] = budgets
     if model is not None:
         request["model"] = model
+    if files:
+        request["files"] = files
     return hashlib.sha256(canonical_json(request).encode()).hexdigest()
 
 
@@ -100,11 +105,24 @@ def check_size(
         )
 
 
-def check_sizes(input: str, metadata: dict[str, Any], settings: Settings) -> None:
+def check_sizes(
+    input: str, metadata: dict[str, Any], settings: Settings, files: dict[str, str] | None = None
+) -> None:
     check_size("input", len(input.encode()), settings.max_input_bytes)
     metadata_bytes = len(canonical_json(metadata).encode())
     limit = settings.max_metadata_bytes
     check_size("metadata", metadata_bytes, limit, kind="metadata-too-large", measured=" as JSON")
+    if files:
+        total = sum(len(content.encode()) for content in files.values())
+        check_size("files", total, settings.workspace_max_bytes, kind="files-too-large")
+        if len(files) > settings.workspace_max_files:
+            raise ProblemError(
+                413,
+                f"files names {len(files)} files; a workspace holds at most "
+                f"{settings.workspace_max_files}",
+                kind="files-too-large",
+                extra={"size": len(files), "limit": settings.workspace_max_files},
+            )
 
 
 def resolve_agent(catalog: AgentCatalog, name: str) -> AgentConfig:
@@ -139,6 +157,7 @@ async def submit_task(
         submission.priority if submission.priority_given else None,
         submission.budgets.model_dump(exclude_none=True) if submission.budgets else None,
         submission.model,
+        submission.files,
     )
     tasks = TaskRepository(session)
     limits = {**settings.task_budget_limits}
@@ -204,6 +223,9 @@ async def _store(
     if created:
         queued = TaskStatus.queued
         await EventRepository(session).add(task.id, status_step(queued), status_event(queued))
+        files = WorkspaceFileRepository(session)
+        for path, content in (submission.files or {}).items():
+            await files.put(task.id, path, content.encode())
     await session.commit()
     return task, created
 

@@ -34,6 +34,7 @@ from services.temporal_client import connect_temporal
 from tests.fakes.script_client import reply_text, reply_tool_calls, unique_key
 from tests.integration.helpers import (
     events,
+    messages,
     new_task_row,
     submit,
     wait_for_status,
@@ -263,3 +264,55 @@ async def test_a_clients_view_of_the_files(stack: RunningStack) -> None:
     assert missing.status_code == 404
     assert missing.headers["content-type"].startswith("application/problem+json")
     assert hidden.status_code == 404
+
+
+async def test_a_task_starts_with_the_files_its_submit_gave(stack: RunningStack) -> None:
+    marker = await stack.scripted.script(
+        unique_key("files-given"),
+        [reply_tool_calls([("read_file", {"path": "src/app.py"})]), reply_text("read it")],
+    )
+    files = {"./src/app.py": "def add(a, b):\n    return a - b\n", "README.md": "# app\n"}
+    async with stack.api() as api:
+        task = await submit(api, "scripted-approvals", f"review {marker}", files=files)
+        await wait_for_status(api, task["id"], timeout=60)
+        listing = await api.get(f"/v1/tasks/{task['id']}/files")
+        transcript = await messages(api, task["id"])
+    stored = [(f["path"], f["size"]) for f in listing.json()["items"]]
+    assert stored == [("README.md", 6), ("src/app.py", 32)]  # "./src/app.py" normalised
+    tool_results = [m["content"] for m in transcript if m["role"] == "tool"]
+    assert tool_results == ["def add(a, b):\n    return a - b\n"]
+
+
+@pytest.mark.parametrize(
+    ("files", "status", "named"),
+    [
+        ({"/etc/passwd": "x"}, 422, "is absolute"),
+        ({"../up.txt": "x"}, 422, "leads outside the workspace"),
+        ({"a": "x", "a/b.txt": "y"}, 422, "'a' is a file and a folder of 'a/b.txt'"),
+        ({"a.txt": "x", "./a.txt": "y"}, 422, "both name 'a.txt'"),
+        ({f"f{n}.txt": "" for n in range(1001)}, 413, "a workspace holds at most 1000"),
+    ],
+)
+async def test_files_a_workspace_could_not_hold_are_refused_with_the_reason(
+    stack: RunningStack, files: dict[str, str], status: int, named: str
+) -> None:
+    async with stack.api() as api:
+        response = await api.post(
+            "/v1/tasks", json={"agent": "scripted-approvals", "input": "x", "files": files}
+        )
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert named in response.text
+
+
+async def test_an_idempotent_retry_with_other_files_is_a_conflict(stack: RunningStack) -> None:
+    body = {"agent": "scripted-approvals", "input": "x", "files": {"a.txt": "one"}}
+    headers = {"Idempotency-Key": unique_key("files-key")}
+    async with stack.api() as api:
+        first = await api.post("/v1/tasks", json=body, headers=headers)
+        again = await api.post("/v1/tasks", json=body, headers=headers)
+        other = await api.post(
+            "/v1/tasks", json={**body, "files": {"a.txt": "two"}}, headers=headers
+        )
+        await api.post(f"/v1/tasks/{first.json()['id']}/cancel", json={})
+    assert (first.status_code, again.status_code, other.status_code) == (201, 200, 409)

@@ -50,7 +50,11 @@ ALLOWED: list[tuple[str, tuple[str, ...]]] = [
     ("activities.db", ("activities.db", "workflows.contracts")),
     ("activities.tools.catalog", ()),
     ("activities.tools.builtin", ("activities.tools.errors", "activities.tools.context")),
-    ("activities.tools.workspace", ("activities.tools.errors", "activities.tools.context")),
+    (
+        "activities.tools.workspace",
+        ("activities.tools.errors", "activities.tools.context", "activities.tools.paths"),
+    ),
+    ("activities.tools.paths", ("activities.tools.errors",)),
     ("activities.tools.context", ("activities.tools.errors",)),
     ("activities.tools.delegate", ("activities.tools.errors",)),
     ("activities", ("activities", "workflows.contracts")),
@@ -61,6 +65,8 @@ ALLOWED: list[tuple[str, tuple[str, ...]]] = [
             *SHARED_SERVICES,
             "activities.db",
             "activities.tools.catalog",
+            "activities.tools.paths",  # a submit's files are judged as the file tools judge
+            "activities.tools.errors",
             "activities.token_counts",  # inputs too long for their model are refused at submit
             "workflows.contracts",
         ),
@@ -213,8 +219,8 @@ def test_a_layer_violation_is_caught() -> None:
 
 
 def test_the_gateway_loads_no_tool_implementation() -> None:
-    """Its app, imported in a fresh interpreter, loads the tool catalog and the contracts and
-    nothing else of activities/tools or workflows."""
+    """Its app, imported in a fresh interpreter, loads the tool catalog, the workspace path
+    rules and the contracts and nothing else of activities/tools or workflows."""
     code = (
         "import json, sys, services.gateway.app;"
         "print(json.dumps(sorted(m for m in sys.modules"
@@ -225,7 +231,10 @@ def test_the_gateway_loads_no_tool_implementation() -> None:
     )
     loaded = json.loads(shown.stdout)
     assert "activities.tools.catalog" in loaded
-    expected = ("activities.tools.catalog", "workflows.contracts")
+    expected = (
+        "activities.tools.catalog", "activities.tools.paths", "activities.tools.errors",
+        "workflows.contracts",
+    )  # fmt: skip
     others = [m for m in loaded if not m.startswith(expected)]
     assert others == ["activities.tools", "workflows"], loaded  # the packages' __init__
 

@@ -105,7 +105,7 @@ async def create_task(
     until a slot frees, or, where the service refuses over-cap submits, answers 429 with
     `Retry-After`."""
     metadata = body.metadata or {}
-    check_sizes(body.input, metadata, settings)
+    check_sizes(body.input, metadata, settings, body.files)
     agent = config_on_model(catalog, resolve_agent(catalog, body.agent), body.model)
     await check_input_fits(tokens, agent, body.input)
     pool = pools.get(agent.pool)
@@ -122,10 +122,13 @@ async def create_task(
         priority_given=body.priority is not None,
         budgets=body.budgets,
         model=body.model,
+        files=body.files,
     )
     task, created = await submit_task(session, client, agent, submission, settings)
     if created:  # its shadow, if it has one, starts once this answer is sent
-        live = LiveTask(task.id, task.tenant_id, task.agent, task.input, task.task_metadata)
+        live = LiveTask(
+            task.id, task.tenant_id, task.agent, task.input, task.task_metadata, body.files
+        )
         background.add_task(start_shadow, sessions, client, catalog, settings, live)
     response.headers["Location"] = f"/v1/tasks/{task.id}"
     if not created:

@@ -10,6 +10,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from activities.db.models import Task, TaskEvent
+from activities.tools.errors import ToolError
+from activities.tools.paths import MAX_FILE_BYTES, checked_path
 from services.gateway.schemas.examples import EXAMPLE_TASK_ID, EXAMPLE_TIME
 from workflows.contracts.budgets import Budgets
 from workflows.contracts.tasks import PRIORITY_HIGHEST, PRIORITY_LOWEST, TaskStatus
@@ -75,12 +77,49 @@ class TaskCreate(BaseModel):
         "budget applies. Unknown groups are refused (422, listing the known ones).",
     )
 
+    files: dict[str, str] | None = Field(
+        default=None,
+        description="Files the task starts with in its workspace: path → UTF-8 text, paths "
+        "relative as the file tools take them (`src/app.py`). Each file at most 1 MiB, all "
+        "within the workspace quota; read back with GET /v1/tasks/{id}/files.",
+        examples=[{"calc.py": "def add(a, b):\n    return a - b\n"}],
+    )
+
     @field_validator("input")
     @classmethod
     def _input_has_text(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must contain more than whitespace")
         return value
+
+    @field_validator("files")
+    @classmethod
+    def _files_have_workspace_paths(cls, files: dict[str, str] | None) -> dict[str, str] | None:
+        """Normalised as the file tools would write them; what is wrong with a path is named."""
+        if not files:
+            return None
+        normal: dict[str, str] = {}
+        for path, content in files.items():
+            try:
+                shown = checked_path(path)
+            except ToolError as exc:
+                raise ValueError(f"files: {exc}") from None
+            if shown in normal:
+                raise ValueError(f"files: {path!r} and another path both name {shown!r}")
+            try:
+                size = len(content.encode())
+            except UnicodeEncodeError:
+                raise ValueError(f"files: {shown!r} is not UTF-8 text") from None
+            if size > MAX_FILE_BYTES:
+                raise ValueError(f"files: {shown!r} is over {MAX_FILE_BYTES} bytes")
+            normal[shown] = content
+        for path in normal:
+            folder = path.rpartition("/")[0]
+            while folder:
+                if folder in normal:
+                    raise ValueError(f"files: {folder!r} is a file and a folder of {path!r}")
+                folder = folder.rpartition("/")[0]
+        return normal
 
 
 class TaskCancel(BaseModel):
