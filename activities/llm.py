@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -21,7 +22,13 @@ from activities.db.steps import StepInputs, StepRepository
 from activities.heartbeat import HeartbeatDetails, heartbeating
 from activities.kept_steps import keeper, kept_outcome
 from activities.model_admission import AdmissionGate
-from activities.model_turn_records import result_of_recorded_turn, turn_record
+from activities.model_turn_records import (
+    TurnRecord,
+    first_calls_due,
+    planned_turn_record,
+    result_of_recorded_turn,
+    turn_record,
+)
 from activities.prompts import prompt_body
 from activities.spend_guard import SpendGuard
 from activities.token_counts import TokenCounter, TokenCountError
@@ -95,6 +102,9 @@ class LlmActivities:
         if isinstance(read, ModelTurnResult):
             return read
         rows = read.transcript
+        first_calls = first_calls_due(request.first_calls, rows)
+        if first_calls:  # the procedure's fixed first steps: the model is not asked
+            return await self._record_first_calls(request, first_calls)
 
         tools = [self._registry.get(name) for name in request.tools]
         body = prompt_body(request.tool_call_format, rows, tools, request.max_tool_result_chars)
@@ -132,16 +142,8 @@ class LlmActivities:
     ) -> ModelTurnResult:
         """The reply is paid for: an outage delays its recording (the reply kept in Temporal
         meanwhile, for a retry elsewhere: kept_steps.py), it never buys it twice."""
-        task_id, step_key = uuid.UUID(request.task_id), f"model:{request.iteration}"
+        step_key = f"model:{request.iteration}"
         turn = turn_record(request, reply, duration_ms, counted, self._registry, asked_again)
-
-        async def record() -> Message:  # one statement (StepRepository.record): no BEGIN
-            async with autocommitting(self._sessions) as session:
-                steps = StepRepository(session)
-                return await steps.record(
-                    task_id, step_key, turn.message, turn.event, turn.counters
-                )
-
         keep = keeper(
             details,
             step_key,
@@ -152,9 +154,35 @@ class LlmActivities:
                 "asked_again": asked_again,
             },
         )
-        row = await outlasting_outages(record, "model turn: recording the reply", keep)
+        row = await self._store(request, turn, "model turn: recording the reply", keep)
         self._trace.model_call(request, turn.event.data, turn.message)
         return turn.result(row.id)
+
+    async def _record_first_calls(
+        self, request: ModelTurnRequest, names: list[str]
+    ) -> ModelTurnResult:
+        turn = planned_turn_record(request, names, self._registry)
+        row = await self._store(request, turn, "model turn: recording the first calls")
+        return turn.result(row.id)
+
+    async def _store(
+        self,
+        request: ModelTurnRequest,
+        turn: TurnRecord,
+        what: str,
+        keep: Callable[[], None] | None = None,
+    ) -> Message:
+        """Write the turn's message, event and usage as one step (one statement: no BEGIN)."""
+        task_id, step_key = uuid.UUID(request.task_id), f"model:{request.iteration}"
+
+        async def record() -> Message:
+            async with autocommitting(self._sessions) as session:
+                steps = StepRepository(session)
+                return await steps.record(
+                    task_id, step_key, turn.message, turn.event, turn.counters
+                )
+
+        return await outlasting_outages(record, what, keep)
 
     async def _measure(self, request: ModelTurnRequest, body: dict[str, Any]) -> int | None:
         """The prompt's tokens when they matter (it may pass the summary threshold or the

@@ -7,11 +7,13 @@ Pure functions of the reply: a retry that records a reply an earlier attempt kep
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from activities.answer_checks import REMINDER_PREFIX
 from activities.db.events import EventRepository, NewEvent
 from activities.db.messages import NewMessage
 from activities.db.models import Message
@@ -44,6 +46,7 @@ class TurnRecord:
             counted_tokens=self.counted,
             cached_tokens=self.event.data["cached_tokens"],
             duration_ms=self.event.data["duration_ms"],
+            planned=bool(self.event.data.get("planned")),
         )
 
 
@@ -120,6 +123,44 @@ def turn_record(
     return TurnRecord(row, event, counters, parsed, counted)
 
 
+def first_calls_due(first_calls: list[str], rows: Sequence[Message]) -> list[str]:
+    """The agent's first calls, when the latest request has had no tool call yet."""
+    requests = [
+        index
+        for index, row in enumerate(rows)
+        if row.role == "user"
+        and row.summary_of is None
+        and not (row.content or "").startswith(REMINDER_PREFIX)
+    ]
+    if not first_calls or not requests:
+        return []
+    since = rows[requests[-1] + 1 :]
+    return [] if any(row.role == "assistant" and row.tool_calls for row in since) else first_calls
+
+
+def planned_turn_record(
+    request: ModelTurnRequest, names: list[str], registry: ToolRegistry
+) -> TurnRecord:
+    """The turn the loop takes itself for the agent's first calls: an assistant message with
+    the calls, as the model's would be, and a `first_calls` event; no model call, no tokens."""
+    calls = [
+        ToolCall(id=f"call-{request.iteration}-first-{index}", name=name, arguments={})
+        for index, name in enumerate(names)
+    ]
+    quick_calls = [
+        call.id for call in calls if call.name in registry and registry.get(call.name).quick
+    ]
+    parsed = ParsedReply(content=None, tool_calls=calls)
+    event = NewEvent(
+        "first_calls",
+        {"iteration": request.iteration, "tool_calls": names, "quick_calls": quick_calls,
+         "cached_tokens": 0, "duration_ms": 0, "planned": True},
+    )  # fmt: skip
+    row = NewMessage("assistant", None, tool_calls=[call.model_dump() for call in calls])
+    counters = StepCounters(iterations=request.iteration + 1)
+    return TurnRecord(row, event, counters, parsed, None)
+
+
 async def result_of_recorded_turn(
     session: AsyncSession, step_key: str, row: Message
 ) -> ModelTurnResult:
@@ -136,4 +177,5 @@ async def result_of_recorded_turn(
         prompt_tokens=int(data.get("prompt_tokens") or 0),
         completion_tokens=int(data.get("completion_tokens") or 0),
         cost_usd=float(data.get("cost_usd") or 0.0),
+        planned=bool(data.get("planned")),
     )

@@ -24,6 +24,7 @@ class Case(BaseModel):
     category: str
     agent: str
     input: str
+    given: dict[str, str] = Field(default_factory=dict)  # the files the task starts with
     tools: list[str] = Field(description="The tools a right run calls; [] means none.")
     may_use: list[str] = Field(default_factory=list, description="Tools it may call besides.")
     shortest: int = Field(ge=1, description="Model calls on the shortest path.")

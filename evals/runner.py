@@ -85,6 +85,8 @@ async def run_case(
 ) -> Run:
     started = time.monotonic()
     body = {"agent": case.agent, "input": case.input, "metadata": {"eval": case.key}, **extra}
+    if case.given:
+        body["files"] = case.given
     response = await api.post("/v1/tasks", json=body)
     if response.status_code not in (200, 201):
         raise EvalAborted(f"submitting {case.key} failed: {_problem(response)}")

@@ -61,6 +61,7 @@ class AgentSpec(BaseModel):
     budgets: BudgetsSpec = Field(default_factory=BudgetsSpec)
     runaway: RunawaySpec = Field(default_factory=RunawaySpec)
     answer_check: AnswerCheck | None = None  # a final answer is checked before it is taken
+    first_calls: list[str] = Field(default_factory=list)  # see AgentConfig.first_calls
     shadow: ShadowSpec | None = None  # another agent a share of its tasks also runs on, dry
 
     @field_validator("name")
@@ -99,6 +100,9 @@ class AgentSpec(BaseModel):
             if approval.tool in seen:
                 raise ValueError(f"tool {approval.tool!r} has more than one approval policy")
             seen.add(approval.tool)
+        strangers = [name for name in self.first_calls if name not in self.tools]
+        if strangers:
+            raise ValueError(f"first_calls {strangers} are not in tools {self.tools}")
         return self
 
     @field_validator("tools")
@@ -231,6 +235,11 @@ class AgentCatalog:
                     f"{path}: pool {spec.pool!r} is not declared; declared pools: {sorted(pools)}"
                 )
             problems = spec.unknown_rule_arguments(tool_schemas or {})
+            problems += [
+                f"first_calls: {name!r} needs arguments {needed}; a first call has none"
+                for name in spec.first_calls
+                if (needed := (tool_schemas or {}).get(name, {}).get("required"))
+            ]
             if problems:
                 raise AgentSpecError(f"{path}: " + "; ".join(problems))
             specs[spec.name], paths[spec.name] = spec, path

@@ -87,7 +87,7 @@ class Guardrails:
 
     def after_turn(self, turn: ModelTurnResult) -> Stop | None:
         """Count the turn; stop a turn asking for too many calls or the same calls again."""
-        self.spent.model_calls += 1
+        self.spent.model_calls += 0 if turn.planned else 1
         self.spent.tokens += turn.prompt_tokens + turn.completion_tokens
         self.spent.cost_usd += turn.cost_usd
         calls = turn.tool_calls

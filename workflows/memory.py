@@ -93,6 +93,7 @@ async def _ask(
             context=agent.context,
             summarize_threshold=threshold,
             max_tool_result_chars=agent.max_tool_result_chars,
+            first_calls=agent.first_calls if offer_tools else [],
         ),
         start_to_close_timeout=policies.MODEL_CALL_TIMEOUT,
         heartbeat_timeout=policies.MODEL_CALL_HEARTBEAT,

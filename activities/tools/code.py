@@ -45,9 +45,11 @@ async def run_command(
     return await run_in_sandbox(["/bin/sh", "-c", command])
 
 
-async def run_in_sandbox(argv: list[str], ok_exit_codes: frozenset[int] = frozenset({0})) -> str:
-    """Run argv over a copy of the task's files and keep the files it changed; an exit code
-    not in ok_exit_codes is an error (no file kept)."""
+async def run_in_sandbox(
+    argv: list[str], ok_exit_codes: frozenset[int] = frozenset({0}), keep_changes: bool = True
+) -> str:
+    """Run argv over a copy of the task's files and keep the files it changed (unless not
+    keep_changes); an exit code not in ok_exit_codes is an error (no file kept)."""
     workspace = task_workspace()
     with tempfile.TemporaryDirectory(prefix="agentry-sandbox-") as scratch:
         folder = Path(scratch) / "workspace"
@@ -60,7 +62,7 @@ async def run_in_sandbox(argv: list[str], ok_exit_codes: frozenset[int] = frozen
             )
         if run.exit_code not in ok_exit_codes:
             raise ToolError(_failure(run))
-        changed = await _take_back(workspace, folder, before)
+        changed = await _take_back(workspace, folder, before) if keep_changes else []
     return _report(run, changed)
 
 

@@ -10,6 +10,7 @@ from activities.tools.builtin import BUILTIN_TOOLS, IDEMPOTENT_TOOLS, QUICK_TOOL
 from activities.tools.code import CODE_TOOLS
 from activities.tools.delegate import delegate
 from activities.tools.errors import UnknownToolError
+from activities.tools.review import REVIEW_TOOLS
 from activities.tools.tool import Tool, ToolFunction
 from activities.tools.workspace import SIDE_EFFECT_TOOLS, WORKSPACE_TOOLS
 
@@ -115,9 +116,9 @@ def default_registry() -> ToolRegistry:
     """A fresh registry of the built-in tools (fresh, so adding tools never leaks between users)."""
     registry = ToolRegistry()
     # delegate starts a real sub-agent task: a side effect a shadow run must not have; the code
-    # tools may change the task's files
+    # tools may change the task's files (the review tools keep no change)
     side_effects = {*SIDE_EFFECT_TOOLS, *CODE_TOOLS, delegate}
-    for func in (*BUILTIN_TOOLS, *WORKSPACE_TOOLS, *CODE_TOOLS, delegate):
+    for func in (*BUILTIN_TOOLS, *WORKSPACE_TOOLS, *CODE_TOOLS, *REVIEW_TOOLS, delegate):
         registry.add(
             func,
             quick=func in QUICK_TOOLS,

@@ -80,12 +80,13 @@ def sandbox_command(argv: list[str], folder: Path, limits: SandboxLimits) -> lis
         *(["--unshare-user"] if user is None else []),
         "--hostname", "sandbox", "--proc", "/proc", "--dev", "/dev",
     ]  # fmt: skip
-    for folder_above in _folders_above(_python_paths()):  # bwrap would make them 0700
+    bound = [path for path in (*SYSTEM_PATHS, *_python_paths()) if os.path.lexists(path)]
+    for folder_above in _folders_above(bound):  # bwrap would make them 0700
         command += ["--perms", "0755", "--dir", folder_above]
-    for path in (*SYSTEM_PATHS, *_python_paths()):
+    for path in bound:
         if os.path.islink(path):
             command += ["--symlink", os.readlink(path), path]
-        elif os.path.exists(path):
+        else:
             command += ["--ro-bind", path, path]
     command += ["--bind", str(folder), INSIDE, "--chdir", INSIDE, "--clearenv"]
     for name, value in _environment().items():
@@ -141,13 +142,14 @@ def _python_paths() -> list[str]:
 
 
 def _folders_above(paths: list[str]) -> list[str]:
-    """Every folder above the paths, outermost first, each once."""
+    """Every folder above the paths and not inside one of them, outermost first, each once."""
     above: list[str] = []
     for path in paths:
         parts = Path(path).parts[1:-1]
         for depth in range(1, len(parts) + 1):
             folder = "/" + "/".join(parts[:depth])
-            if folder not in above and not folder.startswith(SYSTEM_PATHS):
+            inside = any(folder == bound or folder.startswith(bound + "/") for bound in paths)
+            if folder not in above and not inside:
                 above.append(folder)
     return above
 

@@ -44,3 +44,6 @@ class AgentConfig(BaseModel):
     budgets: Budgets = Field(default_factory=Budgets)
     runaway: RunawayLimits = Field(default_factory=RunawayLimits)
     answer_check: AnswerCheck | None = None  # None: a final answer is taken as it is
+    # tools called with no arguments at the start of each request, before the model's first
+    # turn: a procedure's fixed first steps, which a small model may skip (activities/llm.py)
+    first_calls: list[str] = Field(default_factory=list)

@@ -44,6 +44,8 @@ class ModelTurnRequest(BaseModel):
     # a prompt over this many tokens is not sent: the turn asks for a summary first
     summarize_threshold: int | None = None
     max_tool_result_chars: int = 8000
+    # called by the loop itself when the request has had no tool call yet (AgentConfig)
+    first_calls: list[str] = Field(default_factory=list)
 
 
 class ModelTurnResult(BaseModel):
@@ -65,3 +67,4 @@ class ModelTurnResult(BaseModel):
     # (None: not known, e.g. a turn rebuilt from what an earlier attempt recorded)
     cached_tokens: int = 0
     duration_ms: int | None = None
+    planned: bool = False  # the agent's first calls, made by the loop: no model was asked

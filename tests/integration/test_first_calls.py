@@ -1,0 +1,77 @@
+"""An agent's first calls: the loop makes them itself at the start of each request, before
+the model's first turn, so a small model that would skip its procedure's fixed first steps
+cannot. They cost no model call and count as none against the budget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.agent_specs import AgentCatalog, AgentSpecError
+from tests.fakes.script_client import reply_text, unique_key
+from tests.integration.helpers import events, messages, submit, wait_for_status
+from tests.stack import RunningStack
+
+
+async def test_the_loop_makes_the_first_calls_at_the_start_of_each_request(
+    stack: RunningStack,
+) -> None:
+    key = unique_key("first-calls")
+    marker = await stack.scripted.script(key, [reply_text("one file"), reply_text("still one")])
+    async with stack.api() as api:
+        task = await submit(
+            api, "scripted-first-calls", f"what is there? {marker}", files={"a.txt": "x"}
+        )
+        await wait_for_status(api, task["id"], {"waiting_input"}, timeout=60)
+        await api.post(f"/v1/tasks/{task['id']}/messages", json={"content": "and now?"})
+        await wait_for_status(api, task["id"], {"waiting_input"}, timeout=60)
+        for _ in range(50):  # the second answer is recorded before the status changes
+            transcript = await messages(api, task["id"])
+            if transcript[-1]["content"] == "still one":
+                break
+        log = await events(api, task["id"])
+        done = (await api.get(f"/v1/tasks/{task['id']}")).json()
+        await api.post(f"/v1/tasks/{task['id']}/cancel", json={})
+
+    roles = [(m["role"], m["content"]) for m in transcript if m["role"] != "system"]
+    assert roles == [
+        ("user", f"what is there? {marker}"),
+        ("assistant", None),  # the loop's own turn: list_files
+        ("tool", "a.txt (1 bytes)"),
+        ("assistant", "one file"),
+        ("user", "and now?"),
+        ("assistant", None),
+        ("tool", "a.txt (1 bytes)"),
+        ("assistant", "still one"),
+    ]
+    assert [e["data"]["tool_calls"] for e in log if e["type"] == "first_calls"] == [
+        ["list_files"],
+        ["list_files"],
+    ]
+    assert (await stack.scripted.status(key))["served"] == 2  # the model answered twice only
+    assert done["usage"]["llm_calls"] == 2 and done["usage"]["tool_calls"] == 2
+
+
+def _spec(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "a.yaml").write_text(text)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("spec", "named"),
+    [
+        ("tools: [list_files]\nfirst_calls: [read_file]", "first_calls ['read_file'] are not in"),
+        ("tools: [read_file]\nfirst_calls: [read_file]", "'read_file' needs arguments ['path']"),
+    ],
+)
+def test_first_calls_must_be_the_agents_own_tools_and_take_no_arguments(
+    tmp_path: Path, spec: str, named: str
+) -> None:
+    schemas = {
+        "list_files": {"type": "object", "properties": {}, "required": []},
+        "read_file": {"type": "object", "properties": {"path": {}}, "required": ["path"]},
+    }
+    with pytest.raises(AgentSpecError) as error:
+        AgentCatalog.load(_spec(tmp_path, f"name: a\n{spec}\n"), tool_schemas=schemas)
+    assert named in str(error.value) and "a.yaml" in str(error.value)
