@@ -104,7 +104,9 @@ class LlmActivities:
         rows = read.transcript
         first_calls = first_calls_due(request.first_calls, rows)
         if first_calls:  # the procedure's fixed first steps: the model is not asked
-            return await self._record_first_calls(request, first_calls)
+            turn = planned_turn_record(request, first_calls, self._registry)
+            row = await self._store(request, turn, "model turn: recording the first calls")
+            return turn.result(row.id)
 
         tools = [self._registry.get(name) for name in request.tools]
         body = prompt_body(request.tool_call_format, rows, tools, request.max_tool_result_chars)
@@ -156,13 +158,6 @@ class LlmActivities:
         )
         row = await self._store(request, turn, "model turn: recording the reply", keep)
         self._trace.model_call(request, turn.event.data, turn.message)
-        return turn.result(row.id)
-
-    async def _record_first_calls(
-        self, request: ModelTurnRequest, names: list[str]
-    ) -> ModelTurnResult:
-        turn = planned_turn_record(request, names, self._registry)
-        row = await self._store(request, turn, "model turn: recording the first calls")
         return turn.result(row.id)
 
     async def _store(

@@ -8,6 +8,7 @@ from typing import TypeVar, overload
 
 from activities.tools.builtin import BUILTIN_TOOLS, IDEMPOTENT_TOOLS, QUICK_TOOLS
 from activities.tools.code import CODE_TOOLS
+from activities.tools.database import DATABASE_TOOLS
 from activities.tools.delegate import delegate
 from activities.tools.errors import UnknownToolError
 from activities.tools.review import REVIEW_TOOLS
@@ -118,11 +119,12 @@ def default_registry() -> ToolRegistry:
     # delegate starts a real sub-agent task: a side effect a shadow run must not have; the code
     # tools may change the task's files (the review tools keep no change)
     side_effects = {*SIDE_EFFECT_TOOLS, *CODE_TOOLS, delegate}
-    for func in (*BUILTIN_TOOLS, *WORKSPACE_TOOLS, *CODE_TOOLS, *REVIEW_TOOLS, delegate):
+    for func in (*BUILTIN_TOOLS, *WORKSPACE_TOOLS, *CODE_TOOLS, *REVIEW_TOOLS, *DATABASE_TOOLS,
+                 delegate):  # fmt: skip
         registry.add(
             func,
             quick=func in QUICK_TOOLS,
             side_effects=func in side_effects,
-            idempotent=func in IDEMPOTENT_TOOLS,
+            idempotent=func in IDEMPOTENT_TOOLS or func in DATABASE_TOOLS,  # a fixed database
         )
     return registry

@@ -121,7 +121,7 @@ def test_a_bad_shadow_is_refused_naming_the_file_and_field(
 def test_tools_declare_side_effects_and_the_catalog_records_them() -> None:
     registry = default_registry()
     effects = {name for name in registry.names() if registry.get(name).side_effects}
-    assert effects == {"write_file", "delete_file", "delegate"}
+    assert effects == {"write_file", "delete_file", "delegate", "run_python", "run_command"}
     catalog = ToolCatalog.load()
     assert {name for name in catalog.names() if catalog.get(name).side_effects} == effects  # type: ignore[union-attr]
 

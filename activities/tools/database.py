@@ -1,0 +1,130 @@
+"""The data analyst's tools: read-only SQL over the sample shop database (agents/data/shop.sql).
+
+Each call loads the SQL into a fresh in-memory SQLite database (a few milliseconds), so no call
+can change what the next one sees, and nothing but SELECT is authorised on it: a write, an
+ATTACH of a file or a PRAGMA is refused by SQLite itself and told to the model as an error. A
+query that runs too long is stopped by a step budget; the tool's process limits hold beyond
+that.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from activities.tools.errors import ToolError
+
+SAMPLE_SQL = Path(__file__).resolve().parents[2] / "agents" / "data" / "shop.sql"
+MAX_ROWS = 50
+MAX_STEPS = 50_000_000  # SQLite VM instructions: seconds of CPU, far beyond any fair query
+_PROGRESS_EVERY = 10_000
+_READ_ONLY = {
+    sqlite3.SQLITE_SELECT,
+    sqlite3.SQLITE_READ,
+    sqlite3.SQLITE_FUNCTION,
+    sqlite3.SQLITE_RECURSIVE,
+}
+
+
+def query_database(
+    sql: Annotated[str, Field(description="One SQLite SELECT statement.")],
+) -> str:
+    """Run one read-only SQL query (SQLite) on the shop database and return the query and
+    its rows as a table."""
+    with _database() as connection:
+        try:
+            cursor = connection.execute(sql)
+        except sqlite3.Warning as exc:  # e.g. two statements in one call
+            raise ToolError(f"{exc}; send one SELECT statement per call") from None
+        except sqlite3.DatabaseError as exc:
+            raise ToolError(_explained(exc)) from None
+        names = [column[0] for column in cursor.description or ()]
+        try:
+            rows = cursor.fetchmany(MAX_ROWS + 1)
+        except sqlite3.DatabaseError as exc:
+            raise ToolError(_explained(exc)) from None
+    return "\n".join([f"Query: {' '.join(sql.split())}", *_table(names, rows)])
+
+
+def describe_database() -> str:
+    """List the shop database's tables with their columns."""
+    connection = _loaded()
+    try:
+        tables = connection.execute(
+            "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY rowid"
+        ).fetchall()
+        lines = []
+        for (name,) in tables:
+            columns = connection.execute(f"PRAGMA table_info({name})").fetchall()
+            listed = ", ".join(f"{column[1]} {column[2].lower()}" for column in columns)
+            lines.append(f"{name}({listed})")
+    finally:
+        connection.close()
+    return "Tables:\n" + "\n".join(lines)
+
+
+def _loaded() -> sqlite3.Connection:
+    connection = sqlite3.connect(":memory:")
+    connection.executescript(_sample_sql())
+    return connection
+
+
+class _database:
+    """A fresh in-memory copy of the sample, read-only from the first statement on."""
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.connection = _loaded()
+        steps = iter(range(MAX_STEPS // _PROGRESS_EVERY))
+        self.connection.set_progress_handler(lambda: next(steps, None) is None, _PROGRESS_EVERY)
+        self.connection.set_authorizer(_read_only)
+        return self.connection
+
+    def __exit__(self, *_: object) -> None:
+        self.connection.close()
+
+
+@cache
+def _sample_sql() -> str:
+    return SAMPLE_SQL.read_text(encoding="utf-8")
+
+
+def _read_only(action: int, first: str | None, *_: Any) -> int:
+    """SQLite's authorizer: reading only (and the one PRAGMA that lists a table's columns)."""
+    if action in _READ_ONLY or (action == sqlite3.SQLITE_PRAGMA and first == "table_info"):
+        return sqlite3.SQLITE_OK
+    return sqlite3.SQLITE_DENY
+
+
+def _explained(exc: sqlite3.DatabaseError) -> str:
+    text = str(exc)
+    if text == "not authorized":
+        return "the database is read-only: only SELECT queries are allowed"
+    if text == "interrupted":
+        return f"the query ran longer than {MAX_STEPS:,} steps and was stopped; simplify it"
+    return f"SQL error: {text}"
+
+
+def _table(names: list[str], rows: list[tuple[Any, ...]]) -> list[str]:
+    if not names:
+        return ["(the statement returned no columns)"]
+    shown = rows[:MAX_ROWS]
+    lines = [" | ".join(names), *(" | ".join(_cell(value) for value in row) for row in shown)]
+    more = f", only the first {MAX_ROWS} shown" if len(rows) > MAX_ROWS else ""
+    count = f"{len(shown)}{'+' if more else ''} row{'' if len(shown) == 1 else 's'}"
+    return [*lines, f"({count}{more})"]
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else f"{value:.2f}".rstrip("0")
+    return str(value)
+
+
+DATABASE_TOOLS: tuple[Callable[..., Any], ...] = (query_database, describe_database)
