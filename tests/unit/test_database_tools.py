@@ -41,7 +41,7 @@ def test_the_tables_are_listed_with_their_columns() -> None:
         ("SELECT 1; DELETE FROM orders", "one statement at a time"),
         ("SELECT * FROM nowhere", "no such table: nowhere"),
         (
-            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT max(x) FROM c",
             "was stopped",
         ),
     ],
