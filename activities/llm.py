@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -16,17 +15,16 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from activities.chat_completions import TextSink, complete_chat
 from activities.db.engine import autocommitting
 from activities.db.events import EventRepository, NewEvent
-from activities.db.models import Message
 from activities.db.outages import outlasting_outages
 from activities.db.steps import StepInputs, StepRepository
 from activities.heartbeat import HeartbeatDetails, heartbeating
 from activities.kept_steps import keeper, kept_outcome
 from activities.model_admission import AdmissionGate
 from activities.model_turn_records import (
-    TurnRecord,
-    first_calls_due,
+    FromTranscript,
     planned_turn_record,
     result_of_recorded_turn,
+    store_turn,
     turn_record,
 )
 from activities.prompts import prompt_body
@@ -36,6 +34,7 @@ from activities.tool_call_repair import refused_an_unknown_tool
 from activities.tools.registry import ToolRegistry
 from activities.trace_export import NO_TRACE_EXPORT, TraceExport
 from activities.turn_deltas import DeltaPublisher
+from activities.turn_rules import first_calls_due, must_call_tool, shown_calls
 from workflows.contracts.memory import CONTEXT_EXCEEDED
 from workflows.contracts.model_turns import (
     MODEL_SERVER_SATURATED,
@@ -88,8 +87,8 @@ class LlmActivities:
         kept = kept_outcome(step_key)
         if kept is not None:  # an earlier attempt got the reply but could not record it
             reply, duration_ms, counted = kept["reply"], kept["duration_ms"], kept["counted"]
-            asked_again = bool(kept.get("asked_again"))
-            return await self._record(request, reply, duration_ms, counted, details, asked_again)
+            facts = FromTranscript(bool(kept.get("asked_again")), kept.get("shown", ""))
+            return await self._record(request, reply, duration_ms, counted, details, facts)
 
         async def recorded_or_transcript() -> ModelTurnResult | StepInputs:
             async with autocommitting(self._sessions) as session:
@@ -105,11 +104,16 @@ class LlmActivities:
         first_calls = first_calls_due(request.first_calls, rows)
         if first_calls:  # the procedure's fixed first steps: the model is not asked
             turn = planned_turn_record(request, first_calls, self._registry)
-            row = await self._store(request, turn, "model turn: recording the first calls")
+            row = await store_turn(
+                self._sessions, request, turn, "model turn: recording first calls"
+            )
             return turn.result(row.id)
 
         tools = [self._registry.get(name) for name in request.tools]
-        body = prompt_body(request.tool_call_format, rows, tools, request.max_tool_result_chars)
+        must_call = must_call_tool(request.tool_choice, rows)
+        body = prompt_body(
+            request.tool_call_format, rows, tools, request.max_tool_result_chars, must_call
+        )
         counted = await self._measure(request, body)
         if counted is not None and request.summarize_threshold is not None:
             if counted > request.summarize_threshold:
@@ -130,8 +134,8 @@ class LlmActivities:
             if self._spend is not None:
                 await self._spend.release(task_id, step_key)
             raise
-        asked_again = refused_an_unknown_tool(rows)
-        return await self._record(request, reply, duration_ms, counted, details, asked_again)
+        facts = FromTranscript(refused_an_unknown_tool(rows), shown_calls(request.show_calls, rows))
+        return await self._record(request, reply, duration_ms, counted, details, facts)
 
     async def _record(
         self,
@@ -140,12 +144,12 @@ class LlmActivities:
         duration_ms: int,
         counted: int | None,
         details: HeartbeatDetails,
-        asked_again: bool,
+        facts: FromTranscript,
     ) -> ModelTurnResult:
         """The reply is paid for: an outage delays its recording (the reply kept in Temporal
         meanwhile, for a retry elsewhere: kept_steps.py), it never buys it twice."""
         step_key = f"model:{request.iteration}"
-        turn = turn_record(request, reply, duration_ms, counted, self._registry, asked_again)
+        turn = turn_record(request, reply, duration_ms, counted, self._registry, facts)
         keep = keeper(
             details,
             step_key,
@@ -153,31 +157,15 @@ class LlmActivities:
                 "reply": reply,
                 "duration_ms": duration_ms,
                 "counted": counted,
-                "asked_again": asked_again,
+                "asked_again": facts.asked_again,
+                "shown": facts.shown,
             },
         )
-        row = await self._store(request, turn, "model turn: recording the reply", keep)
+        row = await store_turn(
+            self._sessions, request, turn, "model turn: recording the reply", keep
+        )
         self._trace.model_call(request, turn.event.data, turn.message)
         return turn.result(row.id)
-
-    async def _store(
-        self,
-        request: ModelTurnRequest,
-        turn: TurnRecord,
-        what: str,
-        keep: Callable[[], None] | None = None,
-    ) -> Message:
-        """Write the turn's message, event and usage as one step (one statement: no BEGIN)."""
-        task_id, step_key = uuid.UUID(request.task_id), f"model:{request.iteration}"
-
-        async def record() -> Message:
-            async with autocommitting(self._sessions) as session:
-                steps = StepRepository(session)
-                return await steps.record(
-                    task_id, step_key, turn.message, turn.event, turn.counters
-                )
-
-        return await outlasting_outages(record, what, keep)
 
     async def _measure(self, request: ModelTurnRequest, body: dict[str, Any]) -> int | None:
         """The prompt's tokens when they matter (it may pass the summary threshold or the

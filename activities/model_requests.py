@@ -67,15 +67,18 @@ class ChatMessage(BaseModel):
 
 
 def build_chat_request(
-    fmt: ToolCallFormat, messages: list[ChatMessage], tools: list[Tool]
+    fmt: ToolCallFormat, messages: list[ChatMessage], tools: list[Tool], must_call: bool = False
 ) -> dict[str, Any]:
-    """The chat-completions body fields that depend on the format: messages and tool options."""
+    """The chat-completions body fields that depend on the format: messages and tool options;
+    `must_call`: the reply is held to tool calls (`tool_choice: required`; for the text
+    formats, decoding held to the calls part of the action schema)."""
     fmt = ToolCallFormat(fmt)
+    must_call = must_call and bool(tools)
     if fmt is ToolCallFormat.native:
         body: dict[str, Any] = {"messages": [_native_message(m) for m in messages]}
         if tools:
             body["tools"] = [tool.openai_tool() for tool in tools]
-            body["tool_choice"] = "auto"
+            body["tool_choice"] = "required" if must_call else "auto"
         return body
     section = tools_prompt_section(fmt, tools)
     # no tools offered after tool results: the model repeated a call it has the result of
@@ -83,10 +86,11 @@ def build_chat_request(
     answer_now = not tools and any(message.role == "tool" for message in messages)
     rendered = _text_messages(fmt, messages, answer_now)
     body = {"messages": _with_tools_section(rendered, section)}
-    if fmt is ToolCallFormat.json_schema or answer_now:
+    if fmt is ToolCallFormat.json_schema or answer_now or must_call:
+        schema = action_schema(tools, calls_only=must_call)
         body["response_format"] = {
             "type": "json_schema",
-            "json_schema": {"name": "agent_action", "strict": True, "schema": action_schema(tools)},
+            "json_schema": {"name": "agent_action", "strict": True, "schema": schema},
         }
     return body
 
@@ -110,8 +114,9 @@ def _prompt_schema(tool: Tool) -> dict[str, Any]:
     return {k: v for k, v in tool.parameters_schema.items() if k != "additionalProperties"}
 
 
-def action_schema(tools: list[Tool]) -> dict[str, Any]:
-    """A JSON schema admitting exactly a final answer or calls to the offered tools."""
+def action_schema(tools: list[Tool], calls_only: bool = False) -> dict[str, Any]:
+    """A JSON schema admitting exactly a final answer or calls to the offered tools (only
+    one call, when `calls_only`)."""
     final = _object({"final_answer": {"type": "string"}})
     if not tools:
         return final
@@ -120,9 +125,11 @@ def action_schema(tools: list[Tool]) -> dict[str, Any]:
         for t in tools
     ]
     items = calls[0] if len(calls) == 1 else {"anyOf": calls}
-    return {
-        "anyOf": [final, _object({"tool_calls": {"type": "array", "minItems": 1, "items": items}})]
-    }
+    calling = _object({"tool_calls": {"type": "array", "minItems": 1, "items": items}})
+    if not calls_only:
+        return {"anyOf": [final, calling]}
+    # held to calls, a small model goes on adding calls until its token limit: one is enough
+    return _object({"tool_calls": {"type": "array", "minItems": 1, "maxItems": 1, "items": items}})
 
 
 def _object(properties: dict[str, Any]) -> dict[str, Any]:

@@ -7,20 +7,24 @@ Pure functions of the reply: a retry that records a reply an earlier attempt kep
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.answer_checks import REMINDER_PREFIX
+from activities.db.engine import autocommitting
 from activities.db.events import EventRepository, NewEvent
 from activities.db.messages import NewMessage
 from activities.db.models import Message
+from activities.db.outages import outlasting_outages
+from activities.db.steps import StepRepository
 from activities.db.tasks import StepCounters
 from activities.model_replies import ParsedReply, parse_model_reply
 from activities.tool_call_repair import answer_after_refusal, repair_tool_names
 from activities.tools.registry import ToolRegistry
+from activities.turn_rules import first_call_id
 from workflows.contracts.model_turns import ModelTurnRequest, ModelTurnResult
 from workflows.contracts.tool_calls import ToolCall
 
@@ -50,17 +54,24 @@ class TurnRecord:
         )
 
 
+@dataclass(frozen=True)
+class FromTranscript:
+    """What a reply's record takes from the transcript before it (kept with a kept reply)."""
+
+    # the previous results refused a tool that does not exist (activities/tool_call_repair.py)
+    asked_again: bool = False
+    shown: str = ""  # the agent's `show_calls` lines, added to a final answer (turn_rules.py)
+
+
 def turn_record(
     request: ModelTurnRequest,
     reply: dict[str, Any],
     duration_ms: int,
     counted: int | None,
     registry: ToolRegistry,
-    asked_again: bool = False,
+    facts: FromTranscript = FromTranscript(),
 ) -> TurnRecord:
-    """The message, event and usage of one reply (as the LiteLLM proxy returned it);
-    `asked_again`: the previous results refused a tool that does not exist
-    (activities/tool_call_repair.py)."""
+    """The message, event and usage of one reply (as the LiteLLM proxy returned it)."""
     choice = reply["choices"][0]
     message, finish_reason = choice["message"], choice.get("finish_reason")
     usage = reply.get("usage") or {}
@@ -77,8 +88,11 @@ def turn_record(
     )
     offered = {name: registry.get(name) for name in request.tools if name in registry}
     parsed = repair_tool_names(parsed, offered)
-    if asked_again:
+    if facts.asked_again:
         parsed = answer_after_refusal(parsed)
+    if facts.shown and not parsed.tool_calls and parsed.final_text is not None:
+        answer = f"{parsed.final_text.rstrip()}\n\n{facts.shown}"
+        parsed = parsed.model_copy(update={"final_text": answer, "content": answer})
     for call in parsed.tool_calls:  # approval rules judge what the tool will receive
         if call.id not in parsed.invalid_calls and call.name in registry:
             call.arguments = registry.get(call.name).normalised(call.arguments)
@@ -123,28 +137,13 @@ def turn_record(
     return TurnRecord(row, event, counters, parsed, counted)
 
 
-def first_calls_due(first_calls: list[str], rows: Sequence[Message]) -> list[str]:
-    """The agent's first calls, when the latest request has had no tool call yet."""
-    requests = [
-        index
-        for index, row in enumerate(rows)
-        if row.role == "user"
-        and row.summary_of is None
-        and not (row.content or "").startswith(REMINDER_PREFIX)
-    ]
-    if not first_calls or not requests:
-        return []
-    since = rows[requests[-1] + 1 :]
-    return [] if any(row.role == "assistant" and row.tool_calls for row in since) else first_calls
-
-
 def planned_turn_record(
     request: ModelTurnRequest, names: list[str], registry: ToolRegistry
 ) -> TurnRecord:
     """The turn the loop takes itself for the agent's first calls: an assistant message with
     the calls, as the model's would be, and a `first_calls` event; no model call, no tokens."""
     calls = [
-        ToolCall(id=f"call-{request.iteration}-first-{index}", name=name, arguments={})
+        ToolCall(id=first_call_id(request.iteration, index), name=name, arguments={})
         for index, name in enumerate(names)
     ]
     quick_calls = [
@@ -159,6 +158,25 @@ def planned_turn_record(
     row = NewMessage("assistant", None, tool_calls=[call.model_dump() for call in calls])
     counters = StepCounters(iterations=request.iteration + 1)
     return TurnRecord(row, event, counters, parsed, None)
+
+
+async def store_turn(
+    sessions: async_sessionmaker[AsyncSession],
+    request: ModelTurnRequest,
+    turn: TurnRecord,
+    what: str,
+    keep: Callable[[], None] | None = None,
+) -> Message:
+    """Write the turn's message, event and usage as one step (one statement: no BEGIN),
+    outlasting a database outage (`keep`: what to do while it lasts, kept_steps.py)."""
+    task_id, step_key = uuid.UUID(request.task_id), f"model:{request.iteration}"
+
+    async def record() -> Message:
+        async with autocommitting(sessions) as session:
+            steps = StepRepository(session)
+            return await steps.record(task_id, step_key, turn.message, turn.event, turn.counters)
+
+    return await outlasting_outages(record, what, keep)
 
 
 async def result_of_recorded_turn(

@@ -16,11 +16,16 @@ from workflows.contracts.tool_calls import ToolCall
 
 
 def prompt_body(
-    fmt: ToolCallFormat, rows: Sequence[Message], tools: list[Tool], max_tool_result_chars: int
+    fmt: ToolCallFormat,
+    rows: Sequence[Message],
+    tools: list[Tool],
+    max_tool_result_chars: int,
+    must_call: bool = False,
 ) -> dict[str, Any]:
-    """The chat-completions fields that depend on the transcript: messages and tool options."""
+    """The chat-completions fields that depend on the transcript: messages and tool options
+    (`must_call`: the reply is held to tool calls)."""
     messages = [chat_message(row, max_tool_result_chars) for row in rows]
-    return build_chat_request(fmt, messages, tools)
+    return build_chat_request(fmt, messages, tools, must_call)
 
 
 def chat_message(row: Message, max_tool_result_chars: int) -> ChatMessage:

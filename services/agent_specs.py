@@ -21,9 +21,10 @@ from pydantic import (
 )
 
 from services.agent_spec_approvals import ApprovalSpec
+from services.agent_spec_calls import call_problems
 from services.agent_spec_limits import BudgetsSpec, MemorySpec, RunawaySpec, ShadowSpec
 from services.duration import Duration
-from workflows.contracts.agents import AgentConfig, ToolCallFormat
+from workflows.contracts.agents import AgentConfig, ToolCallFormat, ToolChoice
 from workflows.contracts.answer_checks import AnswerCheck
 from workflows.contracts.approvals import ApprovalPolicy
 from workflows.contracts.memory import ContextBudget
@@ -62,6 +63,8 @@ class AgentSpec(BaseModel):
     runaway: RunawaySpec = Field(default_factory=RunawaySpec)
     answer_check: AnswerCheck | None = None  # a final answer is checked before it is taken
     first_calls: list[str] = Field(default_factory=list)  # see AgentConfig.first_calls
+    tool_choice: ToolChoice = ToolChoice.auto  # see AgentConfig.tool_choice
+    show_calls: dict[str, str] = Field(default_factory=dict)  # see AgentConfig.show_calls
     shadow: ShadowSpec | None = None  # another agent a share of its tasks also runs on, dry
 
     @field_validator("name")
@@ -100,9 +103,10 @@ class AgentSpec(BaseModel):
             if approval.tool in seen:
                 raise ValueError(f"tool {approval.tool!r} has more than one approval policy")
             seen.add(approval.tool)
-        strangers = [name for name in self.first_calls if name not in self.tools]
-        if strangers:
-            raise ValueError(f"first_calls {strangers} are not in tools {self.tools}")
+        for field, names in (("first_calls", self.first_calls), ("show_calls", self.show_calls)):
+            strangers = [name for name in names if name not in self.tools]
+            if strangers:
+                raise ValueError(f"{field} {strangers} are not in tools {self.tools}")
         return self
 
     @field_validator("tools")
@@ -235,11 +239,7 @@ class AgentCatalog:
                     f"{path}: pool {spec.pool!r} is not declared; declared pools: {sorted(pools)}"
                 )
             problems = spec.unknown_rule_arguments(tool_schemas or {})
-            problems += [
-                f"first_calls: {name!r} needs arguments {needed}; a first call has none"
-                for name in spec.first_calls
-                if (needed := (tool_schemas or {}).get(name, {}).get("required"))
-            ]
+            problems += call_problems(spec.first_calls, spec.show_calls, tool_schemas or {})
             if problems:
                 raise AgentSpecError(f"{path}: " + "; ".join(problems))
             specs[spec.name], paths[spec.name] = spec, path

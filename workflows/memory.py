@@ -14,6 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.llm import LlmActivities
     from activities.memory import MemoryActivities
     from workflows import policies
+    from workflows.contracts.agents import ToolChoice
     from workflows.contracts.memory import SummarizeRequest, SummarizeResult
     from workflows.contracts.model_turns import ModelTurnRequest, ModelTurnResult
     from workflows.contracts.tasks import AgentTaskInput
@@ -94,6 +95,8 @@ async def _ask(
             summarize_threshold=threshold,
             max_tool_result_chars=agent.max_tool_result_chars,
             first_calls=agent.first_calls if offer_tools else [],
+            tool_choice=agent.tool_choice if offer_tools else ToolChoice.auto,
+            show_calls=agent.show_calls,
         ),
         start_to_close_timeout=policies.MODEL_CALL_TIMEOUT,
         heartbeat_timeout=policies.MODEL_CALL_HEARTBEAT,

@@ -9,6 +9,8 @@ that.
 
 from __future__ import annotations
 
+import difflib
+import re
 import sqlite3
 from collections.abc import Callable
 from functools import cache
@@ -23,6 +25,8 @@ SAMPLE_SQL = Path(__file__).resolve().parents[2] / "agents" / "data" / "shop.sql
 MAX_ROWS = 50
 MAX_STEPS = 50_000_000  # SQLite VM instructions: seconds of CPU, far beyond any fair query
 _PROGRESS_EVERY = 10_000
+_DATE_PARTS = {"YEAR", "MONTH", "DAY", "DATE_PART", "EXTRACT", "DATEPART", "TO_CHAR"}
+_MISSING = re.compile(r"no such (?P<kind>column|table): (?P<name>\S+)")
 _READ_ONLY = {
     sqlite3.SQLITE_SELECT,
     sqlite3.SQLITE_READ,
@@ -42,12 +46,12 @@ def query_database(
         except sqlite3.Warning as exc:  # e.g. two statements in one call
             raise ToolError(f"{exc}; send one SELECT statement per call") from None
         except sqlite3.DatabaseError as exc:
-            raise ToolError(_explained(exc)) from None
+            raise ToolError(_explained(exc, sql)) from None
         names = [column[0] for column in cursor.description or ()]
         try:
             rows = cursor.fetchmany(MAX_ROWS + 1)
         except sqlite3.DatabaseError as exc:
-            raise ToolError(_explained(exc)) from None
+            raise ToolError(_explained(exc, sql)) from None
     return "\n".join([f"Query: {' '.join(sql.split())}", *_table(names, rows)])
 
 
@@ -100,13 +104,52 @@ def _read_only(action: int, first: str | None, *_: Any) -> int:
     return sqlite3.SQLITE_DENY
 
 
-def _explained(exc: sqlite3.DatabaseError) -> str:
+def _explained(exc: sqlite3.DatabaseError, sql: str) -> str:
     text = str(exc)
+    missing = _MISSING.match(text)
+    if missing is not None:
+        return f"SQL error: {text}. {_closest(missing['kind'], missing['name'], sql)}"
+    if text.startswith("no such function: ") and text[18:].upper() in _DATE_PARTS:
+        return (
+            f"SQL error: {text}. SQLite has no {text[18:]}(): dates are text 'YYYY-MM-DD'; "
+            "use strftime('%Y', column), strftime('%m', column) or column LIKE '2025-07%'"
+        )
     if text == "not authorized":
         return "the database is read-only: only SELECT queries are allowed"
     if text == "interrupted":
         return f"the query ran longer than {MAX_STEPS:,} steps and was stopped; simplify it"
     return f"SQL error: {text}"
+
+
+def _closest(kind: str, name: str, sql: str) -> str:
+    """The schema's names of that kind, the nearest first: a small model guesses
+    `order_date` for `ordered_on`, and reads the right name when it is put before it.
+    Columns are looked for in the tables the query names (all, when it names none)."""
+    connection = _loaded()
+    try:
+        tables = [
+            row[0]
+            for row in connection.execute(
+                "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY rowid"
+            )
+        ]
+        named = [table for table in tables if table in re.findall(r"\w+", sql)] or tables
+        columns = [
+            f"{table}.{column[1]}"
+            for table in named
+            for column in connection.execute(f"PRAGMA table_info({table})")
+        ]
+    finally:
+        connection.close()
+    bare = name.rpartition(".")[2]
+    if kind == "table":
+        near = difflib.get_close_matches(bare, tables, n=1, cutoff=0.4)
+    else:  # named with its table: `o.quantity` is order_items.quantity, not the orders' one
+        by_name = {column.partition(".")[2]: column for column in reversed(columns)}
+        near = [by_name[match] for match in difflib.get_close_matches(bare, list(by_name), 1, 0.4)]
+    hint = f"Did you mean {near[0]}? " if near else ""
+    listed = ", ".join(tables if kind == "table" else columns)
+    return f"{hint}The {kind}s are: {listed}"
 
 
 def _table(names: list[str], rows: list[tuple[Any, ...]]) -> list[str]:

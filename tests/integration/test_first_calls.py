@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from services.agent_specs import AgentCatalog, AgentSpecError
-from tests.fakes.script_client import reply_text, unique_key
+from tests.fakes.script_client import reply_text, reply_tool_calls, unique_key
 from tests.integration.helpers import events, messages, submit, wait_for_status
 from tests.stack import RunningStack
 
@@ -53,6 +53,29 @@ async def test_the_loop_makes_the_first_calls_at_the_start_of_each_request(
     assert done["usage"]["llm_calls"] == 2 and done["usage"]["tool_calls"] == 2
 
 
+async def test_the_model_is_held_to_a_call_first_and_the_answer_shows_what_it_read(
+    stack: RunningStack,
+) -> None:
+    key = unique_key("analyst")
+    marker = await stack.scripted.script(
+        key,
+        [
+            reply_tool_calls([("read_file", {"path": "nope.txt"})]),
+            reply_tool_calls([("read_file", {"path": "./notes/a.txt"})]),
+            reply_text("it says hello"),
+        ],
+    )
+    async with stack.api() as api:
+        task = await submit(
+            api, "scripted-analyst", f"what does it say? {marker}", files={"notes/a.txt": "hello"}
+        )
+        done = await wait_for_status(api, task["id"], timeout=60)
+    choices = [body.get("tool_choice") for body in await stack.scripted.requests(key)]
+    assert choices == ["required", "auto", "auto"]  # until the model's own first call
+    # the failed read shows nothing; the path as the tool received it
+    assert done["result"] == "it says hello\n\nSource: notes/a.txt"
+
+
 def _spec(tmp_path: Path, text: str) -> Path:
     (tmp_path / "a.yaml").write_text(text)
     return tmp_path
@@ -63,6 +86,8 @@ def _spec(tmp_path: Path, text: str) -> Path:
     [
         ("tools: [list_files]\nfirst_calls: [read_file]", "first_calls ['read_file'] are not in"),
         ("tools: [read_file]\nfirst_calls: [read_file]", "'read_file' needs arguments ['path']"),
+        ("tools: [list_files]\nshow_calls: {read_file: x}", "show_calls ['read_file'] are not"),
+        ("tools: [read_file]\nshow_calls: {read_file: 'R: {name}'}", "takes no argument ['name']"),
     ],
 )
 def test_first_calls_must_be_the_agents_own_tools_and_take_no_arguments(

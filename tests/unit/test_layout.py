@@ -29,6 +29,7 @@ SHARED_SERVICES = (
     "services.duration",
     "services.agent_spec_limits",
     "services.agent_spec_approvals",
+    "services.agent_spec_calls",
     "services.metrics_access",  # who may read /metrics (gateway and workers)
     "services.temporal_metrics",  # the Temporal SDK's metrics, on a loopback port
 )

@@ -453,3 +453,15 @@ def test_hostile_ids_names_and_text_from_the_model_are_cleaned_not_stored_as_giv
     assert name == "calculator" and arguments == {"expression": "2+2", "n": "?"}
     assert long_name == "s" * 64 and "is not available" in reply.invalid_calls[second_id]
     assert reply.content == "ok ? done"
+
+
+def test_a_turn_that_must_call_is_held_to_one_call_in_every_format(tools: list[Tool]) -> None:
+    native = build_chat_request(NATIVE, conversation(with_result=False), tools, must_call=True)
+    assert native["tool_choice"] == "required"
+    for fmt in (TEXT, JSON_SCHEMA):
+        body = build_chat_request(fmt, conversation(with_result=False), tools, must_call=True)
+        schema = body["response_format"]["json_schema"]["schema"]
+        assert "final_answer" not in json.dumps(schema)  # no answer admitted
+        assert schema["properties"]["tool_calls"]["maxItems"] == 1
+    free = build_chat_request(TEXT, conversation(with_result=False), tools)
+    assert "response_format" not in free

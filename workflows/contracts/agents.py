@@ -21,6 +21,13 @@ class ToolCallFormat(StrEnum):
     json_schema = "json_schema"  # constrained decoding of an action object
 
 
+class ToolChoice(StrEnum):
+    """Whether the model may answer before calling a tool (OpenAI's `tool_choice`)."""
+
+    auto = "auto"
+    required = "required"  # each request's first turn of the model's own calls a tool
+
+
 class AgentConfig(BaseModel):
     name: str
     pool: str = "default"
@@ -47,3 +54,9 @@ class AgentConfig(BaseModel):
     # tools called with no arguments at the start of each request, before the model's first
     # turn: a procedure's fixed first steps, which a small model may skip (activities/llm.py)
     first_calls: list[str] = Field(default_factory=list)
+    # required: the model's first turn of each request is held to tool calls (after any
+    # first calls), for agents that must look something up before any answer
+    tool_choice: ToolChoice = ToolChoice.auto
+    # tool → a line added to the final answer for each call of it that worked, its arguments
+    # filled in ("Query: {sql}"): the answer shows what it rests on, whatever the model wrote
+    show_calls: dict[str, str] = Field(default_factory=dict)
