@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
 from typing import Any
@@ -30,11 +31,10 @@ from activities.model_turn_records import (
 from activities.prompts import prompt_body
 from activities.spend_guard import SpendGuard
 from activities.token_counts import TokenCounter, TokenCountError
-from activities.tool_call_repair import refused_an_unknown_tool
 from activities.tools.registry import ToolRegistry
 from activities.trace_export import NO_TRACE_EXPORT, TraceExport
 from activities.turn_deltas import DeltaPublisher
-from activities.turn_rules import first_calls_due, must_call_tool, shown_calls
+from activities.turn_rules import joined_answer, must_call_tool, planned_calls
 from workflows.contracts.memory import CONTEXT_EXCEEDED
 from workflows.contracts.model_turns import (
     MODEL_SERVER_SATURATED,
@@ -87,7 +87,7 @@ class LlmActivities:
         kept = kept_outcome(step_key)
         if kept is not None:  # an earlier attempt got the reply but could not record it
             reply, duration_ms, counted = kept["reply"], kept["duration_ms"], kept["counted"]
-            facts = FromTranscript(bool(kept.get("asked_again")), kept.get("shown", ""))
+            facts = FromTranscript.kept(kept)
             return await self._record(request, reply, duration_ms, counted, details, facts)
 
         async def recorded_or_transcript() -> ModelTurnResult | StepInputs:
@@ -101,9 +101,10 @@ class LlmActivities:
         if isinstance(read, ModelTurnResult):
             return read
         rows = read.transcript
-        first_calls = first_calls_due(request.first_calls, rows)
-        if first_calls:  # the procedure's fixed first steps: the model is not asked
-            turn = planned_turn_record(request, first_calls, self._registry)
+        planned = planned_calls(request.first_calls, request.fan_out, request.iteration, rows)
+        joined = joined_answer(rows)
+        if planned or joined is not None:  # the loop's own turn: the model is not asked
+            turn = planned_turn_record(request, planned, self._registry, joined)
             row = await store_turn(
                 self._sessions, request, turn, "model turn: recording first calls"
             )
@@ -134,7 +135,7 @@ class LlmActivities:
             if self._spend is not None:
                 await self._spend.release(task_id, step_key)
             raise
-        facts = FromTranscript(refused_an_unknown_tool(rows), shown_calls(request.show_calls, rows))
+        facts = FromTranscript.of(request, rows)
         return await self._record(request, reply, duration_ms, counted, details, facts)
 
     async def _record(
@@ -157,8 +158,7 @@ class LlmActivities:
                 "reply": reply,
                 "duration_ms": duration_ms,
                 "counted": counted,
-                "asked_again": facts.asked_again,
-                "shown": facts.shown,
+                **dataclasses.asdict(facts),
             },
         )
         row = await store_turn(

@@ -7,9 +7,10 @@ Pure functions of the reply: a retry that records a reply an earlier attempt kep
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,9 +23,13 @@ from activities.db.outages import outlasting_outages
 from activities.db.steps import StepRepository
 from activities.db.tasks import StepCounters
 from activities.model_replies import ParsedReply, parse_model_reply
-from activities.tool_call_repair import answer_after_refusal, repair_tool_names
+from activities.tool_call_repair import (
+    answer_after_refusal,
+    refused_an_unknown_tool,
+    repair_tool_names,
+)
 from activities.tools.registry import ToolRegistry
-from activities.turn_rules import first_call_id
+from activities.turn_rules import citation_for, cited_passages, shown_calls
 from workflows.contracts.model_turns import ModelTurnRequest, ModelTurnResult
 from workflows.contracts.tool_calls import ToolCall
 
@@ -61,6 +66,21 @@ class FromTranscript:
     # the previous results refused a tool that does not exist (activities/tool_call_repair.py)
     asked_again: bool = False
     shown: str = ""  # the agent's `show_calls` lines, added to a final answer (turn_rules.py)
+    passages: list[list[str]] = field(default_factory=list)  # [citation, text] to cite from
+
+    @classmethod
+    def of(cls, request: ModelTurnRequest, rows: Sequence[Message]) -> FromTranscript:
+        return cls(
+            refused_an_unknown_tool(rows),
+            shown_calls(request.show_calls, rows),
+            cited_passages(request.cite_from, rows),
+        )
+
+    @classmethod
+    def kept(cls, kept: dict[str, Any]) -> FromTranscript:
+        """From a kept reply's record (kept_steps.py; older ones hold `asked_again` only)."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{name: value for name, value in kept.items() if name in fields})
 
 
 def turn_record(
@@ -90,9 +110,12 @@ def turn_record(
     parsed = repair_tool_names(parsed, offered)
     if facts.asked_again:
         parsed = answer_after_refusal(parsed)
-    if facts.shown and not parsed.tool_calls and parsed.final_text is not None:
-        answer = f"{parsed.final_text.rstrip()}\n\n{facts.shown}"
-        parsed = parsed.model_copy(update={"final_text": answer, "content": answer})
+    if not parsed.tool_calls and parsed.final_text is not None:
+        citation = citation_for(parsed.final_text, facts.passages)
+        added = "\n".join(line for line in (facts.shown, citation) if line)
+        if added:
+            answer = f"{parsed.final_text.rstrip()}\n\n{added}"
+            parsed = parsed.model_copy(update={"final_text": answer, "content": answer})
     for call in parsed.tool_calls:  # approval rules judge what the tool will receive
         if call.id not in parsed.invalid_calls and call.name in registry:
             call.arguments = registry.get(call.name).normalised(call.arguments)
@@ -138,24 +161,25 @@ def turn_record(
 
 
 def planned_turn_record(
-    request: ModelTurnRequest, names: list[str], registry: ToolRegistry
+    request: ModelTurnRequest,
+    calls: list[ToolCall],
+    registry: ToolRegistry,
+    answer: str | None = None,
 ) -> TurnRecord:
-    """The turn the loop takes itself for the agent's first calls: an assistant message with
-    the calls, as the model's would be, and a `first_calls` event; no model call, no tokens."""
-    calls = [
-        ToolCall(id=first_call_id(request.iteration, index), name=name, arguments={})
-        for index, name in enumerate(names)
-    ]
+    """The turn the loop takes itself (turn_rules.py): an assistant message with the calls
+    (or, after a fan-out, the joined `answer`), as the model's would be, and a `first_calls`
+    (`joined_answer`) event; no model call, no tokens."""
+    names = [call.name for call in calls]
     quick_calls = [
         call.id for call in calls if call.name in registry and registry.get(call.name).quick
     ]
-    parsed = ParsedReply(content=None, tool_calls=calls)
+    parsed = ParsedReply(content=answer, tool_calls=calls, final_text=answer)
     event = NewEvent(
-        "first_calls",
+        "first_calls" if answer is None else "joined_answer",
         {"iteration": request.iteration, "tool_calls": names, "quick_calls": quick_calls,
-         "cached_tokens": 0, "duration_ms": 0, "planned": True},
+         "cached_tokens": 0, "duration_ms": 0, "planned": True, "final_text": answer},
     )  # fmt: skip
-    row = NewMessage("assistant", None, tool_calls=[call.model_dump() for call in calls])
+    row = NewMessage("assistant", answer, tool_calls=[c.model_dump() for c in calls] or None)
     counters = StepCounters(iterations=request.iteration + 1)
     return TurnRecord(row, event, counters, parsed, None)
 

@@ -1,31 +1,102 @@
 """What the loop decides about a model turn from the transcript, before asking the model: the
-agent's first calls that are due, and whether the model must call a tool (spec fields
-`first_calls` and `tool_choice`). Both look at the latest request only: a follow-up message
-starts the procedure again.
+calls it makes itself (the agent's `first_calls`, or its `fan_out` call per question), whether
+the model must call a tool (`tool_choice`), and what an answer shows (`show_calls`). All look
+at the latest request only: a follow-up message starts the procedure again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Sequence
 
 from activities.answer_checks import REMINDER_PREFIX
 from activities.db.models import Message
 from activities.tool_calls import ERROR_PREFIX
+from workflows.contracts.agents import PlannedCall
+from workflows.contracts.tool_calls import ToolCall
 
 _FIRST = "-first-"  # in the ids of the calls the loop makes itself
+_FAN = "-fan-"  # ... one per question: they answer the request, the model need not call
+_QUESTION_WORD = (
+    r"(?:how|what|when|where|which|who|whom|whose|why|can|could|do|does|did|is|are|was|"
+    r"were|may|must|should|will|would)\b"
+)
+_CITATION = re.compile(r"\[[\w.-]+\.md(?:#[\w-]+)?\]")
+_PASSAGE = re.compile(r"(\[[\w.-]+\.md(?:#[\w-]+)?\]) ([^\n]+)")
+_AND_QUESTION = re.compile(rf",?\s+(?:and|also|plus)\s+(?={_QUESTION_WORD})", re.IGNORECASE)
 
 
 def first_call_id(iteration: int, index: int) -> str:
     return f"call-{iteration}{_FIRST}{index}"
 
 
-def first_calls_due(first_calls: list[str], rows: Sequence[Message]) -> list[str]:
-    """The agent's first calls, when the latest request has had no tool call yet."""
+def planned_calls(
+    first_calls: list[PlannedCall],
+    fan_out: PlannedCall | None,
+    iteration: int,
+    rows: Sequence[Message],
+) -> list[ToolCall]:
+    """The calls the loop makes before the model's first turn of a request: the fan-out
+    call per question when the request asks several, else the first calls; none once the
+    request has had a tool call."""
     since = _since_request(rows)
-    if not first_calls or since is None:
+    if since is None or any(row.role == "assistant" and row.tool_calls for row in since):
         return []
-    return [] if any(row.role == "assistant" and row.tool_calls for row in since) else first_calls
+    request = rows[len(rows) - len(since) - 1].content or ""
+    questions = questions_of(request)
+    if fan_out is not None and len(questions) > 1:
+        return [
+            ToolCall(
+                id=f"call-{iteration}{_FAN}{index}",
+                name=fan_out.tool,
+                arguments=_filled(fan_out.arguments, request, question),
+            )
+            for index, question in enumerate(questions)
+        ]
+    return [
+        ToolCall(
+            id=first_call_id(iteration, index),
+            name=call.tool,
+            arguments=_filled(call.arguments, request, request),
+        )
+        for index, call in enumerate(first_calls)
+    ]
+
+
+def joined_answer(rows: Sequence[Message]) -> str | None:
+    """After a fan-out, the answer: its calls' results in order, each once (a sub-agent's
+    answer per question); None when the request was not fanned out or the model has spoken."""
+    since = _since_request(rows) or []
+    fanned = [
+        str(call.get("id"))
+        for row in since[:1]
+        if row.role == "assistant"
+        for call in row.tool_calls or []
+        if _FAN in str(call.get("id", ""))
+    ]
+    results = {row.tool_call_id: row.content or "" for row in since if row.role == "tool"}
+    if not fanned or len(since) != 1 + len(fanned) or set(fanned) - set(results):
+        return None
+    return "\n\n".join(dict.fromkeys(results[call_id].strip() for call_id in fanned))
+
+
+def _filled(arguments: dict[str, str], request: str, question: str) -> dict[str, str]:
+    return {
+        name: value.replace("{request}", request).replace("{question}", question)
+        for name, value in arguments.items()
+    }
+
+
+def questions_of(text: str) -> list[str]:
+    """The questions a request asks, each whole: "What is X and how many Y?" asks two."""
+    questions = []
+    for sentence in re.findall(r"[^?.!]*\?", text):
+        for part in _AND_QUESTION.split(sentence.strip()):
+            part = part.strip().rstrip("?").strip()
+            if part:
+                questions.append(f"{part[0].upper()}{part[1:]}?")
+    return questions
 
 
 def must_call_tool(tool_choice: str, rows: Sequence[Message]) -> bool:
@@ -35,7 +106,7 @@ def must_call_tool(tool_choice: str, rows: Sequence[Message]) -> bool:
     if tool_choice != "required" or since is None:
         return False
     return not any(
-        _FIRST not in str(call.get("id", ""))
+        _FIRST not in str(call.get("id", ""))  # a fan-out's calls count: they answer it
         for row in since
         if row.role == "assistant"
         for call in row.tool_calls or []
@@ -64,6 +135,41 @@ def shown_calls(show_calls: dict[str, str], rows: Sequence[Message]) -> str:
                 if line not in lines:
                     lines.append(line)
     return "\n".join(lines)
+
+
+def cited_passages(cite_from: list[str], rows: Sequence[Message]) -> list[list[str]]:
+    """[citation, text] of each marked passage in this request's results of `cite_from`."""
+    since = _since_request(rows) or []
+    names = {
+        str(call.get("id")): str(call.get("name"))
+        for row in since
+        if row.role == "assistant"
+        for call in row.tool_calls or []
+    }
+    return [
+        [marker, passage]
+        for row in since
+        if row.role == "tool" and names.get(row.tool_call_id or "") in cite_from
+        for marker, passage in _PASSAGE.findall(row.content or "")
+    ]
+
+
+def citation_for(answer: str, passages: list[list[str]]) -> str:
+    """ "Source: [citation]" of the passage that shares the most words with the answer; ""
+    when the answer cites already or shares no word with any."""
+    if _CITATION.search(answer):
+        return ""
+    words = _words(answer)
+    best, shared = "", 0
+    for marker, passage in passages:
+        overlap = len(words & _words(passage))
+        if overlap > shared:
+            best, shared = marker, overlap
+    return f"Source: {best}" if best else ""
+
+
+def _words(text: str) -> set[str]:
+    return {word for word in re.findall(r"[a-z0-9]+", text.lower()) if len(word) > 2}
 
 
 def _since_request(rows: Sequence[Message]) -> Sequence[Message] | None:

@@ -7,17 +7,27 @@ import string
 from collections.abc import Mapping
 from typing import Any
 
+from workflows.contracts.agents import PlannedCall
+
 
 def call_problems(
-    first_calls: list[str], show_calls: dict[str, str], schemas: Mapping[str, Mapping[str, Any]]
+    first_calls: list[PlannedCall],
+    show_calls: dict[str, str],
+    schemas: Mapping[str, Mapping[str, Any]],
 ) -> list[str]:
-    """First calls that would need arguments; show_calls lines naming arguments their tool
-    does not take."""
-    problems = [
-        f"first_calls: {name!r} needs arguments {needed}; a first call has none"
-        for name in first_calls
-        if (needed := schemas.get(name, {}).get("required"))
-    ]
+    """First calls missing arguments their tool needs or giving ones it does not take;
+    show_calls lines naming arguments their tool does not take."""
+    problems = []
+    for call in first_calls:
+        schema = schemas.get(call.tool)
+        if schema is None:
+            continue
+        needed = set(schema.get("required", [])) - set(call.arguments)
+        if needed:
+            problems.append(f"first_calls: {call.tool!r} needs arguments {sorted(needed)}")
+        unknown = set(call.arguments) - set(schema.get("properties", {}))
+        if unknown:
+            problems.append(f"first_calls: {call.tool!r} takes no argument {sorted(unknown)}")
     for name, line in show_calls.items():
         if name not in schemas:
             continue

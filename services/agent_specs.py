@@ -24,7 +24,7 @@ from services.agent_spec_approvals import ApprovalSpec
 from services.agent_spec_calls import call_problems
 from services.agent_spec_limits import BudgetsSpec, MemorySpec, RunawaySpec, ShadowSpec
 from services.duration import Duration
-from workflows.contracts.agents import AgentConfig, ToolCallFormat, ToolChoice
+from workflows.contracts.agents import AgentConfig, PlannedCall, ToolCallFormat, ToolChoice
 from workflows.contracts.answer_checks import AnswerCheck
 from workflows.contracts.approvals import ApprovalPolicy
 from workflows.contracts.memory import ContextBudget
@@ -62,9 +62,11 @@ class AgentSpec(BaseModel):
     budgets: BudgetsSpec = Field(default_factory=BudgetsSpec)
     runaway: RunawaySpec = Field(default_factory=RunawaySpec)
     answer_check: AnswerCheck | None = None  # a final answer is checked before it is taken
-    first_calls: list[str] = Field(default_factory=list)  # see AgentConfig.first_calls
+    first_calls: list[str | PlannedCall] = Field(default_factory=list)  # AgentConfig.first_calls
     tool_choice: ToolChoice = ToolChoice.auto  # see AgentConfig.tool_choice
     show_calls: dict[str, str] = Field(default_factory=dict)  # see AgentConfig.show_calls
+    fan_out: PlannedCall | None = None  # see AgentConfig.fan_out
+    cite_from: list[str] = Field(default_factory=list)  # see AgentConfig.cite_from
     shadow: ShadowSpec | None = None  # another agent a share of its tasks also runs on, dry
 
     @field_validator("name")
@@ -103,10 +105,18 @@ class AgentSpec(BaseModel):
             if approval.tool in seen:
                 raise ValueError(f"tool {approval.tool!r} has more than one approval policy")
             seen.add(approval.tool)
-        for field, names in (("first_calls", self.first_calls), ("show_calls", self.show_calls)):
+        named = {
+            "first_calls": [call.tool for call in self.planned_first_calls],
+            "show_calls": list(self.show_calls),
+            "cite_from": self.cite_from,
+        }
+        for field, names in named.items():
             strangers = [name for name in names if name not in self.tools]
             if strangers:
                 raise ValueError(f"{field} {strangers} are not in tools {self.tools}")
+        offered = [*self.tools, *([DELEGATE_TOOL] if self.sub_agents else [])]
+        if self.fan_out is not None and self.fan_out.tool not in offered:
+            raise ValueError(f"fan_out tool {self.fan_out.tool!r} is not in tools {offered}")
         return self
 
     @field_validator("tools")
@@ -115,6 +125,11 @@ class AgentSpec(BaseModel):
         if DELEGATE_TOOL in value:
             raise ValueError(f"{DELEGATE_TOOL!r} is offered by listing sub_agents, not in tools")
         return value
+
+    @property
+    def planned_first_calls(self) -> list[PlannedCall]:
+        """`first_calls` as calls: a bare tool name takes no arguments."""
+        return [PlannedCall(tool=c) if isinstance(c, str) else c for c in self.first_calls]
 
     def to_config(
         self,
@@ -141,10 +156,11 @@ class AgentSpec(BaseModel):
                 f"{prompt.rstrip()}\n\nYou can hand a piece of work to another agent with the "
                 f"{DELEGATE_TOOL} tool; it answers with that agent's result. Agents:\n{listed}"
             )
-        exclude = {"description", "approvals", "idle_timeout", "webhook_url", "memory",
-                   "budgets", "runaway", "tools", "system_prompt", "shadow"}  # fmt: skip
+        exclude = {"description", "approvals", "idle_timeout", "webhook_url", "memory", "budgets",
+                   "runaway", "tools", "system_prompt", "shadow", "first_calls"}  # fmt: skip
         return AgentConfig(
             **self.model_dump(exclude=exclude),
+            first_calls=self.planned_first_calls,
             tools=tools,
             system_prompt=prompt,
             approvals=self._policies(tools, side_effect_tools),
@@ -239,7 +255,7 @@ class AgentCatalog:
                     f"{path}: pool {spec.pool!r} is not declared; declared pools: {sorted(pools)}"
                 )
             problems = spec.unknown_rule_arguments(tool_schemas or {})
-            problems += call_problems(spec.first_calls, spec.show_calls, tool_schemas or {})
+            problems += call_problems(spec.planned_first_calls, spec.show_calls, tool_schemas or {})
             if problems:
                 raise AgentSpecError(f"{path}: " + "; ".join(problems))
             specs[spec.name], paths[spec.name] = spec, path

@@ -97,6 +97,8 @@ async def _ask(
             first_calls=agent.first_calls if offer_tools else [],
             tool_choice=agent.tool_choice if offer_tools else ToolChoice.auto,
             show_calls=agent.show_calls,
+            fan_out=agent.fan_out if offer_tools else None,
+            cite_from=agent.cite_from,
         ),
         start_to_close_timeout=policies.MODEL_CALL_TIMEOUT,
         heartbeat_timeout=policies.MODEL_CALL_HEARTBEAT,

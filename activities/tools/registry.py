@@ -10,6 +10,7 @@ from activities.tools.builtin import BUILTIN_TOOLS, IDEMPOTENT_TOOLS, QUICK_TOOL
 from activities.tools.code import CODE_TOOLS
 from activities.tools.database import DATABASE_TOOLS
 from activities.tools.delegate import delegate
+from activities.tools.documents import DOCUMENT_TOOLS
 from activities.tools.errors import UnknownToolError
 from activities.tools.review import REVIEW_TOOLS
 from activities.tools.tool import Tool, ToolFunction
@@ -120,11 +121,12 @@ def default_registry() -> ToolRegistry:
     # tools may change the task's files (the review tools keep no change)
     side_effects = {*SIDE_EFFECT_TOOLS, *CODE_TOOLS, delegate}
     for func in (*BUILTIN_TOOLS, *WORKSPACE_TOOLS, *CODE_TOOLS, *REVIEW_TOOLS, *DATABASE_TOOLS,
-                 delegate):  # fmt: skip
+                 *DOCUMENT_TOOLS, delegate):  # fmt: skip
         registry.add(
             func,
             quick=func in QUICK_TOOLS,
             side_effects=func in side_effects,
-            idempotent=func in IDEMPOTENT_TOOLS or func in DATABASE_TOOLS,  # a fixed database
+            # the sample database and documents never change while a worker runs
+            idempotent=func in (*IDEMPOTENT_TOOLS, *DATABASE_TOOLS, *DOCUMENT_TOOLS),
         )
     return registry

@@ -28,6 +28,14 @@ class ToolChoice(StrEnum):
     required = "required"  # each request's first turn of the model's own calls a tool
 
 
+class PlannedCall(BaseModel):
+    """A call the loop makes itself (`first_calls`, `fan_out`): in its arguments `{request}`
+    is the request's text and `{question}` one question of it."""
+
+    tool: str
+    arguments: dict[str, str] = Field(default_factory=dict)
+
+
 class AgentConfig(BaseModel):
     name: str
     pool: str = "default"
@@ -53,10 +61,16 @@ class AgentConfig(BaseModel):
     answer_check: AnswerCheck | None = None  # None: a final answer is taken as it is
     # tools called with no arguments at the start of each request, before the model's first
     # turn: a procedure's fixed first steps, which a small model may skip (activities/llm.py)
-    first_calls: list[str] = Field(default_factory=list)
+    first_calls: list[PlannedCall] = Field(default_factory=list)
     # required: the model's first turn of each request is held to tool calls (after any
     # first calls), for agents that must look something up before any answer
     tool_choice: ToolChoice = ToolChoice.auto
     # tool → a line added to the final answer for each call of it that worked, its arguments
     # filled in ("Query: {sql}"): the answer shows what it rests on, whatever the model wrote
     show_calls: dict[str, str] = Field(default_factory=dict)
+    # a request asking several questions starts with this call for each instead of the first
+    # calls, and its answer is their results joined (no model turn)
+    fan_out: PlannedCall | None = None
+    # tools whose results hold passages marked [citation]: an answer without a citation gets
+    # "Source:" and the citation of the passage that shares the most words with it
+    cite_from: list[str] = Field(default_factory=list)

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from pydantic import BaseModel, Field
 
-from workflows.contracts.agents import ToolCallFormat, ToolChoice
+from workflows.contracts.agents import PlannedCall, ToolCallFormat, ToolChoice
 from workflows.contracts.memory import ContextBudget
 from workflows.contracts.tasks import PRIORITY_DEFAULT
 from workflows.contracts.tool_calls import ToolCall
@@ -45,9 +45,11 @@ class ModelTurnRequest(BaseModel):
     summarize_threshold: int | None = None
     max_tool_result_chars: int = 8000
     # called by the loop itself when the request has had no tool call yet (AgentConfig)
-    first_calls: list[str] = Field(default_factory=list)
+    first_calls: list[PlannedCall] = Field(default_factory=list)
     tool_choice: ToolChoice = ToolChoice.auto  # required: a call of the model's own first
     show_calls: dict[str, str] = Field(default_factory=dict)  # tool → line for the answer
+    fan_out: PlannedCall | None = None  # per question of a request asking several (AgentConfig)
+    cite_from: list[str] = Field(default_factory=list)  # AgentConfig.cite_from
 
 
 class ModelTurnResult(BaseModel):
