@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from services.agent_specs import AgentCatalog, AgentSpecError
-from tests.fakes.script_client import reply_text, reply_tool_calls, unique_key
+from tests.fakes.script_client import reply_text, reply_tool_calls, script_marker, unique_key
 from tests.integration.helpers import events, messages, submit, wait_for_status
 from tests.stack import RunningStack
 
@@ -76,6 +76,42 @@ async def test_the_model_is_held_to_a_call_first_and_the_answer_shows_what_it_re
     assert done["result"] == "it says hello\n\nSource: notes/a.txt"
 
 
+async def test_a_many_part_request_fans_out_to_sub_agents_whose_cited_answers_are_joined(
+    stack: RunningStack,
+) -> None:
+    hotel, leave = unique_key("hotel"), unique_key("leave")
+    await stack.scripted.script(hotel, [reply_text("220 euros a night.")])
+    await stack.scripted.script(leave, [reply_text("28 days [leave-policy.md].")])
+    question = (
+        f"What is the hotel limit in Paris {script_marker(hotel)}, and how many vacation days "
+        f"does an employee get {script_marker(leave)}?"
+    )
+    async with stack.api() as api:
+        task = await submit(api, "scripted-researcher", question)
+        done = await wait_for_status(api, task["id"], timeout=90)
+        children = (await api.get(f"/v1/tasks/{task['id']}/children")).json()["items"]
+        log = await events(api, task["id"])
+
+    assert done["status"] == "succeeded", done
+    assert sorted(child["input"] for child in children) == sorted(
+        [
+            f"What is the hotel limit in Paris {script_marker(hotel)}?",
+            f"How many vacation days does an employee get {script_marker(leave)}?",
+        ]
+    )
+    # each child searched with its question; the uncited answer got the passage it rests on
+    assert done["result"] == (
+        "220 euros a night.\n\nSource: [travel-policy.md#hotels]\n\n28 days [leave-policy.md]."
+    )
+    assert [
+        e["type"] for e in log if e["type"] in ("first_calls", "joined_answer", "llm_call")
+    ] == [
+        "first_calls",
+        "joined_answer",
+    ]  # the parent's model was never asked
+    assert done["usage"]["llm_calls"] == 2  # the children's, rolled up
+
+
 def _spec(tmp_path: Path, text: str) -> Path:
     (tmp_path / "a.yaml").write_text(text)
     return tmp_path
@@ -86,6 +122,11 @@ def _spec(tmp_path: Path, text: str) -> Path:
     [
         ("tools: [list_files]\nfirst_calls: [read_file]", "first_calls ['read_file'] are not in"),
         ("tools: [read_file]\nfirst_calls: [read_file]", "'read_file' needs arguments ['path']"),
+        (
+            "tools: [read_file]\nfirst_calls: [{tool: read_file, arguments: {path: x, n: y}}]",
+            "'read_file' takes no argument ['n']",
+        ),
+        ("tools: [read_file]\nfan_out: {tool: delegate}", "fan_out tool 'delegate' is not in"),
         ("tools: [list_files]\nshow_calls: {read_file: x}", "show_calls ['read_file'] are not"),
         ("tools: [read_file]\nshow_calls: {read_file: 'R: {name}'}", "takes no argument ['name']"),
     ],
