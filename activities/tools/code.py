@@ -55,6 +55,11 @@ async def run_in_sandbox(
         folder = Path(scratch) / "workspace"
         before = await _copy_out(workspace, folder)
         run = await run_sandboxed(argv, folder, LIMITS)
+        if run.overflowed:
+            raise ToolError(
+                f"stopped for writing more than {LIMITS.folder_mb} MiB or {LIMITS.folder_files} "
+                "files; no file changes were kept"
+            )
         if run.timed_out:
             raise ToolError(
                 f"stopped after {LIMITS.wall_seconds:g} seconds (the wall-clock limit); "

@@ -21,6 +21,7 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from activities.tools.errors import ToolError
 
@@ -41,6 +42,10 @@ class SandboxLimits:
     file_mb: int = 8  # the largest file it may write
     open_files: int = 256
     output_bytes: int = 64 * 1024  # of stdout and of stderr each; the rest is cut
+    # all the workspace folder may hold while the code runs (the file size limit alone would
+    # let it fill the disk with many files): watched, and the sandbox killed past it
+    folder_mb: int = 256
+    folder_files: int = 10_000
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ class SandboxRun:
     stdout: str
     stderr: str
     timed_out: bool
+    overflowed: bool = False  # killed for writing more than folder_mb or folder_files
 
 
 def sandbox_user() -> int | None:
@@ -115,24 +121,55 @@ async def run_sandboxed(argv: list[str], folder: Path, limits: SandboxLimits) ->
         _read_capped(process.stderr, limits.output_bytes),
         process.wait(),
     )
+    watch = asyncio.create_task(_watch_folder(folder, limits))
     timed_out = False
     try:
-        stdout, stderr, exit_code = await asyncio.wait_for(reads, limits.wall_seconds)
-    except TimeoutError:
-        timed_out = True
+        racing: set[asyncio.Future[Any]] = {reads, watch}
+        done, _ = await asyncio.wait(racing, timeout=limits.wall_seconds,
+                                     return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+        timed_out = not done
     finally:
+        watch.cancel()
         if process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()  # bubblewrap; the sandbox's pid 1 dies with it, and all else
             await process.wait()
-    if timed_out:
-        return SandboxRun(process.returncode or -9, "", "", timed_out=True)
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await reads
+    overflowed = watch.done() and not watch.cancelled() and watch.result()
+    if timed_out or overflowed:
+        return SandboxRun(-9, "", "", timed_out=timed_out, overflowed=overflowed)
+    stdout, stderr, exit_code = reads.result()
     if exit_code == 1 and stderr.startswith(b"bwrap: "):  # the sandbox itself failed to start
         reason = stderr.decode(errors="replace").strip()
         raise ToolError(f"code execution is unavailable on this worker: {reason}")
     if exit_code > 128:  # bubblewrap's way of saying its child was killed by a signal
         exit_code = 128 - exit_code
     return SandboxRun(exit_code, _text(stdout), _text(stderr), timed_out=False)
+
+
+async def _watch_folder(folder: Path, limits: SandboxLimits) -> bool:
+    """True once the folder holds more than its limits (returns only then)."""
+    while True:
+        await asyncio.sleep(0.2)
+        size, files = await asyncio.to_thread(_folder_usage, folder, limits.folder_files)
+        if size > limits.folder_mb * 1024 * 1024 or files > limits.folder_files:
+            return True
+
+
+def _folder_usage(folder: Path, max_files: int) -> tuple[int, int]:
+    """Bytes on disk and files under folder, links not followed; counting stops past
+    max_files."""
+    size, files, folders = 0, 0, [str(folder)]
+    while folders and files <= max_files:
+        with contextlib.suppress(OSError), os.scandir(folders.pop()) as entries:
+            for entry in entries:
+                info = entry.stat(follow_symlinks=False)
+                size += info.st_blocks * 512
+                files += 1
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(entry.path)
+    return size, files
 
 
 def _python_paths() -> list[str]:

@@ -207,3 +207,18 @@ async def test_a_link_out_of_the_workspace_is_not_followed_back(
     assert not is_error, result
     assert "leak.txt (not kept: a link" in result
     assert await stored(db_sessions, task_id) == {"kept.txt": b"ok\n"}
+
+
+async def test_filling_the_disk_with_many_files_is_stopped(
+    db_sessions: Sessions, task_id: uuid.UUID, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(code, "LIMITS", SandboxLimits(wall_seconds=20, folder_mb=16))
+    program = (
+        "import os\n"
+        "for n in range(10_000):\n"
+        "    open(f'f{n}.bin', 'wb').write(os.urandom(1024 * 1024))\n"
+    )
+    is_error, result = await call(db_sessions, task_id, "run_python", program)
+    assert is_error
+    assert "stopped for writing more than 16 MiB or 10000 files" in result
+    assert await stored(db_sessions, task_id) == {}
