@@ -39,3 +39,14 @@ def call_problems(
                 f"it takes {sorted(taken)}"
             )
     return problems
+
+
+def unlisted_tools(tools: list[str], offered: list[str], calls: dict[str, list[str]]) -> str | None:
+    """What is wrong when a loop-made call field names a tool the agent does not list (the
+    fan-out may name `delegate`, which sub_agents offers: `offered`)."""
+    for field, names in calls.items():
+        allowed = offered if field == "fan_out" else tools
+        strangers = [name for name in names if name not in allowed]
+        if strangers:
+            return f"{field} {strangers} are not in tools {allowed}"
+    return None

@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from services.agent_spec_approvals import ApprovalSpec
-from services.agent_spec_calls import call_problems
+from services.agent_spec_calls import call_problems, unlisted_tools
 from services.agent_spec_limits import BudgetsSpec, MemorySpec, RunawaySpec, ShadowSpec
 from services.duration import Duration
 from workflows.contracts.agents import AgentConfig, PlannedCall, ToolCallFormat, ToolChoice
@@ -105,18 +105,13 @@ class AgentSpec(BaseModel):
             if approval.tool in seen:
                 raise ValueError(f"tool {approval.tool!r} has more than one approval policy")
             seen.add(approval.tool)
-        named = {
-            "first_calls": [call.tool for call in self.planned_first_calls],
-            "show_calls": list(self.show_calls),
-            "cite_from": self.cite_from,
-        }
-        for field, names in named.items():
-            strangers = [name for name in names if name not in self.tools]
-            if strangers:
-                raise ValueError(f"{field} {strangers} are not in tools {self.tools}")
         offered = [*self.tools, *([DELEGATE_TOOL] if self.sub_agents else [])]
-        if self.fan_out is not None and self.fan_out.tool not in offered:
-            raise ValueError(f"fan_out tool {self.fan_out.tool!r} is not in tools {offered}")
+        calls = {"first_calls": [call.tool for call in self.planned_first_calls],
+                 "show_calls": list(self.show_calls), "cite_from": self.cite_from,
+                 "fan_out": [self.fan_out.tool] if self.fan_out else []}  # fmt: skip
+        problem = unlisted_tools(self.tools, offered, calls)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
     @field_validator("tools")

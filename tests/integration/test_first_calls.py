@@ -126,7 +126,7 @@ def _spec(tmp_path: Path, text: str) -> Path:
             "tools: [read_file]\nfirst_calls: [{tool: read_file, arguments: {path: x, n: y}}]",
             "'read_file' takes no argument ['n']",
         ),
-        ("tools: [read_file]\nfan_out: {tool: delegate}", "fan_out tool 'delegate' is not in"),
+        ("tools: [read_file]\nfan_out: {tool: delegate}", "fan_out ['delegate'] are not in tools"),
         ("tools: [list_files]\nshow_calls: {read_file: x}", "show_calls ['read_file'] are not"),
         ("tools: [read_file]\nshow_calls: {read_file: 'R: {name}'}", "takes no argument ['name']"),
     ],
