@@ -13,9 +13,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# bubblewrap: the code tools' sandbox (README, Sandboxed code)
+# bubblewrap: the code tools' sandbox (README, Sandboxed code); git applies the reviewed diffs
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends bubblewrap \
+    && apt-get install -y --no-install-recommends bubblewrap git \
     && rm -rf /var/lib/apt/lists/*
 
 # uv, pinned with hashes, in its own virtualenv

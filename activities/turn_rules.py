@@ -16,6 +16,7 @@ from activities.tool_calls import ERROR_PREFIX
 from workflows.contracts.agents import PlannedCall
 from workflows.contracts.tool_calls import ToolCall
 
+MAX_FAN_OUT = 4  # questions handed out at once; a longer list goes the usual way
 _FIRST = "-first-"  # in the ids of the calls the loop makes itself
 _FAN = "-fan-"  # ... one per question: they answer the request, the model need not call
 _QUESTION_WORD = (
@@ -24,6 +25,7 @@ _QUESTION_WORD = (
 )
 _CITATION = re.compile(r"\[[\w.-]+\.md(?:#[\w-]+)?\]")
 _PASSAGE = re.compile(r"(\[[\w.-]+\.md(?:#[\w-]+)?\]) ([^\n]+)")
+_SENTENCE_END = re.compile(r"(?<=[.!])\s+(?=[A-Z])")
 _AND_QUESTION = re.compile(rf",?\s+(?:and|also|plus)\s+(?={_QUESTION_WORD})", re.IGNORECASE)
 
 
@@ -45,7 +47,7 @@ def planned_calls(
         return []
     request = rows[len(rows) - len(since) - 1].content or ""
     questions = questions_of(request)
-    if fan_out is not None and len(questions) > 1:
+    if fan_out is not None and 1 < len(questions) <= MAX_FAN_OUT:
         return [
             ToolCall(
                 id=f"call-{iteration}{_FAN}{index}",
@@ -78,6 +80,8 @@ def joined_answer(rows: Sequence[Message]) -> str | None:
     results = {row.tool_call_id: row.content or "" for row in since if row.role == "tool"}
     if not fanned or len(since) != 1 + len(fanned) or set(fanned) - set(results):
         return None
+    if any(results[call_id].startswith(ERROR_PREFIX) for call_id in fanned):
+        return None  # a part failed: the model is asked, with the results in view
     return "\n\n".join(dict.fromkeys(results[call_id].strip() for call_id in fanned))
 
 
@@ -89,10 +93,13 @@ def _filled(arguments: dict[str, str], request: str, question: str) -> dict[str,
 
 
 def questions_of(text: str) -> list[str]:
-    """The questions a request asks, each whole: "What is X and how many Y?" asks two."""
+    """The questions a request asks, each whole: "What is X and how many Y?" asks two. A
+    question starts after the previous one or the statement before it ("Hi. Who ...?"), not
+    at a full stop inside it ("after 2.5 years?", "e.g.")."""
     questions = []
-    for sentence in re.findall(r"[^?.!]*\?", text):
-        for part in _AND_QUESTION.split(sentence.strip()):
+    for asked in re.findall(r"[^?]*\?", text):
+        sentence = _SENTENCE_END.split(asked.strip())[-1]
+        for part in _AND_QUESTION.split(sentence):
             part = part.strip().rstrip("?").strip()
             if part:
                 questions.append(f"{part[0].upper()}{part[1:]}?")
@@ -173,7 +180,8 @@ def _words(text: str) -> set[str]:
 
 
 def _since_request(rows: Sequence[Message]) -> Sequence[Message] | None:
-    """The rows after the latest user request (not a summary, not a reminder); None: none."""
+    """The rows after the latest user request (not a summary, not a reminder); None: none,
+    or a summary came after it (what the request led to is in the summary, not in view)."""
     requests = [
         index
         for index, row in enumerate(rows)
@@ -181,4 +189,6 @@ def _since_request(rows: Sequence[Message]) -> Sequence[Message] | None:
         and row.summary_of is None
         and not (row.content or "").startswith(REMINDER_PREFIX)
     ]
-    return rows[requests[-1] + 1 :] if requests else None
+    if not requests or any(row.summary_of is not None for row in rows[requests[-1] + 1 :]):
+        return None
+    return rows[requests[-1] + 1 :]

@@ -18,16 +18,17 @@ def call_problems(
     """First calls missing arguments their tool needs or giving ones it does not take;
     show_calls lines naming arguments their tool does not take."""
     problems = []
-    for call in first_calls:
+    for call in first_calls:  # the fan-out's call among them (by the caller)
         schema = schemas.get(call.tool)
         if schema is None:
             continue
+        where = f"first_calls/fan_out: {call.tool!r}"
         needed = set(schema.get("required", [])) - set(call.arguments)
         if needed:
-            problems.append(f"first_calls: {call.tool!r} needs arguments {sorted(needed)}")
+            problems.append(f"{where} needs arguments {sorted(needed)}")
         unknown = set(call.arguments) - set(schema.get("properties", {}))
         if unknown:
-            problems.append(f"first_calls: {call.tool!r} takes no argument {sorted(unknown)}")
+            problems.append(f"{where} takes no argument {sorted(unknown)}")
     for name, line in show_calls.items():
         if name not in schemas:
             continue

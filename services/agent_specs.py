@@ -250,7 +250,8 @@ class AgentCatalog:
                     f"{path}: pool {spec.pool!r} is not declared; declared pools: {sorted(pools)}"
                 )
             problems = spec.unknown_rule_arguments(tool_schemas or {})
-            problems += call_problems(spec.planned_first_calls, spec.show_calls, tool_schemas or {})
+            planned = [*spec.planned_first_calls, *([spec.fan_out] if spec.fan_out else [])]
+            problems += call_problems(planned, spec.show_calls, tool_schemas or {})
             if problems:
                 raise AgentSpecError(f"{path}: " + "; ".join(problems))
             specs[spec.name], paths[spec.name] = spec, path

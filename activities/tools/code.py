@@ -25,7 +25,6 @@ from activities.tools.paths import MAX_FILE_BYTES, checked_path
 from activities.tools.sandbox import SandboxLimits, SandboxRun, run_sandboxed, sandbox_user
 from activities.tools.workspace import task_workspace
 
-SCRATCH = ".tmp"  # TMPDIR inside the sandbox: in the folder, never taken back
 LIMITS = SandboxLimits()
 
 
@@ -75,7 +74,6 @@ async def _copy_out(workspace: Workspace, folder: Path) -> dict[str, bytes]:
     """Write the workspace's files into folder (owned by the sandbox's user); returns them."""
     files: dict[str, bytes] = {}
     folder.mkdir()
-    (folder / SCRATCH).mkdir()
     for path in await workspace.sizes():
         content = await workspace.read(path)
         if content is None:
@@ -85,8 +83,7 @@ async def _copy_out(workspace: Workspace, folder: Path) -> dict[str, bytes]:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
     user = sandbox_user()
-    if user is not None:
-        os.chown(folder.parent, user, user)
+    if user is not None:  # the folder only: bubblewrap binds it while still root
         for place, folders, names in os.walk(folder):
             for name in (".", *folders, *names):
                 os.chown(os.path.join(place, name), user, user)
@@ -98,9 +95,7 @@ async def _take_back(workspace: Workspace, folder: Path, before: dict[str, bytes
     Never follows a link the code made (it could point at the worker's own files)."""
     after: dict[str, bytes] = {}
     skipped: list[str] = []
-    for place, folders, names in os.walk(folder):
-        if place == str(folder):
-            folders[:] = [name for name in folders if name != SCRATCH]
+    for place, _, names in os.walk(folder):
         for name in names:
             relative = os.path.relpath(os.path.join(place, name), folder)
             content = _regular_file(os.path.join(place, name))
@@ -113,15 +108,19 @@ async def _take_back(workspace: Workspace, folder: Path, before: dict[str, bytes
                 continue
             after[path] = content
     changed: list[str] = []
+    # deletes first: the quota judges the writes against the workspace without them; a file
+    # that could not be taken back keeps what it held
+    for path in sorted(set(before) - set(after) - set(skipped)):
+        workspace.delete(path)
+        changed.append(f"{path} (deleted)")
     for path, content in sorted(after.items()):
         if before.get(path) != content:
             await workspace.write(path, content)
             changed.append(path)
-    for path in sorted(set(before) - set(after)):
-        workspace.delete(path)
-        changed.append(f"{path} (deleted)")
     reason = "not kept: a link, a special file, a bad name or over 1 MB"
-    changed += [f"{path} ({reason})" for path in skipped]
+    # a name that is not UTF-8 is shown with its bad bytes replaced (the result is stored)
+    shown = (path.encode(errors="surrogateescape").decode(errors="replace") for path in skipped)
+    changed += [f"{path} ({reason})" for path in shown]
     return changed
 
 

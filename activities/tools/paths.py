@@ -36,7 +36,11 @@ def checked_path(path: str) -> str:
     if len(normal) > MAX_PATH_CHARS:
         raise ToolError(f"path is {len(normal)} characters; paths are limited to {MAX_PATH_CHARS}")
     for name in normal.split("/"):
-        if len(name.encode()) > MAX_NAME_BYTES:
+        try:
+            size = len(name.encode())
+        except UnicodeEncodeError:
+            raise ToolError(f"{name[:40]!r} is not a UTF-8 name") from None
+        if size > MAX_NAME_BYTES:
             raise ToolError(
                 f"{name[:40]!r}... is longer than {MAX_NAME_BYTES} bytes; use a shorter name"
             )

@@ -26,6 +26,7 @@ from typing import Any
 from activities.tools.errors import ToolError
 
 NOBODY = 65534
+MAX_ARGV_BYTES = 100 * 1024  # below the kernel's limit on one argument (128 KiB)
 INSIDE = "/workspace"
 # read-only into every sandbox when present; /bin, /lib... are symlinks into /usr on Debian
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc/alternatives", "/etc/ld.so.cache")
@@ -46,6 +47,7 @@ class SandboxLimits:
     # let it fill the disk with many files): watched, and the sandbox killed past it
     folder_mb: int = 256
     folder_files: int = 10_000
+    scratch_mb: int = 64  # /tmp: in memory, private, gone when the call ends
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,13 @@ def sandbox_command(argv: list[str], folder: Path, limits: SandboxLimits) -> lis
             command += ["--symlink", os.readlink(path), path]
         else:
             command += ["--ro-bind", path, path]
-    command += ["--bind", str(folder), INSIDE, "--chdir", INSIDE, "--clearenv"]
+    command += [
+        "--bind", str(folder), INSIDE, "--chdir", INSIDE,
+        # scratch space, private and discarded; the sandbox's own / and /dev (in memory) are
+        # made read-only, or code could fill the worker's RAM through them
+        "--perms", "1777", "--size", str(limits.scratch_mb * mib), "--tmpfs", "/tmp",
+        "--remount-ro", "/dev", "--remount-ro", "/", "--clearenv",
+    ]  # fmt: skip
     for name, value in _environment().items():
         command += ["--setenv", name, value]
     if user is not None:
@@ -107,6 +115,10 @@ def sandbox_command(argv: list[str], folder: Path, limits: SandboxLimits) -> lis
 
 async def run_sandboxed(argv: list[str], folder: Path, limits: SandboxLimits) -> SandboxRun:
     """Run argv in the sandbox with `folder` as its workspace; stdin is empty."""
+    if sum(len(part.encode(errors="replace")) for part in argv) > MAX_ARGV_BYTES:
+        raise ToolError(f"the code is over {MAX_ARGV_BYTES // 1024} KiB; write it to a file")
+    if any("\x00" in part for part in argv):
+        raise ToolError("the code contains a NUL character")
     command = sandbox_command(argv, folder, limits)
     process = await asyncio.create_subprocess_exec(
         *command,
@@ -137,6 +149,9 @@ async def run_sandboxed(argv: list[str], folder: Path, limits: SandboxLimits) ->
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await reads
     overflowed = watch.done() and not watch.cancelled() and watch.result()
+    if not timed_out and not overflowed:  # what it wrote in its last moments counts too
+        size, files = await asyncio.to_thread(_folder_usage, folder, limits.folder_files)
+        overflowed = size > limits.folder_mb * 1024 * 1024 or files > limits.folder_files
     if timed_out or overflowed:
         return SandboxRun(-9, "", "", timed_out=timed_out, overflowed=overflowed)
     stdout, stderr, exit_code = reads.result()
@@ -196,7 +211,7 @@ def _environment() -> dict[str, str]:
     return {
         "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
         "HOME": INSIDE,
-        "TMPDIR": f"{INSIDE}/.tmp",
+        "TMPDIR": "/tmp",
         "LANG": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONUNBUFFERED": "1",
@@ -204,12 +219,13 @@ def _environment() -> dict[str, str]:
 
 
 def _processes_of(uid: int) -> int:
-    """How many processes uid runs now: the kernel's process limit counts them all."""
+    """How many threads uid runs now: the kernel's process limit counts every one."""
     count = 0
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
-                count += entry.stat().st_uid == uid
+                if entry.stat().st_uid == uid:
+                    count += len(os.listdir(f"/proc/{entry.name}/task"))
     return count
 
 

@@ -119,7 +119,7 @@ async def test_there_is_no_network_not_even_the_workers_loopback(
 
 @pytest.mark.parametrize(
     "outside",
-    ["/tmp/agentry-escape", "/usr/agentry-escape", "/agentry-escape", str(PROJECT / "escape")],
+    ["/usr/agentry-escape", "/agentry-escape", "/dev/shm/agentry-escape", str(PROJECT / "escape")],
 )
 async def test_nothing_outside_the_workspace_can_be_written(
     db_sessions: Sessions, task_id: uuid.UUID, outside: str
@@ -222,3 +222,29 @@ async def test_filling_the_disk_with_many_files_is_stopped(
     assert is_error
     assert "stopped for writing more than 16 MiB or 10000 files" in result
     assert await stored(db_sessions, task_id) == {}
+
+
+async def test_scratch_in_tmp_is_private_bounded_and_gone_after_the_call(
+    db_sessions: Sessions, task_id: uuid.UUID
+) -> None:
+    is_error, result = await call(
+        db_sessions,
+        task_id,
+        "run_command",
+        "echo s > /tmp/agentry-scratch && cat /tmp/agentry-scratch",
+    )
+    assert (is_error, result) == (False, "s")
+    assert not os.path.exists("/tmp/agentry-scratch")  # not the worker's /tmp
+    fill = "for n in $(seq 20); do head -c 4000000 /dev/zero > /tmp/big$n || exit 1; done"
+    is_error, result = await call(db_sessions, task_id, "run_command", fill)
+    assert is_error and "No space left on device" in result
+
+
+async def test_a_file_name_that_is_not_utf8_is_not_taken_back(
+    db_sessions: Sessions, task_id: uuid.UUID
+) -> None:
+    program = "open(b'bad\\xff.txt', 'w').write('x'); open('good.txt', 'w').write('y')"
+    is_error, result = await call(db_sessions, task_id, "run_python", program)
+    assert not is_error, result
+    assert "not kept" in result
+    assert await stored(db_sessions, task_id) == {"good.txt": b"y"}

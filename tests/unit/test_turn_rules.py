@@ -10,6 +10,7 @@ from typing import Any
 from activities.db.models import Message
 from activities.turn_rules import (
     first_call_id,
+    joined_answer,
     must_call_tool,
     planned_calls,
     questions_of,
@@ -101,3 +102,36 @@ def test_shown_lines_come_from_the_requests_calls_that_worked_each_once() -> Non
     assert shown_calls(SHOW, rows) == "Query: SELECT 1"
     assert shown_calls({"query_database": "Query: {missing}"}, rows) == ""
     assert shown_calls({}, rows) == ""
+
+
+def test_a_fan_out_with_a_failed_part_is_not_joined_but_left_to_the_model() -> None:
+    asked = row("user", "What is A? What is B?")
+    fanned = row(
+        "assistant",
+        tool_calls=[
+            {"id": "call-0-fan-0", "name": "delegate", "arguments": {}},
+            {"id": "call-0-fan-1", "name": "delegate", "arguments": {}},
+        ],
+    )
+    good = [asked, fanned, result("call-0-fan-0", "A is 1."), result("call-0-fan-1", "B is 2.")]
+    assert joined_answer(good) == "A is 1.\n\nB is 2."
+    failed = [*good[:3], result("call-0-fan-1", "error: the sub-agent failed")]
+    assert joined_answer(failed) is None
+    assert joined_answer(good[:3]) is None  # a part still missing
+
+
+def test_nothing_is_planned_or_forced_once_a_summary_replaced_the_requests_turns() -> None:
+    summarised = [row("user", "what is the leave policy?"), row("user", "summary", summary_of=[3])]
+    assert planned_calls(SEARCH, None, 5, summarised) == []
+    assert not must_call_tool("required", summarised)
+
+
+def test_questions_keep_their_full_stops_and_long_lists_are_not_fanned_out() -> None:
+    assert questions_of("Is it paid after 2.5 years? What does e.g. mean?") == [
+        "Is it paid after 2.5 years?",
+        "What does e.g. mean?",
+    ]
+    arguments = {"agent": "researcher", "instructions": "{question}"}
+    fan_out = PlannedCall(tool="delegate", arguments=arguments)
+    many = [row("user", " ".join(f"What is {letter}?" for letter in "ABCDE"))]
+    assert names(planned_calls(SEARCH, fan_out, 0, many)) == ["search_documents"]
