@@ -87,6 +87,9 @@ def sandbox_command(argv: list[str], folder: Path, limits: SandboxLimits) -> lis
         # one, or setpriv could not become a uid the kernel counts processes for
         *(["--unshare-user"] if user is None else []),
         "--hostname", "sandbox", "--proc", "/proc", "--dev", "/dev",
+        # scratch space, private and discarded; first, so a worker's Python under /tmp (a
+        # checkout there) is bound on top of it rather than hidden by it
+        "--perms", "1777", "--size", str(limits.scratch_mb * mib), "--tmpfs", "/tmp",
     ]  # fmt: skip
     bound = [path for path in (*SYSTEM_PATHS, *_python_paths()) if os.path.lexists(path)]
     for folder_above in _folders_above(bound):  # bwrap would make them 0700
@@ -98,9 +101,8 @@ def sandbox_command(argv: list[str], folder: Path, limits: SandboxLimits) -> lis
             command += ["--ro-bind", path, path]
     command += [
         "--bind", str(folder), INSIDE, "--chdir", INSIDE,
-        # scratch space, private and discarded; the sandbox's own / and /dev (in memory) are
-        # made read-only, or code could fill the worker's RAM through them
-        "--perms", "1777", "--size", str(limits.scratch_mb * mib), "--tmpfs", "/tmp",
+        # the sandbox's own / and /dev (in memory) read-only, or code could fill the worker's
+        # RAM through them
         "--remount-ro", "/dev", "--remount-ro", "/", "--clearenv",
     ]  # fmt: skip
     for name, value in _environment().items():
@@ -201,7 +203,7 @@ def _folders_above(paths: list[str]) -> list[str]:
         for depth in range(1, len(parts) + 1):
             folder = "/" + "/".join(parts[:depth])
             inside = any(folder == bound or folder.startswith(bound + "/") for bound in paths)
-            if folder not in above and not inside:
+            if folder not in above and not inside and folder != "/tmp":  # /tmp: a tmpfs
                 above.append(folder)
     return above
 
