@@ -81,6 +81,11 @@ class WorkspaceFileRepository:
             )
         )
 
+    async def put_all(self, task_id: uuid.UUID, files: dict[str, str]) -> None:
+        """The text files a task starts with (a submit's `files`)."""
+        for path, text in files.items():
+            await self.put(task_id, path, text.encode())
+
     async def remove(self, task_id: uuid.UUID, path: str) -> None:
         await self._session.execute(
             delete(WorkspaceFile).where(

@@ -57,19 +57,30 @@ def query_database(
 
 def describe_database() -> str:
     """List the shop database's tables with their columns."""
+    lines = [
+        f"{table}({', '.join(f'{name} {kind}' for name, kind in columns)})"
+        for table, columns in _schema().items()
+    ]
+    return "Tables:\n" + "\n".join(lines)
+
+
+@cache
+def _schema() -> dict[str, list[tuple[str, str]]]:
+    """Table → (column, type) of the sample, in the order they were made."""
     connection = _loaded()
     try:
         tables = connection.execute(
             "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY rowid"
         ).fetchall()
-        lines = []
-        for (name,) in tables:
-            columns = connection.execute(f"PRAGMA table_info({name})").fetchall()
-            listed = ", ".join(f"{column[1]} {column[2].lower()}" for column in columns)
-            lines.append(f"{name}({listed})")
+        return {
+            name: [
+                (column[1], column[2].lower())
+                for column in connection.execute(f"PRAGMA table_info({name})")
+            ]
+            for (name,) in tables
+        }
     finally:
         connection.close()
-    return "Tables:\n" + "\n".join(lines)
 
 
 def _loaded() -> sqlite3.Connection:
@@ -125,22 +136,10 @@ def _closest(kind: str, name: str, sql: str) -> str:
     """The schema's names of that kind, the nearest first: a small model guesses
     `order_date` for `ordered_on`, and reads the right name when it is put before it.
     Columns are looked for in the tables the query names (all, when it names none)."""
-    connection = _loaded()
-    try:
-        tables = [
-            row[0]
-            for row in connection.execute(
-                "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY rowid"
-            )
-        ]
-        named = [table for table in tables if table in re.findall(r"\w+", sql)] or tables
-        columns = [
-            f"{table}.{column[1]}"
-            for table in named
-            for column in connection.execute(f"PRAGMA table_info({table})")
-        ]
-    finally:
-        connection.close()
+    schema = _schema()
+    tables = list(schema)
+    named = [table for table in tables if table in re.findall(r"\w+", sql)] or tables
+    columns = [f"{table}.{column}" for table in named for column, _ in schema[table]]
     bare = name.rpartition(".")[2]
     if kind == "table":
         near = difflib.get_close_matches(bare, tables, n=1, cutoff=0.4)

@@ -152,8 +152,7 @@ async def run_sandboxed(argv: list[str], folder: Path, limits: SandboxLimits) ->
             await reads
     overflowed = watch.done() and not watch.cancelled() and watch.result()
     if not timed_out and not overflowed:  # what it wrote in its last moments counts too
-        size, files = await asyncio.to_thread(_folder_usage, folder, limits.folder_files)
-        overflowed = size > limits.folder_mb * 1024 * 1024 or files > limits.folder_files
+        overflowed = await _over_limits(folder, limits)
     if timed_out or overflowed:
         return SandboxRun(-9, "", "", timed_out=timed_out, overflowed=overflowed)
     stdout, stderr, exit_code = reads.result()
@@ -169,9 +168,13 @@ async def _watch_folder(folder: Path, limits: SandboxLimits) -> bool:
     """True once the folder holds more than its limits (returns only then)."""
     while True:
         await asyncio.sleep(0.2)
-        size, files = await asyncio.to_thread(_folder_usage, folder, limits.folder_files)
-        if size > limits.folder_mb * 1024 * 1024 or files > limits.folder_files:
+        if await _over_limits(folder, limits):
             return True
+
+
+async def _over_limits(folder: Path, limits: SandboxLimits) -> bool:
+    size, files = await asyncio.to_thread(_folder_usage, folder, limits.folder_files)
+    return size > limits.folder_mb * 1024 * 1024 or files > limits.folder_files
 
 
 def _folder_usage(folder: Path, max_files: int) -> tuple[int, int]:

@@ -104,8 +104,7 @@ async def start_shadow(
             await TaskRepository(session).create(new)
             queued = TaskStatus.queued
             await EventRepository(session).add(task_id, status_step(queued), status_event(queued))
-            for path, content in (live.files or {}).items():
-                await WorkspaceFileRepository(session).put(task_id, path, content.encode())
+            await WorkspaceFileRepository(session).put_all(task_id, live.files or {})
             await session.commit()
     except Exception:
         logger.exception("storing the shadow of task %s failed; it runs unshadowed", live.id)

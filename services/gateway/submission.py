@@ -223,9 +223,7 @@ async def _store(
     if created:
         queued = TaskStatus.queued
         await EventRepository(session).add(task.id, status_step(queued), status_event(queued))
-        files = WorkspaceFileRepository(session)
-        for path, content in (submission.files or {}).items():
-            await files.put(task.id, path, content.encode())
+        await WorkspaceFileRepository(session).put_all(task.id, submission.files or {})
     await session.commit()
     return task, created
 
