@@ -81,6 +81,7 @@ class DelegationActivities:
                         budgets=agent.budgets.model_dump(),
                         parent_task_id=parent.id,
                         model=agent.model,
+                        agent_version=agent.version,
                     )
                 )
                 queued = TaskStatus.queued

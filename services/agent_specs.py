@@ -1,27 +1,25 @@
-"""Agent specs: YAML files in agents/, validated once and looked up by name. A spec is checked
-when it loads, never while it runs. A typo in an approval rule must stop the gateway from
-starting. Silently running every call unapproved is the worse outcome."""
+"""Agent specs: the YAML files in agents/, each an agent's template at one `version`. A spec is
+checked when it loads, never while it runs. A typo in an approval rule must stop the gateway
+from starting. Silently running every call unapproved is the worse outcome."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import (
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from services.agent_spec_approvals import ApprovalSpec
-from services.agent_spec_calls import call_problems, unlisted_tools
+from services.agent_spec_calls import unlisted_tools
 from services.agent_spec_limits import BudgetsSpec, MemorySpec, RunawaySpec, ShadowSpec
 from services.duration import Duration
 from workflows.contracts.agents import AgentConfig, PlannedCall, ToolCallFormat, ToolChoice
@@ -39,14 +37,29 @@ class AgentSpecError(ValueError):
     """A spec file that cannot be used; the message names the file and the field."""
 
 
+class ModelsSpec(BaseModel):
+    """`models:` the model groups of an agent's calls, by what each call is for."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = None  # its turns: the same as `model`
+    summarize: str | None = None  # its memory's summaries: the same as `memory.model`
+    classify: str | None = None  # short yes/no judgements (checked against the groups)
+
+
 class AgentSpec(BaseModel):
     # unknown keys are errors: a misspelt `approvals:` would otherwise drop every approval
     model_config = ConfigDict(extra="forbid")
 
     name: str
+    # raised with every change: each task records the version it ran with, and a version's
+    # content is recorded once (services/gateway/agent_versions.py)
+    version: int = Field(default=1, ge=1, le=1_000_000)
+    role: str = Field(default="", max_length=200)  # what it is, shown to agents delegating
     description: str = ""
     pool: str = "default"
     model: str = "agent-default"
+    models: ModelsSpec | None = None
     system_prompt: str = ""
     tools: list[str] = Field(default_factory=list)
     tool_call_format: ToolCallFormat = ToolCallFormat.text
@@ -59,7 +72,10 @@ class AgentSpec(BaseModel):
     memory: MemorySpec | None = Field(default_factory=MemorySpec)
     max_tool_result_chars: int = Field(default=8000, ge=200, le=1_000_000)
     sub_agents: list[str] = Field(default_factory=list, max_length=MAX_SUB_AGENTS)
-    budgets: BudgetsSpec = Field(default_factory=BudgetsSpec)
+    # its tasks' budgets (#6); `budgets:` is the older name
+    lifecycle: BudgetsSpec = Field(
+        default_factory=BudgetsSpec, validation_alias=AliasChoices("lifecycle", "budgets")
+    )
     runaway: RunawaySpec = Field(default_factory=RunawaySpec)
     answer_check: AnswerCheck | None = None  # a final answer is checked before it is taken
     first_calls: list[str | PlannedCall] = Field(default_factory=list)  # AgentConfig.first_calls
@@ -88,6 +104,31 @@ class AgentSpec(BaseModel):
             # the spec travels in workflow inputs and histories, where secrets must not go
             raise ValueError("must not carry credentials; webhook signing comes from settings")
         return value
+
+    @model_validator(mode="after")
+    def _models_by_purpose(self) -> AgentSpec:
+        """`models.reason`/`summarize` fill `model`/`memory.model`; giving both ways differently
+        is an error, not a silent choice."""
+        if self.models is None:
+            return self
+        reason, summarize = self.models.reason, self.models.summarize
+        if reason is not None:
+            if "model" in self.model_fields_set and self.model != reason:
+                raise ValueError(f"model {self.model!r} and models.reason {reason!r} differ")
+            self.model = reason
+        if summarize is not None:
+            if self.memory is None:
+                raise ValueError("models.summarize is given but memory is off (memory: null)")
+            if self.memory.model not in (None, summarize):
+                raise ValueError(
+                    f"memory.model {self.memory.model!r} and models.summarize {summarize!r} differ"
+                )
+            self.memory = self.memory.model_copy(update={"model": summarize})
+        return self
+
+    @property
+    def classify_model(self) -> str | None:
+        return self.models.classify if self.models else None
 
     @model_validator(mode="after")
     def _approvals_name_own_tools(self) -> AgentSpec:
@@ -151,8 +192,9 @@ class AgentSpec(BaseModel):
                 f"{prompt.rstrip()}\n\nYou can hand a piece of work to another agent with the "
                 f"{DELEGATE_TOOL} tool; it answers with that agent's result. Agents:\n{listed}"
             )
-        exclude = {"description", "approvals", "idle_timeout", "webhook_url", "memory", "budgets",
-                   "runaway", "tools", "system_prompt", "shadow", "first_calls"}  # fmt: skip
+        exclude = {"description", "approvals", "idle_timeout", "webhook_url", "memory",
+                   "lifecycle", "runaway", "tools", "system_prompt", "shadow", "first_calls",
+                   "role", "models"}  # fmt: skip
         return AgentConfig(
             **self.model_dump(exclude=exclude),
             first_calls=self.planned_first_calls,
@@ -167,7 +209,7 @@ class AgentSpec(BaseModel):
                 if self.memory is not None
                 else None
             ),
-            budgets=self.budgets.to_budgets(),
+            budgets=self.lifecycle.to_budgets(),
             runaway=self.runaway,
         )
 
@@ -202,97 +244,3 @@ class AgentSpec(BaseModel):
                         f" {sorted(taken)}"
                     )
         return problems
-
-
-class AgentCatalog:
-    def __init__(
-        self,
-        specs: dict[str, AgentSpec],
-        configs: dict[str, AgentConfig] | None = None,
-        model_groups: Mapping[str, ContextBudget | None] | None = None,
-    ) -> None:
-        self._specs = specs
-        self._configs = (
-            configs if configs is not None else {n: s.to_config() for n, s in specs.items()}
-        )
-        self._groups = dict(model_groups or {})
-
-    @classmethod
-    def load(
-        cls,
-        directory: Path,
-        known_tools: set[str] | None = None,
-        tool_schemas: Mapping[str, Mapping[str, Any]] | None = None,
-        pools: Collection[str] | None = None,
-        model_groups: Mapping[str, ContextBudget | None] | None = None,
-        side_effect_tools: Collection[str] | None = None,
-    ) -> AgentCatalog:
-        """Every spec in directory, checked against the tools (names, and argument schemas
-        by tool name, e.g. `Tool.parameters_schema`), the declared worker pools and the model
-        groups (name → context budget) when the caller knows them; `side_effect_tools` name
-        the tools a `side_effects: true` approval policy holds."""
-        if known_tools is None and tool_schemas is not None:
-            known_tools = set(tool_schemas)
-        specs: dict[str, AgentSpec] = {}
-        paths: dict[str, Path] = {}
-        for path in sorted(directory.glob("*.y*ml")):
-            try:
-                spec = AgentSpec.model_validate(yaml.safe_load(path.read_text()))
-            except (ValidationError, yaml.YAMLError) as exc:
-                raise AgentSpecError(f"{path}: {exc}") from exc
-            if spec.name in specs:
-                raise AgentSpecError(f"{path}: agent {spec.name!r} is defined twice")
-            unknown = set(spec.tools) - known_tools if known_tools is not None else set()
-            if unknown:
-                raise AgentSpecError(f"{path}: unknown tools {sorted(unknown)}")
-            if pools is not None and spec.pool not in pools:
-                raise AgentSpecError(
-                    f"{path}: pool {spec.pool!r} is not declared; declared pools: {sorted(pools)}"
-                )
-            problems = spec.unknown_rule_arguments(tool_schemas or {})
-            planned = [*spec.planned_first_calls, *([spec.fan_out] if spec.fan_out else [])]
-            problems += call_problems(planned, spec.show_calls, tool_schemas or {})
-            if problems:
-                raise AgentSpecError(f"{path}: " + "; ".join(problems))
-            specs[spec.name], paths[spec.name] = spec, path
-        configs: dict[str, AgentConfig] = {}
-        for spec in specs.values():
-            path = paths[spec.name]
-            strangers = [name for name in spec.sub_agents if name not in specs]
-            if strangers:
-                raise AgentSpecError(f"{path}: sub_agents {strangers} are not agents")
-            if spec.shadow and spec.shadow.agent not in set(specs) - {spec.name}:
-                raise AgentSpecError(f"{path}: shadow.agent {spec.shadow.agent!r} is not another"
-                                     f" agent; agents: {sorted(specs)}")  # fmt: skip
-            if model_groups and spec.model not in model_groups:
-                raise AgentSpecError(
-                    f"{path}: model {spec.model!r} is not a model group of the LiteLLM config; "
-                    f"groups: {sorted(model_groups)}"
-                )
-            described = {name: specs[name].description for name in spec.sub_agents}
-            try:
-                configs[spec.name] = spec.to_config(model_groups, described, side_effect_tools)
-            except ValueError as exc:
-                raise AgentSpecError(f"{path}: {exc}") from exc
-        return cls(specs, configs, model_groups)
-
-    def config(self, name: str) -> AgentConfig | None:
-        """What a task of the agent runs with (its model's context budget resolved)."""
-        return self._configs.get(name)
-
-    @property
-    def model_groups(self) -> Mapping[str, ContextBudget | None]:
-        return self._groups  # group → context budget; empty: not known, nothing is checked
-
-    def get(self, name: str) -> AgentSpec | None:
-        return self._specs.get(name)
-
-    def names(self) -> list[str]:
-        return sorted(self._specs)
-
-    def agents_by_pool(self) -> dict[str, list[str]]:
-        """Agent names grouped by the pool they run on."""
-        grouped: dict[str, list[str]] = {}
-        for name in self.names():
-            grouped.setdefault(self._specs[name].pool, []).append(name)
-        return grouped

@@ -96,6 +96,8 @@ class Task(Base):
     agent: Mapped[str] = mapped_column(String(200))
     # the model group its turns use: the agent's, or the submit's override (null: older tasks)
     model: Mapped[str | None] = mapped_column(String(200))
+    # the version of the agent's spec it ran with (activities/db/agent_versions.py)
+    agent_version: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(32), default="queued")
     priority: Mapped[int] = mapped_column(SmallInteger, default=3, server_default="3")
     input: Mapped[str] = mapped_column(Text)

@@ -40,6 +40,7 @@ class NewTask:
     budgets: dict[str, Any] | None = None
     parent_task_id: uuid.UUID | None = None
     model: str | None = None  # the model group the task runs with
+    agent_version: int | None = None  # the version of the agent's spec it runs with
     shadow_of: uuid.UUID | None = None  # a shadow task: the live task it shadows
 
 
@@ -79,6 +80,7 @@ class TaskRepository:
                 tenant_id=new.tenant_id,
                 agent=new.agent,
                 model=new.model,
+                agent_version=new.agent_version,
                 status=TaskStatus.queued.value,
                 priority=new.priority,
                 input=new.input,

@@ -25,7 +25,7 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
 
 def _pools(_: argparse.Namespace) -> int:
     from activities.db.engine import opened_sessions
-    from services.agent_specs import AgentCatalog
+    from services.agent_catalog import AgentCatalog
     from services.pools.catalog import PoolCatalog
     from services.pools.status import describe_pools
     from services.temporal_client import connect_temporal

@@ -21,7 +21,8 @@ from activities.db.decisions import DecisionRepository
 from activities.db.engine import create_engine, create_session_factory
 from activities.token_counts import TokenCounter
 from activities.tools.catalog import ToolCatalog
-from services.agent_specs import AgentCatalog
+from services.agent_catalog import AgentCatalog
+from services.gateway.agent_versions import record_versions
 from services.gateway.decision_outbox import DecisionOutbox
 from services.gateway.errors import PROBLEM_CONTENT_TYPE, install_error_handlers
 from services.gateway.http_metrics import HttpMetrics
@@ -101,6 +102,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(database_url)
         opened.push_async_callback(engine.dispose)
         state.session_factory = session_factory = create_session_factory(engine)
+        async with session_factory() as session:  # a changed spec must raise its version
+            await record_versions(session, state.agent_catalog)
         state.metrics.live.attach(session_factory, state.agent_catalog.names())
         state.decision_repository = decisions = await DecisionRepository.open(database_url)
         opened.push_async_callback(decisions.close)

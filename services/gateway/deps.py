@@ -25,7 +25,7 @@ from activities.db.models import ApiKey, Approval, Task
 from activities.db.tasks import TaskRepository
 from activities.token_counts import TokenCounter
 from activities.tools.catalog import ToolCatalog
-from services.agent_specs import AgentCatalog
+from services.agent_catalog import AgentCatalog
 from services.gateway.decision_outbox import DecisionOutbox
 from services.gateway.errors import ProblemError
 from services.gateway.task_feed import TaskFeed

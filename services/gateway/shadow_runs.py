@@ -24,7 +24,7 @@ from activities.db.events import EventRepository, status_event, status_step
 from activities.db.tasks import NewTask, TaskRepository
 from activities.db.tenants import TenantRepository
 from activities.db.workspace_files import WorkspaceFileRepository
-from services.agent_specs import AgentCatalog
+from services.agent_catalog import AgentCatalog
 from services.gateway.task_limits import effective_budgets
 from services.settings import Settings
 from workflows.contracts.shadow import SHADOW_PRIORITY
@@ -99,6 +99,7 @@ async def start_shadow(
                 priority=SHADOW_PRIORITY,
                 budgets=agent.budgets.model_dump(),
                 model=agent.model,
+                agent_version=agent.version,
                 shadow_of=live.id,
             )
             await TaskRepository(session).create(new)

@@ -26,7 +26,7 @@ from activities.db.models import Task
 from activities.db.tasks import NewTask, TaskRepository
 from activities.db.tenants import TenantRepository
 from activities.db.workspace_files import WorkspaceFileRepository
-from services.agent_specs import AgentCatalog
+from services.agent_catalog import AgentCatalog
 from services.gateway.errors import ProblemError
 from services.gateway.spend_limit import refuse_over_spend_limit
 from services.gateway.task_limits import effective_budgets
@@ -60,6 +60,7 @@ class Submission:
     budgets: Budgets | None = None  # as asked (part of what the Idempotency-Key covers)
     model: str | None = None  # as asked, instead of the agent's (covered when given)
     files: dict[str, str] | None = None  # the workspace it starts with (covered when given)
+    agent_version: int | None = None  # pinned, instead of the current (covered when given)
 
 
 def canonical_json(value: Any) -> str:
@@ -74,6 +75,7 @@ def request_hash(
     budgets: dict[str, Any] | None = None,
     model: str | None = None,
     files: dict[str, str] | None = None,
+    agent_version: int | None = None,
 ) -> str:
     """What an Idempotency-Key promises: the same key always carries this same request.
 
@@ -88,6 +90,8 @@ def request_hash(
         request["model"] = model
     if files:
         request["files"] = files
+    if agent_version is not None:
+        request["agent_version"] = agent_version
     return hashlib.sha256(canonical_json(request).encode()).hexdigest()
 
 
@@ -158,6 +162,7 @@ async def submit_task(
         submission.budgets.model_dump(exclude_none=True) if submission.budgets else None,
         submission.model,
         submission.files,
+        submission.agent_version,
     )
     tasks = TaskRepository(session)
     limits = {**settings.task_budget_limits}
@@ -218,6 +223,7 @@ async def _store(
         priority=submission.priority,
         budgets=agent.budgets.model_dump(),
         model=agent.model,
+        agent_version=agent.version,
     )
     task, created = await tasks.create(new)
     if created:

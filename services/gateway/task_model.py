@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from services.agent_specs import AgentCatalog
+from services.agent_catalog import AgentCatalog
 from services.gateway.errors import ProblemError
 from workflows.contracts.agents import AgentConfig
 

@@ -15,7 +15,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest, Describe
 from temporalio.client import Client
 
 from activities.db.tasks import TaskRepository
-from services.agent_specs import AgentCatalog
+from services.agent_catalog import AgentCatalog
 from services.pools.catalog import PoolCatalog, PoolSpec
 from services.pools.scaling import DesiredReplicas, all_desired
 

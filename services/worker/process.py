@@ -32,7 +32,7 @@ from activities.tools.catalog import ToolCatalog
 from activities.tools.processes import ToolLimits, ToolProcesses
 from activities.tools.registry import default_registry
 from activities.turn_deltas import DeltaPublisher
-from services.agent_specs import AgentCatalog
+from services.agent_catalog import AgentCatalog
 from services.model_groups import load_model_groups, load_model_prices
 from services.pools.catalog import PoolCatalog, PoolSpec
 from services.settings import Settings

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from services.agent_specs import AgentCatalog, AgentSpecError
+from services.agent_catalog import AgentCatalog
+from services.agent_specs import AgentSpecError
 from tests.fakes.script_client import reply_text, reply_tool_calls, script_marker, unique_key
 from tests.integration.helpers import events, messages, submit, wait_for_status
 from tests.stack import RunningStack

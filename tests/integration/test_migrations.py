@@ -33,6 +33,7 @@ TABLES = {
     "spend_reservations",
     "task_followers",
     "shadow_comparisons",
+    "agent_versions",
 }
 
 

@@ -24,7 +24,7 @@ from activities.lifecycle import LifecycleActivities
 from activities.llm import LlmActivities
 from activities.tool_calls import ToolCallActivities
 from activities.tools.registry import default_registry
-from services.agent_specs import AgentCatalog
+from services.agent_catalog import AgentCatalog
 from services.pools.catalog import PoolCatalog
 from services.pools.status import describe_pools
 from services.roles import Role

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from activities.tools.registry import default_registry
-from services.agent_specs import AgentCatalog, AgentSpec, AgentSpecError
+from services.agent_catalog import AgentCatalog
+from services.agent_specs import AgentSpec, AgentSpecError
 from services.duration import parse_duration
 from workflows.approval_policy import approval_needed
 from workflows.contracts.approvals import ApprovalPolicy, ArgumentRule

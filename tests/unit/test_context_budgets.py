@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from activities.token_counts import TokenCounter
-from services.agent_specs import AgentCatalog, AgentSpecError
+from services.agent_catalog import AgentCatalog
+from services.agent_specs import AgentSpecError
 from services.gateway.errors import ProblemError
 from services.gateway.task_limits import effective_budgets
 from services.model_groups import ModelGroupError, load_model_groups

@@ -21,6 +21,7 @@ MAX_MODULE_LINES = 300
 SHARED_SERVICES = (
     "services.settings",
     "services.agent_specs",
+    "services.agent_catalog",
     "services.key_service",
     "services.roles",
     "services.temporal_client",

@@ -19,7 +19,8 @@ from activities.llm import LlmActivities
 from activities.tools.builtin import MAX_WAIT_SECONDS, wait
 from activities.tools.errors import ToolError
 from activities.tools.registry import default_registry
-from services.agent_specs import AgentCatalog, AgentSpecError
+from services.agent_catalog import AgentCatalog
+from services.agent_specs import AgentSpecError
 from services.pools.catalog import PoolCatalog, PoolConfigError
 from workflows.policies import TOOL_CALL_TIMEOUT
 

@@ -17,7 +17,8 @@ from activities.db.shadow_figures import (
 from activities.dry_runs import ARGUMENTS_SHOWN, dry_run_result, is_dry_run
 from activities.tools.catalog import ToolCatalog
 from activities.tools.registry import ToolRegistry, default_registry
-from services.agent_specs import AgentCatalog, AgentSpecError
+from services.agent_catalog import AgentCatalog
+from services.agent_specs import AgentSpecError
 from services.gateway.shadow_runs import is_shadowed
 from workflows.contracts.shadow import DryRun
 

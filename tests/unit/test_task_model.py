@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.agent_specs import AgentCatalog
+from services.agent_catalog import AgentCatalog
 from services.gateway.errors import ProblemError
 from services.gateway.submission import request_hash
 from services.gateway.task_model import config_on_model

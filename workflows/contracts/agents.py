@@ -38,6 +38,7 @@ class PlannedCall(BaseModel):
 
 class AgentConfig(BaseModel):
     name: str
+    version: int = 1  # of its spec: the task records it, and a submit may pin another
     pool: str = "default"
     model: str = "agent-default"
     system_prompt: str = ""

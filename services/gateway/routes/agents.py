@@ -1,5 +1,5 @@
-"""/v1/agents: the agents a task may name, as loaded from the spec directory at start, and
-each agent's shadow runs."""
+"""/v1/agents: the agents a task may name, as loaded from the spec directory at start, each
+one's spec and recorded versions, and its shadow runs."""
 
 from __future__ import annotations
 
@@ -7,11 +7,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from activities.db.agent_versions import AgentVersionRepository
 from activities.db.shadow_runs import ShadowRunRepository
+from services.agent_catalog import AgentCatalog
+from services.agent_specs import AgentSpec
+from services.gateway.agent_versions import spec_content
 from services.gateway.cursors import encode_cursor, page_start
 from services.gateway.deps import AgentCatalogDep, PrincipalDep, SessionDep
 from services.gateway.errors import ProblemError, problem_responses
-from services.gateway.schemas.agents import AgentList, AgentOut
+from services.gateway.schemas.agents import (
+    AgentDetail,
+    AgentList,
+    AgentOut,
+    AgentVersionOut,
+    AgentVersionSpec,
+)
 from services.gateway.schemas.shadow_runs import ShadowComparisonOut, ShadowSummaryOut
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"], responses=problem_responses(401))
@@ -26,6 +36,52 @@ async def list_agents(catalog: AgentCatalogDep, principal: PrincipalDep) -> Agen
         if (spec := catalog.get(name)) is not None
     ]
     return AgentList(items=items)
+
+
+def _known(catalog: AgentCatalog, name: str) -> AgentSpec:
+    spec = catalog.get(name)
+    if spec is None:
+        raise ProblemError(
+            404,
+            f"unknown agent {name!r}; available agents: {', '.join(catalog.names()) or '(none)'}",
+            kind="unknown-agent",
+            extra={"available_agents": catalog.names()},
+        )
+    return spec
+
+
+@router.get("/{name}", summary="Show an agent", responses=problem_responses(404))
+async def get_agent(
+    name: str, catalog: AgentCatalogDep, principal: PrincipalDep, session: SessionDep
+) -> AgentDetail:
+    """The agent's whole current spec, what its tasks run with, and every recorded version of
+    its spec (newest first), any of which a submit may pin with `agent_version`."""
+    spec = _known(catalog, name)
+    listed = AgentOut.from_spec(spec, catalog.config(name))
+    rows = await AgentVersionRepository(session).versions(name)
+    return AgentDetail(
+        **listed.model_dump(),
+        spec=spec_content(spec)[0],
+        versions=[AgentVersionOut.from_row(row, spec.version) for row in rows],
+    )
+
+
+@router.get(
+    "/{name}/versions/{version}",
+    summary="Show one version of an agent's spec",
+    responses=problem_responses(404),
+)
+async def get_agent_version(
+    name: str, version: int, catalog: AgentCatalogDep, principal: PrincipalDep, session: SessionDep
+) -> AgentVersionSpec:
+    """One recorded version of the agent's spec, whole, as a gateway first loaded it."""
+    _known(catalog, name)
+    row = await AgentVersionRepository(session).get(name, version)
+    if row is None:
+        raise ProblemError(
+            404, f"agent {name!r} has no version {version}", kind="unknown-agent-version"
+        )
+    return AgentVersionSpec.from_row(row)
 
 
 @router.get(
@@ -46,14 +102,7 @@ async def agent_shadow(
     answers (whitespace aside) and the tool sequences were the same, the mean model calls and
     tokens of each side, and the most recent comparisons, newest first, paged by `cursor`.
     The summary covers the shadow agent the spec names now (every comparison when none)."""
-    spec = catalog.get(name)
-    if spec is None:
-        raise ProblemError(
-            404,
-            f"unknown agent {name!r}; available agents: {', '.join(catalog.names()) or '(none)'}",
-            kind="unknown-agent",
-            extra={"available_agents": catalog.names()},
-        )
+    spec = _known(catalog, name)
     after = page_start(cursor)
     shadow = (spec.shadow.agent, spec.shadow.share) if spec.shadow else None
     runs = ShadowRunRepository(session)

@@ -18,6 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.db.events import EventRepository, status_event, status_step
 from activities.db.models import Task
 from activities.db.tasks import TaskRepository
+from services.gateway.agent_versions import pinned_config
 from services.gateway.cursors import encode_cursor, page_start
 from services.gateway.deps import (
     AgentCatalogDep,
@@ -106,7 +107,10 @@ async def create_task(
     `Retry-After`."""
     metadata = body.metadata or {}
     check_sizes(body.input, metadata, settings, body.files)
-    agent = config_on_model(catalog, resolve_agent(catalog, body.agent), body.model)
+    agent = resolve_agent(catalog, body.agent)
+    if body.agent_version is not None:
+        agent = await pinned_config(session, catalog, body.agent, body.agent_version)
+    agent = config_on_model(catalog, agent, body.model)
     await check_input_fits(tokens, agent, body.input)
     pool = pools.get(agent.pool)
     priority = body.priority
@@ -123,6 +127,7 @@ async def create_task(
         budgets=body.budgets,
         model=body.model,
         files=body.files,
+        agent_version=body.agent_version,
     )
     task, created = await submit_task(session, client, agent, submission, settings)
     if created:  # its shadow, if it has one, starts once this answer is sent

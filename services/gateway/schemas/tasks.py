@@ -77,6 +77,13 @@ class TaskCreate(BaseModel):
         "budget applies. Unknown groups are refused (422, listing the known ones).",
     )
 
+    agent_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="Run this version of the agent's spec instead of the current one (see "
+        "GET /v1/agents/{name}); a version that was never recorded, or that can no longer run "
+        "here (a tool or model group it names is gone), is refused (422).",
+    )
     files: dict[str, str] | None = Field(
         default=None,
         description="Files the task starts with in its workspace: path → UTF-8 text, paths "
@@ -156,6 +163,7 @@ class TaskOut(BaseModel):
                     "status": "succeeded",
                     "priority": 3,
                     "model": "agent-default",
+                    "agent_version": 1,
                     "input": "What is 17 * 23?",
                     "metadata": {"ticket": "SUP-1234"},
                     "result": "17 * 23 = 391",
@@ -191,6 +199,11 @@ class TaskOut(BaseModel):
         description="The model group the task runs with: its agent's, or the one the submit "
         "named (null: tasks from before this was recorded).",
     )
+    agent_version: int | None = Field(
+        default=None,
+        description="The version of the agent's spec the task runs with: the current one when "
+        "it was submitted, or the one the submit pinned (null: tasks from before versions).",
+    )
     input: str
     metadata: dict[str, Any]
     result: str | None = Field(description="The agent's final answer once it succeeded.")
@@ -219,6 +232,7 @@ class TaskOut(BaseModel):
             status=TaskStatus(task.status),
             priority=task.priority,
             model=task.model,
+            agent_version=task.agent_version,
             input=task.input,
             metadata=task.task_metadata or {},
             result=task.output,
