@@ -109,8 +109,12 @@ async def scheduling_gateway(
     """`overrides` are Settings fields, e.g. `tenant_over_cap="reject"`."""
     pool = f"sched-{uuid.uuid4().hex[:8]}"
     (base / "agents").mkdir()
+    # a spec of its own (its pool) on the shared database: a version of its own, as a changed
+    # spec must have (services/gateway/agent_versions.py)
+    version = uuid.uuid4().int % 1_000_000 + 1
     (base / "agents" / f"{AGENT}.yaml").write_text(
-        f"name: {AGENT}\npool: {pool}\nmodel: scripted\ntool_call_format: native\n"
+        f"name: {AGENT}\nversion: {version}\npool: {pool}\nmodel: scripted\n"
+        "tool_call_format: native\n"
         "max_iterations: 2\nsystem_prompt: You are a test agent.\n"
     )
     (base / "pools.yaml").write_text(
