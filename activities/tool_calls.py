@@ -91,6 +91,10 @@ class ToolCallActivities:
         cost_usd = price = 0.0  # a call that ran (even to an error) costs what its tool says
         ignored: list[str] = []
         dry_run = cached = False
+        # the MCP server a call goes to is audited even when the call never reaches it
+        mcp_server = (
+            self._registry.get(call.name).mcp_server if call.name in self._registry else None
+        )
         try:
             if request.rejection is not None:
                 raise ToolError(request.rejection)
@@ -142,6 +146,7 @@ class ToolCallActivities:
                 "attempt": activity.info().attempt,
                 **({"dry_run": True} if dry_run else {}),
                 **({"cached": True} if cached else {}),
+                **({"mcp_server": mcp_server} if mcp_server else {}),
             },
         )
         return await self._record(request, made, workspace, details)

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     data_dir: Path = PROJECT_ROOT / ".agentry"
     agents_dir: Path = PROJECT_ROOT / "agents"
     pools_file: Path = PROJECT_ROOT / "deploy" / "pools.yaml"  # worker pools and their limits
+    # MCP servers whose tools agents may be granted (deploy/mcp/servers.yaml); unset: none
+    mcp_servers_file: Path | None = None
+    mcp_server_tokens: dict[str, SecretStr] = {}  # server name → the token its `auth:` sends
 
     # gateway
     host: str = "127.0.0.1"
@@ -278,9 +281,9 @@ class Settings(BaseSettings):
             value = getattr(self, name)
             if isinstance(value, SecretStr):
                 env[f"AGENTRY_{name.upper()}"] = value.get_secret_value()
-        env["AGENTRY_WEBHOOK_SECRETS"] = json.dumps(
-            {url: secret.get_secret_value() for url, secret in self.webhook_secrets.items()}
-        )
+            elif isinstance(value, dict) and any(isinstance(v, SecretStr) for v in value.values()):
+                secrets = {k: v.get_secret_value() for k, v in value.items()}
+                env[f"AGENTRY_{name.upper()}"] = json.dumps(secrets)
         return env
 
 

@@ -37,6 +37,8 @@ def secrets_of(settings: Settings, api_keys: Iterable[str]) -> dict[str, str]:
         found["metrics token"] = settings.metrics_token.get_secret_value()
     if settings.approval_webhook_secret is not None:
         found["webhook secret"] = settings.approval_webhook_secret.get_secret_value()
+    for server, token in settings.mcp_server_tokens.items():
+        found[f"MCP token of {server}"] = token.get_secret_value()
     if settings.langfuse_secret_key is not None:
         found["langfuse secret key"] = settings.langfuse_secret_key.get_secret_value()
     password = make_url(settings.resolved_database_url).password

@@ -30,7 +30,7 @@ class RunningStack:
     stack: DevStack
     info: StackInfo
     scripted: ScriptedModel
-    helpers: list[Child]  # the scripted model server and the webhook receiver
+    helpers: list[Child]  # the scripted model server, the webhook receiver, the MCP server
     webhooks_url: str
     base: Path  # everything of this stack: data dir, logs
     issued_keys: list[str] = field(default_factory=list)  # by create_key, for the secret scan
@@ -66,11 +66,19 @@ async def start_stack(
     for spec in (spec for folder in folders for spec in folder.glob("*.yaml")):
         shutil.copy(spec, agents / spec.name)
 
-    scripted_port, webhook_port = free_port(), free_port()
+    scripted_port, webhook_port, notes_port = free_port(), free_port(), free_port()
+    notes_token = f"mcp-notes-{secrets.token_hex(12)}"
     helpers = [
         await _start_helper(base, "scripted-model", "tests.fakes.scripted_model", scripted_port),
         await _start_helper(base, "webhook-receiver", "tests.fakes.webhook_receiver", webhook_port),
+        await _start_helper(
+            base, "mcp-notes", "tests.fakes.mcp_notes_server", notes_port, "--token", notes_token
+        ),
     ]
+    mcp_servers = base / "mcp-servers.yaml"
+    mcp_servers.write_text(
+        (ROOT / "tests" / "mcp-servers.yaml").read_text().replace("NOTES_PORT", str(notes_port))
+    )
     scripted = ScriptedModel(f"http://127.0.0.1:{scripted_port}")
 
     fields: dict[str, Any] = {
@@ -92,7 +100,12 @@ async def start_stack(
         "approval_webhook_secret": WEBHOOK_SECRET,
         "webhook_allow_private_targets": True,  # the receiver listens on loopback
         "approval_resignal_seconds": 1,
-        "retention_days": 3650,  # the gateway runs its retention job; nothing here is that old
+        "retention_days": 3650,
+        # a stdio server from PyPI (mcp-server-time) and the notes server over HTTP with a token
+        "mcp_servers_file": mcp_servers,
+        "mcp_server_tokens": {
+            "notes": notes_token
+        },  # the gateway runs its retention job; nothing here is that old
         # distinctive secrets, for the scan after the suite (tests/secret_scan.py)
         "litellm_key": f"sk-litellm-{secrets.token_hex(12)}",
         "model_server_key": f"sk-model-server-{secrets.token_hex(12)}",
@@ -131,12 +144,13 @@ async def stop_stack(running: RunningStack) -> None:
         await helper.stop()
 
 
-async def _start_helper(base: Path, name: str, module: str, port: int) -> Child:
-    """A fake peer of the stack (model server, webhook receiver) as a child process."""
+async def _start_helper(base: Path, name: str, module: str, port: int, *args: str) -> Child:
+    """A fake peer of the stack (model server, webhook receiver, MCP server) as a child
+    process."""
     child = Child(
         ChildSpec(
             name=name,
-            argv=[sys.executable, "-m", module, "--port", str(port)],
+            argv=[sys.executable, "-m", module, "--port", str(port), *args],
             log_file=base / "logs" / f"{name}.log",
         )
     )

@@ -22,10 +22,14 @@ CATALOG_FILE = Path(__file__).with_name("schemas.json")
 class DescribedTool(Protocol):
     """What the catalog reads of a tool: a registry's `Tool` fits."""
 
-    name: str
-    description: str
-    parameters_schema: dict[str, Any]
-    side_effects: bool
+    @property
+    def name(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def parameters_schema(self) -> dict[str, Any]: ...
+    @property
+    def side_effects(self) -> bool: ...
 
 
 class ToolSchema:
@@ -93,6 +97,10 @@ class ToolCatalog:
             ToolSchema(t.name, t.description, t.parameters_schema, t.side_effects) for t in tools
         )
 
+    def including(self, tools: Iterable[DescribedTool]) -> ToolCatalog:
+        """This catalog and more tools (an MCP server's, listed at start)."""
+        return ToolCatalog([*self._schemas.values(), *ToolCatalog.of(tools)._schemas.values()])
+
     def dumps(self) -> str:
         """The catalog as the text of `schemas.json`, tools by name, schemas in the registry's order
         (the approval page lays out its edit form in that order)."""
@@ -115,3 +123,39 @@ class ToolCatalog:
 
     def __contains__(self, name: object) -> bool:
         return name in self._schemas
+
+
+_LITERAL_KEYS = frozenset({"default", "enum", "const", "examples"})
+
+
+def clean_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """Inline `$defs` and drop pydantic's `title`s: small models read less, grammars compile."""
+    defs = schema.pop("$defs", {})
+
+    def clean(node: Any, seen: tuple[str, ...] = ()) -> Any:
+        if isinstance(node, list):
+            return [clean(item, seen) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            key = ref.removeprefix("#/$defs/")
+            if key in seen:
+                raise TypeError(f"recursive argument types are not supported ({key})")
+            extra = {k: v for k, v in node.items() if k != "$ref"}
+            return clean({**defs[key], **extra}, (*seen, key))
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key == "title":
+                continue
+            if key in _LITERAL_KEYS:
+                out[key] = value
+            elif key == "properties" and isinstance(value, dict):
+                out[key] = {name: clean(sub, seen) for name, sub in value.items()}
+            else:
+                out[key] = clean(value, seen)
+        return out
+
+    cleaned: dict[str, Any] = clean(schema)
+    head = {"type": "object", "properties": {}, "required": []}
+    return {**head, **cleaned}

@@ -25,7 +25,7 @@ class ToolRegistry:
     def __init__(self, tools: Iterable[Tool] = ()):
         self._tools: dict[str, Tool] = {}
         for tool in tools:
-            self._register(tool)
+            self.include(tool)
 
     def add(
         self,
@@ -49,7 +49,7 @@ class ToolRegistry:
             side_effects=side_effects,
             idempotent=idempotent,
         )
-        return self._register(tool)
+        return self.include(tool)
 
     @overload
     def tool(self, func: F, /) -> F: ...
@@ -107,7 +107,8 @@ class ToolRegistry:
     def __len__(self) -> int:
         return len(self._tools)
 
-    def _register(self, tool: Tool) -> Tool:
+    def include(self, tool: Tool) -> Tool:
+        """Register a built tool (an MCP server's, activities/tools/mcp/)."""
         if tool.name in self._tools:
             raise ValueError(f"a tool named {tool.name!r} is already registered")
         self._tools[tool.name] = tool

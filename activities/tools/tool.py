@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from activities.tools.catalog import clean_schema
 from activities.tools.context import active_tool_context
 from activities.tools.errors import ToolArgumentError
 from activities.tools.processes import ToolProcesses
@@ -28,6 +29,8 @@ _TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what the OpenAI tools API acc
 
 class Tool:
     """One callable tool: its name, description, argument model and schema."""
+
+    mcp_server: str | None = None  # the MCP server it calls (activities/tools/mcp/), if any
 
     def __init__(
         self,
@@ -61,7 +64,7 @@ class Tool:
             raise ValueError(f"tool name {self.name!r} must match {_TOOL_NAME.pattern}")
         self.description = description or _first_paragraph(inspect.getdoc(func))
         self.arguments_model, self._field_names = _arguments_model(func, self.name)
-        self.parameters_schema = _clean_schema(self.arguments_model.model_json_schema())
+        self.parameters_schema = clean_schema(self.arguments_model.model_json_schema())
 
     def __repr__(self) -> str:
         return f"Tool({self.name!r})"
@@ -163,42 +166,6 @@ def _arguments_model(func: ToolFunction, tool_name: str) -> tuple[type[BaseModel
         **fields,
     )
     return typing.cast(type[BaseModel], model), names
-
-
-_LITERAL_KEYS = frozenset({"default", "enum", "const", "examples"})
-
-
-def _clean_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """Inline `$defs` and drop pydantic's `title`s: small models read less, grammars compile."""
-    defs = schema.pop("$defs", {})
-
-    def clean(node: Any, seen: tuple[str, ...] = ()) -> Any:
-        if isinstance(node, list):
-            return [clean(item, seen) for item in node]
-        if not isinstance(node, dict):
-            return node
-        ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/$defs/"):
-            key = ref.removeprefix("#/$defs/")
-            if key in seen:
-                raise TypeError(f"recursive argument types are not supported ({key})")
-            extra = {k: v for k, v in node.items() if k != "$ref"}
-            return clean({**defs[key], **extra}, (*seen, key))
-        out: dict[str, Any] = {}
-        for key, value in node.items():
-            if key == "title":
-                continue
-            if key in _LITERAL_KEYS:
-                out[key] = value
-            elif key == "properties" and isinstance(value, dict):
-                out[key] = {name: clean(sub, seen) for name, sub in value.items()}
-            else:
-                out[key] = clean(value, seen)
-        return out
-
-    cleaned: dict[str, Any] = clean(schema)
-    head = {"type": "object", "properties": {}, "required": []}
-    return {**head, **cleaned}
 
 
 def _describe_validation_error(tool_name: str, exc: ValidationError) -> str:

@@ -44,6 +44,7 @@ from services.gateway.routes import (
 )
 from services.gateway.task_feed import TaskFeed
 from services.gateway.task_reconciler import TaskReconciler
+from services.mcp_servers import open_mcp_servers
 from services.model_groups import load_model_groups
 from services.pools.catalog import PoolCatalog
 from services.settings import Settings, get_settings
@@ -64,6 +65,15 @@ Errors are [RFC 9457](https://www.rfc-editor.org/rfc/rfc9457) `application/probl
 """
 
 
+async def _tool_catalog(settings: Settings) -> ToolCatalog:
+    """The built-in tools' schemas and those the declared MCP servers list now."""
+    mcp = await open_mcp_servers(settings)
+    try:
+        return ToolCatalog.load().including(mcp.tools)
+    finally:
+        await mcp.aclose()  # the gateway never calls a tool
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
@@ -75,7 +85,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
     state = app.state
     # agents must name tools that exist, with approval rules on arguments the tools take
-    state.tool_catalog = tools = ToolCatalog.load()
+    state.tool_catalog = tools = await _tool_catalog(settings)
     # every agent must name a declared pool, else its tasks would wait on a queue nobody polls
     state.pool_catalog = pools = PoolCatalog.load(settings.pools_file)
     # and a model group the LiteLLM config declares, whose context budget their tasks get

@@ -28,12 +28,12 @@ from activities.spend_guard import SpendGuard
 from activities.task_workspace import WorkspaceQuota
 from activities.token_counts import TokenCounter
 from activities.tool_calls import ToolCallActivities
-from activities.tools.catalog import ToolCatalog
+from activities.tools.mcp.tools import McpTool
 from activities.tools.processes import ToolLimits, ToolProcesses
 from activities.tools.registry import default_registry
 from activities.turn_deltas import DeltaPublisher
-from services.agent_catalog import AgentCatalog
-from services.model_groups import load_model_groups, load_model_prices
+from services.mcp_servers import open_mcp_servers
+from services.model_groups import load_model_prices
 from services.pools.catalog import PoolCatalog, PoolSpec
 from services.settings import Settings
 from services.temporal_client import connect_temporal
@@ -44,9 +44,9 @@ from services.worker.metrics import WorkerMetrics
 from services.worker.metrics_interceptor import ActivityMetrics
 from services.worker.metrics_server import MetricsServer
 from services.worker.runner import workflow_runner
+from services.worker.sub_agents import agent_configs
 from services.worker.trace_export import trace_export
 from workflows.agent_task import AgentTaskWorkflow
-from workflows.contracts.agents import AgentConfig
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +148,9 @@ async def run_worker(
     engine = create_engine(settings.resolved_database_url, pool_size=min(20, activities_at_once))
     sessions = create_session_factory(engine)
     registry = default_registry()
+    mcp = await open_mcp_servers(settings)  # kept open: its tools' calls go through it
+    for listed in mcp.tools:
+        registry.include(McpTool(listed))
     trace = trace_export(settings, sessions, registry)  # Langfuse, when its keys are set
     tool_processes = ToolProcesses(
         ToolLimits(
@@ -208,7 +211,10 @@ async def run_worker(
             ),
             MemoryActivities(sessions, http, registry, tokens, spend, trace=trace),
             DelegationActivities(
-                sessions, agent_configs(settings), settings.task_budget_limits, trace=trace
+                sessions,
+                agent_configs(settings, registry),
+                settings.task_budget_limits,
+                trace=trace,
             ),
         ]
         workers = build_workers(
@@ -237,6 +243,7 @@ async def run_worker(
         results = await asyncio.gather(*runs, return_exceptions=True)
         logger.info("worker drained")
     await tool_processes.close()
+    await mcp.aclose()
     await trace.aclose()  # the steps still queued, then the SDK's last batch
     await deltas.stop()
     await engine.dispose()
@@ -244,19 +251,6 @@ async def run_worker(
     failures = [result for result in results if isinstance(result, BaseException)]
     if failures:  # a worker that died on its own (not by signal) is a failure of the process
         raise failures[0]
-
-
-def agent_configs(settings: Settings) -> dict[str, AgentConfig]:
-    """Every agent as the gateway reads it, for the sub-agents this worker's tasks start."""
-    registry = default_registry()
-    tools = ToolCatalog.of(registry.tools(registry.names()))
-    catalog = AgentCatalog.load(
-        settings.agents_dir,
-        tool_schemas=tools.parameter_schemas(),
-        side_effect_tools=tools.side_effect_names(),
-        model_groups=load_model_groups(settings.litellm_config),
-    )
-    return {name: config for name in catalog.names() if (config := catalog.config(name))}
 
 
 @contextlib.asynccontextmanager

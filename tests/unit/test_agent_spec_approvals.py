@@ -124,7 +124,11 @@ def test_the_shipped_specs_load_against_the_real_tools() -> None:
     assert (deletes.tool, deletes.when, deletes.on_timeout) == ("delete_file", [], "escalate")
     assert (deletes.deadline_seconds, deletes.escalation_deadline_seconds) == (3_600, 86_400)
 
-    scripted = AgentCatalog.load(ROOT / "tests" / "agents", tool_schemas=schemas)
+    # the test stack's MCP servers (tests/mcp-servers.yaml) list theirs at start; here by name
+    mcp = {"time__convert_time", "time__get_current_time", "notes__add_note", "notes__list_notes"}
+    scripted = AgentCatalog.load(
+        ROOT / "tests" / "agents", known_tools=set(schemas) | mcp, tool_schemas=schemas
+    )
     agent = scripted.get("scripted-approvals")
     assert agent is not None
     policies = {policy.tool: policy for policy in agent.to_config().approvals}

@@ -22,6 +22,7 @@ SHARED_SERVICES = (
     "services.settings",
     "services.agent_specs",
     "services.agent_catalog",
+    "services.mcp_servers",  # the MCP servers of settings, opened (gateway and workers)
     "services.key_service",
     "services.roles",
     "services.temporal_client",
@@ -67,6 +68,9 @@ ALLOWED: list[tuple[str, tuple[str, ...]]] = [
             *SHARED_SERVICES,
             "activities.db",
             "activities.tools.catalog",
+            "activities.tools.mcp.listing",  # MCP servers' tools, listed to check agent specs
+            "activities.tools.mcp.servers",
+            "activities.tools.mcp.connection",
             "activities.tools.paths",  # a submit's files are judged as the file tools judge
             "activities.tools.errors",
             "activities.token_counts",  # inputs too long for their model are refused at submit
@@ -91,7 +95,14 @@ ALLOWED: list[tuple[str, tuple[str, ...]]] = [
     ),
     (
         "services",
-        (*SHARED_SERVICES, "activities.db", "activities.tools.catalog", "workflows.contracts"),
+        (
+            *SHARED_SERVICES,
+            "activities.db",
+            "activities.tools.catalog",
+            "activities.tools.mcp.listing",
+            "activities.tools.mcp.servers",
+            "workflows.contracts",
+        ),
     ),
 ]
 
@@ -235,10 +246,12 @@ def test_the_gateway_loads_no_tool_implementation() -> None:
     assert "activities.tools.catalog" in loaded
     expected = (
         "activities.tools.catalog", "activities.tools.paths", "activities.tools.errors",
-        "workflows.contracts",
+        "activities.tools.mcp.listing", "activities.tools.mcp.servers",
+        "activities.tools.mcp.connection", "workflows.contracts",
     )  # fmt: skip
     others = [m for m in loaded if not m.startswith(expected)]
-    assert others == ["activities.tools", "workflows"], loaded  # the packages' __init__
+    # the packages' __init__
+    assert others == ["activities.tools", "activities.tools.mcp", "workflows"], loaded
 
 
 @pytest.mark.parametrize("module", sorted(project_modules()))

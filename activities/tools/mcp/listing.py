@@ -1,0 +1,100 @@
+"""The declared MCP servers opened and their tools listed: what the gateway reads to check
+agent specs (name, schema, side effects) and what a worker turns into callable tools. Loads no
+tool implementation, so the gateway may use it."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from activities.tools.catalog import clean_schema
+from activities.tools.mcp.connection import McpConnection, McpUnavailable
+from activities.tools.mcp.servers import McpServerSpec
+
+logger = logging.getLogger(__name__)
+
+_TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what the OpenAI tools API accepts
+
+
+@dataclass(frozen=True)
+class ListedMcpTool:
+    """One tool of one server, as agents are offered it."""
+
+    connection: McpConnection
+    remote_name: str  # the server's name for it
+    name: str  # `<server>__<tool>`
+    description: str
+    parameters_schema: dict[str, Any]
+    side_effects: bool  # unless the servers file lists it in `read_only`
+    idempotent: bool  # listed in `cache`
+
+    @property
+    def mcp_server(self) -> str:
+        return self.connection.spec.name
+
+
+class McpServers:
+    """The servers' connections and their tools, opened once per process."""
+
+    def __init__(self, connections: Sequence[McpConnection], tools: Sequence[ListedMcpTool]):
+        self.connections = list(connections)
+        self.tools = list(tools)
+
+    @classmethod
+    async def open(
+        cls, servers: Sequence[McpServerSpec], tokens: Mapping[str, str] | None = None
+    ) -> McpServers:
+        """Connect to each server and list its tools. McpUnavailable names a server that
+        cannot be reached (agents granted its tools could not run), or whose file entry names
+        a tool it does not list."""
+        tokens = tokens or {}
+        connections = [McpConnection(spec, tokens.get(spec.name)) for spec in servers]
+        opened = cls(connections, [])
+        try:
+            for connection in connections:
+                opened.tools += await _tools_of(connection)
+        except BaseException:
+            await opened.aclose()
+            raise
+        return opened
+
+    async def aclose(self) -> None:
+        for connection in self.connections:
+            await connection.aclose()
+
+
+async def _tools_of(connection: McpConnection) -> list[ListedMcpTool]:
+    spec = connection.spec
+    listed = await connection.list_tools()
+    names = [tool.name for tool in listed]
+    for field, wanted in (("tools", spec.tools or []), ("read_only", spec.read_only),
+                          ("cache", spec.cache)):  # fmt: skip
+        missing = [name for name in wanted if name not in names]
+        if missing:
+            raise McpUnavailable(
+                f"MCP server {spec.name!r}: {field} names {missing}, which it does not list; "
+                f"it lists {names}"
+            )
+    tools = []
+    for tool in listed:
+        name = spec.tool_name(tool.name)
+        if spec.tools is not None and tool.name not in spec.tools:
+            continue
+        if not _TOOL_NAME.fullmatch(name):
+            logger.warning("MCP server %s: tool %r skipped (name unusable)", spec.name, tool.name)
+            continue
+        tools.append(
+            ListedMcpTool(
+                connection=connection,
+                remote_name=tool.name,
+                name=name,
+                description=" ".join((tool.description or tool.name).split()),
+                parameters_schema=clean_schema(dict(tool.input_schema)),
+                side_effects=tool.name not in spec.read_only,
+                idempotent=tool.name in spec.cache,
+            )
+        )
+    return tools
