@@ -17,6 +17,7 @@ from activities.db.models import Task
 from activities.db.steps import StepRepository
 from activities.db.tasks import NewTask, StepCounters, TaskRepository
 from activities.db.tenants import TenantRepository
+from activities.skills.selection import SkillSelector
 from activities.tool_calls import ERROR_PREFIX, result_digest
 from activities.trace_export import NO_TRACE_EXPORT, TraceExport
 from workflows.contracts.agents import AgentConfig
@@ -38,14 +39,16 @@ class DelegationActivities:
         agents: Mapping[str, AgentConfig],
         budget_limits: Mapping[str, float],
         trace: TraceExport = NO_TRACE_EXPORT,
+        skills: SkillSelector | None = None,
     ) -> None:
         """`agents`: every agent as its spec reads (services/agent_specs.py), by name;
         `budget_limits`: the settings' limits, under a tenant's own; `trace` is told of each
-        delegation's result."""
+        delegation's result; `skills` chooses skills for a child whose agent lets it."""
         self._sessions = session_factory
         self._agents = agents
         self._limits = dict(budget_limits)
         self._trace = trace
+        self._skills = skills
 
     @activity.defn
     async def open_child(self, request: OpenChildRequest) -> OpenChildResult:
@@ -53,6 +56,8 @@ class DelegationActivities:
         agent = self._agents.get(request.agent)
         if agent is None:
             raise ApplicationError(f"agent {request.agent!r} is unknown to this worker")
+        if self._skills is not None:  # the same choice on a retry: it depends on the input
+            agent = await self._skills.apply(agent, request.instructions)
         child_id = uuid.UUID(request.child_task_id)
         async with self._sessions.begin() as session:
             parent = await session.get(Task, uuid.UUID(request.parent_task_id))
@@ -82,6 +87,7 @@ class DelegationActivities:
                         parent_task_id=parent.id,
                         model=agent.model,
                         agent_version=agent.version,
+                        skills_used=[use.model_dump() for use in agent.skills],
                     )
                 )
                 queued = TaskStatus.queued

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from activities.skills.library import SkillLibrary
 from services.agent_spec_calls import call_problems
 from services.agent_specs import AgentSpec, AgentSpecError
 from workflows.contracts.agents import AgentConfig
@@ -27,12 +28,16 @@ class Deployment:
     pools: Collection[str] | None = None
     model_groups: Mapping[str, ContextBudget | None] | None = None
     side_effect_tools: Collection[str] | None = None
+    skills: SkillLibrary | None = None
 
     def spec_problems(self, spec: AgentSpec) -> list[str]:
-        """What stops this spec on its own (tools, pool, rules, planned calls)."""
+        """What stops this spec on its own (tools, pool, skills, rules, planned calls)."""
         unknown = set(spec.tools) - self.known_tools if self.known_tools is not None else set()
         if unknown:
             return [f"unknown tools {sorted(unknown)}"]
+        problems = self._skill_problems(spec)
+        if problems:
+            return problems
         if self.pools is not None and spec.pool not in self.pools:
             return [f"pool {spec.pool!r} is not declared; declared pools: {sorted(self.pools)}"]
         problems = spec.unknown_rule_arguments(self.tool_schemas)
@@ -57,7 +62,25 @@ class Deployment:
                     f"groups: {sorted(groups)}"
                 )
         described = {name: _described(others[name]) for name in spec.sub_agents}
-        return spec.to_config(groups, described, self.side_effect_tools)
+        skills = [
+            skill for ref in spec.skills if self.skills and (skill := self.skills.resolve(ref))
+        ]
+        return spec.to_config(groups, described, self.side_effect_tools, skills)
+
+    def _skill_problems(self, spec: AgentSpec) -> list[str]:
+        """Skills that are not in the library, or that need tools the agent lacks."""
+        if self.skills is None:
+            return []
+        library, problems = self.skills, []
+        named = [*spec.skills, *(spec.choose_skills.among or [] if spec.choose_skills else [])]
+        for ref in named:
+            skill = library.resolve(ref)
+            if skill is None:
+                problems.append(f"unknown skill {ref!r}; skills: {library.names()}")
+            elif ref in spec.skills and not set(skill.tools) <= set(spec.tools):
+                lacking = sorted(set(skill.tools) - set(spec.tools))
+                problems.append(f"skill {ref!r} needs tools {lacking}, which the agent lacks")
+        return problems
 
 
 def _described(spec: AgentSpec) -> str:
@@ -88,11 +111,13 @@ class AgentCatalog:
         pools: Collection[str] | None = None,
         model_groups: Mapping[str, ContextBudget | None] | None = None,
         side_effect_tools: Collection[str] | None = None,
+        skills: SkillLibrary | None = None,
     ) -> AgentCatalog:
         """Every spec in directory, checked against the tools (names, and argument schemas
         by tool name, e.g. `Tool.parameters_schema`), the declared worker pools and the model
         groups (name → context budget) when the caller knows them; `side_effect_tools` name
-        the tools a `side_effects: true` approval policy holds."""
+        the tools a `side_effects: true` approval policy holds; `skills` the library the specs'
+        skills come from (None: skills are not checked, and none is loaded)."""
         if known_tools is None and tool_schemas is not None:
             known_tools = set(tool_schemas)
         deployment = Deployment(
@@ -101,6 +126,7 @@ class AgentCatalog:
             pools=pools,
             model_groups=model_groups,
             side_effect_tools=side_effect_tools,
+            skills=skills,
         )
         specs: dict[str, AgentSpec] = {}
         paths: dict[str, Path] = {}

@@ -5,7 +5,7 @@ from starting. Silently running every call unapproved is the worse outcome."""
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from activities.skills.library import Skill, with_skills
 from services.agent_spec_approvals import ApprovalSpec
 from services.agent_spec_calls import unlisted_tools
 from services.agent_spec_limits import BudgetsSpec, MemorySpec, RunawaySpec, ShadowSpec
@@ -26,6 +27,7 @@ from workflows.contracts.agents import AgentConfig, PlannedCall, ToolCallFormat,
 from workflows.contracts.answer_checks import AnswerCheck
 from workflows.contracts.approvals import ApprovalPolicy
 from workflows.contracts.memory import ContextBudget
+from workflows.contracts.skills import SkillChoice, SkillUse
 
 DELEGATE_TOOL = "delegate"  # offered to agents with sub_agents; runs as a child workflow
 
@@ -84,6 +86,10 @@ class AgentSpec(BaseModel):
     fan_out: PlannedCall | None = None  # see AgentConfig.fan_out
     cite_from: list[str] = Field(default_factory=list)  # see AgentConfig.cite_from
     shadow: ShadowSpec | None = None  # another agent a share of its tasks also runs on, dry
+    # skills (agents/skills/) in its prompt after the system prompt: `name` (its newest
+    # version) or `name@2`; `choose_skills`: more chosen from each task's input at submit
+    skills: list[str] = Field(default_factory=list, max_length=8)
+    choose_skills: SkillChoice | None = None
 
     @field_validator("name")
     @classmethod
@@ -172,11 +178,13 @@ class AgentSpec(BaseModel):
         groups: Mapping[str, ContextBudget | None] | None = None,
         sub_agents: Mapping[str, str] | None = None,
         side_effect_tools: Collection[str] | None = None,
+        skills: Sequence[Skill] = (),
     ) -> AgentConfig:
         """What a task of this agent runs with. `groups`: the model groups' context budgets
         (services/model_groups.py; unknown: nothing is measured); `sub_agents`: name →
         description of the agents this one may delegate to; `side_effect_tools`: the tools
-        that declare side effects (unknown: a `side_effects: true` policy takes every tool)."""
+        that declare side effects (unknown: a `side_effects: true` policy takes every tool);
+        `skills`: the versions its `skills:` name."""
         groups = groups or {}
         context = groups.get(self.model)
         if context is not None and self.max_tokens > context.output_reserve:
@@ -194,12 +202,13 @@ class AgentSpec(BaseModel):
             )
         exclude = {"description", "approvals", "idle_timeout", "webhook_url", "memory",
                    "lifecycle", "runaway", "tools", "system_prompt", "shadow", "first_calls",
-                   "role", "models"}  # fmt: skip
+                   "role", "models", "skills"}  # fmt: skip
         return AgentConfig(
             **self.model_dump(exclude=exclude),
             first_calls=self.planned_first_calls,
             tools=tools,
-            system_prompt=prompt,
+            system_prompt=with_skills(prompt, skills),
+            skills=[SkillUse(name=skill.name, version=skill.version) for skill in skills],
             approvals=self._policies(tools, side_effect_tools),
             idle_timeout_seconds=self.idle_timeout,
             webhook_url=self.webhook_url,

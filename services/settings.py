@@ -253,6 +253,10 @@ class Settings(BaseSettings):
         return {alias: url for alias, url in urls.items() if url}
 
     @property
+    def skills_dir(self) -> Path:
+        return self.agents_dir / "skills"  # agents/skills/<name>/<version>.md
+
+    @property
     def resolved_database_url(self) -> str:
         """SQLAlchemy URL; the embedded server listens on loopback only."""
         if self.database_url:

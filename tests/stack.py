@@ -65,6 +65,9 @@ async def start_stack(
         folders.append(extra_agents)
     for spec in (spec for folder in folders for spec in folder.glob("*.yaml")):
         shutil.copy(spec, agents / spec.name)
+    for folder in folders:  # the skills of agents/skills and tests/agents/skills, together
+        if (folder / "skills").is_dir():
+            shutil.copytree(folder / "skills", agents / "skills", dirs_exist_ok=True)
 
     scripted_port, webhook_port, notes_port = free_port(), free_port(), free_port()
     notes_token = f"mcp-notes-{secrets.token_hex(12)}"

@@ -98,6 +98,8 @@ class Task(Base):
     model: Mapped[str | None] = mapped_column(String(200))
     # the version of the agent's spec it ran with (activities/db/agent_versions.py)
     agent_version: Mapped[int | None] = mapped_column(Integer)
+    # the skill versions its prompt carries: [{name, version, score}] (workflows/contracts/skills)
+    skills_used: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     status: Mapped[str] = mapped_column(String(32), default="queued")
     priority: Mapped[int] = mapped_column(SmallInteger, default=3, server_default="3")
     input: Mapped[str] = mapped_column(Text)

@@ -41,6 +41,7 @@ class NewTask:
     parent_task_id: uuid.UUID | None = None
     model: str | None = None  # the model group the task runs with
     agent_version: int | None = None  # the version of the agent's spec it runs with
+    skills_used: list[dict[str, Any]] | None = None  # the skill versions in its prompt
     shadow_of: uuid.UUID | None = None  # a shadow task: the live task it shadows
 
 
@@ -81,6 +82,7 @@ class TaskRepository:
                 agent=new.agent,
                 model=new.model,
                 agent_version=new.agent_version,
+                skills_used=new.skills_used,
                 status=TaskStatus.queued.value,
                 priority=new.priority,
                 input=new.input,

@@ -209,6 +209,8 @@ def task(row: Task, now_ns: int) -> Observation:
         metadata=_some(
             task_id=str(row.id),
             agent=row.agent,
+            agent_version=row.agent_version,
+            skills_used=row.skills_used or None,
             status=row.status,
             error_code=row.error_code,
             parent_task_id=str(row.parent_task_id) if row.parent_task_id else None,

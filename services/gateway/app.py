@@ -19,6 +19,8 @@ from fastapi import FastAPI
 
 from activities.db.decisions import DecisionRepository
 from activities.db.engine import create_engine, create_session_factory
+from activities.skills.library import SkillLibrary
+from activities.skills.selection import SkillSelector
 from activities.token_counts import TokenCounter
 from activities.tools.catalog import ToolCatalog
 from services.agent_catalog import AgentCatalog
@@ -89,13 +91,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # every agent must name a declared pool, else its tasks would wait on a queue nobody polls
     state.pool_catalog = pools = PoolCatalog.load(settings.pools_file)
     # and a model group the LiteLLM config declares, whose context budget their tasks get
-    state.agent_catalog = AgentCatalog.load(
+    skills = SkillLibrary.load(settings.skills_dir)
+    state.agent_catalog = catalog = AgentCatalog.load(
         settings.agents_dir,
         tool_schemas=tools.parameter_schemas(),
         side_effect_tools=tools.side_effect_names(),
         pools=pools.names(),
         model_groups=load_model_groups(settings.litellm_config),
+        skills=skills,
     )
+    state.skill_selector = SkillSelector(skills, settings.packages_dir)
+    if any(spec.choose_skills for spec in catalog.specs()):  # a bad model file stops the start
+        await asyncio.to_thread(state.skill_selector.warm)
     async with contextlib.AsyncExitStack() as opened:
         proxy = httpx.AsyncClient(
             base_url=settings.litellm_url,

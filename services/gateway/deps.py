@@ -23,6 +23,7 @@ from activities.db.approvals import ApprovalRepository
 from activities.db.decisions import DecisionRepository
 from activities.db.models import ApiKey, Approval, Task
 from activities.db.tasks import TaskRepository
+from activities.skills.selection import SkillSelector
 from activities.token_counts import TokenCounter
 from activities.tools.catalog import ToolCatalog
 from services.agent_catalog import AgentCatalog
@@ -53,6 +54,7 @@ get_tool_catalog = app_state("tool_catalog")
 get_pool_catalog = app_state("pool_catalog")
 get_decision_outbox = app_state("decision_outbox")
 get_token_counter = app_state("token_counter")
+get_skill_selector = app_state("skill_selector")
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionFactoryDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_session_factory)]
@@ -63,6 +65,7 @@ ToolCatalogDep = Annotated[ToolCatalog, Depends(get_tool_catalog)]
 PoolCatalogDep = Annotated[PoolCatalog, Depends(get_pool_catalog)]
 DecisionOutboxDep = Annotated[DecisionOutbox, Depends(get_decision_outbox)]
 TokenCounterDep = Annotated[TokenCounter | None, Depends(get_token_counter)]
+SkillSelectorDep = Annotated[SkillSelector, Depends(get_skill_selector)]
 
 
 async def get_session(factory: SessionFactoryDep) -> AsyncIterator[AsyncSession]:

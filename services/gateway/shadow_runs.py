@@ -100,6 +100,7 @@ async def start_shadow(
                 budgets=agent.budgets.model_dump(),
                 model=agent.model,
                 agent_version=agent.version,
+                skills_used=[use.model_dump() for use in agent.skills],
                 shadow_of=live.id,
             )
             await TaskRepository(session).create(new)

@@ -224,6 +224,7 @@ async def _store(
         budgets=agent.budgets.model_dump(),
         model=agent.model,
         agent_version=agent.version,
+        skills_used=[use.model_dump() for use in agent.skills],
     )
     task, created = await tasks.create(new)
     if created:

@@ -38,7 +38,7 @@ from activities.db.events import EventRepository
 from activities.db.followers import REFRESH_SECONDS, TaskFollowerRepository
 from activities.db.models import TaskEvent
 from activities.db.tasks import TaskRepository
-from services.gateway.schemas.tasks import EventOut
+from services.gateway.schemas.task_events import EventOut
 from services.gateway.task_feed import POLL_SECONDS_WITHOUT_FEED, TaskFeed
 from workflows.contracts.tasks import TaskStatus
 

@@ -20,6 +20,7 @@ from services.gateway.schemas.trace import (
     TraceMemoryEvent,
     TraceToolCall,
 )
+from workflows.contracts.skills import SkillUse
 
 PAGE = 1000
 
@@ -97,6 +98,8 @@ async def build_trace(session: AsyncSession, task: Task) -> TaskTrace:
     return TaskTrace(
         agent_id=task.agent,
         task_id=str(task.id),
+        spec_version=task.agent_version,
+        skills_used=[SkillUse.model_validate(use) for use in task.skills_used or []],
         iterations=task.iterations,
         llm_calls=llm_calls,
         tool_calls=tool_calls,

@@ -24,6 +24,8 @@ from activities.llm import LlmActivities
 from activities.memory import MemoryActivities
 from activities.model_admission import AdmissionGate, AdmissionLimits
 from activities.model_load import ModelLoadMonitor
+from activities.skills.library import SkillLibrary
+from activities.skills.selection import SkillSelector
 from activities.spend_guard import SpendGuard
 from activities.task_workspace import WorkspaceQuota
 from activities.token_counts import TokenCounter
@@ -215,6 +217,7 @@ async def run_worker(
                 agent_configs(settings, registry),
                 settings.task_budget_limits,
                 trace=trace,
+                skills=SkillSelector(SkillLibrary.load(settings.skills_dir), settings.packages_dir),
             ),
         ]
         workers = build_workers(

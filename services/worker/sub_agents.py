@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from activities.skills.library import SkillLibrary
 from activities.tools.catalog import ToolCatalog
 from activities.tools.registry import ToolRegistry
 from services.agent_catalog import AgentCatalog
@@ -18,5 +19,6 @@ def agent_configs(settings: Settings, registry: ToolRegistry) -> dict[str, Agent
         tool_schemas=tools.parameter_schemas(),
         side_effect_tools=tools.side_effect_names(),
         model_groups=load_model_groups(settings.litellm_config),
+        skills=SkillLibrary.load(settings.skills_dir),
     )
     return {name: config for name in catalog.names() if (config := catalog.config(name))}

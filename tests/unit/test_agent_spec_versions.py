@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from activities.skills.library import SkillLibrary
 from services.agent_catalog import AgentCatalog, read_spec
 from services.agent_specs import AgentSpec, AgentSpecError
 from services.gateway.agent_versions import spec_content
@@ -106,3 +107,51 @@ def test_a_sub_agent_is_described_to_its_caller_with_its_role(tmp_path: Path) ->
     catalog = load(tmp_path, "name: a\nmodel: big\nsub_agents: [b]\n")
     config = catalog.config("a")
     assert config is not None and "- b: (researcher) Finds things." in config.system_prompt
+
+
+def skill_library(tmp_path: Path) -> SkillLibrary:
+    for name, version, tools in (("tidy", 1, "[]"), ("tidy", 2, "[]"), ("sums", 1, "[calculator]")):
+        folder = tmp_path / "skills" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{version}.md").write_text(
+            f"---\ndescription: {name} v{version}\ntools: {tools}\n---\nDo {name} {version}.\n"
+        )
+    return SkillLibrary.load(tmp_path / "skills")
+
+
+def test_listed_skills_follow_the_system_prompt_at_their_versions(tmp_path: Path) -> None:
+    (tmp_path / "agents").mkdir()
+    (tmp_path / "agents" / "a.yaml").write_text(
+        "name: a\nmodel: big\ntools: [calculator]\nsystem_prompt: Be brief.\n"
+        "skills: [tidy@1, sums]\n"
+    )
+    catalog = AgentCatalog.load(
+        tmp_path / "agents", known_tools={"calculator"}, model_groups=GROUPS,
+        skills=skill_library(tmp_path),
+    )  # fmt: skip
+    config = catalog.config("a")
+    assert config is not None
+    assert [(use.name, use.version) for use in config.skills] == [("tidy", 1), ("sums", 1)]
+    assert config.system_prompt.startswith("Be brief.\n\n# Skills\n")
+    assert "Do tidy 1." in config.system_prompt and "Do tidy 2." not in config.system_prompt
+
+
+@pytest.mark.parametrize(
+    ("skills", "message"),
+    [
+        ("skills: [nope]\n", "unknown skill 'nope'; skills: ['sums', 'tidy']"),
+        ("skills: [tidy@3]\n", "unknown skill 'tidy@3'"),
+        ("skills: [sums]\n", "skill 'sums' needs tools ['calculator'], which the agent lacks"),
+        ("choose_skills: {among: [nope]}\n", "unknown skill 'nope'"),
+        ("choose_skills: {limit: 9}\n", "choose_skills.limit"),
+    ],
+)
+def test_a_bad_skill_reference_is_named_with_its_file(
+    tmp_path: Path, skills: str, message: str
+) -> None:
+    (tmp_path / "agents").mkdir()
+    (tmp_path / "agents" / "a.yaml").write_text(f"name: a\nmodel: big\n{skills}")
+    with pytest.raises(AgentSpecError) as caught:
+        AgentCatalog.load(tmp_path / "agents", model_groups=GROUPS, skills=skill_library(tmp_path))
+    assert str(tmp_path / "agents" / "a.yaml") in str(caught.value)
+    assert message in str(caught.value)

@@ -68,6 +68,7 @@ ALLOWED: list[tuple[str, tuple[str, ...]]] = [
             *SHARED_SERVICES,
             "activities.db",
             "activities.tools.catalog",
+            "activities.skills",  # skills checked in specs, and chosen for a task at submit
             "activities.tools.mcp.listing",  # MCP servers' tools, listed to check agent specs
             "activities.tools.mcp.servers",
             "activities.tools.mcp.connection",
@@ -101,6 +102,7 @@ ALLOWED: list[tuple[str, tuple[str, ...]]] = [
             "activities.tools.catalog",
             "activities.tools.mcp.listing",
             "activities.tools.mcp.servers",
+            "activities.skills.library",  # the skills an agent spec names
             "workflows.contracts",
         ),
     ),

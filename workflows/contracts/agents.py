@@ -11,6 +11,7 @@ from workflows.contracts.answer_checks import AnswerCheck
 from workflows.contracts.approvals import ApprovalPolicy
 from workflows.contracts.budgets import Budgets, RunawayLimits
 from workflows.contracts.memory import ContextBudget, MemoryConfig
+from workflows.contracts.skills import SkillChoice, SkillUse
 
 
 class ToolCallFormat(StrEnum):
@@ -75,3 +76,6 @@ class AgentConfig(BaseModel):
     # tools whose results hold passages marked [citation]: an answer without a citation gets
     # "Source:" and the citation of the passage that shares the most words with it
     cite_from: list[str] = Field(default_factory=list)
+    # the skill versions its system prompt carries (listed by the spec, or chosen at submit)
+    skills: list[SkillUse] = Field(default_factory=list)
+    choose_skills: SkillChoice | None = None  # how more are chosen from a task's input

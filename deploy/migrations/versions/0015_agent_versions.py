@@ -1,5 +1,6 @@
 """Agent spec versions: each version of each agent's spec as it was first seen
-(`agent_versions`), and the version each task runs with (`tasks.agent_version`).
+(`agent_versions`), the version each task runs with (`tasks.agent_version`) and the skill
+versions its prompt carries (`tasks.skills_used`).
 
 Revision ID: 0015_agent_versions
 Revises: 0014_shadow_runs
@@ -22,6 +23,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.add_column("tasks", sa.Column("agent_version", sa.Integer(), nullable=True))
+    op.add_column("tasks", sa.Column("skills_used", JSONB(), nullable=True))
     op.create_table(
         "agent_versions",
         sa.Column("agent", sa.String(200), primary_key=True),
@@ -39,4 +41,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("agent_versions")
+    op.drop_column("tasks", "skills_used")
     op.drop_column("tasks", "agent_version")

@@ -14,14 +14,10 @@ from activities.db.tasks import TaskRepository
 from activities.db.workspace_files import WorkspaceFileRepository
 from services.gateway.deps import OwnedTaskDep, SessionDep, SessionFactoryDep, TaskFeedDep
 from services.gateway.errors import ProblemError, problem_responses
+from services.gateway.schemas.task_events import EventList, EventOut
 from services.gateway.schemas.task_files import WorkspaceFileList, WorkspaceFileOut
 from services.gateway.schemas.task_messages import MessageList, MessageOut
-from services.gateway.schemas.tasks import (
-    EventList,
-    EventOut,
-    TaskChildren,
-    TaskOut,
-)
+from services.gateway.schemas.tasks import TaskChildren, TaskOut
 from services.gateway.schemas.trace import TaskTrace
 from services.gateway.task_stream import task_events
 from services.gateway.task_trace import build_trace

@@ -18,7 +18,6 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.db.events import EventRepository, status_event, status_step
 from activities.db.models import Task
 from activities.db.tasks import TaskRepository
-from services.gateway.agent_versions import pinned_config
 from services.gateway.cursors import encode_cursor, page_start
 from services.gateway.deps import (
     AgentCatalogDep,
@@ -28,6 +27,7 @@ from services.gateway.deps import (
     SessionDep,
     SessionFactoryDep,
     SettingsDep,
+    SkillSelectorDep,
     TaskFeedDep,
     TaskWriterDep,
     TemporalDep,
@@ -47,12 +47,11 @@ from services.gateway.submission import (
     Submission,
     check_size,
     check_sizes,
-    resolve_agent,
     submit_task,
 )
+from services.gateway.task_agent import task_agent
 from services.gateway.task_feed import wait_until_final
 from services.gateway.task_limits import check_input_fits
-from services.gateway.task_model import config_on_model
 from services.settings import Settings
 from workflows.contracts.tasks import PRIORITY_DEFAULT, TaskStatus
 
@@ -82,6 +81,7 @@ async def create_task(
     session: SessionDep,
     client: TemporalDep,
     catalog: AgentCatalogDep,
+    skills: SkillSelectorDep,
     pools: PoolCatalogDep,
     settings: SettingsDep,
     tokens: TokenCounterDep,
@@ -107,10 +107,7 @@ async def create_task(
     `Retry-After`."""
     metadata = body.metadata or {}
     check_sizes(body.input, metadata, settings, body.files)
-    agent = resolve_agent(catalog, body.agent)
-    if body.agent_version is not None:
-        agent = await pinned_config(session, catalog, body.agent, body.agent_version)
-    agent = config_on_model(catalog, agent, body.model)
+    agent = await task_agent(session, catalog, skills, body)
     await check_input_fits(tokens, agent, body.input)
     pool = pools.get(agent.pool)
     priority = body.priority

@@ -1,4 +1,4 @@
-"""Bodies of /v1/tasks: a task and its events (its transcript and follow-ups:
+"""Bodies of /v1/tasks: a task (its events: task_events.py; its transcript and follow-ups:
 task_messages.py)."""
 
 from __future__ import annotations
@@ -9,11 +9,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from activities.db.models import Task, TaskEvent
+from activities.db.models import Task
 from activities.tools.errors import ToolError
 from activities.tools.paths import MAX_FILE_BYTES, checked_path
 from services.gateway.schemas.examples import EXAMPLE_TASK_ID, EXAMPLE_TIME
 from workflows.contracts.budgets import Budgets
+from workflows.contracts.skills import SkillUse
 from workflows.contracts.tasks import PRIORITY_HIGHEST, PRIORITY_LOWEST, TaskStatus
 
 
@@ -204,6 +205,11 @@ class TaskOut(BaseModel):
         description="The version of the agent's spec the task runs with: the current one when "
         "it was submitted, or the one the submit pinned (null: tasks from before versions).",
     )
+    skills_used: list[SkillUse] = Field(
+        default_factory=list,
+        description="The skill versions its prompt carries: those its agent's spec lists, and "
+        "those chosen for its input (with the chooser's `score`).",
+    )
     input: str
     metadata: dict[str, Any]
     result: str | None = Field(description="The agent's final answer once it succeeded.")
@@ -233,6 +239,7 @@ class TaskOut(BaseModel):
             priority=task.priority,
             model=task.model,
             agent_version=task.agent_version,
+            skills_used=[SkillUse.model_validate(use) for use in task.skills_used or []],
             input=task.input,
             metadata=task.task_metadata or {},
             result=task.output,
@@ -264,35 +271,3 @@ class TaskList(BaseModel):
 
 class TaskChildren(BaseModel):
     items: list[TaskOut] = Field(description="Sub-agent tasks, oldest first.")
-
-
-class EventOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": 1,
-                    "type": "status",
-                    "data": {"status": "queued"},
-                    "created_at": EXAMPLE_TIME,
-                }
-            ]
-        }
-    )
-
-    id: int = Field(description="Increasing; pass the last one seen as `after` to resume.")
-    type: str = Field(
-        description="`status`, `llm_call`, `tool_call`, `approval`, `message`, `memory` (older "
-        "turns summarised: tokens before and after, the summary's own usage) or `admission` "
-        "(a task waits for, then gets, a slot under its tenant's cap)."
-    )
-    data: dict[str, Any]
-    created_at: datetime
-
-    @classmethod
-    def from_row(cls, event: TaskEvent) -> EventOut:
-        return cls(id=event.id, type=event.type, data=event.data, created_at=event.created_at)
-
-
-class EventList(BaseModel):
-    items: list[EventOut] = Field(description="Events in the order they happened.")

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from workflows.contracts.skills import SkillUse
+
 
 class TraceLlmCall(BaseModel):
     at: datetime
@@ -57,8 +59,12 @@ class TraceApproval(BaseModel):
 class TaskTrace(BaseModel):
     agent_id: str
     task_id: str
-    spec_version: str | None = Field(None, description="Agent spec versions land with issue 15.")
-    skills_loaded: list[str] = Field(default_factory=list)
+    spec_version: int | None = Field(
+        None, description="The version of the agent's spec the task ran with."
+    )
+    skills_used: list[SkillUse] = Field(
+        default_factory=list, description="The skill versions its prompt carried."
+    )
     iterations: int
     llm_calls: list[TraceLlmCall]
     tool_calls: list[TraceToolCall]

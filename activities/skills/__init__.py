@@ -1,0 +1,1 @@
+"""Skills: versioned markdown SOPs an agent loads into its prompt, chosen by embedding match."""
