@@ -11,14 +11,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from activities.answer_judge import judge
 from activities.db.engine import autocommitting
-from activities.db.events import NewEvent
+from activities.db.events import EventRepository, NewEvent
 from activities.db.messages import NewMessage
 from activities.db.models import Message
+from activities.db.spend import SpendRepository, current_month
 from activities.db.steps import StepRepository
+from activities.db.tasks import StepCounters, TaskRepository
+from activities.heartbeat import heartbeating
 from activities.request_steps import FILE_NAME
 from workflows.contracts.answer_checks import AnswerCheck, AnswerCheckRequest, AnswerCheckResult
 
@@ -27,8 +32,13 @@ REMINDER_PREFIX = "Not finished yet:"  # how a reminder starts: prompts.py tells
 
 
 class AnswerCheckActivities:
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], http: httpx.AsyncClient | None
+    ) -> None:
+        """`http` reaches the model proxy, for the `model` check (None: that check lets every
+        answer through)."""
         self._sessions = session_factory
+        self._http = http
 
     @activity.defn
     async def check_answer(self, request: AnswerCheckRequest) -> AnswerCheckResult:
@@ -38,16 +48,71 @@ class AnswerCheckActivities:
             read = await steps.inputs(task_id, step_key, request.message_ids)
             if read.done is not None:  # an earlier attempt wrote the reminder
                 return AnswerCheckResult(reminder_message_id=read.done.id)
-            missing = unhandled_files(read.transcript)
-            if request.check is not AnswerCheck.named_files or not missing:
-                return AnswerCheckResult()
-            text = (
-                f"{REMINDER_PREFIX} the request also names {', '.join(missing)}, which no tool "
-                "call has handled. Do that next, then answer."
-            )
-            event = NewEvent("answer_check", {"iteration": request.iteration, "missing": missing})
-            row = await steps.record(task_id, step_key, NewMessage("user", text), event)
-        return AnswerCheckResult(reminder_message_id=row.id)
+            if request.check is AnswerCheck.model:
+                transcript = list(read.transcript)
+            else:
+                missing = unhandled_files(read.transcript)
+                if request.check is not AnswerCheck.named_files or not missing:
+                    return AnswerCheckResult()
+                text = (
+                    f"{REMINDER_PREFIX} the request also names {', '.join(missing)}, which no "
+                    "tool call has handled. Do that next, then answer."
+                )
+                data = {"iteration": request.iteration, "missing": missing}
+                event = NewEvent("answer_check", data)
+                row = await steps.record(task_id, step_key, NewMessage("user", text), event)
+                return AnswerCheckResult(reminder_message_id=row.id)
+        return await self._judged(request, task_id, step_key, transcript)
+
+    async def _judged(
+        self, request: AnswerCheckRequest, task_id: uuid.UUID, step_key: str,
+        transcript: Sequence[Message],
+    ) -> AnswerCheckResult:  # fmt: skip
+        """The classify model's verdict, recorded with what it cost: a reminder naming what is
+        missing, or (the answer taken) only the event and the usage."""
+        asked, answer = request_and_answer(transcript)
+        if self._http is None or request.model is None or not asked or not answer:
+            return AnswerCheckResult()
+        verdict = await heartbeating(judge(self._http, request.model, asked, answer))
+        event = NewEvent("answer_check", verdict.event(request.model, request.iteration))
+        counters = StepCounters(
+            llm_calls=1,
+            prompt_tokens=verdict.prompt_tokens,
+            completion_tokens=verdict.completion_tokens,
+            cost_usd=verdict.cost_usd,
+        )
+        async with autocommitting(self._sessions) as session:
+            if not verdict.complete:
+                text = f"{REMINDER_PREFIX} {verdict.missing}. Do that next, then answer."
+                steps = StepRepository(session)
+                row = await steps.record(
+                    task_id, step_key, NewMessage("user", text), event, counters
+                )
+                return AnswerCheckResult(reminder_message_id=row.id)
+            if await EventRepository(session).add(task_id, step_key, event) is not None:
+                await TaskRepository(session).count_step(task_id, counters)
+                await SpendRepository(session).settle(
+                    task_id, step_key, verdict.cost_usd, current_month()
+                )
+        return AnswerCheckResult()
+
+
+def request_and_answer(transcript: Sequence[Message]) -> tuple[str, str]:
+    """The latest request a person wrote (not a reminder or summary) and the last answer."""
+    asked = next(
+        (
+            row.content or ""
+            for row in reversed(transcript)
+            if row.role == "user"
+            and row.summary_of is None
+            and not (row.content or "").startswith(REMINDER_PREFIX)
+        ),
+        "",
+    )
+    answer = next(
+        (row.content or "" for row in reversed(transcript) if row.role == "assistant"), ""
+    )
+    return asked, answer
 
 
 def unhandled_files(transcript: Sequence[Message]) -> list[str]:

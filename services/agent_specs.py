@@ -137,6 +137,12 @@ class AgentSpec(BaseModel):
         return self.models.classify if self.models else None
 
     @model_validator(mode="after")
+    def _model_check_has_a_model(self) -> AgentSpec:
+        if self.answer_check is AnswerCheck.model and self.classify_model is None:
+            raise ValueError("answer_check: model asks the models.classify group, which is not set")
+        return self
+
+    @model_validator(mode="after")
     def _approvals_name_own_tools(self) -> AgentSpec:
         seen: set[str] = set()
         if sum(approval.side_effects for approval in self.approvals) > 1:
@@ -209,6 +215,7 @@ class AgentSpec(BaseModel):
             tools=tools,
             system_prompt=with_skills(prompt, skills),
             skills=[SkillUse(name=skill.name, version=skill.version) for skill in skills],
+            classify_model=self.classify_model,
             approvals=self._policies(tools, side_effect_tools),
             idle_timeout_seconds=self.idle_timeout,
             webhook_url=self.webhook_url,

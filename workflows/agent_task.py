@@ -20,7 +20,11 @@ with workflow.unsafe.imports_passed_through():
     from activities.lifecycle import LifecycleActivities
     from workflows import policies
     from workflows.bookkeeping import store_step
-    from workflows.contracts.answer_checks import AnswerCheckRequest
+    from workflows.contracts.answer_checks import (
+        AnswerCheck,
+        AnswerCheckRequest,
+        AnswerCheckResult,
+    )
     from workflows.contracts.approvals import APPROVAL_DECIDED, ApprovalDecided
     from workflows.contracts.budgets import SPEND_LIMIT
     from workflows.contracts.lifecycle import BeginTaskRequest, BeginTaskResult, FinishTaskRequest
@@ -181,8 +185,15 @@ class AgentTaskWorkflow:
             iteration=iteration,
             message_ids=message_ids,
             check=task.agent.answer_check,
+            model=task.agent.classify_model,
         )
-        checked = await store_step(AnswerCheckActivities.check_answer, request)
+        checked: AnswerCheckResult
+        if request.check is AnswerCheck.model:  # a model call: not a quick bookkeeping step
+            checked = await workflow.execute_activity_method(
+                AnswerCheckActivities.check_answer, request, **policies.MODEL_CHECK_STEP
+            )
+        else:
+            checked = await store_step(AnswerCheckActivities.check_answer, request)
         return checked.reminder_message_id
 
     async def _stop(self, task: AgentTaskInput, stop: Stop, iteration: int) -> AgentTaskResult:

@@ -58,6 +58,12 @@ MODEL_CALL_RETRY = RetryPolicy(
     non_retryable_error_types=[MODEL_REQUEST_REJECTED],
 )
 
+MODEL_CHECK_STEP: dict[str, Any] = {  # an answer judged by a model (answer_check: model)
+    "start_to_close_timeout": MODEL_CALL_TIMEOUT,
+    "heartbeat_timeout": MODEL_CALL_HEARTBEAT,
+    "retry_policy": MODEL_CALL_RETRY,
+}
+
 # Tools: a failing tool is reported to the model, so only infrastructure errors retry here.
 TOOL_CALL_TIMEOUT = timedelta(minutes=5)
 TOOL_CALL_HEARTBEAT = HEARTBEAT_TIMEOUT

@@ -195,7 +195,7 @@ async def run_worker(
         }
         shared = [
             LifecycleActivities(sessions, trace=trace),
-            AnswerCheckActivities(sessions),
+            AnswerCheckActivities(sessions, http),
             ToolCallActivities(
                 sessions,
                 registry,

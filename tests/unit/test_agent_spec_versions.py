@@ -66,6 +66,7 @@ def test_models_name_the_groups_of_each_purpose(tmp_path: Path) -> None:
         ("models: {reason: big, guess: small}\n", "models.guess"),
         ("model: big\nversion: 0\n", "version"),
         ("model: big\nlifecycle: {max_model_calls: 0}\n", "lifecycle.max_model_calls"),
+        ("model: big\nanswer_check: model\n", "asks the models.classify group, which is not set"),
     ],
 )
 def test_a_bad_template_field_is_named_with_its_file(

@@ -61,6 +61,7 @@ class AgentConfig(BaseModel):
     budgets: Budgets = Field(default_factory=Budgets)
     runaway: RunawayLimits = Field(default_factory=RunawayLimits)
     answer_check: AnswerCheck | None = None  # None: a final answer is taken as it is
+    classify_model: str | None = None  # the model group of short judgements (`models.classify`)
     # tools called with no arguments at the start of each request, before the model's first
     # turn: a procedure's fixed first steps, which a small model may skip (activities/llm.py)
     first_calls: list[PlannedCall] = Field(default_factory=list)
