@@ -73,6 +73,9 @@ class AnswerCheckActivities:
         asked, answer = request_and_answer(transcript)
         if self._http is None or request.model is None or not asked or not answer:
             return AnswerCheckResult()
+        async with autocommitting(self._sessions) as session:  # an earlier attempt's verdict
+            if await EventRepository(session).find(task_id, step_key) is not None:
+                return AnswerCheckResult()  # it took the answer (a reminder is found above)
         verdict = await heartbeating(judge(self._http, request.model, asked, answer))
         event = NewEvent("answer_check", verdict.event(request.model, request.iteration))
         counters = StepCounters(

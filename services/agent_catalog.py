@@ -72,8 +72,10 @@ class Deployment:
         if self.skills is None:
             return []
         library, problems = self.skills, []
-        named = [*spec.skills, *(spec.choose_skills.among or [] if spec.choose_skills else [])]
-        for ref in named:
+        among = spec.choose_skills.among or [] if spec.choose_skills else []
+        problems += [f"choose_skills.among names skills, not versions: {ref!r}"
+                     for ref in among if "@" in ref]  # fmt: skip
+        for ref in [*spec.skills, *among]:
             skill = library.resolve(ref)
             if skill is None:
                 problems.append(f"unknown skill {ref!r}; skills: {library.names()}")

@@ -189,9 +189,13 @@ class AgentTaskWorkflow:
         )
         checked: AnswerCheckResult
         if request.check is AnswerCheck.model:  # a model call: not a quick bookkeeping step
-            checked = await workflow.execute_activity_method(
-                AnswerCheckActivities.check_answer, request, **policies.MODEL_CHECK_STEP
-            )
+            try:
+                checked = await workflow.execute_activity_method(
+                    AnswerCheckActivities.check_answer, request, **policies.MODEL_CHECK_STEP
+                )
+            except ActivityError:  # a judge that cannot judge never holds an answer
+                workflow.logger.warning("the answer check failed; the answer is taken")
+                return None
         else:
             checked = await store_step(AnswerCheckActivities.check_answer, request)
         return checked.reminder_message_id

@@ -20,9 +20,10 @@ from workflows.contracts.agents import AgentConfig
 
 
 def spec_content(spec: AgentSpec) -> tuple[dict[str, Any], str]:
-    """The spec as stored (JSON) and its digest: the sha256 of its canonical JSON, so comments
-    and formatting in the file are not changes."""
-    content = spec.model_dump(mode="json")
+    """The spec as stored (JSON, the fields its file sets) and its digest: the sha256 of its
+    canonical JSON, so comments, formatting and the defaults of fields it leaves out (a new
+    release may add some) are not changes."""
+    content = spec.model_dump(mode="json", exclude_unset=True)
     return content, hashlib.sha256(canonical_json(content).encode()).hexdigest()
 
 
@@ -50,13 +51,13 @@ async def record_versions(session: AsyncSession, catalog: AgentCatalog) -> None:
 
 async def pinned_config(
     session: AsyncSession, catalog: AgentCatalog, name: str, version: int
-) -> AgentConfig:
-    """What a task of `name` pinned to `version` runs with; ProblemError 422 when that
-    version was never recorded or can no longer run here."""
+) -> tuple[AgentSpec, AgentConfig]:
+    """The spec of `name` at `version` and what a task pinned to it runs with; ProblemError
+    422 when that version was never recorded or can no longer run here."""
     current = catalog.get(name)
     config = catalog.config(name)
     if current is not None and config is not None and current.version == version:
-        return config
+        return current, config
     versions = AgentVersionRepository(session)
     row = await versions.get(name, version)
     if row is None:
@@ -69,7 +70,8 @@ async def pinned_config(
             extra={"versions": recorded},
         )
     try:
-        return catalog.config_of(AgentSpec.model_validate(row.spec))
+        spec = AgentSpec.model_validate(row.spec)
+        return spec, catalog.config_of(spec)
     except (ValidationError, AgentSpecError) as exc:
         raise ProblemError(
             422,

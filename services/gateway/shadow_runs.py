@@ -24,6 +24,7 @@ from activities.db.events import EventRepository, status_event, status_step
 from activities.db.tasks import NewTask, TaskRepository
 from activities.db.tenants import TenantRepository
 from activities.db.workspace_files import WorkspaceFileRepository
+from activities.skills.selection import SkillSelector
 from services.agent_catalog import AgentCatalog
 from services.gateway.task_limits import effective_budgets
 from services.settings import Settings
@@ -75,14 +76,18 @@ async def start_shadow(
     catalog: AgentCatalog,
     settings: Settings,
     live: LiveTask,
+    skills: SkillSelector | None = None,
 ) -> None:
-    """Store and start the shadow of `live`, if it is shadowed; never raises."""
+    """Store and start the shadow of `live`, if it is shadowed (with the skills chosen for
+    its input, when its agent chooses); never raises."""
     name = shadow_agent_for(catalog, live)
     agent = catalog.config(name) if name is not None else None
     if name is None or agent is None:
         return
     task_id = uuid.uuid4()
     try:
+        if skills is not None:
+            agent = await skills.apply(agent, live.input)
         async with sessions() as session:
             limits = {**settings.task_budget_limits}
             limits.update(await TenantRepository(session).budget_limits(live.tenant_id))

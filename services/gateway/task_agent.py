@@ -18,8 +18,8 @@ async def task_agent(
     session: AsyncSession, catalog: AgentCatalog, skills: SkillSelector, body: TaskCreate
 ) -> AgentConfig:
     """ProblemError 422 for an unknown agent, version or model group."""
-    agent = resolve_agent(catalog, body.agent)
+    agent, spec = resolve_agent(catalog, body.agent), catalog.get(body.agent)
     if body.agent_version is not None:
-        agent = await pinned_config(session, catalog, body.agent, body.agent_version)
-    agent = config_on_model(catalog, agent, body.model)
+        spec, agent = await pinned_config(session, catalog, body.agent, body.agent_version)
+    agent = config_on_model(catalog, agent, body.model, spec)
     return await skills.apply(agent, body.input)

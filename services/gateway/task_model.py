@@ -8,17 +8,21 @@ from __future__ import annotations
 from typing import NoReturn
 
 from services.agent_catalog import AgentCatalog
+from services.agent_specs import AgentSpec, AgentSpecError
 from services.gateway.errors import ProblemError
 from workflows.contracts.agents import AgentConfig
 
 
-def config_on_model(catalog: AgentCatalog, agent: AgentConfig, model: str | None) -> AgentConfig:
-    """`agent` as it runs on model group `model` (None: its own); an unknown group, or one the
-    spec does not fit (its max_tokens above the group's reply reserve), is a 422 on body.model."""
+def config_on_model(
+    catalog: AgentCatalog, agent: AgentConfig, model: str | None, spec: AgentSpec | None = None
+) -> AgentConfig:
+    """`agent` as it runs on model group `model` (None: its own), rebuilt from `spec`, the
+    version it came from (default: the current one); an unknown group, or one the spec does
+    not fit (its max_tokens above the group's reply reserve), is a 422 on body.model."""
     if model is None or model == agent.model:
         return agent
     groups = catalog.model_groups
-    spec = catalog.get(agent.name)
+    spec = spec or catalog.get(agent.name)
     if groups and model not in groups:
         known = sorted(groups)
         _refuse(
@@ -28,13 +32,9 @@ def config_on_model(catalog: AgentCatalog, agent: AgentConfig, model: str | None
         )
     if spec is None:  # a catalog without specs (tests): only the name changes
         return agent.model_copy(update={"model": model, "context": groups.get(model)})
-    described = {}
-    for name in spec.sub_agents:
-        sub_agent = catalog.get(name)
-        described[name] = sub_agent.description if sub_agent is not None else ""
     try:
-        return spec.model_copy(update={"model": model}).to_config(groups, described)
-    except ValueError as exc:
+        return catalog.config_of(spec.model_copy(update={"model": model}))
+    except AgentSpecError as exc:
         _refuse(f"agent {agent.name!r} cannot run on model group {model!r}: {exc}",
                 "model_group_unfit", sorted(groups))  # fmt: skip
 

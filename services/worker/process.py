@@ -193,6 +193,10 @@ async def run_worker(
             )
             for pool in pools
         }
+        sub_agents = agent_configs(settings, registry)
+        skills = SkillSelector(SkillLibrary.load(settings.skills_dir), settings.packages_dir)
+        if any(agent.choose_skills for agent in sub_agents.values()):
+            await asyncio.to_thread(skills.warm)  # not in a sub-agent's first delegation
         shared = [
             LifecycleActivities(sessions, trace=trace),
             AnswerCheckActivities(sessions, http),
@@ -214,10 +218,10 @@ async def run_worker(
             MemoryActivities(sessions, http, registry, tokens, spend, trace=trace),
             DelegationActivities(
                 sessions,
-                agent_configs(settings, registry),
+                sub_agents,
                 settings.task_budget_limits,
                 trace=trace,
-                skills=SkillSelector(SkillLibrary.load(settings.skills_dir), settings.packages_dir),
+                skills=skills,
             ),
         ]
         workers = build_workers(

@@ -63,7 +63,9 @@ async def test_tasks_keep_the_version_they_started_with_and_may_pin_one(
 ) -> None:
     name = f"probe-{uuid.uuid4().hex[:8]}"
     v1, v2 = f"{name}-v1", f"{name}-v2"
-    await stack.scripted.script(v1, [reply_text("one"), reply_text("two"), reply_text("pinned")])
+    await stack.scripted.script(
+        v1, [reply_text("one"), reply_text("two"), reply_text("pinned"), reply_text("small")]
+    )
     await stack.scripted.script(v2, [reply_text("current")])
     spec = write_spec(tmp_path, name, 1, v1)
 
@@ -88,13 +90,25 @@ async def test_tasks_keep_the_version_they_started_with_and_may_pin_one(
         assert await answered(api, current["id"], 1) == ["current"]
         assert await answered(api, pinned.json()["id"], 1) == ["pinned"]
 
+        # pinned and on another model group: still version 1's prompt, on that group
+        on_small = await api.post(
+            "/v1/tasks",
+            json={"agent": name, "input": "hi", "agent_version": 1, "model": "scripted-small"},
+        )
+        assert on_small.status_code == 201, on_small.text
+        assert (on_small.json()["agent_version"], on_small.json()["model"]) == (1, "scripted-small")
+        assert await answered(api, on_small.json()["id"], 1) == ["small"]
+        huge = await api.post(
+            "/v1/tasks", json={"agent": name, "input": "hi", "agent_version": 2**31}
+        )
+        assert huge.status_code == 422, huge.text
         unknown = await api.post(
             "/v1/tasks", json={"agent": name, "input": "hi", "agent_version": 7}
         )
         detail = (await api.get(f"/v1/agents/{name}")).json()
         old = (await api.get(f"/v1/agents/{name}/versions/1")).json()
         missing = await api.get(f"/v1/agents/{name}/versions/7")
-        for task_id in (started["id"], current["id"], pinned.json()["id"]):
+        for task_id in (started["id"], current["id"], pinned.json()["id"], on_small.json()["id"]):
             await api.post(f"/v1/tasks/{task_id}/cancel")
             await wait_for_status(api, task_id)
 
@@ -103,12 +117,10 @@ async def test_tasks_keep_the_version_they_started_with_and_may_pin_one(
     assert unknown.json()["versions"] == [2, 1]
     assert detail["version"] == 2 and detail["role"] == "probe"
     assert detail["spec"]["system_prompt"] == f"You are version 2. [script:{v2}]"
-    assert detail["spec"]["lifecycle"] == {
-        "max_model_calls": None,
-        "max_tool_calls_per_turn": None,
-        "max_tokens": None,
-        "deadline": None,
-    }
+    # what the file sets: defaults are not part of a version
+    assert set(detail["spec"]) == {
+        "name", "version", "role", "model", "tool_call_format", "idle_timeout", "system_prompt"
+    }  # fmt: skip
     assert [(v["version"], v["current"]) for v in detail["versions"]] == [(2, True), (1, False)]
     assert old["spec"]["system_prompt"] == f"You are version 1. [script:{v1}]"
     assert old["digest"] == detail["versions"][1]["digest"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.fakes.script_client import reply_text, unique_key
+from tests.fakes.script_client import reply_error, reply_text, unique_key
 from tests.integration.helpers import events, messages, submit, wait_for_status
 from tests.stack import RunningStack
 
@@ -69,3 +69,9 @@ async def test_a_complete_or_unreadable_verdict_lets_the_answer_through(
 
     assert unreadable["done"]["result"] == "Paris."
     assert [(c["complete"], c["readable"]) for c in unreadable["checks"]] == [(True, False)]
+
+
+async def test_a_judge_that_fails_lets_the_answer_through(stack: RunningStack) -> None:
+    got = await judged(stack, [reply_text("Paris."), reply_error(400)])  # refused for good
+    assert got["done"]["status"] == "succeeded" and got["done"]["result"] == "Paris."
+    assert got["checks"] == []

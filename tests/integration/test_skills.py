@@ -36,7 +36,7 @@ async def test_a_matching_skill_is_chosen_for_the_input_after_the_listed_one(
 
     used = returns["submitted"]["skills_used"]
     assert [(u["name"], u["version"]) for u in used] == [("probe-listed", 1), ("probe-returns", 1)]
-    assert used[0]["score"] is None and used[1]["score"] >= 0.3
+    assert used[0]["score"] is None and used[1]["score"] >= 0.4
     assert returns["done"]["skills_used"] == used
     assert returns["trace"]["skills_used"] == used and returns["trace"]["spec_version"] == 3
 

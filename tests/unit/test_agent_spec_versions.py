@@ -145,6 +145,7 @@ def test_listed_skills_follow_the_system_prompt_at_their_versions(tmp_path: Path
         ("skills: [sums]\n", "skill 'sums' needs tools ['calculator'], which the agent lacks"),
         ("choose_skills: {among: [nope]}\n", "unknown skill 'nope'"),
         ("choose_skills: {limit: 9}\n", "choose_skills.limit"),
+        ("choose_skills: {among: [tidy@1]}\n", "names skills, not versions: 'tidy@1'"),
     ],
 )
 def test_a_bad_skill_reference_is_named_with_its_file(

@@ -31,6 +31,7 @@ def test_the_shipped_example_file_loads() -> None:
         ("- {name: a}", "either `command` (stdio) or `url`"),
         ("- {name: Bad_Name, command: [x]}", "servers[0]: 1 validation error"),
         ("- {name: a, url: 'ftp://h'}", "'ftp://h' is not an http(s) URL"),
+        ("- {name: a, url: 'https://u:p@h/mcp'}", "must not carry credentials"),
         ("- {name: a, url: 'http://h/mcp', auth: {env: T}}", "names the `header`"),
         ("- {name: a, command: [x], auth: {header: Authorization}}", "names the `env` variable"),
         ("- {name: a, command: [x], secret: y}", "secret"),

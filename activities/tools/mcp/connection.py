@@ -35,7 +35,9 @@ class McpConnection:
         self._closing = asyncio.Event()
         self._client: Client | None = None
 
-    def _server(self) -> Any:
+    def _server(self, opened: contextlib.AsyncExitStack) -> Any:
+        """What the SDK's Client connects to; an HTTP client of ours is closed with `opened`
+        (the SDK closes only the clients it makes itself)."""
         spec, auth = self.spec, self.spec.auth
         if spec.url is not None:
             headers = {}
@@ -44,6 +46,7 @@ class McpConnection:
                 headers[auth.header] = value
             timeout = httpx2.Timeout(spec.timeout_seconds, read=max(300.0, spec.timeout_seconds))
             http = httpx2.AsyncClient(headers=headers, timeout=timeout)
+            opened.push_async_callback(http.aclose)
             return streamable_http_client(spec.url, http_client=http)
         env = dict(spec.env)  # over the SDK's minimal environment: never the worker's secrets
         if auth is not None and auth.env is not None and self._token is not None:
@@ -53,8 +56,13 @@ class McpConnection:
 
     async def _hold(self, ready: asyncio.Future[Client]) -> None:
         try:
-            async with Client(self._server(), read_timeout_seconds=self.spec.timeout_seconds) as c:
-                ready.set_result(c)
+            async with contextlib.AsyncExitStack() as opened:
+                server = self._server(opened)
+                timeout = self.spec.timeout_seconds
+                client = await opened.enter_async_context(
+                    Client(server, read_timeout_seconds=timeout)
+                )
+                ready.set_result(client)
                 await self._closing.wait()
         except BaseException as exc:
             if not ready.done():
@@ -97,9 +105,12 @@ class McpConnection:
             return await client.call_tool(
                 name, arguments, read_timeout_seconds=self.spec.timeout_seconds
             )
-        except Exception as exc:  # a broken session: the next call opens a new one
+        except Exception as exc:
+            # one call's error (an error reply, a timeout) leaves the session to the others;
+            # a session that ended is dropped, and the next call opens a new one
+            await asyncio.sleep(0)
             async with self._lock:
-                if self._client is client:
+                if self._client is client and self._owner is not None and self._owner.done():
                     await self._drop()
             raise McpUnavailable(
                 f"MCP server {self.spec.name!r} failed the call ({_reason(exc)})"

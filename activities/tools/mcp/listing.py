@@ -86,13 +86,18 @@ async def _tools_of(connection: McpConnection) -> list[ListedMcpTool]:
         if not _TOOL_NAME.fullmatch(name):
             logger.warning("MCP server %s: tool %r skipped (name unusable)", spec.name, tool.name)
             continue
+        try:
+            schema = clean_schema(dict(tool.input_schema))
+        except (KeyError, TypeError) as exc:  # a dangling or recursive $ref
+            logger.warning("MCP server %s: tool %r skipped (schema: %r)", spec.name, tool.name, exc)
+            continue
         tools.append(
             ListedMcpTool(
                 connection=connection,
                 remote_name=tool.name,
                 name=name,
                 description=" ".join((tool.description or tool.name).split()),
-                parameters_schema=clean_schema(dict(tool.input_schema)),
+                parameters_schema=schema,
                 side_effects=tool.name not in spec.read_only,
                 idempotent=tool.name in spec.cache,
             )

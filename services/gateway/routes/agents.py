@@ -3,9 +3,9 @@ one's spec and recorded versions, and its shadow runs."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from activities.db.agent_versions import AgentVersionRepository
 from activities.db.shadow_runs import ShadowRunRepository
@@ -61,7 +61,7 @@ async def get_agent(
     rows = await AgentVersionRepository(session).versions(name)
     return AgentDetail(
         **listed.model_dump(),
-        spec=spec_content(spec)[0],
+        spec=shown(spec_content(spec)[0]),
         versions=[AgentVersionOut.from_row(row, spec.version) for row in rows],
     )
 
@@ -72,7 +72,11 @@ async def get_agent(
     responses=problem_responses(404),
 )
 async def get_agent_version(
-    name: str, version: int, catalog: AgentCatalogDep, principal: PrincipalDep, session: SessionDep
+    name: str,
+    version: Annotated[int, Path(ge=1, le=1_000_000, description="A recorded version.")],
+    catalog: AgentCatalogDep,
+    principal: PrincipalDep,
+    session: SessionDep,
 ) -> AgentVersionSpec:
     """One recorded version of the agent's spec, whole, as a gateway first loaded it."""
     _known(catalog, name)
@@ -81,7 +85,14 @@ async def get_agent_version(
         raise ProblemError(
             404, f"agent {name!r} has no version {version}", kind="unknown-agent-version"
         )
-    return AgentVersionSpec.from_row(row)
+    version_spec = AgentVersionSpec.from_row(row)
+    version_spec.spec = shown(version_spec.spec)
+    return version_spec
+
+
+def shown(spec: dict[str, Any]) -> dict[str, Any]:
+    """A spec as any key of the tenant may see it: a webhook URL may be a secret."""
+    return {**spec, "webhook_url": "(set)"} if spec.get("webhook_url") else spec
 
 
 @router.get(

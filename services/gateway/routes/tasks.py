@@ -131,7 +131,7 @@ async def create_task(
         live = LiveTask(
             task.id, task.tenant_id, task.agent, task.input, task.task_metadata, body.files
         )
-        background.add_task(start_shadow, sessions, client, catalog, settings, live)
+        background.add_task(start_shadow, sessions, client, catalog, settings, live, skills)
     response.headers["Location"] = f"/v1/tasks/{task.id}"
     if not created:
         response.status_code = status.HTTP_200_OK

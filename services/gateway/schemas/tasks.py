@@ -81,6 +81,7 @@ class TaskCreate(BaseModel):
     agent_version: int | None = Field(
         default=None,
         ge=1,
+        le=1_000_000,
         description="Run this version of the agent's spec instead of the current one (see "
         "GET /v1/agents/{name}); a version that was never recorded, or that can no longer run "
         "here (a tool or model group it names is gone), is refused (422).",
