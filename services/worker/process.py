@@ -195,8 +195,9 @@ async def run_worker(
         }
         sub_agents = agent_configs(settings, registry)
         skills = SkillSelector(SkillLibrary.load(settings.skills_dir), settings.packages_dir)
-        if any(agent.choose_skills for agent in sub_agents.values()):
-            await asyncio.to_thread(skills.warm)  # not in a sub-agent's first delegation
+        delegated = {name for agent in sub_agents.values() for name in agent.sub_agents}
+        if any(sub_agents[name].choose_skills for name in delegated if name in sub_agents):
+            await asyncio.to_thread(skills.warm)  # not in a delegation; else never (138 MB)
         shared = [
             LifecycleActivities(sessions, trace=trace),
             AnswerCheckActivities(sessions, http),
