@@ -5,11 +5,12 @@ report `skills_used` with versions (and the chooser's score)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
 
-from tests.fakes.script_client import reply_text, unique_key
+from tests.fakes.script_client import reply_text, script_marker, unique_key
 from tests.integration.helpers import messages, submit, wait_for_status
 from tests.stack import RunningStack
 
@@ -53,3 +54,32 @@ async def test_a_matching_skill_is_chosen_for_the_input_after_the_listed_one(
     assert [u["name"] for u in delivery["submitted"]["skills_used"]] == ["probe-listed"]
     assert [u["name"] for u in sums["submitted"]["skills_used"]] == ["probe-listed"]
     assert "probe-returns" not in sums["system"][0]
+
+
+async def test_a_sub_agent_chooses_its_skills_for_the_instructions_it_gets(
+    stack: RunningStack,
+) -> None:
+    child = unique_key("skills-child")
+    await stack.scripted.script(child, [reply_text("Send it back within 30 days.")])
+    instructions = (
+        f"My parcel arrived damaged. Can I send it back for a refund? {script_marker(child)}"
+    )
+    call = json.dumps(
+        {
+            "name": "delegate",
+            "arguments": {"agent": "scripted-skills", "instructions": instructions},
+        }
+    )
+    marker = await stack.scripted.script(
+        unique_key("skills-parent"),
+        [reply_text(f"<tool_call>{call}</tool_call>"), reply_text("Within 30 days.")],
+    )
+    async with stack.api() as api:
+        task = await submit(api, "scripted-skills-delegator", f"Ask the helper. {marker}")
+        done = await wait_for_status(api, task["id"])
+        [sub] = (await api.get(f"/v1/tasks/{task['id']}/children")).json()["items"]
+
+    assert done["status"] == "succeeded", done
+    used = [(u["name"], u["version"]) for u in sub["skills_used"]]
+    assert used == [("probe-listed", 1), ("probe-returns", 1)]
+    assert done["skills_used"] == []  # the delegator itself has none
