@@ -20,6 +20,7 @@ from bench import (
     overhead,
     parked,
     signal_floor,
+    skill_choice,
     update_section,
     worker_kill,
 )
@@ -34,6 +35,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     first_token.NAME: first_token,
     overhead.NAME: overhead,
     parked.NAME: parked,
+    skill_choice.NAME: skill_choice,
 }
 
 

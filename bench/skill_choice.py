@@ -1,0 +1,154 @@
+"""What choosing skills costs a submit: POST /v1/tasks answered (201) for an agent that lets
+the runtime choose skills (`scripted-skills`: its input embedded with all-MiniLM-L6-v2 and
+matched against the skills' descriptions, in the gateway) against one that does not
+(`scripted-native`), on the same fresh embedded stack (tests/stack.py), alternating the two so
+drift hits both alike. Each task answers at once and is waited for before the next submit, so
+every submit meets a quiet gateway. Also: the model's load time and resident memory, measured
+in this process."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from activities.skills.embeddings import SentenceEncoder
+from bench import Summary, machine
+from tests.fakes.script_client import reply_text, unique_key
+from tests.integration.helpers import wait_for_status
+from tests.stack import RunningStack, start_stack, stop_stack
+
+logger = logging.getLogger(__name__)
+
+NAME = "skill-choice"
+TITLE = "Skill choice at submit"
+CHOOSING, PLAIN = "scripted-skills", "scripted-native"
+INPUT = "My parcel arrived damaged. Can I send it back for a refund?"
+STACK_START_TIMEOUT = 300.0
+
+
+@dataclass
+class Result:
+    choosing_ms: list[float]
+    plain_ms: list[float]
+    load_s: float
+    resident_mb: float
+    chosen: list[str]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tasks", type=int, default=50, help="measured submits per agent")
+    parser.add_argument("--warmup", type=int, default=3, help="unmeasured submits per agent")
+
+
+async def run(args: argparse.Namespace, command: str) -> str:
+    if args.tasks < 1 or args.warmup < 0:
+        raise SystemExit(f"{NAME}: bad options (tasks {args.tasks}, warmup {args.warmup})")
+    load_s, resident_mb = model_cost()
+    result = await measure(args.tasks, args.warmup, load_s, resident_mb)
+    return render(result, command)
+
+
+def model_cost() -> tuple[float, float]:
+    """Seconds to load (sha256 checks included) and MiB resident it adds, in this process."""
+    before = _resident_mb()
+    started = time.monotonic()
+    encoder = SentenceEncoder.load(Path(os.environ.get("AGENTRY_PACKAGES_DIR", _packages())))
+    load_s = time.monotonic() - started
+    encoder.encode([INPUT])
+    return load_s, _resident_mb() - before
+
+
+def _packages() -> str:
+    from services.settings import Settings
+
+    return str(Settings(_env_file=None).packages_dir)
+
+
+def _resident_mb() -> float:
+    with open(f"/proc/{os.getpid()}/status") as status:
+        line = next(row for row in status if row.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+async def measure(tasks: int, warmup: int, load_s: float, resident_mb: float) -> Result:
+    base = Path(tempfile.mkdtemp(prefix="agentry-bench-skills-"))
+    running: RunningStack | None = None
+    ok = False
+    try:
+        running = await asyncio.wait_for(start_stack(base), STACK_START_TIMEOUT)
+        choosing: list[float] = []
+        plain: list[float] = []
+        chosen: list[str] = []
+        async with running.api() as api:
+            for i in range(warmup + tasks):
+                ms_choosing, used = await one_submit(running, api, CHOOSING)
+                ms_plain, _ = await one_submit(running, api, PLAIN)
+                if i >= warmup:
+                    choosing.append(ms_choosing)
+                    plain.append(ms_plain)
+                    chosen = used
+        ok = True
+        return Result(choosing, plain, load_s, resident_mb, chosen)
+    finally:
+        if running is not None:
+            await stop_stack(running)
+        if ok:
+            shutil.rmtree(base, ignore_errors=True)
+        else:
+            logger.error("failed; the logs are kept under %s", base)
+
+
+async def one_submit(
+    running: RunningStack, api: httpx.AsyncClient, agent: str
+) -> tuple[float, list[str]]:
+    """The submit's time in ms, and the skills the task got; the task is waited for."""
+    key = unique_key("bench-skills")
+    marker = await running.scripted.script(key, [reply_text("Done.")])
+    started = time.perf_counter()
+    created = await api.post("/v1/tasks", json={"agent": agent, "input": f"{INPUT} {marker}"})
+    elapsed = (time.perf_counter() - started) * 1000
+    if created.status_code != 201:
+        raise RuntimeError(f"POST /v1/tasks ({agent}): {created.status_code} {created.text}")
+    task = created.json()
+    await wait_for_status(api, task["id"])
+    await running.scripted.forget(key)
+    return elapsed, [f"{use['name']}@{use['version']}" for use in task["skills_used"]]
+
+
+def render(result: Result, command: str) -> str:
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    choosing, plain = Summary.of(result.choosing_ms), Summary.of(result.plain_ms)
+    lines = [
+        f"Command: `{command}`.  ",
+        f"Machine: {machine()}.  ",
+        f"Date: {now}.",
+        "",
+        "POST /v1/tasks until its 201, for an agent that chooses skills from its input "
+        f"(`{CHOOSING}`, which got {', '.join(result.chosen) or 'none'}) and one that does not "
+        f"(`{PLAIN}`), {choosing.n} of each, alternating, each task finished before the next "
+        "submit. ms.",
+        "",
+        "| agent | p50 | p90 | p99 | max |",
+        "|---|---:|---:|---:|---:|",
+        f"| chooses skills | {choosing.p50:.1f} | {choosing.p90:.1f} | {choosing.p99:.1f} "
+        f"| {choosing.max:.1f} |",
+        f"| no skills (baseline) | {plain.p50:.1f} | {plain.p90:.1f} | {plain.p99:.1f} "
+        f"| {plain.max:.1f} |",
+        f"| ratio | {choosing.p50 / plain.p50:.2f}× | {choosing.p90 / plain.p90:.2f}× | "
+        f"{choosing.p99 / plain.p99:.2f}× | |",
+        "",
+        f"The embedding model loads in {result.load_s:.2f} s (both sha256 checks included) and "
+        f"adds {result.resident_mb:.0f} MiB resident to the process that loads it: the gateway "
+        "when an agent chooses skills, a worker only when such an agent is a sub-agent.",
+    ]
+    return "\n".join(lines) + "\n"
