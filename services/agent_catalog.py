@@ -29,10 +29,13 @@ class Deployment:
     model_groups: Mapping[str, ContextBudget | None] | None = None
     side_effect_tools: Collection[str] | None = None
     skills: SkillLibrary | None = None
+    # `<server>__` of MCP servers that did not answer at start: their tools cannot be checked
+    unchecked_prefixes: tuple[str, ...] = ()
 
     def spec_problems(self, spec: AgentSpec) -> list[str]:
         """What stops this spec on its own (tools, pool, skills, rules, planned calls)."""
         unknown = set(spec.tools) - self.known_tools if self.known_tools is not None else set()
+        unknown = {name for name in unknown if not name.startswith(self.unchecked_prefixes)}
         if unknown:
             return [f"unknown tools {sorted(unknown)}"]
         problems = self._skill_problems(spec)
@@ -114,6 +117,7 @@ class AgentCatalog:
         model_groups: Mapping[str, ContextBudget | None] | None = None,
         side_effect_tools: Collection[str] | None = None,
         skills: SkillLibrary | None = None,
+        unchecked_prefixes: Collection[str] = (),
     ) -> AgentCatalog:
         """Every spec in directory, checked against the tools (names, and argument schemas
         by tool name, e.g. `Tool.parameters_schema`), the declared worker pools and the model
@@ -129,6 +133,7 @@ class AgentCatalog:
             model_groups=model_groups,
             side_effect_tools=side_effect_tools,
             skills=skills,
+            unchecked_prefixes=tuple(unchecked_prefixes),
         )
         specs: dict[str, AgentSpec] = {}
         paths: dict[str, Path] = {}

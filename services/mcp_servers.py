@@ -13,9 +13,9 @@ logger = logging.getLogger(__name__)
 
 
 async def open_mcp_servers(settings: Settings) -> McpServers:
-    """Every declared server connected and its tools listed (none without a servers file).
-    McpConfigError for a bad file or a server whose `auth:` has no token in settings;
-    McpUnavailable for a server that cannot be reached."""
+    """Every declared server connected and its tools listed (none without a servers file);
+    a server that cannot be reached is left in `unreachable` (logged), for the caller to try
+    again. McpConfigError for a bad file or a server whose `auth:` has no token in settings."""
     if settings.mcp_servers_file is None:
         return McpServers([], [])
     servers = load_mcp_servers(settings.mcp_servers_file)
@@ -29,6 +29,6 @@ async def open_mcp_servers(settings: Settings) -> McpServers:
     strangers = sorted(set(tokens) - {server.name for server in servers})
     if strangers:
         logger.warning("MCP tokens for servers that are not declared: %s", strangers)
-    opened = await McpServers.open(servers, tokens)
+    opened = await McpServers.open(servers, tokens, required=False)
     logger.info("MCP tools: %s", ", ".join(tool.name for tool in opened.tools) or "(none)")
     return opened

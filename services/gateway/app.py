@@ -67,11 +67,12 @@ Errors are [RFC 9457](https://www.rfc-editor.org/rfc/rfc9457) `application/probl
 """
 
 
-async def _tool_catalog(settings: Settings) -> ToolCatalog:
-    """The built-in tools' schemas and those the declared MCP servers list now."""
+async def _tool_catalog(settings: Settings) -> tuple[ToolCatalog, list[str]]:
+    """The built-in tools' schemas and those the declared MCP servers list now; and the
+    `<server>__` prefixes of the servers that did not answer, whose tools go unchecked."""
     mcp = await open_mcp_servers(settings)
     try:
-        return ToolCatalog.load().including(mcp.tools)
+        return ToolCatalog.load().including(mcp.tools), mcp.unchecked_prefixes()
     finally:
         await mcp.aclose()  # the gateway never calls a tool
 
@@ -87,7 +88,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
     state = app.state
     # agents must name tools that exist, with approval rules on arguments the tools take
-    state.tool_catalog = tools = await _tool_catalog(settings)
+    tools, unchecked = await _tool_catalog(settings)
+    state.tool_catalog = tools
     # every agent must name a declared pool, else its tasks would wait on a queue nobody polls
     state.pool_catalog = pools = PoolCatalog.load(settings.pools_file)
     # and a model group the LiteLLM config declares, whose context budget their tasks get
@@ -99,6 +101,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pools=pools.names(),
         model_groups=load_model_groups(settings.litellm_config),
         skills=skills,
+        unchecked_prefixes=unchecked,  # of MCP servers that did not answer: logged
     )
     state.skill_selector = SkillSelector(skills, settings.packages_dir)
     if any(spec.choose_skills for spec in catalog.specs()):  # a bad model file stops the start

@@ -30,17 +30,16 @@ from activities.spend_guard import SpendGuard
 from activities.task_workspace import WorkspaceQuota
 from activities.token_counts import TokenCounter
 from activities.tool_calls import ToolCallActivities
-from activities.tools.mcp.tools import McpTool
 from activities.tools.processes import ToolLimits, ToolProcesses
 from activities.tools.registry import default_registry
 from activities.turn_deltas import DeltaPublisher
-from services.mcp_servers import open_mcp_servers
 from services.model_groups import load_model_prices
 from services.pools.catalog import PoolCatalog, PoolSpec
 from services.settings import Settings
 from services.temporal_client import connect_temporal
 from services.temporal_metrics import TemporalSdkMetrics
 from services.worker.database_outages import DatabaseOutages
+from services.worker.mcp_tools import WorkerMcpTools
 from services.worker.metered_admission import MeteredAdmissionGate
 from services.worker.metrics import WorkerMetrics
 from services.worker.metrics_interceptor import ActivityMetrics
@@ -150,9 +149,7 @@ async def run_worker(
     engine = create_engine(settings.resolved_database_url, pool_size=min(20, activities_at_once))
     sessions = create_session_factory(engine)
     registry = default_registry()
-    mcp = await open_mcp_servers(settings)  # kept open: its tools' calls go through it
-    for listed in mcp.tools:
-        registry.include(McpTool(listed))
+    mcp = await WorkerMcpTools.start(settings, registry)  # open: its tools' calls use it
     trace = trace_export(settings, sessions, registry)  # Langfuse, when its keys are set
     tool_processes = ToolProcesses(
         ToolLimits(
@@ -193,7 +190,7 @@ async def run_worker(
             )
             for pool in pools
         }
-        sub_agents = agent_configs(settings, registry)
+        sub_agents = agent_configs(settings, registry, mcp.servers.unchecked_prefixes())
         skills = SkillSelector(SkillLibrary.load(settings.skills_dir), settings.packages_dir)
         delegated = {name for agent in sub_agents.values() for name in agent.sub_agents}
         if any(sub_agents[name].choose_skills for name in delegated if name in sub_agents):
@@ -251,7 +248,7 @@ async def run_worker(
         results = await asyncio.gather(*runs, return_exceptions=True)
         logger.info("worker drained")
     await tool_processes.close()
-    await mcp.aclose()
+    await mcp.stop()
     await trace.aclose()  # the steps still queued, then the SDK's last batch
     await deltas.stop()
     await engine.dispose()

@@ -9,12 +9,14 @@ named errors."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from activities.tools.mcp.connection import McpUnavailable
 from activities.tools.mcp.listing import McpServers
@@ -23,6 +25,7 @@ from services.agent_specs import AgentSpecError
 from services.gateway.app import create_app
 from tests.fakes.script_client import reply_text, reply_tool_calls, unique_key
 from tests.integration.helpers import events, submit, wait_for_status
+from tests.ports import free_port
 from tests.stack import RunningStack
 
 TOKYO_NOON = {"source_timezone": "UTC", "time": "12:00", "target_timezone": "Asia/Tokyo"}
@@ -125,3 +128,53 @@ async def test_a_spec_granting_a_tool_no_server_lists_stops_the_gateway(
     assert str(spec) in str(caught.value) and "unknown tools ['time__teleport']" in str(
         caught.value
     )
+
+
+async def test_a_server_that_is_down_at_start_leaves_the_rest_running_and_joins_later(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    port, token = free_port(), "later-token"
+    servers = tmp_path / "servers.yaml"
+    servers.write_text(
+        "servers:\n  - name: time\n    command: [mcp-server-time]\n"
+        f"  - name: later\n    url: http://127.0.0.1:{port}/mcp\n"
+        "    auth: {header: Authorization}\n    timeout_seconds: 3\n"
+    )
+    agents = tmp_path / "agents"
+    agents.mkdir()
+    (agents / "uses-later.yaml").write_text(
+        "name: uses-later\nmodel: scripted\ntools: [later__add_note, time__convert_time]\n"
+    )
+    settings = stack.settings.model_copy(
+        update={
+            "agents_dir": agents,
+            "mcp_servers_file": servers,
+            "mcp_server_tokens": {"later": SecretStr(token)},
+        }
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):  # the gateway starts without `later`
+        names = app.state.tool_catalog.names()
+        assert "time__convert_time" in names and "later__add_note" not in names
+        assert app.state.agent_catalog.config("uses-later") is not None
+
+    [spec] = [s for s in load_mcp_servers(servers) if s.name == "later"]
+    opened = await McpServers.open([spec], {"later": token}, required=False)
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.fakes.mcp_notes_server", "--port", str(port),
+        "--token", token,
+    )  # fmt: skip
+    try:
+        assert opened.tools == [] and opened.unchecked_prefixes() == ["later__"]
+        found: list[str] = []
+        for _ in range(100):  # until the server is up and answers
+            found += [tool.name for tool in await opened.reconnect()]
+            if found:
+                break
+            await asyncio.sleep(0.2)
+        assert sorted(found) == ["later__add_note", "later__list_notes"]
+        assert opened.unreachable == [] and opened.unchecked_prefixes() == []
+    finally:
+        await opened.aclose()
+        server.terminate()
+        await server.wait()

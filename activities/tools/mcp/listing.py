@@ -42,24 +42,53 @@ class McpServers:
     def __init__(self, connections: Sequence[McpConnection], tools: Sequence[ListedMcpTool]):
         self.connections = list(connections)
         self.tools = list(tools)
+        self.unreachable: list[McpConnection] = []  # not listed yet: see `reconnect`
 
     @classmethod
     async def open(
-        cls, servers: Sequence[McpServerSpec], tokens: Mapping[str, str] | None = None
+        cls,
+        servers: Sequence[McpServerSpec],
+        tokens: Mapping[str, str] | None = None,
+        required: bool = True,
     ) -> McpServers:
         """Connect to each server and list its tools. McpUnavailable names a server that
-        cannot be reached (agents granted its tools could not run), or whose file entry names
-        a tool it does not list."""
+        cannot be reached, or whose file entry names a tool it does not list; unless not
+        `required`: then such a server is left in `unreachable`, and one server's outage
+        never stops a process whose other agents do not need it."""
         tokens = tokens or {}
         connections = [McpConnection(spec, tokens.get(spec.name)) for spec in servers]
         opened = cls(connections, [])
         try:
             for connection in connections:
-                opened.tools += await _tools_of(connection)
+                try:
+                    opened.tools += await _tools_of(connection)
+                except McpUnavailable as exc:
+                    if required:
+                        raise
+                    logger.error("%s; its tools are missing until it answers", exc)
+                    opened.unreachable.append(connection)
         except BaseException:
             await opened.aclose()
             raise
         return opened
+
+    async def reconnect(self) -> list[ListedMcpTool]:
+        """Try the unreachable servers again; the tools of those that answer now."""
+        found: list[ListedMcpTool] = []
+        for connection in list(self.unreachable):
+            try:
+                tools = await _tools_of(connection)
+            except McpUnavailable:
+                continue
+            logger.info("MCP server %s answers again: %d tools", connection.spec.name, len(tools))
+            self.unreachable.remove(connection)
+            self.tools += tools
+            found += tools
+        return found
+
+    def unchecked_prefixes(self) -> list[str]:
+        """`<server>__` of each unreachable server: agents may name such tools unchecked."""
+        return [connection.spec.tool_name("") for connection in self.unreachable]
 
     async def aclose(self) -> None:
         for connection in self.connections:
