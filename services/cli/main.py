@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 
-from services.cli import evals, keys, pools, processes, tasks, tenants
+from services.cli import agents, evals, keys, pools, processes, tasks, tenants
 
 # commands that serve until stopped; every other one runs once and exits
 SERVING = frozenset({"dev", "worker", "gateway"})
@@ -19,7 +19,7 @@ SERVING = frozenset({"dev", "worker", "gateway"})
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="agentry", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    for group in (processes, tasks, evals, pools, tenants, keys):
+    for group in (processes, tasks, agents, evals, pools, tenants, keys):
         group.add_commands(commands)
     args = parser.parse_args(argv)
     faulthandler.enable()  # a native crash (e.g. in the Temporal core) leaves its tracebacks

@@ -44,3 +44,17 @@ async def test_watching_an_unknown_task_says_so(stack: RunningStack) -> None:
         "watch", "00000000-0000-0000-0000-000000000000", stack=stack, expect_code=1
     )
     assert "404" in out and "not found" in out
+
+
+async def test_agents_lists_versions_and_an_agents_recorded_versions(stack: RunningStack) -> None:
+    listed = await _agentry("agents", stack=stack)
+    versions = await _agentry("agents", "data-analyst", stack=stack)
+    unknown = await _agentry("agents", "nobody", stack=stack, expect_code=1)
+
+    assert listed.splitlines()[0].split() == ["AGENT", "VERSION", "ROLE", "POOL", "MODEL"]
+    [row] = [line for line in listed.splitlines() if line.startswith("data-analyst ")]
+    assert row.split()[:3] == ["data-analyst", "2", "data"]
+    assert versions.splitlines()[0].startswith("data-analyst (version 2 runs now)")
+    [current] = [line for line in versions.splitlines() if line.endswith("current")]
+    assert current.split()[0] == "2"
+    assert "404" in unknown and "unknown agent 'nobody'" in unknown
