@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import (
     AliasChoices,
@@ -18,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from activities.http_urls import checked_http_url
 from activities.skills.library import Skill, with_skills
 from services.agent_spec_approvals import ApprovalSpec
 from services.agent_spec_calls import unlisted_tools
@@ -103,13 +103,7 @@ class AgentSpec(BaseModel):
     def _webhook_is_http(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{value!r} is not an http(s) URL")
-        if parts.username or parts.password:
-            # the spec travels in workflow inputs and histories, where secrets must not go
-            raise ValueError("must not carry credentials; webhook signing comes from settings")
-        return value
+        return checked_http_url(value, "webhook signing comes from settings")
 
     @model_validator(mode="after")
     def _models_by_purpose(self) -> AgentSpec:

@@ -103,6 +103,7 @@ ALLOWED: list[tuple[str, tuple[str, ...]]] = [
             "activities.tools.mcp.listing",
             "activities.tools.mcp.servers",
             "activities.skills.library",  # the skills an agent spec names
+            "activities.http_urls",  # what a spec's webhook URL may be
             "workflows.contracts",
         ),
     ),

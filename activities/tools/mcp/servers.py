@@ -9,10 +9,11 @@ import shutil
 import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from activities.http_urls import checked_http_url
 
 SERVER_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 SEPARATOR = "__"  # between the server's name and its tool's: `time__convert_time`
@@ -61,12 +62,7 @@ class McpServerSpec(BaseModel):
     def _url_is_http(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{value!r} is not an http(s) URL")
-        if parts.username or parts.password:
-            raise ValueError("must not carry credentials; `auth:` sends the server's token")
-        return value
+        return checked_http_url(value, "`auth:` sends the server's token")
 
     @model_validator(mode="after")
     def _one_transport(self) -> McpServerSpec:
