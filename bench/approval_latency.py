@@ -23,12 +23,9 @@ import asyncio
 import datetime as dt
 import logging
 import os
-import shutil
-import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -49,9 +46,10 @@ from bench import (
     signal_floor,
     wait_idle,
 )
+from bench.stacks import fresh_stack
 from services.temporal_client import connect_temporal
 from tests.fakes.script_client import reply_text, reply_tool_calls, unique_key
-from tests.stack import RunningStack, start_stack, stop_stack
+from tests.stack import RunningStack
 from workflows.contracts.approvals import APPROVAL_DECIDED
 from workflows.contracts.tasks import workflow_id_for_task
 
@@ -66,7 +64,6 @@ MODES: dict[str, dict[str, Any]] = {
     "evicted": {"worker_max_cached_workflows": 0},
 }
 TARGET_P50_MS = {"warm": 25.0, "evicted": 250.0}
-STACK_START_TIMEOUT = 300.0
 STEP_TIMEOUT = 60.0  # each wait of one task: to the approval, to quiet, to the end
 POLL_SECONDS = 0.02
 SETTLE_SECONDS = 0.25  # after the decision's answer, before the harness asks Temporal anything
@@ -114,12 +111,7 @@ async def run(args: argparse.Namespace, command: str) -> str:
 
 
 async def measure_mode(mode: str, tasks: int, warmup: int) -> ModeResult:
-    base = Path(tempfile.mkdtemp(prefix=f"agentry-bench-{mode}-"))
-    running: RunningStack | None = None
-    ok = False
-    try:
-        logger.info("%s: starting the stack in %s", mode, base)
-        running = await asyncio.wait_for(start_stack(base, **MODES[mode]), STACK_START_TIMEOUT)
+    async with fresh_stack(mode, **MODES[mode]) as running:
         client = await connect_temporal(running.settings)
         async with running.api() as api:
             for _ in range(warmup):
@@ -130,15 +122,7 @@ async def measure_mode(mode: str, tasks: int, warmup: int) -> ModeResult:
                 samples.append(await one_task(running, api, client))
                 if (i + 1) % 10 == 0:
                     logger.info("%s: %d/%d tasks measured", mode, i + 1, tasks)
-        ok = True
-        return ModeResult(mode, samples, load, os.getloadavg())
-    finally:
-        if running is not None:
-            await stop_stack(running)
-        if ok:
-            shutil.rmtree(base, ignore_errors=True)
-        else:
-            logger.error("%s: failed; the logs are kept under %s", mode, base)
+    return ModeResult(mode, samples, load, os.getloadavg())
 
 
 async def one_task(running: RunningStack, api: httpx.AsyncClient, client: Client) -> Sample:

@@ -23,18 +23,16 @@ import asyncio
 import datetime as dt
 import logging
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 
 from activities.turn_deltas import FLUSH_SECONDS
 from bench import Summary, load_text, machine, percentile
+from bench.stacks import fresh_stack
 from tests.fakes.script_client import reply_text, unique_key
-from tests.stack import RunningStack, start_stack, stop_stack
+from tests.stack import RunningStack
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +41,6 @@ TITLE = "Model's first token → SSE client"
 AGENT = "scripted-native"
 MODEL = "scripted"
 TARGET_P50_MS = 100.0
-STACK_START_TIMEOUT = 300.0
 STEP_TIMEOUT = 60.0
 REPLY_DELAY_S = 0.5  # before the first chunk: the client is following by then
 CHUNK_DELAY_S = 0.01  # between chunks, ~100 words a second
@@ -76,12 +73,7 @@ async def run(args: argparse.Namespace, command: str) -> str:
 
 
 async def measure(tasks: int, warmup: int, parallel: int) -> Result:
-    base = Path(tempfile.mkdtemp(prefix="agentry-bench-first-token-"))
-    running: RunningStack | None = None
-    ok = False
-    try:
-        logger.info("starting the stack in %s", base)
-        running = await asyncio.wait_for(start_stack(base), STACK_START_TIMEOUT)
+    async with fresh_stack(NAME) as running:
         settings = running.settings
         proxy = httpx.AsyncClient(
             base_url=settings.litellm_url,
@@ -107,15 +99,7 @@ async def measure(tasks: int, warmup: int, parallel: int) -> Result:
                 measured = await asyncio.gather(*(one_task(running, api) for _ in range(at_once)))
                 parallel_ms += [ms for ms, _ in measured]
             logger.info("%d tasks measured, %d at once", tasks, parallel)
-        ok = True
-        return Result(stream_ms, proxy_ms, parallel, parallel_ms, deltas, load, os.getloadavg())
-    finally:
-        if running is not None:
-            await stop_stack(running)
-        if ok:
-            shutil.rmtree(base, ignore_errors=True)
-        else:
-            logger.error("failed; the logs are kept under %s", base)
+    return Result(stream_ms, proxy_ms, parallel, parallel_ms, deltas, load, os.getloadavg())
 
 
 def _reply(key: str) -> str:

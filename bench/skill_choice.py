@@ -9,12 +9,9 @@ in this process."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import logging
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +20,10 @@ import httpx
 
 from activities.skills.embeddings import SentenceEncoder
 from bench import Summary, machine
+from bench.stacks import fresh_stack
 from tests.fakes.script_client import reply_text, unique_key
 from tests.integration.helpers import wait_for_status
-from tests.stack import RunningStack, start_stack, stop_stack
+from tests.stack import RunningStack
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +31,6 @@ NAME = "skill-choice"
 TITLE = "Skill choice at submit"
 CHOOSING, PLAIN = "scripted-skills", "scripted-native"
 INPUT = "My parcel arrived damaged. Can I send it back for a refund?"
-STACK_START_TIMEOUT = 300.0
 
 
 @dataclass
@@ -91,31 +88,18 @@ def _resident_mb() -> float:
 async def measure(
     tasks: int, warmup: int, load_s: float, resident_mb: float, encode_ms: float
 ) -> Result:
-    base = Path(tempfile.mkdtemp(prefix="agentry-bench-skills-"))
-    running: RunningStack | None = None
-    ok = False
-    try:
-        running = await asyncio.wait_for(start_stack(base), STACK_START_TIMEOUT)
-        choosing: list[float] = []
-        plain: list[float] = []
-        chosen: list[str] = []
-        async with running.api() as api:
-            for i in range(warmup + tasks):
-                ms_choosing, used = await one_submit(running, api, CHOOSING)
-                ms_plain, _ = await one_submit(running, api, PLAIN)
-                if i >= warmup:
-                    choosing.append(ms_choosing)
-                    plain.append(ms_plain)
-                    chosen = used
-        ok = True
-        return Result(choosing, plain, load_s, resident_mb, encode_ms, chosen)
-    finally:
-        if running is not None:
-            await stop_stack(running)
-        if ok:
-            shutil.rmtree(base, ignore_errors=True)
-        else:
-            logger.error("failed; the logs are kept under %s", base)
+    choosing: list[float] = []
+    plain: list[float] = []
+    chosen: list[str] = []
+    async with fresh_stack(NAME) as running, running.api() as api:
+        for i in range(warmup + tasks):
+            ms_choosing, used = await one_submit(running, api, CHOOSING)
+            ms_plain, _ = await one_submit(running, api, PLAIN)
+            if i >= warmup:
+                choosing.append(ms_choosing)
+                plain.append(ms_plain)
+                chosen = used
+    return Result(choosing, plain, load_s, resident_mb, encode_ms, chosen)
 
 
 async def one_submit(
