@@ -12,16 +12,28 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 
 from activities.db.tasks import NewTask, TaskRepository
 from activities.db.tenants import TenantRepository
+from services.agent_specs import AgentSpecError
 from services.devstack.processes import Child, ChildSpec
+from services.gateway.app import create_app
 from tests.stack import RunningStack
 
 FINAL = {"succeeded", "failed", "cancelled"}
+
+
+async def gateway_refusal(stack: RunningStack, agents: Path) -> str:
+    """Why a gateway on the stack reading its specs from `agents` refuses to start."""
+    app = create_app(stack.settings.model_copy(update={"agents_dir": agents}))
+    with pytest.raises(AgentSpecError) as caught:
+        async with app.router.lifespan_context(app):
+            pass
+    return str(caught.value)
 
 
 async def submit(api: httpx.AsyncClient, agent: str, text: str, **extra: Any) -> dict[str, Any]:

@@ -11,12 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from services.agent_specs import AgentSpecError
-from services.gateway.app import create_app
 from tests.fakes.script_client import reply_text, reply_tool_calls, unique_key
-from tests.integration.helpers import messages, submit, wait_for_status
+from tests.integration.helpers import gateway_refusal, messages, submit, wait_for_status
 from tests.stack import RunningStack
 
 SHADOW_KEY = "shadow-of-scripted-shadowed"  # in scripted-shadow's system prompt
@@ -91,9 +88,6 @@ async def test_a_spec_with_a_bad_shadow_stops_the_gateway(
 ) -> None:
     spec = tmp_path / "broken.yaml"
     spec.write_text("name: broken\nshadow: {agent: missing-agent, share: 0.5}\n")
-    app = create_app(stack.settings.model_copy(update={"agents_dir": tmp_path}))
-    with pytest.raises(AgentSpecError) as caught:
-        async with app.router.lifespan_context(app):
-            pass
-    assert str(spec) in str(caught.value)
-    assert "shadow.agent 'missing-agent' is not another agent" in str(caught.value)
+    refusal = await gateway_refusal(stack, tmp_path)
+    assert str(spec) in refusal
+    assert "shadow.agent 'missing-agent' is not another agent" in refusal
