@@ -81,8 +81,13 @@ async def test_a_slow_but_alive_call_outlives_the_heartbeat_timeout_on_its_first
     started = of_type(history.events, EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED)
 
     assert done["status"] == "succeeded" and done["result"] == "patient", done
-    attempts = {e.activity_task_started_event_attributes.attempt for e in started}
-    assert len(started) >= 2 and attempts == {1}  # the model call and the wait among them
+    assert len(started) >= 2  # the model call and the wait among them
+    # no attempt ended on its heartbeat timeout: a retry for a reason of its own (seen once: a
+    # connection error between LiteLLM and the scripted server) is not what this is about
+    retried = [e.activity_task_started_event_attributes for e in started]
+    timed_out = [a.last_failure for a in retried if a.attempt > 1 and a.last_failure.HasField(
+        "timeout_failure_info")]  # fmt: skip
+    assert timed_out == [], timed_out
     assert (await stack.scripted.status(key))["served"] == 2
 
 
