@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     # tasks not final and unchanged this long have their workflow checked (task_reconciler.py)
     reconcile_quiet_seconds: float = Field(default=60.0, ge=0)
     reconcile_interval_seconds: float = Field(default=30.0, gt=0)
+    pool_sample_seconds: float = Field(default=15.0, ge=1)  # GET /v1/pools/history's step
     # each tool call runs in its own process under these (activities/tools/processes.py)
     tool_wall_seconds: float = Field(default=60.0, gt=0, le=280)
     tool_cpu_seconds: int = Field(default=20, ge=1)
@@ -69,6 +70,7 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_ui_port: int = 8233
+    temporal_ui_url: str | None = None  # for links to workflows; unset: the embedded UI's
     embedded_temporal: bool = True
     # a production cluster (services/temporal_client.py): TLS with the system's roots or a CA
     # file, mTLS with a client certificate and key, or Temporal Cloud's API key (implies TLS)

@@ -4,4 +4,5 @@ else writes SQL. The migration scripts live in deploy/migrations, run by `migrat
 
 # these tables join the others in models.Base.metadata whatever is imported
 from activities.db import agent_versions as agent_versions  # noqa: E402
+from activities.db import pool_samples as pool_samples  # noqa: E402
 from activities.db import shadow_tables as shadow_tables  # noqa: E402

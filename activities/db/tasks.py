@@ -145,6 +145,8 @@ class TaskRepository:
         limit: int,
         status: str | None = None,
         agent: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
         after: TaskKey | None = None,
     ) -> TaskPage:
         """Newest first; keyset pagination on (created_at, id) stays exact under inserts.
@@ -154,6 +156,10 @@ class TaskRepository:
             statement = statement.where(Task.status == status)
         if agent is not None:
             statement = statement.where(Task.agent == agent)
+        if created_after is not None:
+            statement = statement.where(Task.created_at >= created_after)
+        if created_before is not None:
+            statement = statement.where(Task.created_at < created_before)
         if after is not None:
             statement = statement.where(tuple_(Task.created_at, Task.id) < tuple_(*after))
         statement = statement.order_by(Task.created_at.desc(), Task.id.desc()).limit(limit + 1)

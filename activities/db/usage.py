@@ -31,6 +31,7 @@ class UsageRow:
     cost_usd: float
     tool_calls: int
     human_wait_ms: int
+    tasks_succeeded: int
 
 
 class UsageRepository:
@@ -57,6 +58,7 @@ class UsageRepository:
                 func.sum(Task.completion_tokens),
                 func.sum(Task.cost_usd),
                 func.sum(Task.tool_calls),
+                func.count().filter(Task.status == "succeeded"),
             )
             .select_from(Task)
             .join(Tenant, Tenant.id == Task.tenant_id)
@@ -83,6 +85,7 @@ class UsageRepository:
                 cost_usd=float(row[5] or 0),
                 tool_calls=int(row[6] or 0),
                 human_wait_ms=waited.get(str(row[0]), 0),
+                tasks_succeeded=int(row[7] or 0),
             )
             for row in rows
         ]
@@ -118,6 +121,7 @@ class UsageRepository:
                 cost_usd=float(row[5] or 0),
                 tool_calls=0,
                 human_wait_ms=0,
+                tasks_succeeded=0,
             )
             for row in (await self._session.execute(statement)).all()
         ]

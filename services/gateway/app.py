@@ -29,6 +29,7 @@ from services.gateway.decision_outbox import DecisionOutbox
 from services.gateway.errors import PROBLEM_CONTENT_TYPE, install_error_handlers
 from services.gateway.http_metrics import HttpMetrics
 from services.gateway.metrics import GatewayMetrics, LiveGauges
+from services.gateway.pool_sampler import PoolSampler
 from services.gateway.request_guard import RequestGuard
 from services.gateway.retention import RetentionJob
 from services.gateway.routes import (
@@ -39,6 +40,7 @@ from services.gateway.routes import (
     metrics,
     pools,
     spend,
+    task_list,
     task_records,
     tasks,
     ui,
@@ -147,6 +149,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         reconciler.start()
         opened.push_async_callback(reconciler.stop)
+        sampler = PoolSampler(
+            session_factory,
+            client,
+            state.agent_catalog,
+            pools,
+            interval_seconds=settings.pool_sample_seconds,
+        )
+        sampler.start()
+        opened.push_async_callback(sampler.stop)
         if settings.retention_days is not None:
             retention = RetentionJob(
                 session_factory,
@@ -194,6 +205,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi = _openapi_with_problem_media_type(app)  # type: ignore[method-assign]
     app.include_router(health.router)
     app.include_router(metrics.router)
+    app.include_router(task_list.router)
     app.include_router(tasks.router)
     app.include_router(task_records.router)
     app.include_router(approvals.router)

@@ -11,64 +11,23 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Locator, Page, async_playwright, expect
+from playwright.async_api import Locator, Page, expect
 
 from services.gateway.routes.ui import UI_DIR
+from tests.browser.chromium import UI_TIMEOUT_MS, screenshot_dir, sign_in
 from tests.fakes.script_client import reply_text, reply_tool_calls, unique_key
 from tests.integration.helpers import events, messages, submit, wait_for_status
 from tests.stack import RunningStack
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(280)]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 AGENT = "scripted-approvals"
 RELATIVE_IMPORT = re.compile(r'\bfrom "\./([^"]+)"')
-UI_TIMEOUT_MS = 20_000
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    assert CHROMIUM.is_file(), "Debian's chromium is missing: run `make setup` (as root)"
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield launched
-        await launched.close()
-
-
-@pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    """A fresh tab (own sessionStorage); fails the test on script errors or CSP violations."""
-    context = await browser.new_context(viewport={"width": 1100, "height": 900})
-    opened = await context.new_page()
-    problems: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        # a signed-out key check answers 401 and the browser logs that; favicon has no file
-        expected = "status of 401" in message.text or "favicon" in (message.location["url"] or "")
-        if message.type == "error" and not expected:
-            problems.append(f"console: {message.text}")
-
-    opened.on("console", on_console)
-    opened.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    yield opened
-    await context.close()
-    assert problems == [], problems
+ENTRY_MODULES = ["approvals.js", "console.js"]
 
 
 async def held_write(stack: RunningStack, api: httpx.AsyncClient, label: str) -> tuple[str, str]:
@@ -97,25 +56,20 @@ def card(page: Page, task_id: str, section: str = "open-list") -> Locator:
     )
 
 
-async def sign_in(page: Page, stack: RunningStack, key: str) -> None:
-    await page.goto(f"{stack.info.gateway_url}/ui/approvals")
-    await page.get_by_label("API key").fill(key)
-    await page.get_by_test_id("signin-submit").click()
-
-
 async def tool_messages(api: httpx.AsyncClient, task_id: str) -> list[str]:
     return [m["content"] or "" for m in await messages(api, task_id) if m["role"] == "tool"]
 
 
 async def test_approver_approves_rejects_and_edits_from_the_page(
-    stack: RunningStack, page: Page, tmp_path: Path
+    stack: RunningStack, page: Page
 ) -> None:
     async with stack.api() as api:
         (task_a, _), (task_b, key_b), (task_c, _) = await asyncio.gather(
             held_write(stack, api, "a"), held_write(stack, api, "b"), held_write(stack, api, "c")
         )
 
-        await sign_in(page, stack, await stack.create_key("approver", "browser-approver"))
+        approver = await stack.create_key("approver", "browser-approver")
+        await sign_in(page, stack.info.gateway_url, approver)
         for task_id in (task_a, task_b, task_c):
             await expect(card(page, task_id)).to_be_visible(timeout=UI_TIMEOUT_MS)
 
@@ -133,7 +87,7 @@ async def test_approver_approves_rejects_and_edits_from_the_page(
         conversation = shown.get_by_test_id("card-conversation")
         await conversation.locator("summary").click()
         await expect(conversation).to_contain_text("save the report")
-        await page.screenshot(path=str(tmp_path / "approval-inbox.png"), full_page=True)
+        await page.screenshot(path=str(screenshot_dir() / "approval-inbox.png"), full_page=True)
 
         # approve A
         await card(page, task_a).get_by_test_id("approve").click()
@@ -193,7 +147,7 @@ async def test_approver_approves_rejects_and_edits_from_the_page(
 
 
 async def test_a_wrong_key_is_refused_at_sign_in(stack: RunningStack, page: Page) -> None:
-    await sign_in(page, stack, "agk_not-a-real-key")
+    await sign_in(page, stack.info.gateway_url, "agk_not-a-real-key")
 
     error = page.get_by_test_id("signin-error")
     await expect(error).to_contain_text("not valid", timeout=UI_TIMEOUT_MS)
@@ -238,11 +192,12 @@ async def test_the_page_is_locked_to_its_origin_and_serves_only_its_assets(
 
 
 async def test_the_entry_module_imports_the_others_by_revalidated_urls(stack: RunningStack) -> None:
-    """The HTML pins approvals.js by hash; the modules it imports, directly or not, are asked
-    for by name alone (`./api.js` is /ui/static/api.js), so each must revalidate, not be kept."""
+    """The pages pin their entry modules by hash; the modules those import, directly or not,
+    are asked for by name alone (`./api.js` is /ui/static/api.js), so each must revalidate,
+    not be kept. Every module in the folder is reached from an entry."""
     async with httpx.AsyncClient(base_url=stack.info.gateway_url, timeout=10) as http:
         served: dict[str, httpx.Response] = {}
-        wanted = ["approvals.js"]
+        wanted = list(ENTRY_MODULES)
         while wanted:
             name = wanted.pop()
             if name not in served:

@@ -9,13 +9,48 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from activities.db.api_keys import ApiKeyRepository
-from services.gateway.deps import KeyAdminDep, SessionDep, parse_uuid
+from services.gateway.deps import (
+    APPROVER_ROLES,
+    KEY_ADMIN_ROLES,
+    PLATFORM_ROLES,
+    TASK_WRITER_ROLES,
+    KeyAdminDep,
+    PrincipalDep,
+    SessionDep,
+    parse_uuid,
+)
 from services.gateway.errors import ProblemError, problem_responses
-from services.gateway.schemas.keys import KeyCreate, KeyCreated, KeyList, KeyOut
+from services.gateway.schemas.keys import (
+    KeyAbilities,
+    KeyCreate,
+    KeyCreated,
+    KeyList,
+    KeyOut,
+    KeySelf,
+)
 from services.key_service import issue_key
 from services.roles import Role
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"], responses=problem_responses(401, 403))
+
+
+@router.get("/self", summary="The calling key")
+async def key_self(principal: PrincipalDep) -> KeySelf:
+    """The key the request carries: its name, role, tenant and what the role allows; any
+    valid key may ask (the console shows what the key may do from this)."""
+    role = principal.role
+    return KeySelf(
+        id=principal.api_key_id,
+        name=principal.api_key_name,
+        role=role,
+        tenant_id=principal.tenant_id,
+        can=KeyAbilities(
+            submit=role in TASK_WRITER_ROLES,
+            decide=role in APPROVER_ROLES,
+            watch_pools=role in PLATFORM_ROLES,
+            manage_keys=role in KEY_ADMIN_ROLES,
+        ),
+    )
 
 
 @router.get("", summary="List the tenant's API keys")

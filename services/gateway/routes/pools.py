@@ -3,20 +3,29 @@ workers, for operators."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 
+from activities.db.pool_samples import PoolSampleRepository
 from services.gateway.deps import (
     AgentCatalogDep,
     PlatformOperatorDep,
     PoolCatalogDep,
     SessionDep,
     SessionFactoryDep,
+    SettingsDep,
     TemporalDep,
 )
 from services.gateway.errors import ProblemError, problem_responses
-from services.gateway.schemas.pools import PoolReplicasOut, ReplicasUpdate
+from services.gateway.schemas.pools import (
+    PoolHistory,
+    PoolHistoryList,
+    PoolReplicasOut,
+    PoolSampleOut,
+    ReplicasUpdate,
+)
 from services.pools.scaling import (
     ReplicasOutOfRangeError,
     UnknownPoolError,
@@ -40,6 +49,43 @@ async def list_pools(
     (all tenants: pools are shared), and the configured limits. Needs role
     `platform-operator`, which no tenant key has unless the platform gives it."""
     return await describe_pools(client, sessions, catalog, pools)
+
+
+@router.get("/history", summary="The pools' figures over time")
+async def pool_history(
+    principal: PlatformOperatorDep,
+    session: SessionDep,
+    pools: PoolCatalogDep,
+    settings: SettingsDep,
+    minutes: Annotated[
+        int, Query(ge=1, le=24 * 60, description="How far back to go (at most a day).")
+    ] = 60,
+) -> PoolHistoryList:
+    """Per pool, oldest first: backlog, tasks queued, running and waiting, workers polling and
+    the replicas wanted, as the gateway sampled them every `AGENTRY_POOL_SAMPLE_SECONDS`
+    (15 s by default; samples are kept for a day). Needs role `platform-operator`."""
+    end = datetime.now(UTC)
+    start = end - timedelta(minutes=minutes)
+    by_pool: dict[str, list[PoolSampleOut]] = {pool.name: [] for pool in pools}
+    for row in await PoolSampleRepository(session).since(start):
+        if row.pool in by_pool:  # a pool since removed from the pools file is not shown
+            by_pool[row.pool].append(
+                PoolSampleOut(
+                    at=row.sampled_at,
+                    backlog=row.backlog,
+                    queued=row.queued,
+                    running=row.running,
+                    waiting=row.waiting,
+                    workers=row.workers,
+                    replicas=row.replicas,
+                )
+            )
+    return PoolHistoryList(
+        step_seconds=settings.pool_sample_seconds,
+        start=start,
+        end=end,
+        items=[PoolHistory(name=name, samples=samples) for name, samples in by_pool.items()],
+    )
 
 
 @router.put(

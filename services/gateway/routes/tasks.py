@@ -9,6 +9,7 @@ import asyncio
 import logging
 import uuid
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, BackgroundTasks, Body, Header, Query, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,12 +19,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.db.events import EventRepository, status_event, status_step
 from activities.db.models import Task
 from activities.db.tasks import TaskRepository
-from services.gateway.cursors import encode_cursor, page_start
 from services.gateway.deps import (
     AgentCatalogDep,
     OwnedTaskDep,
     PoolCatalogDep,
-    PrincipalDep,
     SessionDep,
     SessionFactoryDep,
     SettingsDep,
@@ -39,7 +38,6 @@ from services.gateway.schemas.task_messages import MessageAccepted, MessageCreat
 from services.gateway.schemas.tasks import (
     TaskCancel,
     TaskCreate,
-    TaskList,
     TaskOut,
 )
 from services.gateway.shadow_runs import LiveTask, start_shadow
@@ -53,7 +51,7 @@ from services.gateway.task_agent import task_agent
 from services.gateway.task_feed import wait_until_final
 from services.gateway.task_limits import check_input_fits
 from services.settings import Settings
-from workflows.contracts.tasks import PRIORITY_DEFAULT, TaskStatus
+from workflows.contracts.tasks import PRIORITY_DEFAULT, TaskStatus, workflow_id_for_task
 
 logger = logging.getLogger(__name__)
 
@@ -138,37 +136,12 @@ async def create_task(
     return TaskOut.from_row(task)
 
 
-@router.get("", summary="List tasks, newest first", responses=problem_responses(400))
-async def list_tasks(
-    principal: PrincipalDep,
-    session: SessionDep,
-    status_filter: Annotated[
-        TaskStatus | None, Query(alias="status", description="Only tasks in this status.")
-    ] = None,
-    agent: Annotated[str | None, Query(description="Only tasks of this agent.")] = None,
-    limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 20,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
-) -> TaskList:
-    """The tenant's tasks, newest first, a page at a time: pass `next_cursor` back as
-    `cursor` for the next page."""
-    page = await TaskRepository(session).list_page(
-        principal.tenant_id,
-        limit=limit,
-        status=status_filter.value if status_filter else None,
-        agent=agent,
-        after=page_start(cursor),
-    )
-    return TaskList(
-        items=[TaskOut.from_row(task) for task in page.tasks],
-        next_cursor=encode_cursor(page.next_key) if page.next_key else None,
-    )
-
-
 @router.get("/{task_id}", summary="Get a task", responses=problem_responses(404))
 async def get_task(
     task: OwnedTaskDep,
     session: SessionDep,
     feed: TaskFeedDep,
+    settings: SettingsDep,
     wait: Annotated[
         float,
         Query(
@@ -182,7 +155,21 @@ async def get_task(
     """A task: its status, its result or error, its usage and its timestamps."""
     if wait and not TaskStatus(task.status).is_final:
         task = await wait_until_final(session, feed, task, wait)
-    return TaskOut.from_row(task)
+    return TaskOut.from_row(task).model_copy(
+        update={"temporal_ui_url": _workflow_page(settings, task)}
+    )
+
+
+def _workflow_page(settings: Settings, task: Task) -> str | None:
+    """The task's workflow in the Temporal UI, or None when the UI's address is unknown."""
+    base = settings.temporal_ui_url
+    if base is None and settings.embedded_temporal:
+        base = f"http://127.0.0.1:{settings.temporal_ui_port}"
+    if base is None:
+        return None
+    namespace = quote(settings.temporal_namespace, safe="")
+    workflow_id = quote(workflow_id_for_task(str(task.id)), safe="")
+    return f"{base.rstrip('/')}/namespaces/{namespace}/workflows/{workflow_id}"
 
 
 @router.post(

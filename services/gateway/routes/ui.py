@@ -1,7 +1,8 @@
-"""/ui: the approver's web page, plain HTML and ES modules from services/gateway/ui/.
+"""/ui: the gateway's web pages, the console (/ui/) and the approvals inbox (/ui/approvals),
+plain HTML and ES modules from services/gateway/ui/.
 
 No build step and nothing from the internet: the page talks to the `/v1` REST API with the
-approver's key and is locked to its own origin by a strict Content-Security-Policy. The HTML is
+signed-in key and is locked to its own origin by a strict Content-Security-Policy. The HTML is
 never cached (it names the assets by content hash); an asset asked for by its current hash is
 cached for a year, any other request for it revalidates through its ETag. The modules that the
 entry script imports are such requests: `import ... from "./api.js"` asks for
@@ -100,11 +101,21 @@ def render_page(name: str) -> bytes:
     return ASSET_REFERENCE.sub(pin, html).encode("utf-8")
 
 
+@router.get("/")
+async def console_page() -> Response:
+    """The console: tasks and their timelines, usage, and (for operators) the pools."""
+    return _page("console.html")
+
+
 @router.get("/approvals")
 async def approvals_page() -> Response:
     """The approver's page: sign in with an approver key, then decide."""
+    return _page("approvals.html")
+
+
+def _page(name: str) -> Response:
     return Response(
-        render_page("approvals.html"),
+        render_page(name),
         media_type="text/html; charset=utf-8",
         headers={**SECURITY_HEADERS, "Cache-Control": "no-store"},
     )

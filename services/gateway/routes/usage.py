@@ -43,7 +43,15 @@ async def get_usage(
     rows = await UsageRepository(session).usage(
         group_by, start, end, None if everyone else principal.tenant_id
     )
-    items = [UsageGroup(**row.__dict__) for row in rows]
+    items = [
+        UsageGroup(
+            **row.__dict__,
+            cost_per_succeeded_task_usd=(
+                row.cost_usd / row.tasks_succeeded if row.tasks_succeeded else None
+            ),
+        )
+        for row in rows
+    ]
     return UsageReport(
         group_by=group_by,
         start=start,

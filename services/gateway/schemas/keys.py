@@ -54,3 +54,20 @@ class KeyCreated(KeyOut):
 
 class KeyList(BaseModel):
     items: list[KeyOut]
+
+
+class KeyAbilities(BaseModel):
+    submit: bool = Field(description="Submit, cancel and message tasks.")
+    decide: bool = Field(description="Decide approvals.")
+    watch_pools: bool = Field(description="See and scale the shared worker pools.")
+    manage_keys: bool = Field(description="List, create and revoke the tenant's keys.")
+
+
+class KeySelf(BaseModel):
+    id: uuid.UUID
+    name: str
+    role: Role
+    tenant_id: uuid.UUID
+    can: KeyAbilities = Field(
+        description="What the role allows, beyond reading the tenant's tasks."
+    )

@@ -227,6 +227,11 @@ class TaskOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     updated_at: datetime
+    temporal_ui_url: str | None = Field(
+        default=None,
+        description="The task's workflow in the Temporal UI, when the gateway knows the UI's "
+        "address (`AGENTRY_TEMPORAL_UI_URL`, or the embedded stack's); on GET /v1/tasks/{id}.",
+    )
 
     @classmethod
     def from_row(cls, task: Task) -> TaskOut:

@@ -16,6 +16,12 @@ class UsageGroup(BaseModel):
     cost_usd: float
     tool_calls: int = Field(description="0 per model: tool calls belong to no model.")
     human_wait_ms: int = Field(description="Time approvals waited for a decision; 0 per model.")
+    tasks_succeeded: int = Field(description="Of the tasks, those that succeeded; 0 per model.")
+    cost_per_succeeded_task_usd: float | None = Field(
+        default=None,
+        description="The cost of all the tasks (failed ones too) over those that succeeded: "
+        "what a finished piece of work costs; null per model and when none succeeded.",
+    )
 
 
 class UsageReport(BaseModel):

@@ -4,7 +4,8 @@
 import { api, useKey } from "./api.js";
 import { $ } from "./dom.js";
 
-const KEY_STORAGE = "agentry.approvals.apiKey";
+// one sign-in serves every page of the tab (approvals, console)
+const KEY_STORAGE = "agentry.ui.apiKey";
 
 export class Session {
   /** onSignedIn(byForm) shows the inbox (byForm: the approver just signed in with the form);
