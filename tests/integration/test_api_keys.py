@@ -1,6 +1,7 @@
 """API keys on the real stack: a tenant admin lists, creates and revokes its tenant's keys over
 REST, and `agentry keys` does the same from the shell; a revoked or expired key is refused from
-its next request, the last use is recorded, and no tenant admin can mint a platform key."""
+its next request, the last use is recorded, and no tenant admin can mint a platform key. Any
+key reads what it is and may do (GET /v1/keys/self)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
+from services.roles import Role
+from tests.conftest import MakeApi
 from tests.integration.test_pools import _agentry
 from tests.stack import RunningStack
 
@@ -85,3 +90,27 @@ async def test_the_cli_creates_lists_and_revokes_keys(stack: RunningStack) -> No
     missing = await _agentry("keys", "list", "--tenant", "no-such-tenant", stack=stack,
                              expect_code=1)  # fmt: skip
     assert "no tenant" in missing
+
+
+@pytest.mark.parametrize(
+    ("role", "can"),
+    [
+        (Role.submitter, {"submit"}),
+        (Role.approver, {"decide"}),
+        (Role.operator, {"submit"}),
+        (Role.admin, {"submit", "decide", "manage_keys"}),
+        (Role.platform_operator, {"watch_pools"}),
+    ],
+)
+async def test_a_key_reads_its_own_role_and_what_it_may_do(
+    make_api: MakeApi, role: Role, can: set[str]
+) -> None:
+    api = await make_api(role=role)
+    me = await api.get("/v1/keys/self")
+    assert me.status_code == 200, me.text
+    body = me.json()
+    assert body["role"] == role.value and body["name"] == "dev"
+    assert {ability for ability, allowed in body["can"].items() if allowed} == can
+    # what it says is what the API does
+    pools = await api.get("/v1/pools")
+    assert (pools.status_code == 200) == ("watch_pools" in can)

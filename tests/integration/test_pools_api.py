@@ -1,9 +1,11 @@
 """GET /v1/pools: operators (and admins) see each pool's backlog from Temporal, its tasks from
-Postgres and its configured limits; other roles get a 403. A worker process builds one Temporal
+Postgres and its configured limits, and GET /v1/pools/history the gateway's samples of them;
+other roles get a 403. A worker process builds one Temporal
 worker per pool it serves, on that pool's queue, within that pool's limits."""
 
 from __future__ import annotations
 
+import asyncio
 import textwrap
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -18,6 +20,7 @@ from temporalio.client import Client
 
 from activities.approvals import ApprovalActivities
 from activities.db.models import Task
+from activities.db.pool_samples import PoolFigures, PoolSampleRepository
 from activities.db.tasks import NewTask, TaskRepository
 from activities.db.tenants import TenantRepository
 from activities.lifecycle import LifecycleActivities
@@ -25,6 +28,7 @@ from activities.llm import LlmActivities
 from activities.tool_calls import ToolCallActivities
 from activities.tools.registry import default_registry
 from services.agent_catalog import AgentCatalog
+from services.gateway.pool_sampler import sample_time
 from services.pools.catalog import PoolCatalog
 from services.pools.status import describe_pools
 from services.roles import Role
@@ -67,6 +71,55 @@ async def test_tenant_roles_may_not_see_pools(make_api: MakeApi, role: Role) -> 
 async def test_unauthenticated_callers_get_401(make_api: MakeApi) -> None:
     api = await make_api(key="")
     assert (await api.get("/v1/pools")).status_code == 401
+
+
+async def test_the_history_holds_each_pools_samples_for_platform_operators(
+    make_api: MakeApi,
+) -> None:
+    operator = await make_api(role=Role.platform_operator)
+    admin = await make_api(role=Role.admin)
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:  # the gateway samples once at start, then every 15 s
+        response = await operator.get("/v1/pools/history", params={"minutes": 60})
+        assert response.status_code == 200, response.text
+        history = {pool["name"]: pool["samples"] for pool in response.json()["items"]}
+        if history["default"] or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    refused = await admin.get("/v1/pools/history")
+    too_far = await operator.get("/v1/pools/history", params={"minutes": 24 * 60 + 1})
+
+    assert set(history) == {"default"}  # deploy/pools.yaml's pools
+    sample = history["default"][-1]
+    assert set(sample) == {"at", "backlog", "queued", "running", "waiting", "workers", "replicas"}
+    assert sample["replicas"] == 1  # deploy/pools.yaml's min_replicas: nobody scaled it
+    at = datetime.fromisoformat(sample["at"])
+    assert at.timestamp() % 15 == 0  # rounded down to the step: replicas agree on one row
+    assert response.json()["step_seconds"] == 15
+    assert refused.status_code == 403
+    assert too_far.status_code == 422
+
+
+async def test_samples_taken_at_once_by_two_gateways_are_stored_once(
+    db_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    pool = f"pool-{uuid.uuid4().hex[:8]}"
+    at = sample_time(datetime.now(UTC), 15)
+    figures = PoolFigures(
+        pool=pool, backlog=None, queued=1, running=2, waiting=3, workers=1, replicas=1
+    )
+    async with db_sessions.begin() as session:
+        stored = await PoolSampleRepository(session).record(at, [figures])
+    async with db_sessions.begin() as session:
+        again = await PoolSampleRepository(session).record(at, [figures])
+    async with db_sessions.begin() as session:
+        samples = PoolSampleRepository(session)
+        kept = [row for row in await samples.since(at - timedelta(minutes=1)) if row.pool == pool]
+        await samples.delete_before(at + timedelta(seconds=1))
+        gone = [row for row in await samples.since(at - timedelta(minutes=1)) if row.pool == pool]
+    assert (stored, again) == (1, 0)
+    assert [(row.running, row.waiting, row.backlog) for row in kept] == [(2, 3, None)]
+    assert gone == []
 
 
 async def test_backlog_comes_from_temporal_and_task_counts_from_postgres(

@@ -100,7 +100,9 @@ async def test_get_returns_the_stored_task(api: httpx.AsyncClient) -> None:
     created = (await submit(api)).json()
     response = await api.get(f"/v1/tasks/{created['id']}")
     assert response.status_code == 200
-    assert response.json() == created
+    shown = response.json()
+    assert shown.pop("temporal_ui_url").endswith(workflow_id_for_task(created["id"]))
+    assert shown == created
 
 
 async def test_a_retry_with_the_same_idempotency_key_returns_the_same_task_and_starts_nothing(
@@ -280,10 +282,46 @@ async def test_list_filters_by_status_and_agent(api: httpx.AsyncClient) -> None:
     assert running == [] and other == []
 
 
+async def test_list_filters_by_submit_time_and_pages_within_it(api: httpx.AsyncClient) -> None:
+    ids = [(await submit(api, input=f"task {n}")).json()["id"] for n in range(3)]
+    times = [(await api.get(f"/v1/tasks/{task_id}")).json()["created_at"] for task_id in ids]
+
+    async def listed(**params: Any) -> list[str]:
+        page = (await api.get("/v1/tasks", params=params)).json()
+        return [task["id"] for task in page["items"]]
+
+    first = (await api.get("/v1/tasks", params={"created_after": times[1], "limit": 1})).json()
+    rest_params = {"created_after": times[1], "limit": 1, "cursor": first["next_cursor"]}
+    rest = (await api.get("/v1/tasks", params=rest_params)).json()
+
+    assert await listed(created_after=times[1]) == [ids[2], ids[1]]
+    assert await listed(created_before=times[1]) == [ids[0]]
+    assert await listed(created_after=times[1], created_before=times[2]) == [ids[1]]
+    assert [t["id"] for t in first["items"] + rest["items"]] == [ids[2], ids[1]]
+    assert rest["next_cursor"] is None
+
+
+async def test_a_task_links_to_its_workflow_in_the_temporal_ui(api: httpx.AsyncClient) -> None:
+    task_id = (await submit(api)).json()["id"]
+    task = (await api.get(f"/v1/tasks/{task_id}")).json()
+    listed = (await api.get("/v1/tasks")).json()["items"]
+    # the test gateway's settings: the embedded Temporal, its UI on the default port
+    assert task["temporal_ui_url"] == (
+        f"http://127.0.0.1:8233/namespaces/default/workflows/{workflow_id_for_task(task_id)}"
+    )
+    assert "temporal_ui_url" not in listed[0]  # only GET /v1/tasks/{id} looks it up
+
+
 @pytest.mark.parametrize(
     ("params", "status", "words"),
     [
         ({"cursor": "bogus"}, 400, ["cursor is not valid"]),
+        ({"created_after": "yesterday"}, 422, ["query.created_after", "datetime"]),
+        (
+            {"created_after": "2026-12-05T00:00:00Z", "created_before": "2026-12-04T00:00:00Z"},
+            422,
+            ["`created_after` must be before `created_before`"],
+        ),
         ({"status": "done"}, 422, ["query.status", "'queued'"]),
         ({"limit": 0}, 422, ["query.limit", "greater than or equal to 1"]),
         ({"limit": 101}, 422, ["query.limit", "less than or equal to 100"]),

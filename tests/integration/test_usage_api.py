@@ -71,3 +71,32 @@ async def test_usage_by_agent_model_day_and_tenant(stack: RunningStack) -> None:
     assert [row["key"] for row in own_tenant["items"]] == [tenant]
     assert {tenant, other} <= {row["key"] for row in all_tenants["items"]}
     assert backwards.status_code == 422 and unknown.status_code == 422
+
+
+async def test_a_completed_task_costs_what_every_task_cost_over_those_that_succeeded(
+    stack: RunningStack,
+) -> None:
+    key = await stack.create_key("admin", "usage-per-task", tenant=f"usage-{uuid.uuid4().hex[:6]}")
+    answered = await stack.scripted.script(unique_key("usage-ok"), [reply_text("done")])
+    held = await stack.scripted.script(
+        unique_key("usage-cancelled"),
+        [reply_tool_calls([("write_file", {"path": "out/c", "content": "c"})]), reply_text("ok")],
+    )
+    async with stack.api(key) as api:
+        done = await submit(api, "scripted-approvals", f"answer {answered}")
+        dropped = await submit(api, "scripted-approvals", f"write {held}")
+        await wait_for_status(api, dropped["id"], {"waiting_approval"})
+        cancelled = await api.post(f"/v1/tasks/{dropped['id']}/cancel")
+        assert cancelled.status_code in (200, 202), cancelled.text
+        tasks = [await wait_for_status(api, t["id"]) for t in (done, dropped)]
+        by_agent = await usage(api, group_by="agent")
+        by_model = await usage(api, group_by="model")
+
+    assert [t["status"] for t in tasks] == ["succeeded", "cancelled"]
+    [agent] = by_agent["items"]
+    spent = sum(t["usage"]["cost_usd"] for t in tasks)
+    assert tasks[1]["usage"]["cost_usd"] > 0  # the cancelled task's model call cost too
+    assert agent["tasks"] == 2 and agent["tasks_succeeded"] == 1
+    assert abs(agent["cost_per_succeeded_task_usd"] - spent) < 1e-9
+    [model] = by_model["items"]
+    assert model["tasks_succeeded"] == 0 and model["cost_per_succeeded_task_usd"] is None

@@ -38,6 +38,7 @@ from services.gateway.schemas.task_messages import MessageAccepted, MessageCreat
 from services.gateway.schemas.tasks import (
     TaskCancel,
     TaskCreate,
+    TaskDetail,
     TaskOut,
 )
 from services.gateway.shadow_runs import LiveTask, start_shadow
@@ -151,12 +152,12 @@ async def get_task(
             "it is (or when the wait ends, with the task as it is), instead of polling.",
         ),
     ] = 0,
-) -> TaskOut:
+) -> TaskDetail:
     """A task: its status, its result or error, its usage and its timestamps."""
     if wait and not TaskStatus(task.status).is_final:
         task = await wait_until_final(session, feed, task, wait)
-    return TaskOut.from_row(task).model_copy(
-        update={"temporal_ui_url": _workflow_page(settings, task)}
+    return TaskDetail(
+        **TaskOut.from_row(task).model_dump(), temporal_ui_url=_workflow_page(settings, task)
     )
 
 

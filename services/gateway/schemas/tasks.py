@@ -227,11 +227,6 @@ class TaskOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     updated_at: datetime
-    temporal_ui_url: str | None = Field(
-        default=None,
-        description="The task's workflow in the Temporal UI, when the gateway knows the UI's "
-        "address (`AGENTRY_TEMPORAL_UI_URL`, or the embedded stack's); on GET /v1/tasks/{id}.",
-    )
 
     @classmethod
     def from_row(cls, task: Task) -> TaskOut:
@@ -266,6 +261,16 @@ class TaskOut(BaseModel):
             finished_at=task.finished_at,
             updated_at=task.updated_at,
         )
+
+
+class TaskDetail(TaskOut):
+    """GET /v1/tasks/{id}: the task, and where to look at it beyond this API."""
+
+    temporal_ui_url: str | None = Field(
+        default=None,
+        description="The task's workflow in the Temporal UI, when the gateway knows the UI's "
+        "address (`AGENTRY_TEMPORAL_UI_URL`, or the embedded stack's own).",
+    )
 
 
 class TaskList(BaseModel):
