@@ -20,7 +20,9 @@ class PoolSample(Base):
     __tablename__ = "pool_samples"
 
     pool: Mapped[str] = mapped_column(String(200), primary_key=True)
-    sampled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    sampled_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), primary_key=True, index=True
+    )
     backlog: Mapped[int | None] = mapped_column(Integer)  # workflow + activity tasks; null: unknown
     queued: Mapped[int] = mapped_column(Integer)
     running: Mapped[int] = mapped_column(Integer)

@@ -24,6 +24,10 @@ class PeriodicJob(ABC):
     async def run_once(self) -> int:
         """One pass; how many things it changed."""
 
+    def pause(self) -> float:
+        """Seconds until the next pass."""
+        return self._interval
+
     def start(self) -> None:
         self._loop = asyncio.create_task(self._run(), name=self.name)
 
@@ -43,4 +47,4 @@ class PeriodicJob(ABC):
                 logger.warning(
                     "%s: pass failed; the next one tries again", self.name, exc_info=True
                 )
-            await asyncio.sleep(self._interval)
+            await asyncio.sleep(self.pause())

@@ -49,6 +49,11 @@ class PoolSampler(PeriodicJob):
             await samples.delete_before(now - KEEP_FOR)
         return 0  # every pass stores a sample: nothing worth a log line
 
+    def pause(self) -> float:
+        """Until the next step boundary, so each step gets its sample."""
+        step = max(int(self._interval), 1)
+        return step - datetime.now(UTC).timestamp() % step
+
 
 def sample_time(now: datetime, interval_seconds: float) -> datetime:
     """`now` rounded down to a multiple of the interval (whole seconds, at least one)."""

@@ -1,14 +1,16 @@
 """The console (/ui/) in headless Chromium against the running stack.
 
 A task's timeline fills in live while it waits for a person and then finishes; a bar opens its
-step; the usage charts show the costs GET /v1/usage reports; a platform operator scales a pool;
-a submitter pages, filters, searches and cancels; a key of another tenant sees none of it.
+step, a sub-agent's bar its task; the usage charts show the costs GET /v1/usage reports; a
+platform operator scales a pool; a submitter pages, filters, searches and cancels; a key of
+another tenant sees none of it.
 Each test signs in with keys of a tenant of its own, so the figures it checks are its own.
 Screenshots of each page go to the test artifacts (tests/browser/chromium.py).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -16,7 +18,7 @@ import pytest
 from playwright.async_api import Locator, Page, expect
 
 from tests.browser.chromium import UI_TIMEOUT_MS, screenshot_dir, sign_in
-from tests.fakes.script_client import reply_text, reply_tool_calls, unique_key
+from tests.fakes.script_client import reply_text, reply_tool_calls, script_marker, unique_key
 from tests.integration.helpers import submit, wait_for_status
 from tests.stack import RunningStack
 
@@ -134,6 +136,44 @@ async def test_a_tasks_timeline_fills_in_live_and_its_bars_open_their_steps(
         await page.screenshot(path=str(screenshot_dir() / "console-task.png"), full_page=True)
 
 
+async def test_a_sub_agents_run_is_a_bar_that_leads_to_its_own_task(
+    stack: RunningStack, page: Page
+) -> None:
+    key = await stack.create_key("submitter", "console-boss", tenant=unique_key("console-sub"))
+    helper = unique_key("console-helper")
+    await stack.scripted.script(helper, [reply_text("forty-two", delay_s=1.0)])
+    call = {"agent": "scripted-helper", "instructions": f"Answer. {script_marker(helper)}"}
+    block = json.dumps({"name": "delegate", "arguments": call})
+    boss = await stack.scripted.script(
+        unique_key("console-boss"),
+        [
+            reply_text(f"<tool_call>{block}</tool_call>"),
+            reply_text("The helper says forty-two."),
+        ],
+    )
+    async with stack.api(key) as api:
+        task = await submit(api, "scripted-delegator", f"Ask the helper. {boss}")
+        done = await wait_for_status(api, task["id"])
+        [child] = (await api.get(f"/v1/tasks/{task['id']}/children")).json()["items"]
+    assert done["status"] == "succeeded", done
+
+    await open_console(page, stack, key)
+    await page.evaluate(f"location.hash = '#/tasks/{task['id']}'")
+    await expect(bars(page, "subagent")).to_have_count(1, timeout=UI_TIMEOUT_MS)
+    await bars(page, "subagent").click()
+    detail = page.get_by_test_id("bar-detail")
+    await expect(detail.get_by_test_id("detail-output")).to_have_text("forty-two")
+    # the bar spans the child's run (a second at least), not a mark at its answer
+    rect = bars(page, "subagent").locator("rect")
+    await expect(rect).not_to_have_attribute("width", "3", timeout=UI_TIMEOUT_MS)
+    assert float(await rect.get_attribute("width") or "0") > 20
+    await detail.get_by_test_id("detail-child").click()
+    await expect(page.get_by_test_id("task-title")).to_contain_text(
+        child["id"], timeout=UI_TIMEOUT_MS
+    )
+    await expect(page.get_by_test_id("task-result")).to_have_text("forty-two")
+
+
 async def test_the_usage_charts_show_the_costs_the_api_reports(
     stack: RunningStack, page: Page
 ) -> None:
@@ -144,7 +184,6 @@ async def test_the_usage_charts_show_the_costs_the_api_reports(
         by_agent = (await api.get("/v1/usage", params={"group_by": "agent"})).json()
         by_day = (await api.get("/v1/usage", params={"group_by": "day"})).json()
     [agent] = by_agent["items"]
-    [today] = by_day["items"]
     assert agent["cost_usd"] > 0 and agent["tasks_succeeded"] == 2, agent
 
     await open_console(page, stack, key)
@@ -154,10 +193,11 @@ async def test_the_usage_charts_show_the_costs_the_api_reports(
     assert float(await agent_bar.get_attribute("data-value") or "nan") == pytest.approx(
         agent["cost_usd"]
     )
-    day_bar = page.locator(f'[data-testid="bar-cost-day"][data-label="{today["key"][5:]}"]')
-    assert float(await day_bar.get_attribute("data-value") or "nan") == pytest.approx(
-        today["cost_usd"]
-    )
+    for day in by_day["items"]:  # one, unless the tasks ran either side of midnight (UTC)
+        day_bar = page.locator(f'[data-testid="bar-cost-day"][data-label="{day["key"][5:]}"]')
+        assert float(await day_bar.get_attribute("data-value") or "nan") == pytest.approx(
+            day["cost_usd"]
+        )
     model_bars = await page.get_by_test_id("bar-cost-model").all()
     shown = [float(await bar.get_attribute("data-value") or "nan") for bar in model_bars]
     assert sum(shown) == pytest.approx(by_day["total_cost_usd"])

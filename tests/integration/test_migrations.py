@@ -34,6 +34,7 @@ TABLES = {
     "task_followers",
     "shadow_comparisons",
     "agent_versions",
+    "pool_samples",
 }
 
 

@@ -45,10 +45,14 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
-ASSET_MEDIA_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+ASSET_MEDIA_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
 # a bare file name: no folders, no dots but the extension's, so nothing outside UI_DIR resolves
-ASSET_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\.(?:js|css)$")
-ASSET_REFERENCE = re.compile(r'"/ui/static/([A-Za-z0-9_-]{1,64}\.(?:js|css))"')
+ASSET_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\.(?:js|css|svg)$")
+ASSET_REFERENCE = re.compile(r'"/ui/static/([A-Za-z0-9_-]{1,64}\.(?:js|css|svg))"')
 IMMUTABLE = "public, max-age=31536000, immutable"
 # for unpinned requests, modules imported by other modules among them
 REVALIDATE = "no-cache"
@@ -79,7 +83,7 @@ def _read(path: Path, stamp: tuple[int, int]) -> Asset:
 
 
 def load_asset(name: str) -> Asset | None:
-    """A JS or CSS file directly in UI_DIR, or None for any other name."""
+    """A JS, CSS or SVG file directly in UI_DIR, or None for any other name."""
     if not ASSET_NAME.fullmatch(name):
         return None
     path = UI_DIR / name

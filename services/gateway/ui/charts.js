@@ -13,7 +13,13 @@ export function barChart(host, items, { format = String, testid = "chart-bar", w
   host.replaceChildren();
   frame(host, width);
   if (!items.length) {
-    host.append(svg("text", { x: width / 2, y: HEIGHT / 2, "text-anchor": "middle", class: "empty-chart" }, "No data in this range"));
+    host.append(
+      svg(
+        "text",
+        { x: width / 2, y: HEIGHT / 2, "text-anchor": "middle", class: "empty-chart" },
+        "No data in this range",
+      ),
+    );
     return;
   }
   const max = Math.max(...items.map((item) => item.value), 0) || 1;
@@ -38,11 +44,28 @@ export function barChart(host, items, { format = String, testid = "chart-bar", w
       svg("rect", { x, y, width: barWidth, height: Math.max(h, item.value > 0 ? 1 : 0), rx: 2 }),
     );
     if (slot >= LABEL_ROOM) {
-      bar.append(svg("text", { x: x + barWidth / 2, y: y - 4, "text-anchor": "middle", class: "bar-value" }, format(item.value)));
+      bar.append(
+        svg(
+          "text",
+          { x: x + barWidth / 2, y: y - 4, "text-anchor": "middle", class: "bar-value" },
+          format(item.value),
+        ),
+      );
     }
     host.append(bar);
     if (i % labelEvery === 0) {
-      host.append(svg("text", { x: x + barWidth / 2, y: HEIGHT - PAD.bottom + 14, "text-anchor": "middle", class: "tick" }, shorten(item.label)));
+      host.append(
+        svg(
+          "text",
+          {
+            x: x + barWidth / 2,
+            y: HEIGHT - PAD.bottom + 14,
+            "text-anchor": "middle",
+            class: "tick",
+          },
+          shorten(item.label),
+        ),
+      );
     }
   });
 }
@@ -62,13 +85,26 @@ export function lineChart(host, series, { start, end, width = 640, testid = "cha
   for (const minutesAgo of [60, 45, 30, 15, 0]) {
     const t = end - minutesAgo * 60000;
     if (t < start) continue;
-    host.append(svg("text", { x: x(t), y: HEIGHT - PAD.bottom + 14, "text-anchor": "middle", class: "tick" }, minutesAgo ? `-${minutesAgo} min` : "now"));
+    host.append(
+      svg(
+        "text",
+        { x: x(t), y: HEIGHT - PAD.bottom + 14, "text-anchor": "middle", class: "tick" },
+        minutesAgo ? `-${minutesAgo} min` : "now",
+      ),
+    );
   }
   series.forEach((one, index) => {
     if (!one.points.length) return;
-    const path = one.points.map(([t, v], i) => `${i ? "L" : "M"}${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
+    const path = one.points
+      .map(([t, v], i) => `${i ? "L" : "M"}${x(t).toFixed(1)},${y(v).toFixed(1)}`)
+      .join(" ");
     const last = one.points[one.points.length - 1][1];
-    const line = svg("g", { class: `chart-line series-${index}`, "data-testid": testid, "data-series": one.name, "data-last": last });
+    const line = svg("g", {
+      class: `chart-line series-${index}`,
+      "data-testid": testid,
+      "data-series": one.name,
+      "data-last": last,
+    });
     line.append(svg("title", {}, `${one.name}: ${last} now`), svg("path", { d: path }));
     host.append(line);
   });
@@ -76,7 +112,13 @@ export function lineChart(host, series, { start, end, width = 640, testid = "cha
   series.forEach((one, index) => {
     const lx = PAD.left + index * 110;
     host.append(
-      svg("rect", { x: lx, y: HEIGHT - 16, width: 10, height: 10, class: `legend series-${index}` }),
+      svg("rect", {
+        x: lx,
+        y: HEIGHT - 16,
+        width: 10,
+        height: 10,
+        class: `legend series-${index}`,
+      }),
       svg("text", { x: lx + 14, y: HEIGHT - 7, class: "tick" }, one.name),
     );
   });
@@ -94,7 +136,11 @@ function axis(host, width, max, format) {
     const y = PAD.top + plotHeight - fraction * plotHeight;
     host.append(
       svg("line", { x1: PAD.left, x2: width - PAD.right, y1: y, y2: y, class: "grid" }),
-      svg("text", { x: PAD.left - 6, y: y + 4, "text-anchor": "end", class: "tick" }, format(max * fraction)),
+      svg(
+        "text",
+        { x: PAD.left - 6, y: y + 4, "text-anchor": "end", class: "tick" },
+        format(max * fraction),
+      ),
     );
   }
 }

@@ -79,7 +79,12 @@ function poolCard(pool) {
     h("h3", {}, pool.name),
     h("p", { class: "muted" }, pool.description || ""),
     h("dl", { class: "figures", "data-testid": "pool-now" }),
-    svg("svg", { class: "chart", "data-testid": "pool-chart", role: "img", "aria-label": `${pool.name} over the last hour` }),
+    svg("svg", {
+      class: "chart",
+      "data-testid": "pool-chart",
+      role: "img",
+      "aria-label": `${pool.name} over the last hour`,
+    }),
     form,
   );
   input.value = String(pool.replicas.desired);
@@ -91,7 +96,8 @@ function poolCard(pool) {
 }
 
 function fillCard(card, pool, samples, range) {
-  const backlog = (pool.backlog.workflow_tasks.count ?? 0) + (pool.backlog.activity_tasks.count ?? 0);
+  const backlog =
+    (pool.backlog.workflow_tasks.count ?? 0) + (pool.backlog.activity_tasks.count ?? 0);
   const figures = [
     ["Backlog", backlog, "pool-backlog"],
     ["Running", pool.tasks.running, "pool-running"],
@@ -99,15 +105,23 @@ function fillCard(card, pool, samples, range) {
     ["Workers", pool.workers_polling, "pool-workers"],
     ["Replicas wanted", pool.replicas.desired, "pool-replicas"],
   ];
-  card.querySelector('[data-testid="pool-now"]').replaceChildren(
-    ...figures.map(([term, value, testid]) => h("div", {}, h("dt", {}, term), h("dd", { "data-testid": testid }, String(value)))),
-  );
+  card
+    .querySelector('[data-testid="pool-now"]')
+    .replaceChildren(
+      ...figures.map(([term, value, testid]) =>
+        h("div", {}, h("dt", {}, term), h("dd", { "data-testid": testid }, String(value))),
+      ),
+    );
   const series = SERIES.map(([field, name]) => ({
     name,
-    points: samples.map((s) => [Date.parse(s.at), s[field] ?? 0]),
+    // an unknown backlog (null: the server reports no queue stats) is left out, not drawn as 0
+    points: samples.filter((s) => s[field] !== null).map((s) => [Date.parse(s.at), s[field]]),
   }));
   const chart = card.querySelector('[data-testid="pool-chart"]');
-  lineChart(chart, series, { ...range, width: Math.max(Math.min(card.clientWidth - 34, 900), 320) });
+  lineChart(chart, series, {
+    ...range,
+    width: Math.max(Math.min(card.clientWidth - 34, 900), 320),
+  });
 }
 
 async function scale(card, name, replicas) {
@@ -120,7 +134,9 @@ async function scale(card, name, replicas) {
       method: "PUT",
       body: { replicas },
     });
-    card.querySelector('[data-testid="pool-replicas"]').textContent = String(answer.replicas.desired);
+    card.querySelector('[data-testid="pool-replicas"]').textContent = String(
+      answer.replicas.desired,
+    );
     announce(`${name} scaled to ${answer.replicas.desired}.`);
   } catch (exc) {
     error.textContent = `Could not scale: ${exc.detail}`;

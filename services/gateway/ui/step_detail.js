@@ -6,27 +6,43 @@ import { api, approvalUrl } from "./api.js";
 import { $, h, prettyJson } from "./dom.js";
 import { duration, money, tokens, when } from "./format.js";
 
+let latest = 0; // the showStep call the panel is for: an older one's late answer is dropped
+
 /** Fill the detail panel for `span` (see timeline.js), fetching what the events lack. */
 export async function showStep(span, now = Date.now()) {
+  const request = ++latest;
   const body = $("bar-detail-body");
   $("bar-detail-empty").hidden = true;
   const end = span.end ?? now;
   const rows = [
     ["Started", when(new Date(span.start).toISOString())],
-    ["Took", span.end === null ? `${duration(end - span.start)} so far` : duration(end - span.start)],
+    [
+      "Took",
+      span.end === null ? `${duration(end - span.start)} so far` : duration(end - span.start),
+    ],
   ];
   body.replaceChildren(h("h4", { "data-testid": "detail-title" }, span.label), facts(rows));
   const data = span.event?.data || {};
-  if (span.lane === "model") body.append(...modelCall(data));
+  if (!span.event && span.lane !== "human") {
+    body.append(h("p", { class: "muted" }, "Still under way: its figures come when it ends."));
+  } else if (span.lane === "model") body.append(...modelCall(data));
   else if (span.lane === "tool") body.append(...toolCall(data));
   else if (span.lane === "subagent") body.append(...subAgent(span, data));
   else if (span.lane === "memory") {
-    body.append(facts([["Tokens before", tokens(data.tokens_before)], ["Tokens after", tokens(data.tokens_after)]]));
-  } else if (span.lane === "human") body.append(...(await approval(span)));
-  else body.append(block("Details", prettyJson(data)));
+    body.append(
+      facts([
+        ["Tokens before", tokens(data.tokens_before)],
+        ["Tokens after", tokens(data.tokens_after)],
+      ]),
+    );
+  } else if (span.lane === "human") {
+    const shown = await approval(span);
+    if (request === latest) body.append(...shown);
+  } else body.append(block("Details", prettyJson(data)));
 }
 
 export function clearStep() {
+  latest += 1;
   $("bar-detail-empty").hidden = false;
   $("bar-detail-body").replaceChildren();
 }
@@ -34,21 +50,34 @@ export function clearStep() {
 function modelCall(data) {
   const out = [
     facts([
-      ["Model", data.served_by && data.served_by !== data.model ? `${data.model} (served by ${data.served_by})` : data.model],
-      ["Prompt tokens", `${tokens(data.prompt_tokens)}${data.cached_tokens ? ` (${tokens(data.cached_tokens)} cached)` : ""}`],
+      [
+        "Model",
+        data.served_by && data.served_by !== data.model
+          ? `${data.model} (served by ${data.served_by})`
+          : data.model,
+      ],
+      [
+        "Prompt tokens",
+        `${tokens(data.prompt_tokens)}${data.cached_tokens ? ` (${tokens(data.cached_tokens)} cached)` : ""}`,
+      ],
       ["Completion tokens", tokens(data.completion_tokens)],
       ["Cost", money(data.cost_usd)],
       ["Finish", data.finish_reason || "–"],
     ]),
   ];
   if (data.final_text) out.push(block("The model wrote", data.final_text, "detail-output"));
-  if ((data.tool_calls || []).length) out.push(block("It called", data.tool_calls.join(", "), "detail-calls"));
-  if ((data.problems || []).length) out.push(block("Problems with the reply", prettyJson(data.problems)));
+  if ((data.tool_calls || []).length)
+    out.push(block("It called", data.tool_calls.join(", "), "detail-calls"));
+  if ((data.problems || []).length)
+    out.push(block("Problems with the reply", prettyJson(data.problems)));
   return out;
 }
 
 function toolCall(data) {
-  const rows = [["Tool", data.name], ["Attempt", String(data.attempt ?? 1)]];
+  const rows = [
+    ["Tool", data.name],
+    ["Attempt", String(data.attempt ?? 1)],
+  ];
   if (data.mcp_server) rows.push(["MCP server", data.mcp_server]);
   if (data.cost_usd) rows.push(["Cost", money(data.cost_usd)]);
   rows.push(["Outcome", data.is_error ? "error" : "ok"]);
@@ -60,9 +89,24 @@ function toolCall(data) {
 }
 
 function subAgent(span, data) {
-  const out = [facts([["Agent", data.agent], ["Status", data.status || "–"]])];
+  const out = [
+    facts([
+      ["Agent", data.agent],
+      ["Status", data.status || "–"],
+    ]),
+  ];
   if (span.childTaskId) {
-    out.push(h("p", {}, h("a", { href: `#/tasks/${span.childTaskId}`, "data-testid": "detail-child" }, "Open the sub-agent's task")));
+    out.push(
+      h(
+        "p",
+        {},
+        h(
+          "a",
+          { href: `#/tasks/${span.childTaskId}`, "data-testid": "detail-child" },
+          "Open the sub-agent's task",
+        ),
+      ),
+    );
   }
   out.push(block("It answered", data.result ?? "", "detail-output"));
   return out;
@@ -75,16 +119,28 @@ async function approval(span) {
   } catch (exc) {
     return [h("p", { class: "error" }, `Could not load the approval: ${exc.detail}`)];
   }
-  const rows = [["Tool", record.tool], ["Status", record.status], ["Why it waited", record.reason]];
+  const rows = [
+    ["Tool", record.tool],
+    ["Status", record.status],
+    ["Why it waited", record.reason],
+  ];
   const decision = record.decision;
-  const out = [facts(rows), block("Arguments asked for", prettyJson(record.arguments), "detail-arguments")];
+  const out = [
+    facts(rows),
+    block("Arguments asked for", prettyJson(record.arguments), "detail-arguments"),
+  ];
   if (decision) {
-    out.push(facts([
-      ["Decision", decision.decision],
-      ["By", decision.decided_by || decision.by || "–"],
-      ["Decided", decision.decided_at ? when(decision.decided_at) : "–"],
-      ["Comment", decision.comment || "–"],
-    ], "detail-decision"));
+    out.push(
+      facts(
+        [
+          ["Decision", decision.decision],
+          ["By", decision.decided_by || decision.by || "–"],
+          ["Decided", decision.decided_at ? when(decision.decided_at) : "–"],
+          ["Comment", decision.comment || "–"],
+        ],
+        "detail-decision",
+      ),
+    );
     if (decision.arguments) out.push(block("Arguments as decided", prettyJson(decision.arguments)));
   } else {
     out.push(h("p", {}, h("a", { href: "/ui/approvals" }, "Decide it in Approvals")));

@@ -16,6 +16,7 @@ export class TaskList {
     this.filters = new URLSearchParams();
     this.cursor = null;
     this.pages = 0; // shown; the list refreshes itself only while it shows the first alone
+    this.request = 0; // the latest load: an older one's late answer is dropped
     this.timer = null;
     this.agentsLoaded = false;
     $("task-filters").addEventListener("submit", (event) => {
@@ -52,6 +53,7 @@ export class TaskList {
       select.value = value;
     }
     await this.load();
+    if ($("view-tasks").hidden) return; // the reader moved on meanwhile
     clearInterval(this.timer);
     // while only the first page is shown, keep it current
     this.timer = setInterval(() => {
@@ -70,7 +72,8 @@ export class TaskList {
     select.replaceChildren(h("option", { value: "" }, "any"));
     try {
       const agents = await api("/v1/agents");
-      for (const agent of agents.items) select.append(h("option", { value: agent.name }, agent.name));
+      for (const agent of agents.items)
+        select.append(h("option", { value: agent.name }, agent.name));
       this.agentsLoaded = true;
     } catch {
       // the list still works unfiltered; the agents are tried again next time
@@ -95,14 +98,18 @@ export class TaskList {
   }
 
   async load({ more = false, quiet = false } = {}) {
+    const request = ++this.request;
     const error = $("tasks-error");
     let page;
     try {
       page = await api(this.query(more ? this.cursor : null));
     } catch (exc) {
-      if (!quiet) error.textContent = `Could not load the tasks: ${exc.detail}`;
+      if (!quiet && request === this.request) {
+        error.textContent = `Could not load the tasks: ${exc.detail}`;
+      }
       return;
     }
+    if (request !== this.request) return;
     error.textContent = "";
     const rows = $("task-rows");
     if (!more) rows.replaceChildren();
@@ -115,7 +122,11 @@ export class TaskList {
 }
 
 function taskRow(task) {
-  const link = h("a", { href: `#/tasks/${task.id}`, "data-testid": "task-link" }, task.id.slice(0, 8));
+  const link = h(
+    "a",
+    { href: `#/tasks/${task.id}`, "data-testid": "task-link" },
+    task.id.slice(0, 8),
+  );
   return h(
     "tr",
     { "data-testid": "task-row", "data-task-id": task.id, "data-status": task.status },

@@ -16,6 +16,7 @@ export class TaskView {
   constructor(identity) {
     this.identity = identity;
     this.taskId = null;
+    this.shown = 0; // bumped by every show() and hide(): answers for an older one are dropped
     this.task = null;
     this.spans = null;
     this.stream = null;
@@ -29,6 +30,7 @@ export class TaskView {
 
   async show(taskId) {
     this.hide();
+    const shown = this.shown;
     $("view-task").hidden = false;
     this.taskId = taskId;
     $("task-error").textContent = "";
@@ -43,18 +45,21 @@ export class TaskView {
           : `Could not load the task: ${exc.detail}`;
       return;
     }
-    if (this.taskId !== taskId) return; // the reader moved on meanwhile
+    if (this.shown !== shown) return; // the reader moved on meanwhile
     this.spans = new TaskSpans(task.created_at);
     this.selected = null;
     this.liveText.clear();
     clearStep();
     this.render(task);
     $("task-body").hidden = false;
+    const current = () => this.shown === shown;
     this.stream = new EventStream(taskId, currentKey(), {
-      onEvent: (type, data, id) => this.onEvent(type, data, id),
-      onEnd: () => this.onEnd(),
+      onEvent: (type, data, id) => current() && this.onEvent(type, data, id),
+      onEnd: () => current() && this.onEnd(),
       onTrouble: (message) => {
-        $("stream-state").textContent = message ?? (FINAL_STATUSES.has(this.task?.status) ? "" : "Live");
+        if (!current()) return;
+        $("stream-state").textContent =
+          message ?? (FINAL_STATUSES.has(this.task?.status) ? "" : "Live");
       },
     });
     this.stream.start();
@@ -63,6 +68,7 @@ export class TaskView {
   }
 
   hide() {
+    this.shown += 1;
     this.stream?.stop();
     this.stream = null;
     clearInterval(this.timer);
@@ -76,7 +82,12 @@ export class TaskView {
       this.onDelta(data);
       return;
     }
-    const span = this.spans.add({ id, type: data.type, data: data.data, created_at: data.created_at });
+    const span = this.spans.add({
+      id,
+      type: data.type,
+      data: data.data,
+      created_at: data.created_at,
+    });
     if (type === "llm_call") {
       this.liveText.clear();
       $("live-text").hidden = true;
@@ -90,7 +101,11 @@ export class TaskView {
 
   onDelta(data) {
     const turn = `${data.iteration}:${data.attempt}`;
-    if (![...this.liveText.keys()].includes(turn)) this.liveText.clear();
+    if (!this.liveText.has(turn)) {
+      this.liveText.clear();
+      this.spans.writing(data.iteration);
+      this.draw();
+    }
     const chunks = this.liveText.get(turn) || [];
     chunks[data.seq] = data.text;
     this.liveText.set(turn, chunks);
@@ -109,8 +124,10 @@ export class TaskView {
 
   /** A sub-agent's bar runs from its task's submit to the answer coming back. */
   async placeChild(span) {
+    const shown = this.shown;
     try {
       const child = await api(`/v1/tasks/${encodeURIComponent(span.childTaskId)}`);
+      if (this.shown !== shown) return;
       span.start = Date.parse(child.created_at);
       this.draw();
     } catch {
@@ -119,10 +136,10 @@ export class TaskView {
   }
 
   async reload() {
-    const taskId = this.taskId;
+    const shown = this.shown;
     try {
-      const task = await api(`/v1/tasks/${encodeURIComponent(taskId)}`);
-      if (this.taskId === taskId) this.render(task);
+      const task = await api(`/v1/tasks/${encodeURIComponent(this.taskId)}`);
+      if (this.shown === shown) this.render(task);
     } catch {
       // the figures stay as they were; the stream goes on
     }
@@ -139,7 +156,8 @@ export class TaskView {
   render(task) {
     this.task = task;
     const final = FINAL_STATUSES.has(task.status);
-    $("task-title").textContent = `${task.agent}${task.agent_version ? ` v${task.agent_version}` : ""} · ${task.id}`;
+    $("task-title").textContent =
+      `${task.agent}${task.agent_version ? ` v${task.agent_version}` : ""} · ${task.id}`;
     const badge = $("task-status");
     badge.textContent = statusLabel(task.status);
     badge.className = `badge status-${task.status}`;
@@ -157,7 +175,8 @@ export class TaskView {
   figures() {
     const task = this.task;
     const now = Date.now();
-    const total = (task.finished_at ? Date.parse(task.finished_at) : now) - Date.parse(task.created_at);
+    const total =
+      (task.finished_at ? Date.parse(task.finished_at) : now) - Date.parse(task.created_at);
     const human = this.spans.humanWaitMs(now);
     const usage = task.usage;
     const rows = [
@@ -170,7 +189,9 @@ export class TaskView {
       ["Cost", money(usage.cost_usd), "fig-cost"],
     ];
     $("task-figures").replaceChildren(
-      ...rows.map(([term, value, testid]) => h("div", {}, h("dt", {}, term), h("dd", { "data-testid": testid }, value))),
+      ...rows.map(([term, value, testid]) =>
+        h("div", {}, h("dt", {}, term), h("dd", { "data-testid": testid }, value)),
+      ),
     );
   }
 
@@ -179,10 +200,16 @@ export class TaskView {
     box.hidden = !FINAL_STATUSES.has(task.status);
     if (box.hidden) return;
     if (task.status === "succeeded") {
-      box.replaceChildren(h("h3", {}, "Answer"), h("pre", { "data-testid": "task-result" }, task.result ?? ""));
+      box.replaceChildren(
+        h("h3", {}, "Answer"),
+        h("pre", { "data-testid": "task-result" }, task.result ?? ""),
+      );
     } else {
       const why = task.error?.message || task.cancel_reason || statusLabel(task.status);
-      box.replaceChildren(h("h3", {}, statusLabel(task.status)), h("p", { class: "error", "data-testid": "task-result" }, why));
+      box.replaceChildren(
+        h("h3", {}, statusLabel(task.status)),
+        h("p", { class: "error", "data-testid": "task-result" }, why),
+      );
     }
   }
 
@@ -206,18 +233,19 @@ export class TaskView {
   }
 
   async loadTranscript() {
-    const taskId = this.taskId;
+    const shown = this.shown;
     let messages;
     try {
-      messages = await api(`/v1/tasks/${encodeURIComponent(taskId)}/messages`);
+      messages = await api(`/v1/tasks/${encodeURIComponent(this.taskId)}/messages`);
     } catch {
       return;
     }
-    if (this.taskId !== taskId) return;
+    if (this.shown !== shown) return;
     $("transcript").replaceChildren(...messages.items.map(message));
   }
 
   async cancel() {
+    const shown = this.shown;
     const button = $("cancel-task");
     button.disabled = true;
     try {
@@ -225,6 +253,7 @@ export class TaskView {
         method: "POST",
         body: { reason: `cancelled from the console by ${this.identity.name}` },
       });
+      if (this.shown !== shown) return;
       this.render(task);
       announce(`Task ${statusLabel(task.status)}.`);
     } catch (exc) {
@@ -240,7 +269,12 @@ function message(item) {
     const fn = call.function || call;
     return `${fn.name}(${typeof fn.arguments === "string" ? fn.arguments : JSON.stringify(fn.arguments)})`;
   });
-  const who = item.role === "tool" ? `tool ${item.name || ""}` : item.kind === "summary" ? "summary" : item.role;
+  const who =
+    item.role === "tool"
+      ? `tool ${item.name || ""}`
+      : item.kind === "summary"
+        ? "summary"
+        : item.role;
   return h(
     "li",
     { class: `msg msg-${item.role}`, "data-testid": "transcript-message", "data-role": item.role },

@@ -17,6 +17,7 @@ const LANE_HEIGHT = 30;
 const LABEL_WIDTH = 96;
 const AXIS_HEIGHT = 22;
 const MIN_BAR = 3;
+const WRITING = "model:writing";
 
 /** The spans of a task's events, keyed so a later event can close an earlier span. */
 export class TaskSpans {
@@ -24,14 +25,25 @@ export class TaskSpans {
     this.origin = Date.parse(createdAt);
     this.spans = new Map();
     this.finishedAt = null;
+    this.lastAt = this.origin; // the latest event's time: where a step now under way began
+  }
+
+  /** The model is writing turn `iteration`: an open bar from the last step's end until its
+   * `llm_call` event replaces it. */
+  writing(iteration) {
+    return this.put(WRITING, "model", this.lastAt, null, {
+      label: `Model turn ${(iteration ?? 0) + 1} (writing)`,
+    });
   }
 
   /** Take one event (as GET /v1/tasks/{id}/events lists them); the span it changed, if any. */
   add(event) {
     const at = Date.parse(event.created_at);
     const data = event.data || {};
+    this.lastAt = Math.max(this.lastAt, at);
     switch (event.type) {
       case "llm_call":
+        this.spans.delete(WRITING);
         return this.put(`model:${event.id}`, "model", at - (data.duration_ms || 0), at, {
           label: `Model turn ${(data.iteration ?? 0) + 1}`,
           tokens: (data.prompt_tokens || 0) + (data.completion_tokens || 0),
@@ -71,7 +83,10 @@ export class TaskSpans {
       case "approval":
         return this.approval(event, at, data);
       case "status":
-        if (["succeeded", "failed", "cancelled"].includes(data.status)) this.finishedAt = at;
+        if (["succeeded", "failed", "cancelled"].includes(data.status)) {
+          this.finishedAt = at;
+          this.spans.delete(WRITING);
+        }
         return null;
       default:
         return null;
@@ -138,7 +153,9 @@ export class TaskSpans {
 /** Draw the spans into `host` (an <svg>); onSelect(span) when a bar is chosen. */
 export function drawTimeline(host, spans, { width, selectedKey, onSelect, now = Date.now() }) {
   host.replaceChildren();
-  const lanes = LANES.filter(([lane]) => lane !== "queue" || spans.list().some((s) => s.lane === lane));
+  const lanes = LANES.filter(
+    ([lane]) => lane !== "queue" || spans.list().some((s) => s.lane === lane),
+  );
   const height = AXIS_HEIGHT + lanes.length * LANE_HEIGHT + 4;
   host.setAttribute("viewBox", `0 0 ${width} ${height}`);
   host.setAttribute("width", String(width));
@@ -168,18 +185,15 @@ export function drawTimeline(host, spans, { width, selectedKey, onSelect, now = 
         "data-testid": "timeline-bar",
         "data-kind": lane,
         "data-key": span.key,
-        "aria-label": `${span.label}, ${duration(end - span.start)}`,
+        "aria-label": barTitle(span, end),
       });
+      const barWidth = Math.max(x(end) - left, MIN_BAR);
       bar.append(
         svg("title", {}, barTitle(span, end)),
-        svg("rect", {
-          x: left,
-          y: y + 5,
-          width: Math.max(x(end) - left, MIN_BAR),
-          height: LANE_HEIGHT - 10,
-          rx: 3,
-        }),
+        svg("rect", { x: left, y: y + 5, width: barWidth, height: LANE_HEIGHT - 10, rx: 3 }),
       );
+      const inside = fitted(barFigures(span, end), barWidth - 8);
+      if (inside) bar.append(svg("text", { x: left + 4, y: y + 19, class: "bar-label" }, inside));
       bar.addEventListener("click", () => onSelect(span));
       bar.addEventListener("keydown", (event) => {
         if (event.key === "Enter" || event.key === " ") {
@@ -193,16 +207,32 @@ export function drawTimeline(host, spans, { width, selectedKey, onSelect, now = 
 }
 
 function barTitle(span, end) {
-  const parts = [span.label, duration(end - span.start)];
-  if (span.tokens) parts.push(`${tokens(span.tokens)} tokens`);
+  return [span.label, ...barFigures(span, end)].join(" · ");
+}
+
+/** Duration, tokens and cost: what a bar says about its step. */
+function barFigures(span, end) {
+  const parts = [duration(end - span.start)];
+  if (span.tokens) parts.push(`${tokens(span.tokens)} tok`);
   if (span.cost) parts.push(money(span.cost));
-  return parts.join(" · ");
+  return parts;
+}
+
+/** As many of the figures as fit in `room` px (about 6.5 px a character), or "". */
+function fitted(parts, room) {
+  for (let n = parts.length; n > 0; n -= 1) {
+    const text = parts.slice(0, n).join(" · ");
+    if (text.length * 6.5 <= room) return text;
+  }
+  return "";
 }
 
 /** About six round steps across the axis. */
 function ticks(total) {
-  const steps = [100, 250, 500, 1000, 2000, 5000, 10000, 15000, 30000, 60000, 120000, 300000,
-    600000, 900000, 1800000, 3600000];
+  const steps = [
+    100, 250, 500, 1000, 2000, 5000, 10000, 15000, 30000, 60000, 120000, 300000, 600000, 900000,
+    1800000, 3600000,
+  ];
   const step = steps.find((s) => total / s <= 6) ?? total / 6;
   const out = [];
   for (let t = 0; t <= total; t += step) out.push(t);

@@ -10,6 +10,7 @@ const DAY_MS = 86400e3;
 
 export class UsageView {
   constructor() {
+    this.request = 0; // the latest load: an older one's late answer is dropped
     $("usage-days").addEventListener("change", () => this.load());
   }
 
@@ -23,6 +24,7 @@ export class UsageView {
   }
 
   async load() {
+    const request = ++this.request;
     const days = Number($("usage-days").value);
     const end = new Date(Date.now() + 60e3); // a minute ahead: tasks submitted just now count
     const start = new Date(end.getTime() - days * DAY_MS);
@@ -35,18 +37,39 @@ export class UsageView {
         ["day", "agent", "model"].map((group) => api(`/v1/usage?group_by=${group}&${range}`)),
       );
     } catch (exc) {
-      $("usage-error").textContent = `Could not load usage: ${exc.detail}`;
+      if (request === this.request)
+        $("usage-error").textContent = `Could not load usage: ${exc.detail}`;
       return;
     }
+    if (request !== this.request) return;
     $("usage-error").textContent = "";
-    $("usage-total").textContent = `${money(byDay.total_cost_usd)} in all over the last ${days === 1 ? "day" : `${days} days`}.`;
+    $("usage-total").textContent =
+      `${money(byDay.total_cost_usd)} in all over the last ${days === 1 ? "day" : `${days} days`}.`;
     const width = chartWidth();
     const days_ = fillDays(byDay.items, start, end);
-    barChart($("chart-cost-day"), days_.map((d) => ({ label: d.key.slice(5), value: d.cost_usd })), { format: money, width, testid: "bar-cost-day" });
-    barChart($("chart-tokens-day"), days_.map((d) => ({ label: d.key.slice(5), value: d.prompt_tokens + d.completion_tokens })), { format: tokens, width, testid: "bar-tokens-day" });
-    barChart($("chart-cost-agent"), byAgent.items.map((a) => ({ label: a.key, value: a.cost_usd })), { format: money, width, testid: "bar-cost-agent" });
-    barChart($("chart-cost-model"), byModel.items.map((m) => ({ label: m.key, value: m.cost_usd })), { format: money, width, testid: "bar-cost-model" });
-    $("usage-agents").querySelector("tbody").replaceChildren(...byAgent.items.map(agentRow));
+    barChart(
+      $("chart-cost-day"),
+      days_.map((d) => ({ label: d.key.slice(5), value: d.cost_usd })),
+      { format: money, width, testid: "bar-cost-day" },
+    );
+    barChart(
+      $("chart-tokens-day"),
+      days_.map((d) => ({ label: d.key.slice(5), value: d.prompt_tokens + d.completion_tokens })),
+      { format: tokens, width, testid: "bar-tokens-day" },
+    );
+    barChart(
+      $("chart-cost-agent"),
+      byAgent.items.map((a) => ({ label: a.key, value: a.cost_usd })),
+      { format: money, width, testid: "bar-cost-agent" },
+    );
+    barChart(
+      $("chart-cost-model"),
+      byModel.items.map((m) => ({ label: m.key, value: m.cost_usd })),
+      { format: money, width, testid: "bar-cost-model" },
+    );
+    $("usage-agents")
+      .querySelector("tbody")
+      .replaceChildren(...byAgent.items.map(agentRow));
   }
 }
 
@@ -72,7 +95,11 @@ function agentRow(item) {
     h("td", { class: "num" }, money(item.cost_usd)),
     h(
       "td",
-      { class: "num", "data-testid": "cost-per-task", "data-value": item.cost_per_succeeded_task_usd },
+      {
+        class: "num",
+        "data-testid": "cost-per-task",
+        "data-value": item.cost_per_succeeded_task_usd,
+      },
       item.cost_per_succeeded_task_usd === null ? "–" : money(item.cost_per_succeeded_task_usd),
     ),
   );
