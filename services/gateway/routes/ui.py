@@ -53,6 +53,8 @@ ASSET_MEDIA_TYPES = {
 # a bare file name: no folders, no dots but the extension's, so nothing outside UI_DIR resolves
 ASSET_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\.(?:js|css|svg)$")
 ASSET_REFERENCE = re.compile(r'"/ui/static/([A-Za-z0-9_-]{1,64}\.(?:js|css|svg))"')
+# a fragment of HTML several pages share (the sign-in form), put in where a page names it
+INCLUDE = re.compile(r"<!-- include ([a-z_]{1,64}\.html) -->")
 IMMUTABLE = "public, max-age=31536000, immutable"
 # for unpinned requests, modules imported by other modules among them
 REVALIDATE = "no-cache"
@@ -93,8 +95,10 @@ def load_asset(name: str) -> Asset | None:
 
 
 def render_page(name: str) -> bytes:
-    """The HTML with each `/ui/static/<asset>` reference pinned to the asset's content hash."""
+    """The HTML with its fragments included and each `/ui/static/<asset>` reference pinned to
+    the asset's content hash."""
     html = (UI_DIR / name).read_text(encoding="utf-8")
+    html = INCLUDE.sub(lambda match: (UI_DIR / match.group(1)).read_text(encoding="utf-8"), html)
 
     def pin(match: re.Match[str]) -> str:
         asset = load_asset(match.group(1))

@@ -53,7 +53,7 @@ export class TaskSpans {
         });
       case "tool_call":
         return this.put(`tool:${event.id}`, "tool", at - (data.duration_ms || 0), at, {
-          label: data.name || "tool",
+          label: `${data.name || "tool"}${data.attempt > 1 ? ` (attempt ${data.attempt})` : ""}`,
           cost: data.cost_usd || 0,
           error: Boolean(data.is_error),
           event,

@@ -1,4 +1,4 @@
-// Usage: cost and tokens per day, cost per agent and per model (GET /v1/usage), and what a
+// Usage: cost and tokens per day, per agent and per model (GET /v1/usage), and what a
 // completed task costs per agent. A tenant's key sees its tenant; a platform operator's, all.
 
 import { api } from "./api.js";
@@ -46,27 +46,28 @@ export class UsageView {
     $("usage-total").textContent =
       `${money(byDay.total_cost_usd)} in all over the last ${days === 1 ? "day" : `${days} days`}.`;
     const width = chartWidth();
-    const days_ = fillDays(byDay.items, start, end);
-    barChart(
-      $("chart-cost-day"),
-      days_.map((d) => ({ label: d.key.slice(5), value: d.cost_usd })),
-      { format: money, width, testid: "bar-cost-day" },
-    );
-    barChart(
-      $("chart-tokens-day"),
-      days_.map((d) => ({ label: d.key.slice(5), value: d.prompt_tokens + d.completion_tokens })),
-      { format: tokens, width, testid: "bar-tokens-day" },
-    );
-    barChart(
-      $("chart-cost-agent"),
-      byAgent.items.map((a) => ({ label: a.key, value: a.cost_usd })),
-      { format: money, width, testid: "bar-cost-agent" },
-    );
-    barChart(
-      $("chart-cost-model"),
-      byModel.items.map((m) => ({ label: m.key, value: m.cost_usd })),
-      { format: money, width, testid: "bar-cost-model" },
-    );
+    const groups = {
+      day: fillDays(byDay.items, start, end),
+      agent: byAgent.items,
+      model: byModel.items,
+    };
+    for (const [group, items] of Object.entries(groups)) {
+      // a day's label is its month and day: 12-05
+      const label = (item) => (group === "day" ? item.key.slice(5) : item.key);
+      barChart(
+        $(`chart-cost-${group}`),
+        items.map((item) => ({ label: label(item), value: item.cost_usd })),
+        { format: money, width, testid: `bar-cost-${group}` },
+      );
+      barChart(
+        $(`chart-tokens-${group}`),
+        items.map((item) => ({
+          label: label(item),
+          value: item.prompt_tokens + item.completion_tokens,
+        })),
+        { format: tokens, width, testid: `bar-tokens-${group}` },
+      );
+    }
     $("usage-agents")
       .querySelector("tbody")
       .replaceChildren(...byAgent.items.map(agentRow));
