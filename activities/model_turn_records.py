@@ -139,6 +139,7 @@ def turn_record(
             "counted_prompt_tokens": counted,
             "duration_ms": duration_ms,
             "tool_calls": [call.name for call in parsed.tool_calls],
+            "calls": call_records(parsed.tool_calls),
             "problems": parsed.problems,
             "invalid_calls": parsed.invalid_calls,
             "quick_calls": quick_calls,
@@ -176,7 +177,8 @@ def planned_turn_record(
     parsed = ParsedReply(content=answer, tool_calls=calls, final_text=answer)
     event = NewEvent(
         "first_calls" if answer is None else "joined_answer",
-        {"iteration": request.iteration, "tool_calls": names, "quick_calls": quick_calls,
+        {"iteration": request.iteration, "tool_calls": names, "calls": call_records(calls),
+         "quick_calls": quick_calls,
          "cached_tokens": 0, "duration_ms": 0, "planned": True, "final_text": answer},
     )  # fmt: skip
     row = NewMessage("assistant", answer, tool_calls=[c.model_dump() for c in calls] or None)
@@ -221,3 +223,9 @@ async def result_of_recorded_turn(
         cost_usd=float(data.get("cost_usd") or 0.0),
         planned=bool(data.get("planned")),
     )
+
+
+def call_records(calls: Sequence[ToolCall]) -> list[dict[str, Any]]:
+    """The calls of a turn as its event records them: id, name and arguments (what
+    GET /v1/responses shows as function calls)."""
+    return [{"id": call.id, "name": call.name, "arguments": call.arguments} for call in calls]

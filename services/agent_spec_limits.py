@@ -71,6 +71,7 @@ class BudgetsSpec(BaseModel):
 
     max_model_calls: int | None = Field(default=None, ge=1)
     max_tool_calls_per_turn: int | None = Field(default=None, ge=1)
+    max_tool_calls: int | None = Field(default=None, ge=1)
     max_tokens: int | None = Field(default=None, ge=1)
     deadline: Duration | None = None
 
@@ -78,6 +79,7 @@ class BudgetsSpec(BaseModel):
         return Budgets(
             max_model_calls=self.max_model_calls,
             max_tool_calls_per_turn=self.max_tool_calls_per_turn,
+            max_tool_calls=self.max_tool_calls,
             max_tokens=self.max_tokens,
             deadline_seconds=self.deadline,
         )

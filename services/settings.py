@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     tool_cpu_seconds: int = Field(default=20, ge=1)
     tool_memory_mb: int = Field(default=512, ge=64)
     cancel_wait_seconds: float = 5.0
+    responses_wait_seconds: float = Field(default=120.0, ge=0, le=3600)  # POST /v1/responses
     migrate_on_start: bool = False  # the dev supervisor migrates before starting the gateway
 
     # Postgres; when unset the embedded server is used

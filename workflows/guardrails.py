@@ -101,6 +101,15 @@ class Guardrails:
                 len(calls),
                 f"the model asked for {len(calls)} tool calls in one turn",
             )
+        self.spent.tool_calls += len(calls)
+        total = self._agent.budgets.max_tool_calls
+        if total is not None and self.spent.tool_calls > total:
+            return _budget(
+                "max_tool_calls",
+                total,
+                self.spent.tool_calls,
+                f"the model asked for {self.spent.tool_calls} tool calls in all",
+            )
         signature = _signature(calls)
         spent = self.spent
         spent.repeats = spent.repeats + 1 if signature == spent.last_calls else 1

@@ -35,10 +35,12 @@ from services.gateway.retention import RetentionJob
 from services.gateway.routes import (
     agents,
     approvals,
+    chat_completions,
     health,
     keys,
     metrics,
     pools,
+    responses,
     spend,
     task_list,
     task_records,
@@ -214,5 +216,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(keys.router)
     app.include_router(usage.router)
     app.include_router(spend.router)
+    app.include_router(responses.router)
+    app.include_router(chat_completions.router)
     app.include_router(ui.router)
     return app

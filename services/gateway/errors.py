@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from activities.db.outages import database_unreachable
+from services.gateway.openai_errors import OPENAI_PATHS, openai_error
 
 logger = logging.getLogger(__name__)
 
@@ -76,11 +77,27 @@ def problem_response(
     extra: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
+    if instance is not None and instance.startswith(OPENAI_PATHS):
+        return JSONResponse(
+            openai_error(status, detail, kind=kind, extra=extra),
+            status_code=status,
+            headers=dict(headers) if headers else None,
+        )
     return JSONResponse(
         problem_body(status, detail, instance=instance, kind=kind, extra=extra),
         status_code=status,
         media_type=PROBLEM_CONTENT_TYPE,
         headers=dict(headers) if headers else None,
+    )
+
+
+def invalid_field(field: str, message: str) -> ProblemError:
+    """A 422 about one field of the body, shaped like the validation errors."""
+    return ProblemError(
+        422,
+        f"the request is invalid: body.{field}: {message}",
+        kind="validation",
+        extra={"errors": [{"field": f"body.{field}", "message": message, "type": "value_error"}]},
     )
 
 

@@ -21,6 +21,7 @@ RUNAWAY_DETECTED = "runaway_detected"
 BUDGET_NAMES = (
     "max_model_calls",
     "max_tool_calls_per_turn",
+    "max_tool_calls",
     "max_tokens",
     "deadline_seconds",
     "max_cost_usd",
@@ -32,6 +33,7 @@ class Budgets(BaseModel):
 
     max_model_calls: int | None = Field(default=None, ge=1)
     max_tool_calls_per_turn: int | None = Field(default=None, ge=1)
+    max_tool_calls: int | None = Field(default=None, ge=1)  # all the task's turns together
     max_tokens: int | None = Field(default=None, ge=1)  # prompt + completion, summaries too
     deadline_seconds: int | None = Field(default=None, ge=1)  # wall clock from the start
     # US dollars its model calls and summaries may cost (as LiteLLM prices them)
@@ -60,6 +62,7 @@ class Spent(BaseModel):
 
     started_at: datetime | None = None  # when the first run began its loop
     model_calls: int = 0
+    tool_calls: int = 0  # asked for by the model, whether they ran or not
     tokens: int = 0
     cost_usd: float = 0.0
     last_calls: str = ""  # signature of the previous turn's tool calls

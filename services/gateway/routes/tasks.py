@@ -5,34 +5,22 @@ role (see deps.TaskWriterDep)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import uuid
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, BackgroundTasks, Body, Header, Query, Response, status
-from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
+from fastapi import APIRouter, Body, Header, Query, Response, status
 
-from activities.db.events import EventRepository, status_event, status_step
 from activities.db.models import Task
-from activities.db.tasks import TaskRepository
 from services.gateway.deps import (
-    AgentCatalogDep,
     OwnedTaskDep,
-    PoolCatalogDep,
     SessionDep,
-    SessionFactoryDep,
     SettingsDep,
-    SkillSelectorDep,
     TaskFeedDep,
     TaskWriterDep,
     TemporalDep,
-    TokenCounterDep,
 )
-from services.gateway.errors import ProblemError, problem_responses
+from services.gateway.errors import problem_responses
 from services.gateway.follow_ups import add_follow_up
 from services.gateway.schemas.task_messages import MessageAccepted, MessageCreate
 from services.gateway.schemas.tasks import (
@@ -41,22 +29,16 @@ from services.gateway.schemas.tasks import (
     TaskDetail,
     TaskOut,
 )
-from services.gateway.shadow_runs import LiveTask, start_shadow
 from services.gateway.submission import (
-    Submission,
     check_size,
-    check_sizes,
-    submit_task,
 )
-from services.gateway.task_agent import task_agent
+from services.gateway.task_cancel import cancel
 from services.gateway.task_feed import wait_until_final
-from services.gateway.task_limits import check_input_fits
+from services.gateway.task_intake import IntakeDep, accept_task
 from services.settings import Settings
-from workflows.contracts.tasks import PRIORITY_DEFAULT, TaskStatus, workflow_id_for_task
+from workflows.contracts.tasks import TaskStatus, workflow_id_for_task
 
 logger = logging.getLogger(__name__)
-
-CANCEL_POLL_SECONDS = 0.1
 
 MAX_WAIT_SECONDS = 60
 
@@ -77,15 +59,7 @@ async def create_task(
     principal: TaskWriterDep,
     body: TaskCreate,
     response: Response,
-    session: SessionDep,
-    client: TemporalDep,
-    catalog: AgentCatalogDep,
-    skills: SkillSelectorDep,
-    pools: PoolCatalogDep,
-    settings: SettingsDep,
-    tokens: TokenCounterDep,
-    background: BackgroundTasks,
-    sessions: SessionFactoryDep,
+    intake: IntakeDep,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -104,33 +78,9 @@ async def create_task(
     used for another request). Over the tenant's cap on running tasks the task stays `queued`
     until a slot frees, or, where the service refuses over-cap submits, answers 429 with
     `Retry-After`."""
-    metadata = body.metadata or {}
-    check_sizes(body.input, metadata, settings, body.files)
-    agent = await task_agent(session, catalog, skills, body)
-    await check_input_fits(tokens, agent, body.input)
-    pool = pools.get(agent.pool)
-    priority = body.priority
-    if priority is None:
-        priority = pool.priority if pool is not None else PRIORITY_DEFAULT
-    submission = Submission(
-        tenant_id=principal.tenant_id,
-        agent=body.agent,
-        input=body.input,
-        metadata=metadata,
-        idempotency_key=idempotency_key,
-        priority=priority,
-        priority_given=body.priority is not None,
-        budgets=body.budgets,
-        model=body.model,
-        files=body.files,
-        agent_version=body.agent_version,
+    task, created = await accept_task(
+        intake, principal.tenant_id, body, idempotency_key=idempotency_key
     )
-    task, created = await submit_task(session, client, agent, submission, settings)
-    if created:  # its shadow, if it has one, starts once this answer is sent
-        live = LiveTask(
-            task.id, task.tenant_id, task.agent, task.input, task.task_metadata, body.files
-        )
-        background.add_task(start_shadow, sessions, client, catalog, settings, live, skills)
     response.headers["Location"] = f"/v1/tasks/{task.id}"
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -196,21 +146,9 @@ async def cancel_task(
     Waits briefly for the task to stop: 200 once it is final (`cancelled`, or the status it
     reached meanwhile), 202 if it is still finishing (poll `GET /v1/tasks/{id}`); 409 if it
     had already finished."""
-    tasks = TaskRepository(session)
-    reason = body.reason if body else None
-    requested = await tasks.request_cancel(principal.tenant_id, task.id, reason)
-    await session.commit()
-    if requested is None:
-        latest = await tasks.get(principal.tenant_id, task.id)
-        raise ProblemError(
-            409,
-            f"task {task.id} is already {(latest or task).status}; it cannot be cancelled",
-            kind="task-final",
-        )
-    await _cancel_workflow(session, client, requested)
-    final = await _wait_until_final(session, tasks, principal.tenant_id, requested, settings)
+    final = await cancel(session, client, settings, task, body.reason if body else None)
     response.status_code = (
-        status.HTTP_200_OK if final.status in _FINAL else status.HTTP_202_ACCEPTED
+        status.HTTP_200_OK if TaskStatus(final.status).is_final else status.HTTP_202_ACCEPTED
     )
     return TaskOut.from_row(final)
 
@@ -236,50 +174,3 @@ async def add_message(
     check_size("content", len(body.content.encode()), settings.max_input_bytes)
     message_id = await add_follow_up(session, client, task, body.content)
     return MessageAccepted(message_id=message_id, task_id=task.id)
-
-
-_FINAL = {status.value for status in TaskStatus if status.is_final}
-
-
-async def _cancel_workflow(session: AsyncSession, client: Client, task: Task) -> None:
-    try:
-        await client.get_workflow_handle(task.workflow_id).cancel()
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.NOT_FOUND:
-            logger.warning("cancel of %s failed: %s", task.workflow_id, exc.status.name)
-            raise ProblemError(
-                503,
-                "cancellation could not be requested because the workflow service is "
-                "unavailable; retry later",
-                kind="workflow-service-unavailable",
-                headers={"Retry-After": "5"},
-            ) from exc
-        # Its workflow never started (a submit crashed before starting it): nobody else
-        # will ever finish this task, so the gateway does.
-        if await TaskRepository(session).mark_cancelled_if_queued(task.id):
-            cancelled = TaskStatus.cancelled
-            event = status_event(cancelled, reason=task.cancel_reason)
-            await EventRepository(session).add(task.id, status_step(cancelled), event)
-        await session.commit()
-
-
-async def _wait_until_final(
-    session: AsyncSession,
-    tasks: TaskRepository,
-    tenant_id: uuid.UUID,
-    task: Task,
-    settings: Settings,
-) -> Task:
-    """Poll Postgres (the workflow writes the final status) until final or out of patience."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + settings.cancel_wait_seconds
-    current = task
-    while True:
-        latest = await tasks.get(tenant_id, task.id)
-        await session.commit()  # end the read so the next poll sees new commits
-        if latest is None:  # deleted meanwhile; report what we knew
-            return current
-        current = latest
-        if current.status in _FINAL or loop.time() >= deadline:
-            return current
-        await asyncio.sleep(min(CANCEL_POLL_SECONDS, max(0.0, deadline - loop.time())))

@@ -23,6 +23,7 @@ class BudgetsIn(Budgets):
 
     max_model_calls: int | None = Field(default=None, ge=1, strict=True)
     max_tool_calls_per_turn: int | None = Field(default=None, ge=1, strict=True)
+    max_tool_calls: int | None = Field(default=None, ge=1, strict=True)
     max_tokens: int | None = Field(default=None, ge=1, strict=True)
     deadline_seconds: int | None = Field(default=None, ge=1, le=366 * 86_400, strict=True)
 
