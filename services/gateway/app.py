@@ -29,6 +29,7 @@ from services.gateway.decision_outbox import DecisionOutbox
 from services.gateway.errors import PROBLEM_CONTENT_TYPE, install_error_handlers
 from services.gateway.http_metrics import HttpMetrics
 from services.gateway.metrics import GatewayMetrics, LiveGauges
+from services.gateway.openai_errors import OPENAI_PATHS
 from services.gateway.pool_sampler import PoolSampler
 from services.gateway.request_guard import RequestGuard
 from services.gateway.retention import RetentionJob
@@ -178,7 +179,9 @@ def _openapi_with_problem_media_type(app: FastAPI) -> Callable[[], dict[str, Any
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = FastAPI.openapi(app)
-            for operations in schema.get("paths", {}).values():
+            for path, operations in schema.get("paths", {}).items():
+                if path.startswith(OPENAI_PATHS):  # OpenAI's error shape, as JSON
+                    continue
                 for operation in operations.values():
                     for code, answer in operation.get("responses", {}).items():
                         content = answer.get("content", {})

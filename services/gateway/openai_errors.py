@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 # the OpenAI-shaped doors answer errors as OpenAI does, with the rest of the API's status codes
 OPENAI_PATHS = ("/v1/responses", "/v1/chat/completions")
 _OPENAI_TYPES = {
@@ -39,3 +41,21 @@ def openai_error(
         kind_of = _OPENAI_TYPES.get(status, "invalid_request_error")
     message = detail or HTTPStatus(status).phrase
     return {"error": {"message": message, "type": kind_of, "code": kind, "param": param}}
+
+
+class OpenAIErrorDetail(BaseModel):
+    message: str
+    type: str = Field(description="`invalid_request_error`, `authentication_error`, …")
+    code: str | None = Field(description="What went wrong, as the API's problem types name it.")
+    param: str | None = Field(description="The request field at fault, when one is.")
+
+
+class OpenAIError(BaseModel):
+    """An error on the OpenAI-shaped routes."""
+
+    error: OpenAIErrorDetail
+
+
+def openai_error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the OpenAI-shaped routes' error answers (application/json)."""
+    return {code: {"model": OpenAIError, "description": HTTPStatus(code).phrase} for code in codes}

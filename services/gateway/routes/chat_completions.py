@@ -16,13 +16,18 @@ from pydantic import ValidationError
 
 from services.gateway.deps import TaskFeedDep, TaskWriterDep
 from services.gateway.errors import ProblemError, invalid_field
+from services.gateway.openai_errors import openai_error_responses
 from services.gateway.response_objects import MODEL_PREFIX, ResponseRef
 from services.gateway.response_stream import ResponseState, wait_settled
 from services.gateway.schemas.responses import ChatCompletionCreate, conversation_input
 from services.gateway.schemas.tasks import BudgetsIn, TaskCreate
 from services.gateway.task_intake import IntakeDep, accept_task
 
-router = APIRouter(prefix="/v1/chat/completions", tags=["openai"])
+router = APIRouter(
+    prefix="/v1/chat/completions",
+    tags=["openai"],
+    responses=openai_error_responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503),
+)
 
 
 @router.post("", summary="Run an agent as a chat completion")

@@ -32,6 +32,7 @@ from services.gateway.deps import (
 )
 from services.gateway.errors import ProblemError, invalid_field
 from services.gateway.follow_ups import add_follow_up
+from services.gateway.openai_errors import openai_error_responses
 from services.gateway.response_objects import (
     MODEL_PREFIX,
     ResponseRef,
@@ -57,7 +58,11 @@ from services.gateway.task_feed import TaskFeed
 from services.gateway.task_intake import Intake, IntakeDep, accept_task
 from workflows.contracts.approvals import ApprovalDecisionKind
 
-router = APIRouter(prefix="/v1/responses", tags=["openai"])
+router = APIRouter(
+    prefix="/v1/responses",
+    tags=["openai"],
+    responses=openai_error_responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503),
+)
 
 ResponseIdPath = Annotated[
     str, Path(max_length=100, description="The response's id (a task's id for the first turn).")
