@@ -103,7 +103,7 @@ async def start_stack(
         "approval_webhook_secret": WEBHOOK_SECRET,
         "webhook_allow_private_targets": True,  # the receiver listens on loopback
         "approval_resignal_seconds": 1,
-        "pool_sample_seconds": 2,  # the console's pool charts fill in within the session
+        "pool_sample_seconds": 5,  # the console's pool charts fill in within the session
         "retention_days": 3650,
         # a stdio server from PyPI (mcp-server-time) and the notes server over HTTP with a token
         "mcp_servers_file": mcp_servers,

@@ -33,7 +33,7 @@ async def test_a_pools_task_waits_for_that_pools_workers_until_the_pool_is_scale
         waiting = (await api.get(f"/v1/tasks/{task['id']}")).json()
         assert waiting["status"] == "queued", waiting
         assert (await stack.scripted.status(key))["served"] == 0
-        pools = await _pools(platform)
+        pools = await _until_backlog(platform, "isolated")
         assert pools["isolated"]["workers_polling"] == 0
         assert pools["isolated"]["replicas"]["desired"] == 0
         assert pools["isolated"]["backlog"]["workflow_tasks"]["count"] >= 1
@@ -157,6 +157,18 @@ async def test_scaling_is_for_platform_operators_within_the_pools_bounds(
 
 async def platform_key(stack: RunningStack) -> str:
     return await stack.create_key("platform-operator", "platform-ops", tenant="platform")
+
+
+async def _until_backlog(api: httpx.AsyncClient, pool: str, timeout: float = 30) -> dict[str, Any]:
+    """The pools once `pool` shows a backlog: Temporal's task-queue stats are approximate and
+    cached for a few seconds (the gateway's pool sampler asks for them too)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        pools = await _pools(api)
+        count = pools[pool]["backlog"]["workflow_tasks"]["count"]
+        if count or asyncio.get_running_loop().time() > deadline:
+            return pools
+        await asyncio.sleep(1)
 
 
 async def _pools(api: httpx.AsyncClient) -> dict[str, Any]:
