@@ -165,6 +165,18 @@ async def test_an_approval_is_asked_and_answered_through_mcp_approval_items(
                 }
             ],
         )
+        with pytest.raises(openai.UnprocessableEntityError) as elsewhere:
+            await approver.responses.create(
+                model="scripted-approvals",
+                previous_response_id=held.id,
+                input=[
+                    {
+                        "type": "mcp_approval_response",
+                        "approval_request_id": str(uuid.uuid4()),
+                        "approve": True,
+                    }
+                ],
+            )
         with pytest.raises(openai.ConflictError) as twice:
             await approver.responses.create(
                 model="scripted-approvals",
@@ -188,6 +200,7 @@ async def test_an_approval_is_asked_and_answered_through_mcp_approval_items(
     assert any(item.type == "function_call_output" for item in answered.output)
     assert audit["status"] == "approved" and audit["comment"] == "fine by me"
     assert audit["decided_by"] == "openai-approver"
+    assert isinstance(elsewhere.value.body, dict) and elsewhere.value.body["param"] == "input"
     assert twice.value.status_code == 409
     assert twice.value.body["type"] == "conflict_error"  # type: ignore[index]
 
@@ -297,6 +310,7 @@ async def test_chat_completions_run_the_agent_and_stream_its_answer(
 ) -> None:
     _, plain = await scripted(stack, "oa-cc", calculator_then_answer())
     _, streamed = await scripted(stack, "oa-cc-stream", [reply_text("streamed answer")])
+    _, chatty = await scripted(stack, "oa-cc-chat", [reply_text("still listening")])
     completion = await client.chat.completions.create(
         model="agentry/scripted-native",
         messages=[
@@ -313,6 +327,12 @@ async def test_chat_completions_run_the_agent_and_stream_its_answer(
         )
     ]
 
+    # a conversation agent answers, then its task stays open for the next message
+    open_chat = await client.chat.completions.create(
+        model="scripted-chat", messages=[{"role": "user", "content": f"Hello {chatty}"}]
+    )
+
+    assert open_chat.choices[0].message.content == "still listening"
     assert completion.choices[0].message.content == "17 * 23 = 391"
     assert completion.usage is not None and completion.usage.prompt_tokens == 640
     assert completion.usage.completion_tokens == 29

@@ -88,7 +88,7 @@ def _answer(state: ResponseState) -> dict[str, Any]:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": task.output or ""},
+                "message": {"role": "assistant", "content": _answer_text(state)},
                 "finish_reason": "stop",
                 "logprobs": None,
             }
@@ -100,6 +100,12 @@ def _answer(state: ResponseState) -> dict[str, Any]:
             "prompt_tokens_details": {"cached_tokens": cached},
         },
     }
+
+
+def _answer_text(state: ResponseState) -> str:
+    """The turn's last message (a conversation's task holds no result while it stays open)."""
+    texts = [i["content"][0]["text"] for i in state.turn.items if i["type"] == "message"]
+    return texts[-1] if texts else state.task.output or ""
 
 
 async def _chunks(answer: dict[str, Any]) -> AsyncIterator[str]:

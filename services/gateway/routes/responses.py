@@ -171,6 +171,18 @@ async def _continue(
     state = await _state(intake.sessions, previous, principal.tenant_id)
     if _agent_of(body.model) != state.task.agent:
         raise invalid_field("model", f"the previous response is agent {state.task.agent!r}'s")
+    asked = {
+        item["id"]
+        for turn in state.turns
+        for item in turn.items
+        if item["type"] == "mcp_approval_request"
+    }
+    for answer in approvals:  # only what this response's task asked for
+        if answer.approval_request_id not in asked:
+            raise invalid_field(
+                "input",
+                f"{answer.approval_request_id!r} is no approval request of the previous response",
+            )
     for answer in approvals:
         kind = ApprovalDecisionKind.approve if answer.approve else ApprovalDecisionKind.reject
         decision = DecisionCreate(decision=kind, comment=answer.reason)
