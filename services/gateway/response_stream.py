@@ -18,14 +18,14 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.db.approvals import ApprovalRepository
 from activities.db.events import EventRepository
-from activities.db.models import Task
+from activities.db.models import Approval, Task, TaskEvent
 from services.gateway.response_items import Turn, read_turns
 from services.gateway.response_objects import (
     FINAL_STATUSES,
@@ -69,20 +69,36 @@ class ResponseState:
         return response_object(self.task, self.turns, self.index)
 
 
+@dataclass
+class EventLog:
+    """What a waiting or streaming request has read of the task so far: each new read takes
+    only the events after the last one, and the approvals again only when one changed."""
+
+    events: list[TaskEvent] = field(default_factory=list)
+    approvals: list[Approval] | None = None
+
+
 async def read_state(
-    sessions: async_sessionmaker[AsyncSession], ref: ResponseRef, tenant_id: uuid.UUID
+    sessions: async_sessionmaker[AsyncSession],
+    ref: ResponseRef,
+    tenant_id: uuid.UUID,
+    log: EventLog | None = None,
 ) -> ResponseState | None:
     """None when the tenant has no such task, or the task no such turn."""
+    log = log if log is not None else EventLog()
     async with sessions() as session:
         task = await session.get(Task, ref.task_id, populate_existing=True)
         if task is None or task.tenant_id != tenant_id or task.shadow_of is not None:
             return None
-        events, after = [], None
+        after = log.events[-1].id if log.events else None
+        new: list[TaskEvent] = []
         while page := await EventRepository(session).list(task.id, after=after, limit=PAGE):
-            events.extend(page)
+            new.extend(page)
             after = page[-1].id
-        approvals = await ApprovalRepository(session).list_for_task(task.id)
-    turns = read_turns(events, approvals)
+        log.events.extend(new)
+        if log.approvals is None or any(event.type == "approval" for event in new):
+            log.approvals = await ApprovalRepository(session).list_for_task(task.id)
+    turns = read_turns(log.events, log.approvals)
     index = turn_index(turns, ref)
     return None if index is None else ResponseState(task, turns, index)
 
@@ -96,9 +112,10 @@ async def wait_settled(
 ) -> ResponseState | None:
     """The response once settled, or as it is after `seconds`."""
     deadline = time.monotonic() + seconds
+    log = EventLog()
     with feed.watching(ref.task_id) as watch:
         while True:
-            state = await read_state(sessions, ref, tenant_id)
+            state = await read_state(sessions, ref, tenant_id, log)
             left = deadline - time.monotonic()
             if state is None or state.settled or left <= 0:
                 return state
@@ -119,8 +136,9 @@ async def response_events(
     """The response's streaming events as SSE, those numbered above `starting_after`."""
     numbered = _Numbered(starting_after)
     items_sent = 0
+    log = EventLog()
     with feed.watching(ref.task_id) as watch:
-        state = await read_state(sessions, ref, tenant_id)
+        state = await read_state(sessions, ref, tenant_id, log)
         if state is None:
             return
         shown = state.as_object()
@@ -144,7 +162,7 @@ async def response_events(
             if not watch.wake.is_set():
                 yield ": keep-alive\n\n"
             watch.take()
-            latest = await read_state(sessions, ref, tenant_id)
+            latest = await read_state(sessions, ref, tenant_id, log)
             if latest is None:
                 return
             state = latest
