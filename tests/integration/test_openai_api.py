@@ -47,6 +47,15 @@ async def scripted(stack: RunningStack, name: str, replies: list[Any]) -> tuple[
     return key, await stack.scripted.script(key, replies)
 
 
+def approval_answer(request_id: str, approve: bool, reason: str | None = None) -> Any:
+    return {
+        "type": "mcp_approval_response",
+        "approval_request_id": request_id,
+        "approve": approve,
+        "reason": reason,
+    }
+
+
 def calculator_then_answer(delay_s: float = 0.0) -> list[Any]:
     return [
         reply_tool_calls(
@@ -156,38 +165,19 @@ async def test_an_approval_is_asked_and_answered_through_mcp_approval_items(
         answered = await approver.responses.create(
             model="scripted-approvals",
             previous_response_id=held.id,
-            input=[
-                {
-                    "type": "mcp_approval_response",
-                    "approval_request_id": request.id,
-                    "approve": True,
-                    "reason": "fine by me",
-                }
-            ],
+            input=[approval_answer(request.id, True, "fine by me")],
         )
         with pytest.raises(openai.UnprocessableEntityError) as elsewhere:
             await approver.responses.create(
                 model="scripted-approvals",
                 previous_response_id=held.id,
-                input=[
-                    {
-                        "type": "mcp_approval_response",
-                        "approval_request_id": str(uuid.uuid4()),
-                        "approve": True,
-                    }
-                ],
+                input=[approval_answer(str(uuid.uuid4()), True)],
             )
         with pytest.raises(openai.ConflictError) as twice:
             await approver.responses.create(
                 model="scripted-approvals",
                 previous_response_id=held.id,
-                input=[
-                    {
-                        "type": "mcp_approval_response",
-                        "approval_request_id": request.id,
-                        "approve": False,
-                    }
-                ],
+                input=[approval_answer(request.id, False)],
             )
     async with stack.api(tenant["admin"]) as api:
         [audit] = (await api.get(f"/v1/tasks/{held.id}/approvals")).json()["items"]
