@@ -9,15 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
-
-import httpx2
-from mcp import Client
-from mcp.client.stdio import StdioServerParameters
-from mcp.client.streamable_http import streamable_http_client
-from mcp_types import CallToolResult, Tool
+from typing import TYPE_CHECKING, Any
 
 from activities.tools.mcp.servers import McpServerSpec
+
+if TYPE_CHECKING:  # the SDK is imported on the first connection: ~50 MB a process without MCP
+    from mcp import Client
+    from mcp_types import CallToolResult, Tool
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +36,10 @@ class McpConnection:
     def _server(self, opened: contextlib.AsyncExitStack) -> Any:
         """What the SDK's Client connects to; an HTTP client of ours is closed with `opened`
         (the SDK closes only the clients it makes itself)."""
+        import httpx2
+        from mcp.client.stdio import StdioServerParameters
+        from mcp.client.streamable_http import streamable_http_client
+
         spec, auth = self.spec, self.spec.auth
         if spec.url is not None:
             headers = {}
@@ -55,6 +57,8 @@ class McpConnection:
         return StdioServerParameters(command=program, args=args, env=env)
 
     async def _hold(self, ready: asyncio.Future[Client]) -> None:
+        from mcp import Client
+
         try:
             async with contextlib.AsyncExitStack() as opened:
                 server = self._server(opened)

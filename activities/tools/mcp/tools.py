@@ -5,9 +5,7 @@ result turned into text for the model."""
 from __future__ import annotations
 
 import json
-from typing import Any
-
-from mcp_types import CallToolResult, TextContent
+from typing import TYPE_CHECKING, Any
 
 from activities.tools.catalog import ToolSchema
 from activities.tools.errors import ToolArgumentError, ToolError
@@ -15,6 +13,9 @@ from activities.tools.mcp.connection import McpUnavailable
 from activities.tools.mcp.listing import ListedMcpTool
 from activities.tools.processes import ToolProcesses
 from activities.tools.tool import Tool
+
+if TYPE_CHECKING:
+    from mcp_types import CallToolResult
 
 
 class McpTool(Tool):
@@ -74,6 +75,8 @@ class McpTool(Tool):
 def result_text(result: CallToolResult) -> str:
     """Text blocks as they are, other blocks named; the structured result when there is no
     text."""
+    from mcp_types import TextContent  # loaded already: `result` came from the SDK
+
     parts = []
     for block in result.content:
         if isinstance(block, TextContent):
