@@ -84,6 +84,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how the client learns an Agentry task is done: the workflow's result, as the "
         "baseline's client does (default), or GET /v1/tasks/{id}?wait=",
     )
+    parser.add_argument(
+        "--model-turns",
+        choices=("activity", "local"),
+        default=None,
+        help="the default pool's model_turns (default: as deploy/pools.yaml declares it)",
+    )
 
 
 def sizes(args: argparse.Namespace) -> dict[str, int]:
@@ -129,7 +135,7 @@ async def measure(
     running: RunningStack | None = None
     done = False
     try:
-        pools_file = bench_pools(base / "pools.yaml")
+        pools_file = bench_pools(base / "pools.yaml", args.model_turns)
         pool = PoolCatalog.load(pools_file).get("default")
         assert pool is not None
         logger.info("starting the stack in %s", base)

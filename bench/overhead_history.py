@@ -5,6 +5,7 @@ scheduled → started, the wait for a worker, and started → completed, the wor
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ class HistoryStats:
     run_ms: float  # WorkflowExecutionStarted → its closing event
     activities: Counter[str] = field(default_factory=Counter)  # activity type → scheduled
     activity_ms: dict[str, list[float]] = field(default_factory=dict)  # scheduled → completed
+    local_activities: Counter[str] = field(default_factory=Counter)  # type → run (markers)
     workflow_tasks: int = 0
     workflow_task_wait_ms: list[float] = field(default_factory=list)  # scheduled → started
     workflow_task_run_ms: list[float] = field(default_factory=list)  # started → completed
@@ -51,6 +53,7 @@ def history_stats(events: Sequence[HistoryEvent]) -> HistoryStats:
         bytes=History(events=events).ByteSize(),
         run_ms=_ms(closing[-1], events[0]) if closing and events else 0.0,
         activities=Counter(names.values()),
+        local_activities=Counter(local_activity_types(events)),
     )
     activity_ms: dict[str, list[float]] = defaultdict(list)
     for e in events:
@@ -68,6 +71,19 @@ def history_stats(events: Sequence[HistoryEvent]) -> HistoryStats:
     return stats
 
 
+def local_activity_types(events: Sequence[HistoryEvent]) -> list[str]:
+    """The type of each local activity run, from its marker (the SDK's JSON in `data`)."""
+    types = []
+    for e in events:
+        marker = e.marker_recorded_event_attributes
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED and (
+            marker.marker_name == "core_local_activity"
+        ):
+            data = json.loads(marker.details["data"].payloads[0].data)
+            types.append(str(data.get("activity_type", "?")))
+    return types
+
+
 @dataclass(frozen=True)
 class HistorySummary:
     """Per task, over a sample of tasks: medians of counts and sizes, the time of each kind
@@ -78,6 +94,7 @@ class HistorySummary:
     bytes: float
     workflow_tasks: float
     activities: dict[str, float]  # activity type → per task (mean)
+    local_activities: dict[str, float]  # local activity type → per task (mean)
     activity_p50_ms: dict[str, float]
     workflow_task_wait_ms: tuple[float, float]  # p50, p90
     workflow_task_run_ms: tuple[float, float]
@@ -92,8 +109,10 @@ def summarize(histories: Sequence[HistoryStats]) -> HistorySummary:
         raise ValueError("no histories")
     pooled: dict[str, list[float]] = defaultdict(list)
     counts: Counter[str] = Counter()
+    local: Counter[str] = Counter()
     for h in histories:
         counts.update(h.activities)
+        local.update(h.local_activities)
         for name, values in h.activity_ms.items():
             pooled[name].extend(values)
     waits = [ms for h in histories for ms in h.workflow_task_wait_ms]
@@ -104,6 +123,7 @@ def summarize(histories: Sequence[HistoryStats]) -> HistorySummary:
         bytes=percentile([h.bytes for h in histories], 50),
         workflow_tasks=percentile([h.workflow_tasks for h in histories], 50),
         activities={name: n / len(histories) for name, n in counts.items()},
+        local_activities={name: n / len(histories) for name, n in local.items()},
         activity_p50_ms={name: percentile(values, 50) for name, values in pooled.items()},
         workflow_task_wait_ms=_p50_p90(waits),
         workflow_task_run_ms=_p50_p90(runs),

@@ -1,6 +1,7 @@
 """The pools file of `bench/overhead.py`: the `default` pool exactly as production declares it
 (deploy/pools.yaml: its concurrency limits, one worker), and the test agents' other pools
-(tests/pools.yaml) without workers, since the stack loads those agents too."""
+(tests/pools.yaml) without workers, since the stack loads those agents too. `model_turns`, when
+given, replaces the `default` pool's (to measure the other way of running a model turn)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,14 @@ PRODUCTION_POOLS = ROOT / "deploy" / "pools.yaml"
 TEST_POOLS = ROOT / "tests" / "pools.yaml"
 
 
-def bench_pools(path: Path) -> Path:
+def bench_pools(path: Path, model_turns: str | None = None) -> Path:
     """Write the pools file to `path` and return it."""
     pools: list[dict[str, Any]] = list(yaml.safe_load(PRODUCTION_POOLS.read_text())["pools"])
+    if model_turns is not None:
+        pools = [
+            {**pool, "model_turns": model_turns} if pool["name"] == "default" else pool
+            for pool in pools
+        ]
     declared = {pool["name"] for pool in pools}
     for pool in yaml.safe_load(TEST_POOLS.read_text())["pools"]:
         if pool["name"] not in declared:

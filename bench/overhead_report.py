@@ -181,9 +181,10 @@ def process_table(sides: Sequence[Side], driver_cpu_ms: dict[str, float]) -> lis
 
 def history_table(sides: Sequence[Side]) -> list[str]:
     lines = [
-        "| side | activities per task (p50 ms each, scheduled → completed) | workflow tasks "
-        "| workflow task wait p50 / p90 (ms) | workflow task run p50 / p90 (ms) |",
-        "|---|---|---:|---:|---:|",
+        "| side | activities per task (p50 ms each, scheduled → completed) | local activities "
+        "per task | workflow tasks | workflow task wait p50 / p90 (ms) "
+        "| workflow task run p50 / p90 (ms) |",
+        "|---|---|---|---:|---:|---:|",
     ]
     for side in sides:
         h = side.history
@@ -191,9 +192,14 @@ def history_table(sides: Sequence[Side]) -> list[str]:
             f"{name} ×{count:g} ({h.activity_p50_ms.get(name, 0.0):.1f})"
             for name, count in sorted(h.activities.items(), key=lambda item: -item[1])
         )
+        local = ", ".join(
+            f"{name} ×{count:g}"
+            for name, count in sorted(h.local_activities.items(), key=lambda item: -item[1])
+        )
         wait, run = h.workflow_task_wait_ms, h.workflow_task_run_ms
         lines.append(
-            f"| {side.name} | {h.activities_total:g}: {activities} | {h.workflow_tasks:.0f} "
+            f"| {side.name} | {h.activities_total:g}: {activities} "
+            f"| {sum(h.local_activities.values()):g}: {local or '–'} | {h.workflow_tasks:.0f} "
             f"| {wait[0]:.1f} / {wait[1]:.1f} | {run[0]:.1f} / {run[1]:.1f} |"
         )
     return lines
@@ -265,7 +271,8 @@ def render(
         *process_table([base, agentry], drivers_cpu),
         "",
         f"**Histories** of the one-at-a-time tasks ({agentry.history.tasks} per side): "
-        "activities per task with each one's p50 time from scheduled to completed, workflow "
+        "activities per task with each one's p50 time from scheduled to completed, local "
+        "activities per task (each a marker in the history), workflow "
         "tasks per task (p50), a workflow task's wait (scheduled → started) and run "
         "(started → completed).",
         "",

@@ -10,6 +10,7 @@ from pathlib import Path
 from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import WorkflowHistory
 
 from bench import overhead
 from bench.overhead_drivers import TaskRun
@@ -30,6 +31,8 @@ from bench.proc_stats import (
     renamed,
 )
 from services.pools.catalog import PoolCatalog
+
+ROOT = Path(__file__).resolve().parents[2]
 
 STAT = (
     "4242 (python -m (odd)) S 17 4242 4242 0 -1 4194560 1 0 0 0 "
@@ -218,6 +221,19 @@ def test_the_bench_pools_keep_productions_default_pool_and_start_no_other_worker
     assert pools.get("default") == production.get("default")
     assert all(p.min_replicas == 0 for p in pools if production.get(p.name) is None)
     assert "helpers" in pools.names()
+    local = PoolCatalog.load(bench_pools(tmp_path / "local.yaml", "local"))
+    assert local.local_turn_pools() == ["default"]
+
+
+def test_local_activities_are_counted_by_type_from_their_markers() -> None:
+    recorded = ROOT / "tests" / "workflow" / "histories" / "local_model_turns.json"
+    history = WorkflowHistory.from_json("local", recorded.read_text())
+    stats = history_stats(history.events)
+    assert stats.activities == Counter()  # no activity task at all
+    assert stats.local_activities == Counter(
+        {"model_turn": 3, "run_tool": 2, "begin_task": 1, "finish_task": 1}
+    )
+    assert stats.workflow_tasks == 1
 
 
 def test_quick_mode_picks_the_small_samples_unless_told_otherwise() -> None:
