@@ -26,6 +26,7 @@ class Deployment:
     tool_schemas: Mapping[str, Mapping[str, Any]]
     known_tools: set[str] | None = None
     pools: Collection[str] | None = None
+    local_turn_pools: Collection[str] = ()  # pools whose model turns are local activities
     model_groups: Mapping[str, ContextBudget | None] | None = None
     side_effect_tools: Collection[str] | None = None
     skills: SkillLibrary | None = None
@@ -68,7 +69,10 @@ class Deployment:
         skills = [
             skill for ref in spec.skills if self.skills and (skill := self.skills.resolve(ref))
         ]
-        return spec.to_config(groups, described, self.side_effect_tools, skills)
+        config = spec.to_config(groups, described, self.side_effect_tools, skills)
+        if spec.pool in self.local_turn_pools:
+            config = config.model_copy(update={"local_model_turns": True})
+        return config
 
     def _skill_problems(self, spec: AgentSpec) -> list[str]:
         """Skills that are not in the library, or that need tools the agent lacks."""
@@ -118,18 +122,21 @@ class AgentCatalog:
         side_effect_tools: Collection[str] | None = None,
         skills: SkillLibrary | None = None,
         unchecked_prefixes: Collection[str] = (),
+        local_turn_pools: Collection[str] = (),
     ) -> AgentCatalog:
         """Every spec in directory, checked against the tools (names, and argument schemas
         by tool name, e.g. `Tool.parameters_schema`), the declared worker pools and the model
         groups (name → context budget) when the caller knows them; `side_effect_tools` name
         the tools a `side_effects: true` approval policy holds; `skills` the library the specs'
-        skills come from (None: skills are not checked, and none is loaded)."""
+        skills come from (None: skills are not checked, and none is loaded); the tasks of
+        agents on `local_turn_pools` run their model turns as local activities."""
         if known_tools is None and tool_schemas is not None:
             known_tools = set(tool_schemas)
         deployment = Deployment(
             tool_schemas=tool_schemas or {},
             known_tools=known_tools,
             pools=pools,
+            local_turn_pools=tuple(local_turn_pools),
             model_groups=model_groups,
             side_effect_tools=side_effect_tools,
             skills=skills,

@@ -71,6 +71,21 @@ def public_failure(exc: BaseException) -> str:
     return f"{where} ({kind}); the details are in the service's logs"
 
 
+def failed_step(activity_type: str) -> ActivityError:
+    """For a local activity's failure, which reaches the workflow as its bare cause: the
+    ActivityError a regular activity's failure is, for the code that reads those. Raise it
+    `from` the failure, which makes that its cause."""
+    return ActivityError(
+        f"{activity_type} failed",
+        scheduled_event_id=0,
+        started_event_id=0,
+        identity="",
+        activity_type=activity_type,
+        activity_id="",
+        retry_state=None,
+    )
+
+
 def _unreachable(exc: BaseException | None) -> bool:
     return isinstance(exc, ApplicationError) and exc.type == DATABASE_UNREACHABLE
 

@@ -2,6 +2,11 @@
 the agent's summary threshold, the turn sends nothing, the older turns are summarised
 (activities/memory.py), and the turn is asked again with the shorter transcript.
 Deterministic workflow code, used by AgentTaskWorkflow.
+
+A turn is a regular activity, or, on a pool with `model_turns: local` (deploy/pools.yaml), a
+local activity run inside the workflow task that asked for it. Either way its reply is recorded
+in Postgres under its step key before the turn returns, so a turn run again (a retry, a worker
+that died, a local activity's result lost with its workflow task) finds it and never pays twice.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, FailureError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from activities.llm import LlmActivities
@@ -18,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.contracts.memory import SummarizeRequest, SummarizeResult
     from workflows.contracts.model_turns import ModelTurnRequest, ModelTurnResult
     from workflows.contracts.tasks import AgentTaskInput
+    from workflows.failures import failed_step
 
 
 @dataclass
@@ -79,27 +86,37 @@ async def _ask(
     offer_tools: bool,
 ) -> ModelTurnResult:
     agent = task.agent
+    request = ModelTurnRequest(
+        task_id=task.task_id,
+        iteration=iteration,
+        model=agent.model,
+        message_ids=message_ids,
+        tools=agent.tools if offer_tools else [],
+        tool_call_format=agent.tool_call_format,
+        temperature=agent.temperature,
+        max_tokens=agent.max_tokens,
+        priority=task.priority,
+        context=agent.context,
+        summarize_threshold=threshold,
+        max_tool_result_chars=agent.max_tool_result_chars,
+        first_calls=agent.first_calls if offer_tools else [],
+        tool_choice=agent.tool_choice if offer_tools else ToolChoice.auto,
+        show_calls=agent.show_calls,
+        fan_out=agent.fan_out if offer_tools else None,
+        cite_from=agent.cite_from,
+    )
+    if agent.local_model_turns:
+        try:
+            return await workflow.execute_local_activity_method(
+                LlmActivities.model_turn, request, **policies.LOCAL_MODEL_TURN
+            )
+        except FailureError as exc:
+            if isinstance(exc, ActivityError) or is_cancelled_exception(exc):
+                raise
+            raise failed_step("model_turn") from exc  # the task fails saying why
     return await workflow.execute_activity_method(
         LlmActivities.model_turn,
-        ModelTurnRequest(
-            task_id=task.task_id,
-            iteration=iteration,
-            model=agent.model,
-            message_ids=message_ids,
-            tools=agent.tools if offer_tools else [],
-            tool_call_format=agent.tool_call_format,
-            temperature=agent.temperature,
-            max_tokens=agent.max_tokens,
-            priority=task.priority,
-            context=agent.context,
-            summarize_threshold=threshold,
-            max_tool_result_chars=agent.max_tool_result_chars,
-            first_calls=agent.first_calls if offer_tools else [],
-            tool_choice=agent.tool_choice if offer_tools else ToolChoice.auto,
-            show_calls=agent.show_calls,
-            fan_out=agent.fan_out if offer_tools else None,
-            cite_from=agent.cite_from,
-        ),
+        request,
         start_to_close_timeout=policies.MODEL_CALL_TIMEOUT,
         heartbeat_timeout=policies.MODEL_CALL_HEARTBEAT,
         retry_policy=policies.MODEL_CALL_RETRY,

@@ -58,6 +58,13 @@ MODEL_CALL_RETRY = RetryPolicy(
     non_retryable_error_types=[MODEL_REQUEST_REJECTED],
 )
 
+# A model turn as a local activity (a pool's `model_turns: local`): the same timeout and retries,
+# no heartbeats (the worker heartbeats its workflow task meanwhile, every 8 s by default).
+LOCAL_MODEL_TURN: dict[str, Any] = {
+    "start_to_close_timeout": MODEL_CALL_TIMEOUT,
+    "retry_policy": MODEL_CALL_RETRY,
+}
+
 MODEL_CHECK_STEP: dict[str, Any] = {  # an answer judged by a model (answer_check: model)
     "start_to_close_timeout": MODEL_CALL_TIMEOUT,
     "heartbeat_timeout": MODEL_CALL_HEARTBEAT,

@@ -104,6 +104,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tool_schemas=tools.parameter_schemas(),
         side_effect_tools=tools.side_effect_names(),
         pools=pools.names(),
+        local_turn_pools=pools.local_turn_pools(),
         model_groups=load_model_groups(settings.litellm_config),
         skills=skills,
         unchecked_prefixes=unchecked,  # of MCP servers that did not answer: logged

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from enum import StrEnum
 from pathlib import Path
 
 import yaml
@@ -25,6 +26,17 @@ class PoolConfigError(ValueError):
     """A pools file that cannot be used; the message names the file and the field."""
 
 
+class ModelTurns(StrEnum):
+    """How a pool's workers run a model turn (workflows/memory.py)."""
+
+    activity = "activity"  # a regular activity: heartbeats, a dead worker noticed in 3 s
+    # a local activity, inside the workflow task that asked for it: no activity task and no
+    # workflow task to wake the loop after it (docs/BENCHMARKS.md); a cancel or signal reaches
+    # a task whose turn is under way when the turn ends or at Temporal's workflow-task heartbeat
+    # (8 s), and a dead worker's turn is retried once its workflow task times out (10 s)
+    local = "local"
+
+
 class PoolSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -38,6 +50,7 @@ class PoolSpec(BaseModel):
     min_replicas: int = Field(default=1, ge=0, le=1_000)
     max_replicas: int = Field(default=4, ge=1, le=1_000)
     priority: int = Field(default=3, ge=1, le=5)
+    model_turns: ModelTurns = ModelTurns.activity
 
     @property
     def model_call_limit(self) -> int:
@@ -108,6 +121,10 @@ class PoolCatalog:
 
     def names(self) -> list[str]:
         return list(self._pools)
+
+    def local_turn_pools(self) -> list[str]:
+        """The pools whose model turns run as local activities."""
+        return [pool.name for pool in self if pool.model_turns is ModelTurns.local]
 
     def __iter__(self) -> Iterator[PoolSpec]:
         return iter(self._pools.values())

@@ -9,6 +9,7 @@ from activities.tools.catalog import ToolCatalog
 from activities.tools.registry import ToolRegistry
 from services.agent_catalog import AgentCatalog
 from services.model_groups import load_model_groups
+from services.pools.catalog import PoolCatalog
 from services.settings import Settings
 from workflows.contracts.agents import AgentConfig
 
@@ -26,5 +27,6 @@ def agent_configs(
         model_groups=load_model_groups(settings.litellm_config),
         skills=SkillLibrary.load(settings.skills_dir),
         unchecked_prefixes=unchecked_prefixes,
+        local_turn_pools=PoolCatalog.load(settings.pools_file).local_turn_pools(),
     )
     return {name: config for name in catalog.names() if (config := catalog.config(name))}

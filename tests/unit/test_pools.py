@@ -64,6 +64,7 @@ def test_limits_are_read_and_defaults_fill_the_rest(tmp_path: Path) -> None:
                 max_concurrent_model_calls: 2
                 min_replicas: 0
                 max_replicas: 10
+                model_turns: local
             """,
         )
     )
@@ -72,6 +73,7 @@ def test_limits_are_read_and_defaults_fill_the_rest(tmp_path: Path) -> None:
     assert research is not None
     assert (research.max_concurrent_activities, research.max_concurrent_model_calls) == (3, 2)
     assert (research.min_replicas, research.max_replicas, research.priority) == (0, 10, 3)
+    assert pools.local_turn_pools() == ["research"]  # default's turns stay activities
     assert [pool.name for pool in pools.require(["research", "research"])] == ["research"]
     with pytest.raises(PoolConfigError, match=r"unknown pools \['nope'\]"):
         pools.require(["nope"])
@@ -93,6 +95,10 @@ def test_limits_are_read_and_defaults_fill_the_rest(tmp_path: Path) -> None:
             "pools:\n  - name: default\n    min_replicas: 3\n    max_replicas: 2\n",
             "min_replicas (3) exceeds max_replicas (2)",
         ),
+        (
+            "pools:\n  - name: default\n    model_turns: inline\n",
+            "pools[0] (name 'default').model_turns: Input should be 'activity' or 'local'",
+        ),
         ("pools: [\n", "not valid YAML"),
     ],
 )
@@ -113,6 +119,18 @@ def test_an_agent_on_an_undeclared_pool_stops_the_catalog(tmp_path: Path) -> Non
     assert "pool 'research' is not declared; declared pools: ['default']" in str(error.value)
     catalog = AgentCatalog.load(tmp_path, pools=["default", "research"])
     assert catalog.agents_by_pool() == {"research": ["a"]}
+
+
+def test_the_agents_of_a_local_turn_pool_run_their_turns_locally(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("name: a\npool: research\n")
+    (tmp_path / "b.yaml").write_text("name: b\n")
+    pools = ["default", "research"]
+    catalog = AgentCatalog.load(tmp_path, pools=pools, local_turn_pools=["research"])
+    configs = {name: catalog.config(name) for name in ("a", "b")}
+    assert {n: c.local_model_turns for n, c in configs.items() if c} == {"a": True, "b": False}
+    spec = catalog.get("a")
+    assert spec is not None
+    assert catalog.config_of(spec.model_copy(update={"version": 2})).local_model_turns  # pinned
 
 
 async def test_a_model_turn_waits_for_a_slot_and_heartbeats_while_waiting() -> None:

@@ -31,7 +31,11 @@ from workflows.contracts.lifecycle import (
     SetStatusRequest,
 )
 from workflows.contracts.memory import SummarizeRequest, SummarizeResult
-from workflows.contracts.model_turns import ModelTurnRequest, ModelTurnResult
+from workflows.contracts.model_turns import (
+    MODEL_REQUEST_REJECTED,
+    ModelTurnRequest,
+    ModelTurnResult,
+)
 from workflows.contracts.tool_calls import ToolCall, ToolCallRequest, ToolCallResult
 
 
@@ -71,6 +75,7 @@ class ScriptedActivities:
     child_blocks: bool = False  # a child's model turn waits until it is cancelled
     models_in_flight: int = 0
     max_models_in_flight: int = 0
+    rejected_turn: str | None = None  # every model turn fails with this, as a refused request
     _next_id: int = 100
 
     def _id(self) -> int:
@@ -84,6 +89,10 @@ class ScriptedActivities:
     @activity.defn(name="model_turn")
     async def model_turn(self, request: ModelTurnRequest) -> ModelTurnResult:
         self.model_requests.append(request)
+        if self.rejected_turn is not None:
+            raise ApplicationError(
+                self.rejected_turn, type=MODEL_REQUEST_REJECTED, non_retryable=True
+            )
         self.models_in_flight += 1
         self.max_models_in_flight = max(self.max_models_in_flight, self.models_in_flight)
         try:

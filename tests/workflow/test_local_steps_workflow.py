@@ -1,5 +1,6 @@
 """Bookkeeping writes and quick tools run as local activities (issue 13): inside the workflow
-task that decided them, so a task costs Temporal one workflow task per model turn."""
+task that decided them, so a task costs Temporal one workflow task per model turn; on a pool
+with `model_turns: local`, the model turns too, so a task is one workflow task in all."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import Client, WorkflowFailureError, WorkflowHistory
 from temporalio.worker import Worker
 
 from tests.workflow.fake_activities import ScriptedActivities
@@ -29,11 +30,20 @@ async def queue() -> AsyncIterator[str]:
 
 
 async def run_task(
-    client: Client, queue: str, acts: ScriptedActivities, kept_as: str | None = None
+    client: Client,
+    queue: str,
+    acts: ScriptedActivities,
+    kept_as: str | None = None,
+    local_model_turns: bool = False,
 ) -> WorkflowHistory:
     """`kept_as`: the name test_replay.py keeps the history under, when recording."""
     task_id = str(uuid.uuid4())
-    agent = AgentConfig(name="t", tools=["calculator", "wait"], max_iterations=5)
+    agent = AgentConfig(
+        name="t",
+        tools=["calculator", "wait"],
+        max_iterations=5,
+        local_model_turns=local_model_turns,
+    )
     async with Worker(
         client, task_queue=queue, workflows=[AgentTaskWorkflow], activities=acts.all()
     ):
@@ -55,6 +65,16 @@ def scheduled_activities(history: WorkflowHistory) -> list[str]:
         for e in history.events
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
     ]
+
+
+def local_activities(history: WorkflowHistory) -> int:
+    """Local activities run (each is a marker; patches are markers too, of another name)."""
+    return sum(
+        1
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and e.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    )
 
 
 def count(history: WorkflowHistory, event_type: EventType.ValueType) -> int:
@@ -95,3 +115,59 @@ async def test_a_tool_that_is_not_quick_stays_a_heartbeating_activity(
 
     assert sorted(r.call.id for r in acts.tool_requests) == ["c", "w"]
     assert scheduled_activities(history) == ["model_turn", "run_tool", "model_turn"]
+
+
+async def test_on_a_local_turn_pool_a_task_of_quick_tools_is_one_workflow_task(
+    temporal_client: Client, queue: str
+) -> None:
+    acts = ScriptedActivities(
+        turns=[
+            [call("a", "calculator", expression="1+1")],
+            [call("b", "calculator", expression="2")],
+            "done",
+        ],
+        quick_tools={"calculator"},
+    )
+    history = await run_task(temporal_client, queue, acts, "local_model_turns", True)
+
+    assert [r.call.id for r in acts.tool_requests] == ["a", "b"]
+    assert [r.iteration for r in acts.model_requests] == [0, 1, 2]
+    assert len(acts.model_requests[2].message_ids) == 6  # 2 opening, 2 replies, 2 results
+    assert [f.status for f in acts.finished] == [TaskStatus.succeeded]
+    assert scheduled_activities(history) == []  # turns, tools and bookkeeping: all markers
+    assert local_activities(history) == 7  # begin, 3 turns, 2 tools, finish
+    assert count(history, EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) == 1
+
+
+async def test_on_a_local_turn_pool_a_slow_tool_still_runs_as_an_activity(
+    temporal_client: Client, queue: str
+) -> None:
+    acts = ScriptedActivities(turns=[[call("w", "wait", seconds=1)], "done"])
+    history = await run_task(temporal_client, queue, acts, local_model_turns=True)
+
+    assert [r.call.id for r in acts.tool_requests] == ["w"]
+    assert scheduled_activities(history) == ["run_tool"]
+
+
+@pytest.mark.parametrize("local_model_turns", [False, True])
+async def test_a_refused_model_call_fails_the_task_saying_why(
+    temporal_client: Client, queue: str, local_model_turns: bool
+) -> None:
+    acts = ScriptedActivities(turns=["unused"], rejected_turn="model gateway rejected it (400)")
+    agent = AgentConfig(name="t", local_model_turns=local_model_turns)
+    task_id = str(uuid.uuid4())
+    async with Worker(
+        temporal_client, task_queue=queue, workflows=[AgentTaskWorkflow], activities=acts.all()
+    ):
+        handle = await temporal_client.start_workflow(
+            AgentTaskWorkflow.run,
+            AgentTaskInput(task_id=task_id, agent=agent),
+            id=workflow_id_for_task(task_id),
+            task_queue=queue,
+        )
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+    assert len(acts.model_requests) == 1  # refused: not retried
+    [finished] = acts.finished
+    assert (finished.status, finished.error_code) == (TaskStatus.failed, "step_failed")
+    assert finished.error == "model gateway rejected it (400)"

@@ -41,6 +41,8 @@ class AgentConfig(BaseModel):
     name: str
     version: int = 1  # of its spec: the task records it, and a submit may pin another
     pool: str = "default"
+    # its pool runs model turns as local activities (deploy/pools.yaml `model_turns`)
+    local_model_turns: bool = False
     model: str = "agent-default"
     system_prompt: str = ""
     tools: list[str] = Field(default_factory=list)
