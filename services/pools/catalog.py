@@ -20,6 +20,11 @@ from workflows.contracts.tasks import task_queue_for_pool
 
 POOL_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 DEFAULT_POOL = "default"
+# workflow-task slots a worker's pollers reserve while they wait for work (Temporal's default:
+# four on the sticky queue, one on the pool's): a local model turn under way holds one more
+# until it ends, so a local-turn pool needs these on top of its model calls, or its new tasks
+# wait for a free slot (measured: 4 slots, 4 tasks of a 1 s turn took 4.1 s; 8 slots, 1.1 s)
+POLLER_SLOTS = 5
 
 
 class PoolConfigError(ValueError):
@@ -33,7 +38,8 @@ class ModelTurns(StrEnum):
     # a local activity, inside the workflow task that asked for it: no activity task and no
     # workflow task to wake the loop after it (docs/BENCHMARKS.md); a cancel or signal reaches
     # a task whose turn is under way when the turn ends or at Temporal's workflow-task heartbeat
-    # (8 s), and a dead worker's turn is retried once its workflow task times out (10 s)
+    # (8 s), a dead worker's turn is retried once its workflow task times out (10 s), and each
+    # turn under way holds a workflow-task slot (POLLER_SLOTS)
     local = "local"
 
 
@@ -69,6 +75,14 @@ class PoolSpec(BaseModel):
         if self.min_replicas > self.max_replicas:
             raise ValueError(
                 f"min_replicas ({self.min_replicas}) exceeds max_replicas ({self.max_replicas})"
+            )
+        needed = self.model_call_limit + POLLER_SLOTS
+        if self.model_turns is ModelTurns.local and self.max_concurrent_workflow_tasks < needed:
+            raise ValueError(
+                f"model_turns: local needs max_concurrent_workflow_tasks of at least {needed} "
+                f"(its {self.model_call_limit} model calls at once, each holding a workflow-task "
+                f"slot while it runs, and {POLLER_SLOTS} for Temporal's pollers); it is "
+                f"{self.max_concurrent_workflow_tasks}"
             )
         return self
 

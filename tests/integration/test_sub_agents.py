@@ -1,13 +1,16 @@
 """Sub-agents on the real stack: `delegate` calls of scripted-delegator run scripted-helper as
 child tasks on pool `helpers`, concurrently; the API links parent and children and rolls the
 children's usage into the parent's; a child's approval is in the tenant's inbox; cancelling the
-parent cancels the child; the depth limit stops a delegation loop with an error to the model."""
+parent cancels the child; the depth limit stops a delegation loop with an error to the model.
+`helpers` runs its model turns as local activities (tests/pools.yaml `model_turns: local`)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from bench import activity_names
+from bench.overhead_history import local_activity_types
 from services.temporal_client import connect_temporal
 from tests.fakes.script_client import reply_text, script_marker, unique_key
 from tests.integration.helpers import messages, submit, wait_for_status
@@ -56,8 +59,13 @@ async def test_delegations_run_as_children_on_their_pool_and_roll_up(stack: Runn
     # the parent's usage holds its own two model calls and one of each child
     assert done["usage"]["llm_calls"] == 4 and done["usage"]["tool_calls"] == 2
     client = await connect_temporal(stack.settings)
-    described = await client.get_workflow_handle(f"task-{children[0]['id']}").describe()
-    assert described.task_queue == "agentry-helpers"
+    child_workflow = client.get_workflow_handle(f"task-{children[0]['id']}")
+    assert (await child_workflow.describe()).task_queue == "agentry-helpers"
+    # `helpers` runs model turns as local activities (tests/pools.yaml): the child's one turn
+    # is a marker in its history, its only workflow task ran it, and no activity was scheduled
+    history = await child_workflow.fetch_history()
+    assert local_activity_types(history.events).count("model_turn") == 1
+    assert not activity_names(history.events)
 
 
 async def test_cancelling_the_parent_cancels_the_child_waiting_for_approval(

@@ -30,7 +30,7 @@ from bench.proc_stats import (
     parse_stat,
     renamed,
 )
-from services.pools.catalog import PoolCatalog
+from services.pools.catalog import POLLER_SLOTS, PoolCatalog
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -221,8 +221,9 @@ def test_the_bench_pools_keep_productions_default_pool_and_start_no_other_worker
     assert pools.get("default") == production.get("default")
     assert all(p.min_replicas == 0 for p in pools if production.get(p.name) is None)
     assert "helpers" in pools.names()
-    local = PoolCatalog.load(bench_pools(tmp_path / "local.yaml", "local"))
-    assert local.local_turn_pools() == ["default"]
+    local = PoolCatalog.load(bench_pools(tmp_path / "local.yaml", "local")).get("default")
+    assert local is not None and local.model_turns == "local"
+    assert local.max_concurrent_workflow_tasks == local.model_call_limit + POLLER_SLOTS
 
 
 def test_local_activities_are_counted_by_type_from_their_markers() -> None:

@@ -64,16 +64,19 @@ def test_limits_are_read_and_defaults_fill_the_rest(tmp_path: Path) -> None:
                 max_concurrent_model_calls: 2
                 min_replicas: 0
                 max_replicas: 10
+              - name: fast
+                max_concurrent_workflow_tasks: 7
+                max_concurrent_model_calls: 2
                 model_turns: local
             """,
         )
     )
-    assert pools.names() == ["default", "research"]
+    assert pools.names() == ["default", "research", "fast"]
     research = pools.get("research")
     assert research is not None
     assert (research.max_concurrent_activities, research.max_concurrent_model_calls) == (3, 2)
     assert (research.min_replicas, research.max_replicas, research.priority) == (0, 10, 3)
-    assert pools.local_turn_pools() == ["research"]  # default's turns stay activities
+    assert pools.local_turn_pools() == ["fast"]  # the others' turns stay activities
     assert [pool.name for pool in pools.require(["research", "research"])] == ["research"]
     with pytest.raises(PoolConfigError, match=r"unknown pools \['nope'\]"):
         pools.require(["nope"])
@@ -98,6 +101,11 @@ def test_limits_are_read_and_defaults_fill_the_rest(tmp_path: Path) -> None:
         (
             "pools:\n  - name: default\n    model_turns: inline\n",
             "pools[0] (name 'default').model_turns: Input should be 'activity' or 'local'",
+        ),
+        (  # a local turn under way holds a workflow-task slot: 50 calls need 55 slots
+            "pools:\n  - name: default\n    model_turns: local\n",
+            "model_turns: local needs max_concurrent_workflow_tasks of at least 55 (its 50 "
+            "model calls at once",
         ),
         ("pools: [\n", "not valid YAML"),
     ],
