@@ -198,7 +198,7 @@ def history_table(sides: Sequence[Side]) -> list[str]:
         )
         wait, run = h.workflow_task_wait_ms, h.workflow_task_run_ms
         lines.append(
-            f"| {side.name} | {h.activities_total:g}: {activities} "
+            f"| {side.name} | {h.activities_total:g}: {activities or '–'} "
             f"| {sum(h.local_activities.values()):g}: {local or '–'} | {h.workflow_tasks:.0f} "
             f"| {wait[0]:.1f} / {wait[1]:.1f} | {run[0]:.1f} / {run[1]:.1f} |"
         )

@@ -194,7 +194,7 @@ async def run_worker(
         skills = SkillSelector(SkillLibrary.load(settings.skills_dir), settings.packages_dir)
         delegated = {name for agent in sub_agents.values() for name in agent.sub_agents}
         if any(sub_agents[name].choose_skills for name in delegated if name in sub_agents):
-            await asyncio.to_thread(skills.warm)  # not in a delegation; else never (138 MB)
+            await asyncio.to_thread(skills.warm)  # not in a delegation; else never
         shared = [
             LifecycleActivities(sessions, trace=trace),
             AnswerCheckActivities(sessions, http),
