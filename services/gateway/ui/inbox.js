@@ -102,9 +102,7 @@ export class Inbox {
   async withDetails(items) {
     const known = (a) => this.cards.has(a.id) || this.closedIds.has(a.id);
     const needed = items.filter((a) => !known(a) && !("context" in a && "tool_schema" in a));
-    const details = await Promise.all(
-      needed.map((a) => api(approvalUrl(a.id)).catch(() => null)),
-    );
+    const details = await Promise.all(needed.map((a) => api(approvalUrl(a.id)).catch(() => null)));
     const byId = new Map(details.filter(Boolean).map((detail) => [detail.id, detail]));
     return items.map((a) => byId.get(a.id) ?? a);
   }
