@@ -37,9 +37,9 @@ class ModelTurns(StrEnum):
     activity = "activity"  # a regular activity: heartbeats, a dead worker noticed in 3 s
     # a local activity, inside the workflow task that asked for it: no activity task and no
     # workflow task to wake the loop after it (docs/BENCHMARKS.md); a cancel or signal reaches
-    # a task whose turn is under way when the turn ends or at Temporal's workflow-task heartbeat
-    # (8 s), a dead worker's turn is retried once its workflow task times out (10 s), and each
-    # turn under way holds a workflow-task slot (POLLER_SLOTS)
+    # the task when it next waits (a regular activity, an approval, its end) or at Temporal's
+    # workflow-task heartbeat (every 8 s), a dead worker's turn is retried once its workflow task
+    # times out (10 s), and each turn under way holds a workflow-task slot (POLLER_SLOTS)
     local = "local"
 
 

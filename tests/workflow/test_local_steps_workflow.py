@@ -4,6 +4,7 @@ with `model_turns: local`, the model turns too, so a task is one workflow task i
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -171,3 +172,33 @@ async def test_a_refused_model_call_fails_the_task_saying_why(
     [finished] = acts.finished
     assert (finished.status, finished.error_code) == (TaskStatus.failed, "step_failed")
     assert finished.error == "model gateway rejected it (400)"
+
+
+async def test_a_cancel_reaches_a_task_of_local_steps_at_its_workflow_tasks_heartbeat(
+    temporal_client: Client, queue: str
+) -> None:
+    """Local turns and quick tools never end their workflow task, so a cancel waits for the
+    worker's workflow-task heartbeat (80 % of the 10 s timeout), then ends the task as
+    cancelled: what `model_turns: local` trades for its speed (deploy/pools.yaml)."""
+    turns: list[list[ToolCall] | str] = [
+        [call(f"c{n}", "calculator", expression=f"{n}+1")] for n in range(40)
+    ]
+    acts = ScriptedActivities(turns=turns, model_delay=0.5, quick_tools={"calculator"})
+    agent = AgentConfig(name="t", tools=["calculator"], max_iterations=50, local_model_turns=True)
+    task_id = str(uuid.uuid4())
+    async with Worker(
+        temporal_client, task_queue=queue, workflows=[AgentTaskWorkflow], activities=acts.all()
+    ):
+        handle = await temporal_client.start_workflow(
+            AgentTaskWorkflow.run,
+            AgentTaskInput(task_id=task_id, agent=agent),
+            id=workflow_id_for_task(task_id),
+            task_queue=queue,
+        )
+        while not acts.model_requests:
+            await asyncio.sleep(0.05)
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+    assert [f.status for f in acts.finished] == [TaskStatus.cancelled]
+    assert 1 < len(acts.model_requests) < 50  # turns went on until the heartbeat, then stopped
