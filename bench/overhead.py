@@ -124,6 +124,7 @@ async def run(args: argparse.Namespace, command: str) -> str:
         args.gap,
         args.model_ms / 1000,
         args.completion,
+        args.model_turns,
     )
     return report
 

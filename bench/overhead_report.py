@@ -228,14 +228,21 @@ def render(
     gap: float,
     model_seconds: float,
     completion: str,
+    model_turns: str | None = None,
 ) -> str:
+    pool = "pool `default` as deploy/pools.yaml declares it"
+    if model_turns is not None:
+        pool += (
+            f" but with `model_turns: {model_turns}` (`--model-turns`, with the workflow-task "
+            "slots local turns need)"
+        )
     lines = [
         *header,
         "",
         f"The job: the scripted model, behind the LiteLLM proxy, answers at once with one "
         f"calculator call per turn {TOOL_CALLS} times, then answers ({MODEL_CALLS} model calls, "
-        f"{TOOL_CALLS} tool calls; agent `bench-overhead`, pool `default` as deploy/pools.yaml "
-        "declares it, one worker). The baseline, in the same run on the same Temporal dev server "
+        f"{TOOL_CALLS} tool calls; agent `bench-overhead`, {pool}, one worker). The baseline, "
+        "in the same run on the same Temporal dev server "
         "(the stack's: SQLite with WAL, eager activities and workflow start): a bare workflow "
         f"running {2 * TOOL_CALLS + 1} activities in a row (bench/overhead_workflow.py), in a "
         "worker process of its own on uvloop with Temporal's default sandbox and the pool's "

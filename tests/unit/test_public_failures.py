@@ -13,7 +13,7 @@ from temporalio.exceptions import (
 
 from workflows.contracts.lifecycle import DATABASE_UNREACHABLE
 from workflows.contracts.memory import CONTEXT_EXCEEDED
-from workflows.failures import public_failure
+from workflows.failures import failed_step, public_failure
 from workflows.policies import DATABASE_OUTAGE_LIMIT
 
 
@@ -76,3 +76,15 @@ def test_a_database_outage_reads_as_one_and_says_how_long_it_was_waited_out() ->
     )
     timed_out.__cause__ = unreachable
     assert public_failure(failed("finish_task", timed_out, RetryState.TIMEOUT)) == gave_up
+
+
+def test_a_local_turns_bare_failure_reads_as_the_model_call_that_failed() -> None:
+    """A local activity's failure reaches the workflow as its bare cause; `failed_step` puts
+    the step back around it, so the tenant reads the same words as for a regular turn."""
+    database = ApplicationError("duplicate key [SQL: INSERT ...]", type="IntegrityError")
+    try:
+        raise failed_step("model_turn") from database
+    except ActivityError as error:
+        wrapped = error
+    assert wrapped.cause is database and wrapped.activity_type == "model_turn"
+    assert public_failure(wrapped) == public_failure(failed("model_turn", database))
