@@ -5,12 +5,14 @@ with `model_turns: local`, the model turns too, so a task is one workflow task i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowFailureError, WorkflowHistory
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowHistory
 from temporalio.worker import Worker
 
 from tests.workflow.fake_activities import ScriptedActivities
@@ -30,6 +32,23 @@ async def queue() -> AsyncIterator[str]:
     yield f"wf-local-{uuid.uuid4().hex[:8]}"
 
 
+@contextlib.asynccontextmanager
+async def started(
+    client: Client, queue: str, acts: ScriptedActivities, agent: AgentConfig
+) -> AsyncIterator[WorkflowHandle[Any, Any]]:
+    """A task of `agent` started, while a worker with `acts` serves the queue."""
+    task_id = str(uuid.uuid4())
+    async with Worker(
+        client, task_queue=queue, workflows=[AgentTaskWorkflow], activities=acts.all()
+    ):
+        yield await client.start_workflow(
+            AgentTaskWorkflow.run,
+            AgentTaskInput(task_id=task_id, agent=agent),
+            id=workflow_id_for_task(task_id),
+            task_queue=queue,
+        )
+
+
 async def run_task(
     client: Client,
     queue: str,
@@ -38,22 +57,13 @@ async def run_task(
     local_model_turns: bool = False,
 ) -> WorkflowHistory:
     """`kept_as`: the name test_replay.py keeps the history under, when recording."""
-    task_id = str(uuid.uuid4())
     agent = AgentConfig(
         name="t",
         tools=["calculator", "wait"],
         max_iterations=5,
         local_model_turns=local_model_turns,
     )
-    async with Worker(
-        client, task_queue=queue, workflows=[AgentTaskWorkflow], activities=acts.all()
-    ):
-        handle = await client.start_workflow(
-            AgentTaskWorkflow.run,
-            AgentTaskInput(task_id=task_id, agent=agent),
-            id=workflow_id_for_task(task_id),
-            task_queue=queue,
-        )
+    async with started(client, queue, acts, agent) as handle:
         result = await handle.result()
     assert result.status == TaskStatus.succeeded and result.output == "done"
     await replay_and_maybe_record(handle, kept_as)
@@ -156,16 +166,7 @@ async def test_a_refused_model_call_fails_the_task_saying_why(
 ) -> None:
     acts = ScriptedActivities(turns=["unused"], rejected_turn="model gateway rejected it (400)")
     agent = AgentConfig(name="t", local_model_turns=local_model_turns)
-    task_id = str(uuid.uuid4())
-    async with Worker(
-        temporal_client, task_queue=queue, workflows=[AgentTaskWorkflow], activities=acts.all()
-    ):
-        handle = await temporal_client.start_workflow(
-            AgentTaskWorkflow.run,
-            AgentTaskInput(task_id=task_id, agent=agent),
-            id=workflow_id_for_task(task_id),
-            task_queue=queue,
-        )
+    async with started(temporal_client, queue, acts, agent) as handle:
         with pytest.raises(WorkflowFailureError):
             await handle.result()
     assert len(acts.model_requests) == 1  # refused: not retried
@@ -185,16 +186,7 @@ async def test_a_cancel_reaches_a_task_of_local_steps_at_its_workflow_tasks_hear
     ]
     acts = ScriptedActivities(turns=turns, model_delay=0.5, quick_tools={"calculator"})
     agent = AgentConfig(name="t", tools=["calculator"], max_iterations=50, local_model_turns=True)
-    task_id = str(uuid.uuid4())
-    async with Worker(
-        temporal_client, task_queue=queue, workflows=[AgentTaskWorkflow], activities=acts.all()
-    ):
-        handle = await temporal_client.start_workflow(
-            AgentTaskWorkflow.run,
-            AgentTaskInput(task_id=task_id, agent=agent),
-            id=workflow_id_for_task(task_id),
-            task_queue=queue,
-        )
+    async with started(temporal_client, queue, acts, agent) as handle:
         while not acts.model_requests:
             await asyncio.sleep(0.05)
         await handle.cancel()
