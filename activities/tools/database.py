@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from activities.tools.errors import ToolError
 
@@ -27,6 +27,15 @@ MAX_STEPS = 50_000_000  # SQLite VM instructions: seconds of CPU, far beyond any
 _PROGRESS_EVERY = 10_000
 _DATE_PARTS = {"YEAR", "MONTH", "DAY", "DATE_PART", "EXTRACT", "DATEPART", "TO_CHAR"}
 _MISSING = re.compile(r"no such (?P<kind>column|table): (?P<name>\S+)")
+# outside quotes: a table a query reads from (FROM, JOIN or a comma) with its alias, if any
+_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
+_TABLE_ALIAS = re.compile(
+    r"(?:\bFROM|\bJOIN|,)\s+(\w+)\b(?!\s*[.(])(?:\s+(?:AS\s+)?(?!(?:ON|USING|WHERE|JOIN|INNER|"
+    r"LEFT|RIGHT|FULL|CROSS|NATURAL|OUTER|GROUP|ORDER|HAVING|LIMIT|UNION|EXCEPT|INTERSECT|WINDOW)"
+    r"\b)(\w+))?",
+    re.IGNORECASE,
+)
+_QUALIFIED = re.compile(r"\b(\w+)\.(\w+)\b")
 _READ_ONLY = {
     sqlite3.SQLITE_SELECT,
     sqlite3.SQLITE_READ,
@@ -35,8 +44,52 @@ _READ_ONLY = {
 }
 
 
+def qualifiers_repaired(sql: str) -> str:
+    """The query with each column its qualifier cannot have (`o.quantity` where `o` is no
+    table of the query, or is `orders`) qualified instead by the one table of the query that
+    has it. The 0.5B model writes such a query, then repeats it word for word after the error
+    that names the fix. A column two of the query's tables have, or none, or two wrong names
+    that would become one (`p.quantity * o.quantity`: which was meant is anyone's guess), is
+    left to SQLite's error; so is a name the query defines otherwise (a CTE, a subquery's
+    alias). Quoted text is never changed."""
+    schema = {table.lower(): {c.lower() for c, _ in cols} for table, cols in _schema().items()}
+    parts = _QUOTED.split(sql)
+    code = " ".join(parts)  # what is outside quotes
+    read: dict[str, str] = {}  # qualifier (alias or table name) → table
+    for table, alias in _TABLE_ALIAS.findall(code):
+        if table.lower() in schema:
+            read[(alias or table).lower()] = table.lower()
+    defined = {w.lower() for w in re.findall(r"\b\w+\b(?!\s*\.)", _QUALIFIED.sub(" ", code))}
+    targets: dict[tuple[str, str], str] = {}  # wrong reference → the one qualifier it can have
+    for qualifier, column in {(q.lower(), c.lower()) for q, c in _QUALIFIED.findall(code)}:
+        table = read.get(qualifier)
+        if (table is not None and column in schema[table]) or (
+            table is None and qualifier in defined
+        ):
+            continue
+        having = [q for q, t in read.items() if column in schema[t]]
+        if len(having) == 1:
+            targets[qualifier, column] = having[0]
+    becomes = [(right, column) for (_, column), right in targets.items()]
+    targets = {
+        (qualifier, column): right
+        for (qualifier, column), right in targets.items()
+        if becomes.count((right, column)) == 1
+    }
+
+    def repaired(match: re.Match[str]) -> str:
+        right = targets.get((match[1].lower(), match[2].lower()))
+        return match[0] if right is None else f"{right}.{match[2]}"
+
+    quoted = _QUOTED.findall(sql)
+    fixed = [_QUALIFIED.sub(repaired, part) for part in parts]
+    return "".join(p + (quoted[i] if i < len(quoted) else "") for i, p in enumerate(fixed))
+
+
 def query_database(
-    sql: Annotated[str, Field(description="One SQLite SELECT statement.")],
+    sql: Annotated[
+        str, AfterValidator(qualifiers_repaired), Field(description="One SQLite SELECT statement.")
+    ],
 ) -> str:
     """Run one read-only SQL query (SQLite) on the shop database and return the query and
     its rows as a table."""

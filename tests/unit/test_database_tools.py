@@ -3,10 +3,13 @@ every way of changing or escaping the database refused with a reason the model c
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from activities.tools.database import describe_database, query_database
+from activities.tools.database import describe_database, qualifiers_repaired, query_database
 from activities.tools.errors import ToolError
+from activities.tools.registry import default_registry
 
 
 def test_a_query_answers_with_itself_and_a_table() -> None:
@@ -56,3 +59,67 @@ def test_long_results_are_cut_and_say_so() -> None:
     shown = query_database("SELECT a.id FROM orders a, orders b").splitlines()
     assert len(shown) == 1 + 1 + 50 + 1
     assert shown[-1] == "(50+ rows, only the first 50 shown)"
+
+
+@pytest.mark.parametrize(
+    ("sql", "repaired"),
+    [
+        # `o` is no table of the query: the one table with a quantity is order_items (oi)
+        (
+            "SELECT p.name, SUM(o.quantity) FROM order_items oi JOIN products p"
+            " ON oi.product_id = p.id GROUP BY p.id",
+            "SELECT p.name, SUM(oi.quantity) FROM order_items oi JOIN products p"
+            " ON oi.product_id = p.id GROUP BY p.id",
+        ),
+        # `o` is orders, which has no quantity
+        (
+            "SELECT SUM(p.price * o.quantity) FROM orders o JOIN order_items oi"
+            " ON o.id = oi.order_id JOIN products p ON oi.product_id = p.id WHERE o.id = 7",
+            "SELECT SUM(p.price * oi.quantity) FROM orders o JOIN order_items oi"
+            " ON o.id = oi.order_id JOIN products p ON oi.product_id = p.id WHERE o.id = 7",
+        ),
+        # a table read without an alias is named by itself; the column keeps its spelling
+        (
+            "SELECT orders.Quantity FROM orders JOIN order_items"
+            " ON order_items.order_id = orders.id",
+            "SELECT order_items.Quantity FROM orders JOIN order_items"
+            " ON order_items.order_id = orders.id",
+        ),
+    ],
+)
+def test_a_column_its_qualifier_cannot_have_goes_to_the_one_table_that_has_it(
+    sql: str, repaired: str
+) -> None:
+    assert qualifiers_repaired(sql) == repaired
+    assert qualifiers_repaired(repaired) == repaired
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        # two wrong names would become one: which was meant is anyone's guess
+        "SELECT SUM(p.quantity * o.quantity) FROM order_items oi JOIN products p"
+        " ON oi.product_id = p.id JOIN orders o ON oi.order_id = o.id",
+        # two tables of the query have the column
+        "SELECT x.quantity FROM order_items a JOIN order_items b ON a.order_id = b.order_id",
+        # no table of the query has it
+        "SELECT o.price FROM orders o",
+        # names the query defines otherwise: a CTE, a subquery's alias
+        "WITH t AS (SELECT id FROM orders) SELECT t.id FROM t",
+        "SELECT s.name FROM (SELECT name FROM products) s",
+        # quoted text is data
+        "SELECT c.name FROM customers c WHERE c.city = 'o.quantity'",
+    ],
+)
+def test_a_reference_with_no_single_fix_is_left_to_sqlites_error(sql: str) -> None:
+    assert qualifiers_repaired(sql) == sql
+
+
+def test_the_tool_runs_the_repaired_query_and_shows_it() -> None:
+    tool = default_registry().get("query_database")
+    sql = "SELECT SUM(o.quantity) FROM order_items oi WHERE oi.order_id = 7"
+    call = tool.normalised({"sql": sql})  # what an approval rule and the transcript see
+    assert call == {"sql": "SELECT SUM(oi.quantity) FROM order_items oi WHERE oi.order_id = 7"}
+    shown = asyncio.run(tool.invoke({"sql": sql})).splitlines()
+    assert shown[0] == f"Query: {call['sql']}"
+    assert shown[2] == str(query_database(call["sql"]).splitlines()[2])
