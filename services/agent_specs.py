@@ -85,6 +85,7 @@ class AgentSpec(BaseModel):
     show_calls: dict[str, str] = Field(default_factory=dict)  # see AgentConfig.show_calls
     fan_out: PlannedCall | None = None  # see AgentConfig.fan_out
     cite_from: list[str] = Field(default_factory=list)  # see AgentConfig.cite_from
+    answer_after: list[str] = Field(default_factory=list)  # see AgentConfig.answer_after
     shadow: ShadowSpec | None = None  # another agent a share of its tasks also runs on, dry
     # skills (agents/skills/) in its prompt after the system prompt: `name` (its newest
     # version) or `name@2`; `choose_skills`: more chosen from each task's input at submit
@@ -155,6 +156,7 @@ class AgentSpec(BaseModel):
         offered = [*self.tools, *([DELEGATE_TOOL] if self.sub_agents else [])]
         calls = {"first_calls": [call.tool for call in self.planned_first_calls],
                  "show_calls": list(self.show_calls), "cite_from": self.cite_from,
+                 "answer_after": self.answer_after,
                  "fan_out": [self.fan_out.tool] if self.fan_out else []}  # fmt: skip
         problem = unlisted_tools(self.tools, offered, calls)
         if problem is not None:

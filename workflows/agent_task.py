@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.lifecycle import LifecycleActivities
     from workflows import policies
     from workflows.bookkeeping import store_step
+    from workflows.contracts.agents import AgentConfig
     from workflows.contracts.answer_checks import (
         AnswerCheck,
         AnswerCheckRequest,
@@ -36,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         AgentTaskResult,
         TaskStatus,
     )
+    from workflows.contracts.tool_calls import ToolCall, ToolCallResult
     from workflows.failures import public_failure
     from workflows.guardrails import Guardrails, Stop
     from workflows.memory import model_turn
@@ -141,7 +143,9 @@ class AgentTaskWorkflow:
                 stop = guard.after_results([result.digest for result in results])
                 if guarded and stop:
                     return await self._stop(task, stop, iteration)
-                answer_now = guard.repeated_calls() and workflow.patched(ANSWER_AFTER_REPEAT_PATCH)
+                answer_now = (
+                    guard.repeated_calls() and workflow.patched(ANSWER_AFTER_REPEAT_PATCH)
+                ) or _answer_in_hand(agent, turn.result.tool_calls, results)
                 continue
             if workflow.patched(ANSWER_ENDS_REPEATS_PATCH):
                 guard.answered()
@@ -285,3 +289,12 @@ def _first_detail(error: ApplicationError) -> dict[str, Any] | None:
     """The figures an activity's error carries as its first detail, if they are a dict."""
     details = error.details
     return details[0] if details and isinstance(details[0], dict) else None
+
+
+def _answer_in_hand(
+    agent: AgentConfig, calls: list[ToolCall], results: list[ToolCallResult]
+) -> bool:
+    """The turn's calls all worked and one is of a tool the answer rests on (`answer_after`):
+    the next turn answers (a small model asks for the query again, or a worse one, instead)."""
+    named = any(call.name in agent.answer_after for call in calls)
+    return named and not any(result.is_error for result in results)

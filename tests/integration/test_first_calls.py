@@ -130,6 +130,7 @@ def _spec(tmp_path: Path, text: str) -> Path:
         ("tools: [read_file]\nfan_out: {tool: delegate}", "fan_out ['delegate'] are not in tools"),
         ("tools: [list_files]\nshow_calls: {read_file: x}", "show_calls ['read_file'] are not"),
         ("tools: [read_file]\nshow_calls: {read_file: 'R: {name}'}", "takes no argument ['name']"),
+        ("tools: [list_files]\nanswer_after: [read_file]", "answer_after ['read_file'] are not"),
     ],
 )
 def test_first_calls_must_be_the_agents_own_tools_and_take_no_arguments(

@@ -67,6 +67,7 @@ class ScriptedActivities:
     turn_tokens: int = 0  # prompt tokens each turn reports
     # tool results: the same text for every call (a stalled task) or one per call
     same_results: bool = False
+    failing_calls: set[str] = field(default_factory=set)  # call ids whose result is an error
     # sub-agents: the config open_child answers with, the turns of every child task
     child_agent: AgentConfig | None = None
     child_turns: list[list[ToolCall] | str] = field(default_factory=list)
@@ -157,7 +158,8 @@ class ScriptedActivities:
             self.tools_in_flight -= 1
         call = request.call
         digest = "same" if self.same_results else f"{call.name}:{sorted(call.arguments.items())}"
-        return ToolCallResult(message_id=self._id(), digest=digest)
+        failed = call.id in self.failing_calls
+        return ToolCallResult(message_id=self._id(), digest=digest, is_error=failed)
 
     @activity.defn(name="finish_task")
     async def finish_task(self, request: FinishTaskRequest) -> FinishTaskResult:

@@ -153,6 +153,29 @@ async def test_the_same_call_again_and_again_is_a_runaway(env: WorkflowEnvironme
     assert len(acts.model_requests) == 3 and len(acts.tool_requests) == 2  # the 3rd never ran
 
 
+async def test_a_result_the_answer_rests_on_is_followed_by_an_answer(
+    env: WorkflowEnvironment,
+) -> None:
+    """`answer_after`: once a call of the tool has worked, the next turn is offered no tools;
+    while its calls fail, the model may call again to fix them."""
+    acts = ScriptedActivities(
+        turns=[[calc("a", "1/0")], [calc("b", "1/1")], "1"], failing_calls={"a"}
+    )
+    result, _ = await run(env, acts, answer_after=["calculator"], history="answer_after_tool")
+    assert result.status == TaskStatus.succeeded and result.output == "1"
+    offered = [request.tools for request in acts.model_requests]
+    assert offered == [["calculator", "write_file"], ["calculator", "write_file"], []]
+
+
+async def test_a_result_of_another_tool_leaves_the_tools_offered(
+    env: WorkflowEnvironment,
+) -> None:
+    write = ToolCall(id="w", name="write_file", arguments={"path": "a.txt", "content": "x"})
+    acts = ScriptedActivities(turns=[[write], [calc("b", "1/1")], "1"])
+    await run(env, acts, answer_after=["calculator"])
+    assert [len(request.tools) for request in acts.model_requests] == [2, 2, 0]
+
+
 async def test_turns_that_find_nothing_new_are_a_runaway(env: WorkflowEnvironment) -> None:
     acts = ScriptedActivities(turns=distinct_turns(10), same_results=True)
     result, _ = await run(env, acts, max_iterations=20)

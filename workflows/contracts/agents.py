@@ -79,6 +79,9 @@ class AgentConfig(BaseModel):
     # tools whose results hold passages marked [citation]: an answer without a citation gets
     # "Source:" and the citation of the passage that shares the most words with it
     cite_from: list[str] = Field(default_factory=list)
+    # tools whose results are the answer's material: after a turn whose calls all worked and
+    # include one of them, the next turn offers no tools and is held to an answer
+    answer_after: list[str] = Field(default_factory=list)
     # the skill versions its system prompt carries (listed by the spec, or chosen at submit)
     skills: list[SkillUse] = Field(default_factory=list)
     choose_skills: SkillChoice | None = None  # how more are chosen from a task's input
