@@ -193,16 +193,24 @@ class SkillChooser:
         self._vectors = encoder.encode([matching_text(skill) for skill in self._skills])
 
     def choose(
-        self, text: str, limit: int = 2, threshold: float = DEFAULT_THRESHOLD
+        self, text: str, limit: int = 2, threshold: float = DEFAULT_THRESHOLD, margin: float = 0.0
     ) -> list[tuple[Skill, float]]:
-        """Up to `limit` skills with cosine similarity >= `threshold`, best first (ties by name)."""
+        """Up to `limit` skills with cosine similarity >= `threshold`, best first (ties by name),
+        each at least `margin` more alike than every skill not chosen: a question about
+        delivered orders, 0.42 alike to rankings and 0.39 to dates, needs neither."""
         if not self._skills or limit < 1:
             return []
         similarities = self._vectors @ self._encoder.encode([text])[0]
-        scored = [
-            (skill, float(score))
-            for skill, score in zip(self._skills, similarities, strict=True)
-            if score >= threshold
-        ]
-        scored.sort(key=lambda pair: (-pair[1], pair[0].name, -pair[0].version))
-        return scored[:limit]
+        ranked = sorted(
+            (
+                (skill, float(score))
+                for skill, score in zip(self._skills, similarities, strict=True)
+            ),
+            key=lambda pair: (-pair[1], pair[0].name, -pair[0].version),
+        )
+        chosen = [pair for pair in ranked[:limit] if pair[1] >= threshold]
+        while chosen and len(ranked) > len(chosen):
+            if chosen[-1][1] - ranked[len(chosen)][1] >= margin:
+                break
+            chosen.pop()
+        return chosen

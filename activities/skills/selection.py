@@ -53,7 +53,10 @@ class SkillSelector:
         scored = [
             (skill, score)
             for skill, score in self._chooser(choice.among).choose(
-                text, limit=choice.limit + len(listed), threshold=choice.threshold
+                text,
+                limit=choice.limit + len(listed),
+                threshold=choice.threshold,
+                margin=choice.margin,
             )
             if skill.name not in listed and set(skill.tools) <= set(agent.tools)
         ][: choice.limit]

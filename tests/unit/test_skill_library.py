@@ -196,6 +196,23 @@ def test_ties_go_by_name_and_the_threshold_is_inclusive() -> None:
     ]
 
 
+def test_a_close_call_chooses_none_when_a_margin_is_asked() -> None:
+    skills = [_skill("rankings", "r"), _skill("dates", "d"), _skill("joins", "j")]
+    encoder = _TableEncoder(
+        {"r": [1.0, 0.0], "d": [0.0, 1.0], "j": [0.6, 0.8], "close": [0.42, 0.39],
+         "clear": [0.55, 0.1], "mid": [0.5, 0.43]}
+    )  # fmt: skip
+    chooser = SkillChooser(encoder, skills)
+    names = lambda text, **kw: [s.name for s, _ in chooser.choose(text, limit=1, **kw)]  # noqa: E731
+    assert names("close") == ["joins"]  # 0.564 against rankings' 0.42: a clear winner
+    assert names("close", margin=0.2) == []  # ... but not by 0.2
+    assert names("clear", margin=0.05) == ["rankings"]  # 0.55 against joins' 0.41
+    # with two to choose, each must clear every skill left out: rankings (0.5) is too close
+    # to dates (0.43), joins (0.644) is not
+    assert [s.name for s, _ in chooser.choose("mid", limit=2, margin=0.1)] == ["joins"]
+    assert len(chooser.choose("mid", limit=2, margin=0.05)) == 2
+
+
 def test_tags_are_matched_with_the_description() -> None:
     skill = _skill("travel-policy", "Answer travel questions", ["flights", "hotels"])
     assert matching_text(skill) == "Answer travel questions flights, hotels"
