@@ -86,8 +86,11 @@ def build_chat_request(
     answer_now = not tools and any(message.role == "tool" for message in messages)
     rendered = _text_messages(fmt, messages, answer_now)
     body = {"messages": _with_tools_section(rendered, section)}
-    if fmt is ToolCallFormat.json_schema or answer_now or must_call:
-        schema = action_schema(tools, calls_only=must_call)
+    # ... and so it is after the last step's result, the tools kept in the prompt (its prefix
+    # stays the server's cached one)
+    held = final_result_given(fmt, messages)
+    if fmt is ToolCallFormat.json_schema or answer_now or must_call or held:
+        schema = action_schema([] if held else tools, calls_only=must_call)
         body["response_format"] = {
             "type": "json_schema",
             "json_schema": {"name": "agent_action", "strict": True, "schema": schema},
@@ -157,6 +160,23 @@ def _native_message(message: ChatMessage) -> dict[str, Any]:
     return out
 
 
+def final_result_given(fmt: ToolCallFormat, messages: list[ChatMessage]) -> bool:
+    """Format `text`: the latest results are the number of the request's last step ("Step 2
+    gave 42, the final result."), so the next reply is held to an answer (left free, the
+    model asked the calculator for "42" before it answered)."""
+    if ToolCallFormat(fmt) is not ToolCallFormat.text or not messages:
+        return False
+    request, rounds, first_result = "", 0, None
+    for before, message in zip([None, *messages], messages, strict=False):
+        if message.role == "tool" and (before is None or before.role != "tool"):
+            rounds, first_result = rounds + 1, message.content or ""  # one turn's results
+        elif message.role == "user" and not message.from_loop:
+            request, rounds = message.content or "", 0
+    if messages[-1].role != "tool" or first_result is None:
+        return False
+    return _last_value(steps_of(request), rounds, first_result) is not None
+
+
 def _text_messages(
     fmt: ToolCallFormat, messages: list[ChatMessage], answer_now: bool
 ) -> list[dict[str, Any]]:
@@ -200,11 +220,20 @@ def _after_result(request: str, rounds: int, result: str) -> str:
     if len(steps) < 2 or rounds > len(steps):
         return _RESULT_NUDGE
     if rounds == len(steps):
-        return _LAST_VALUE_NUDGE.format(done=rounds, result=value) if number else _RESULT_NUDGE
+        last = _last_value(steps, rounds, value)
+        return _LAST_VALUE_NUDGE.format(done=rounds, result=last) if last else _RESULT_NUDGE
     step = steps[rounds]
     if not number:
         return _NEXT_STEP_NUDGE.format(done=rounds, next=rounds + 1, step=step)
     return _NEXT_VALUE_STEP_NUDGE.format(done=rounds, next=rounds + 1, step=step, result=value)
+
+
+def _last_value(steps: list[str], rounds: int, result: str) -> str | None:
+    """The result of the last of several steps, when it is a number (the answer)."""
+    value = result.strip()
+    if len(steps) < 2 or rounds != len(steps) or _NUMBER.fullmatch(value) is None:
+        return None
+    return value
 
 
 def _assistant_text(fmt: ToolCallFormat, message: ChatMessage) -> str:

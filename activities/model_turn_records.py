@@ -23,6 +23,8 @@ from activities.db.outages import outlasting_outages
 from activities.db.steps import StepRepository
 from activities.db.tasks import StepCounters
 from activities.model_replies import ParsedReply, parse_model_reply
+from activities.model_requests import final_result_given
+from activities.prompts import chat_message
 from activities.tool_call_repair import (
     answer_after_refusal,
     refused_an_unknown_tool,
@@ -67,13 +69,17 @@ class FromTranscript:
     asked_again: bool = False
     shown: str = ""  # the agent's `show_calls` lines, added to a final answer (turn_rules.py)
     passages: list[list[str]] = field(default_factory=list)  # [citation, text] to cite from
+    # the reply was held to an answer: the last step's result came (model_requests.py)
+    answer_held: bool = False
 
     @classmethod
     def of(cls, request: ModelTurnRequest, rows: Sequence[Message]) -> FromTranscript:
+        messages = [chat_message(row, request.max_tool_result_chars) for row in rows]
         return cls(
             refused_an_unknown_tool(rows),
             shown_calls(request.show_calls, rows),
             cited_passages(request.cite_from, rows),
+            final_result_given(request.tool_call_format, messages),
         )
 
     @classmethod
@@ -102,7 +108,7 @@ def turn_record(
     parsed = parse_model_reply(
         request.tool_call_format,
         message,
-        offered_tools=request.tools,
+        offered_tools=[] if facts.answer_held else request.tools,
         call_id_prefix=f"call-{request.iteration}",
         cut_off=finish_reason == "length",
     )

@@ -3,13 +3,18 @@ the answer a model gives when it is offered no tools after repeating a call."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
+from activities.db.models import Message
 from activities.model_replies import parse_model_reply
-from activities.model_requests import ChatMessage, build_chat_request
+from activities.model_requests import ChatMessage, build_chat_request, final_result_given
+from activities.model_turn_records import FromTranscript, turn_record
 from activities.request_steps import next_step, steps_of
 from activities.tools.registry import default_registry
 from workflows.contracts.agents import ToolCallFormat
+from workflows.contracts.model_turns import ModelTurnRequest
 from workflows.contracts.tool_calls import ToolCall
 
 TEXT = ToolCallFormat.text
@@ -185,3 +190,60 @@ def test_a_held_answer_is_taken_and_a_call_written_anyway_is_refused() -> None:
     assert ignored.final_text is None
     assert [call.name for call in ignored.tool_calls] == ["calculator"]
     assert "not available" in ignored.invalid_calls[ignored.tool_calls[0].id]
+
+
+def test_after_the_last_steps_number_the_reply_is_held_to_an_answer() -> None:
+    """Left free, the model asked the calculator for "4173" again before it answered."""
+    tools = default_registry().tools(["calculator"])
+    before = build_chat_request(TEXT, turns("391", "1391"), tools)
+    body = build_chat_request(TEXT, turns("391", "1391", "4173"), tools)
+
+    assert final_result_given(TEXT, turns("391", "1391", "4173"))
+    last = body["messages"][-1]["content"]
+    assert last.endswith("Step 3 gave 4173, the final result. Answer with it.")
+    schema = body["response_format"]["json_schema"]["schema"]
+    assert schema["required"] == ["final_answer"]
+    # the tools stay in the prompt: its prefix is the one the server has cached
+    assert body["messages"][: len(before["messages"]) - 1] == before["messages"][:-1]
+    assert "<tools>" in body["messages"][0]["content"]
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        turns("391", "1391"),  # a step is left
+        turns("391", "1391", "4173", "4173"),  # a call beyond the steps
+        turns("391", "1391", "error: division by zero"),  # the last step failed
+        turns("391", "1391", "4173")[:-1],  # the model's turn, not a result, is the last
+        [ChatMessage(role="user", content="What is 2+2?"), *turns("4")[2:]],  # one step
+    ],
+)
+def test_the_reply_is_left_free_unless_the_last_steps_number_came(
+    messages: list[ChatMessage],
+) -> None:
+    tools = default_registry().tools(["calculator"])
+    assert not final_result_given(TEXT, messages)
+    assert "response_format" not in build_chat_request(TEXT, messages, tools)
+
+
+def test_a_turn_after_the_last_steps_number_reads_the_held_answer() -> None:
+    rows = [
+        Message(id=n, task_id=uuid.UUID(int=1), role=m.role, content=m.content,
+                tool_calls=[c.model_dump() for c in m.tool_calls], tool_call_id=m.tool_call_id,
+                name=m.name)
+        for n, m in enumerate(turns("391", "1391", "4173"))
+    ]  # fmt: skip
+    request = ModelTurnRequest(
+        task_id=str(uuid.UUID(int=1)),
+        iteration=4,
+        model="m",
+        message_ids=[],
+        tools=["calculator"],
+        tool_call_format=TEXT,
+    )
+    reply = {"choices": [{"message": {"content": '{"final_answer": "4173"}'}}]}
+
+    facts = FromTranscript.of(request, rows)
+    result = turn_record(request, reply, 1, None, default_registry(), facts).result(9)
+
+    assert facts.answer_held and result.final_text == "4173" and not result.tool_calls
