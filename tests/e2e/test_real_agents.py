@@ -42,6 +42,8 @@ async def test_the_data_analyst_answers_with_the_figure_and_the_query(stack: Run
     answer, _, shown = done["result"].partition("\n\nQuery: ")
     assert "5" in answer
     assert shown.upper().startswith("SELECT") and "Vienna" in shown
+    # the query's turn and the answer's (answer_after): no second query after the rows
+    assert done["usage"]["llm_calls"] == 2
 
 
 async def test_the_researcher_cites_and_splits_a_two_part_question(stack: RunningStack) -> None:

@@ -28,3 +28,20 @@ async def test_builtin_assistant_answers_with_its_calculator(stack: RunningStack
     last_turn = [d for d in deltas if d["iteration"] == answer["iteration"]]
     assert len(last_turn) > 1
     assert "".join(d["text"] for d in last_turn).strip() == answer["final_text"] == done["result"]
+
+
+async def test_a_request_in_steps_gets_a_call_per_step_then_the_answer(stack: RunningStack) -> None:
+    async with stack.api() as api:
+        task = await submit(api, "assistant", "Compute 17*23, then add 1000.")
+        done = await wait_for_status(api, task["id"], timeout=240)
+        log = await events(api, task["id"])
+
+    assert done["status"] == "succeeded", done
+    calls = [e["data"] for e in log if e["type"] == "tool_call"]
+    assert [(call["name"], call["result"]) for call in calls] == [
+        ("calculator", "391"),
+        ("calculator", "1391"),
+    ]
+    assert "1391" in re.sub(r"[,\s]", "", done["result"])
+    # after the last step's result the reply was held to the answer: no third calculation
+    assert done["usage"]["llm_calls"] == 3
