@@ -31,8 +31,8 @@ _MISSING = re.compile(r"no such (?P<kind>column|table): (?P<name>\S+)")
 _QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
 _TABLE_ALIAS = re.compile(
     r"(?:\bFROM|\bJOIN|,)\s+(\w+)\b(?!\s*[.(])(?:\s+(?:AS\s+)?(?!(?:ON|USING|WHERE|JOIN|INNER|"
-    r"LEFT|RIGHT|FULL|CROSS|NATURAL|OUTER|GROUP|ORDER|HAVING|LIMIT|UNION|EXCEPT|INTERSECT|WINDOW)"
-    r"\b)(\w+))?",
+    r"LEFT|RIGHT|FULL|CROSS|NATURAL|OUTER|GROUP|ORDER|HAVING|LIMIT|OFFSET|UNION|EXCEPT|INTERSECT|"
+    r"WINDOW|FROM|SELECT|AND|OR|NOT|AS)\b)(\w+))?",
     re.IGNORECASE,
 )
 _QUALIFIED = re.compile(r"\b(\w+)\.(\w+)\b")
