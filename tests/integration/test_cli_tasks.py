@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import yaml
+
+from services.settings import PROJECT_ROOT
 from tests.fakes.script_client import reply_text, reply_tool_calls, unique_key
 from tests.integration.helpers import submit, wait_for_status
 from tests.integration.test_pools import _agentry
@@ -51,10 +54,12 @@ async def test_agents_lists_versions_and_an_agents_recorded_versions(stack: Runn
     versions = await _agentry("agents", "data-analyst", stack=stack)
     unknown = await _agentry("agents", "nobody", stack=stack, expect_code=1)
 
+    spec = yaml.safe_load((PROJECT_ROOT / "agents" / "data-analyst.yaml").read_text())
+    now = str(spec["version"])
     assert listed.splitlines()[0].split() == ["AGENT", "VERSION", "ROLE", "POOL", "MODEL"]
     [row] = [line for line in listed.splitlines() if line.startswith("data-analyst ")]
-    assert row.split()[:3] == ["data-analyst", "2", "data"]
-    assert versions.splitlines()[0].startswith("data-analyst (version 2 runs now)")
+    assert row.split()[:3] == ["data-analyst", now, "data"]
+    assert versions.splitlines()[0].startswith(f"data-analyst (version {now} runs now)")
     [current] = [line for line in versions.splitlines() if line.endswith("current")]
-    assert current.split()[0] == "2"
+    assert current.split()[0] == now
     assert "404" in unknown and "unknown agent 'nobody'" in unknown
