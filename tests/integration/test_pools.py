@@ -160,13 +160,15 @@ async def platform_key(stack: RunningStack) -> str:
 
 
 async def _until_backlog(api: httpx.AsyncClient, pool: str, timeout: float = 30) -> dict[str, Any]:
-    """The pools once `pool` shows a backlog: Temporal's task-queue stats are approximate and
-    cached for a few seconds (the gateway's pool sampler asks for them too)."""
+    """The pools once `pool` shows a backlog with its age: Temporal's task-queue stats are
+    approximate and cached for a few seconds (the gateway's pool sampler asks for them too),
+    and a first sighting of the count may still carry an age of 0."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         pools = await _pools(api)
-        count = pools[pool]["backlog"]["workflow_tasks"]["count"]
-        if count or asyncio.get_running_loop().time() > deadline:
+        backlog = pools[pool]["backlog"]["workflow_tasks"]
+        shown = backlog["count"] and backlog["oldest_age_seconds"]
+        if shown or asyncio.get_running_loop().time() > deadline:
             return pools
         await asyncio.sleep(1)
 
