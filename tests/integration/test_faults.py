@@ -106,10 +106,11 @@ async def test_killing_the_worker_during_a_model_call_retries_it_on_the_other(
     async with fault_workers(stack, tmp_path) as workers, stack.api() as api:
         task = await submit(api, AGENT, f"hello {marker}")
         handle = client.get_workflow_handle(f"task-{task['id']}")
-        first = await started_attempt(handle, "model_turn", 1)
         await served_at_least(stack, key, 1)  # the request is at the model when the worker dies
+        # the attempt in flight now (on a loaded machine an earlier one may have failed already)
+        first = await started_attempt(handle, "model_turn", 1)
         killed_at = kill(worker_of(workers, first))
-        retry = await started_attempt(handle, "model_turn", 2)
+        retry = await started_attempt(handle, "model_turn", first.attempt + 1)
         done = await wait_for_status(api, task["id"], timeout=60)
     await stack.scripted.forget(key)
 
@@ -138,7 +139,7 @@ async def test_killing_the_worker_during_a_tool_call_repeats_only_that_call(
         await until_event(api, task["id"], "tool_call")  # the write is done and recorded
         first = await started_attempt(handle, "run_tool", 1)  # so this is the wait
         killed_at = kill(worker_of(workers, first))
-        retry = await started_attempt(handle, "run_tool", 2)
+        retry = await started_attempt(handle, "run_tool", first.attempt + 1)
         done = await wait_for_status(api, task["id"], timeout=90)
         log = await events(api, task["id"])
         files = (await api.get(f"/v1/tasks/{task['id']}/files")).json()
