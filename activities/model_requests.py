@@ -166,15 +166,26 @@ def final_result_given(fmt: ToolCallFormat, messages: list[ChatMessage]) -> bool
     model asked the calculator for "42" before it answered)."""
     if ToolCallFormat(fmt) is not ToolCallFormat.text or not messages:
         return False
-    request, rounds, first_result = "", 0, None
-    for before, message in zip([None, *messages], messages, strict=False):
-        if message.role == "tool" and (before is None or before.role != "tool"):
-            rounds, first_result = rounds + 1, message.content or ""  # one turn's results
+    opened = _result_rounds(messages)
+    if messages[-1].role != "tool" or not opened:
+        return False
+    index = max(opened)
+    request, rounds = opened[index]
+    return _last_value(steps_of(request), rounds, messages[index].content or "") is not None
+
+
+def _result_rounds(messages: list[ChatMessage]) -> dict[int, tuple[str, int]]:
+    """For each message that opens a turn's results: the request they answer (the latest
+    user message the loop did not write) and their round since it (1 for the first)."""
+    opened: dict[int, tuple[str, int]] = {}
+    request, rounds = "", 0
+    for index, message in enumerate(messages):
+        if message.role == "tool" and (index == 0 or messages[index - 1].role != "tool"):
+            rounds += 1
+            opened[index] = (request, rounds)
         elif message.role == "user" and not message.from_loop:
             request, rounds = message.content or "", 0
-    if messages[-1].role != "tool" or first_result is None:
-        return False
-    return _last_value(steps_of(request), rounds, first_result) is not None
+    return opened
 
 
 def _text_messages(
@@ -184,23 +195,21 @@ def _text_messages(
     each followed (format `text`) by what to do next: the request's next step, else answer.
     `answer_now` (no tools offered this turn): the last results say to answer at once."""
     out: list[dict[str, Any]] = []
-    request, rounds = "", 0
-    for message in messages:
+    opened = _result_rounds(messages)
+    for index, message in enumerate(messages):
         if message.role == "tool":
             response = f"<tool_response>\n{message.content or ''}\n</tool_response>"
-            if out and out[-1].get("tool_results") is not None:
+            if index not in opened:  # another result of the same turn
                 out[-1]["content"] += "\n" + response
             else:
-                rounds += 1
-                nudge = _after_result(request, rounds, message.content or "")
+                nudge = _after_result(*opened[index], message.content or "")
                 out.append({"role": "user", "content": response, "tool_results": nudge})
         elif message.role == "assistant":
             out.append({"role": "assistant", "content": _assistant_text(fmt, message)})
         else:
             content = message.content or ""
             if message.role == "user" and not message.from_loop:
-                request, rounds = content, 0
-                first = next_step(request, 0)
+                first = next_step(content, 0)
                 if first is not None and fmt is ToolCallFormat.text:
                     content += "\n" + _FIRST_STEP_NUDGE.format(step=first)
             out.append({"role": message.role, "content": content})
