@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import json
 import math
 import operator
 from collections.abc import Callable
@@ -28,6 +29,12 @@ MAX_INT_BITS = 1024  # about 1.8e308, the float range: beyond it a result is not
 MAX_WAIT_SECONDS = 240  # below the tool call's start-to-close timeout (policies.TOOL_CALL_TIMEOUT)
 
 Number = int | float
+# English whatever the worker's locale (strftime's %A and %B follow it)
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
 
 _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
@@ -187,7 +194,19 @@ def current_time(
             else "; use an IANA name like 'Europe/Paris'"
         )
         raise ToolError(f"unknown time zone {timezone[:80]!r}{hint}") from None
-    return datetime.now(zone).isoformat(timespec="seconds")
+    return clock_reading(datetime.now(zone))
+
+
+def clock_reading(now: datetime) -> str:
+    """The ISO reading with its weekday and month named beside it: from the ISO string alone
+    the 0.5B model cannot tell the weekday, and a weekday written into the sentence made it
+    answer the weekday to every question (docs/EVALS.md)."""
+    reading = {
+        "datetime": now.isoformat(timespec="seconds"),
+        "weekday": _WEEKDAYS[now.weekday()],
+        "month": _MONTHS[now.month - 1],
+    }
+    return json.dumps(reading)
 
 
 def _suggest_zone(name: str) -> str | None:

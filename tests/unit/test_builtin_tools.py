@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from activities.tools.builtin import calculator, current_time
+from activities.tools.builtin import calculator, clock_reading, current_time
 from activities.tools.errors import ToolError
 from activities.tools.registry import default_registry
 
@@ -110,14 +111,14 @@ def test_calculator_reports_math_errors_clearly(expression: str, message: str) -
 
 
 def test_current_time_defaults_to_utc() -> None:
-    now = datetime.fromisoformat(current_time())
+    now = datetime.fromisoformat(json.loads(current_time())["datetime"])
 
     assert now.utcoffset() == timedelta(0)
     assert abs(now - datetime.now(UTC)) < timedelta(seconds=5)
 
 
 def test_current_time_in_an_iana_zone_carries_its_offset() -> None:
-    now = datetime.fromisoformat(current_time("Asia/Tokyo"))  # Japan keeps no summer time
+    now = datetime.fromisoformat(json.loads(current_time("Asia/Tokyo"))["datetime"])  # no DST
 
     assert now.utcoffset() == timedelta(hours=9)
     assert abs(now - datetime.now(UTC)) < timedelta(seconds=5)
@@ -145,3 +146,13 @@ async def test_builtin_tools_through_the_registry() -> None:
     assert await registry.get("calculator").invoke({"expression": "17*23+4"}) == "395"
     assert "timezone" in registry.get("current_time").parameters_schema["properties"]
     assert registry.get("current_time").parameters_schema["required"] == []
+
+
+def test_a_clock_reading_names_its_weekday_and_month_in_english() -> None:
+    """From the ISO string alone the small model cannot tell the weekday."""
+    reading = json.loads(clock_reading(datetime(2026, 12, 5, 13, 4, 5, tzinfo=UTC)))
+    assert reading == {
+        "datetime": "2026-12-05T13:04:05+00:00",
+        "weekday": "Saturday",
+        "month": "December",
+    }
