@@ -17,9 +17,10 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, ValidationInfo
 
 from activities.tools.errors import ToolError
+from activities.tools.tool import RECORDING
 
 SAMPLE_SQL = Path(__file__).resolve().parents[2] / "agents" / "data" / "shop.sql"
 MAX_ROWS = 50
@@ -36,6 +37,13 @@ _TABLE_ALIAS = re.compile(
     re.IGNORECASE,
 )
 _QUALIFIED = re.compile(r"\b(\w+)\.(\w+)\b")
+# one `JOIN table [AS alias] ON condition`, up to the next clause
+_JOIN_ON = re.compile(
+    r"\s+(?:(?:INNER|LEFT(?:\s+OUTER)?|CROSS)\s+)?JOIN\s+(\w+)(?:\s+(?:AS\s+)?(?!ON\b)(\w+))?"
+    r"\s+ON\s+.+?(?=\s+(?:(?:INNER|LEFT|RIGHT|FULL|CROSS|NATURAL)\s+)?JOIN\b|\s+(?:WHERE|GROUP|"
+    r"ORDER|HAVING|LIMIT|UNION|EXCEPT|INTERSECT|WINDOW)\b|\s*[;)]|\s*$)",
+    re.IGNORECASE | re.DOTALL,
+)
 _READ_ONLY = {
     sqlite3.SQLITE_SELECT,
     sqlite3.SQLITE_READ,
@@ -86,9 +94,39 @@ def qualifiers_repaired(sql: str) -> str:
     return "".join(p + (quoted[i] if i < len(quoted) else "") for i, p in enumerate(fixed))
 
 
+def unused_joins_dropped(sql: str, info: ValidationInfo) -> str:
+    """The query without each table it joins but never reads: outside its own ON condition,
+    nothing is qualified by its name or alias and no unqualified word is one of its columns.
+    The 0.5B model joins `order_items` to count orders, and every order is then counted once
+    per line. A query with a subquery is left as it is. Only when the call is recorded
+    (tool.RECORDING): run again on its own output, it would drop the join the dropped one
+    used (`orders`, and count customers)."""
+    if info.context != RECORDING or re.search(r"\(\s*SELECT\b", sql, re.IGNORECASE):
+        return sql
+    schema = {table.lower(): {c.lower() for c, _ in cols} for table, cols in _schema().items()}
+    # quoted text blanked, same length: positions stay, its words count for nothing
+    code = _QUOTED.sub(lambda m: "'" + " " * (len(m[0]) - 2) + "'", sql)
+    unused = []
+    for join in _JOIN_ON.finditer(code):  # each judged on the query as written: no cascade
+        table, alias = join[1].lower(), (join[2] or join[1]).lower()
+        if table not in schema:
+            continue
+        outside = code[: join.start()] + " " + code[join.end() :]
+        qualifiers = {q.lower() for q, _ in _QUALIFIED.findall(outside)}
+        words = {w.lower() for w in re.findall(r"\b\w+\b", _QUALIFIED.sub(" ", outside))}
+        if not (qualifiers | words) & {alias, table} and not words & schema[table]:
+            unused.append(join.span())
+    for start, end in reversed(unused):
+        sql = sql[:start] + sql[end:]
+    return sql
+
+
 def query_database(
     sql: Annotated[
-        str, AfterValidator(qualifiers_repaired), Field(description="One SQLite SELECT statement.")
+        str,
+        AfterValidator(qualifiers_repaired),
+        AfterValidator(unused_joins_dropped),
+        Field(description="One SQLite SELECT statement."),
     ],
 ) -> str:
     """Run one read-only SQL query (SQLite) on the shop database and return the query and

@@ -27,6 +27,11 @@ ToolFunction = Callable[..., Any]
 _TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what the OpenAI tools API accepts
 
 
+# the validation context of a call being recorded: a repair that must not run twice (it would
+# repair its own output further) acts only then, and the tool runs what was recorded
+RECORDING = {"recording": True}
+
+
 class Tool:
     """One callable tool: its name, description, argument model and schema."""
 
@@ -104,7 +109,7 @@ class Tool:
             k: v for k, v in arguments.items() if k not in set(self.unknown_arguments(arguments))
         }
         try:
-            validated = self.arguments_model.model_validate(known)
+            validated = self.arguments_model.model_validate(known, context=RECORDING)
         except ValidationError:
             return arguments
         given = validated.model_dump(mode="json", by_alias=True, exclude_unset=True)

@@ -123,3 +123,66 @@ def test_the_tool_runs_the_repaired_query_and_shows_it() -> None:
     shown = asyncio.run(tool.invoke({"sql": sql})).splitlines()
     assert shown[0] == f"Query: {call['sql']}"
     assert shown[2] == str(query_database(call["sql"]).splitlines()[2])
+
+
+BERLIN = (
+    "SELECT COUNT(T1.id) FROM customers AS T1 INNER JOIN orders AS T2 ON T1.id = T2.customer_id"
+    "{lines} WHERE T1.city = 'Berlin'"
+)
+
+
+@pytest.mark.parametrize(
+    ("sql", "recorded"),
+    [
+        # order_items joined and never read: each order was counted once per line
+        (
+            BERLIN.format(lines=" INNER JOIN order_items AS T3 ON T2.id = T3.order_id"),
+            BERLIN.format(lines=""),
+        ),
+        (
+            "SELECT p.name FROM products p JOIN order_items oi ON oi.product_id = p.id "
+            "JOIN orders o ON o.id = oi.order_id GROUP BY p.name",
+            "SELECT p.name FROM products p JOIN order_items oi ON oi.product_id = p.id "
+            "GROUP BY p.name",
+        ),
+        # a word in quotes reads nothing
+        (
+            "SELECT name FROM products p JOIN order_items oi ON oi.product_id = p.id "
+            "WHERE name = 'quantity'",
+            "SELECT name FROM products p WHERE name = 'quantity'",
+        ),
+    ],
+)
+def test_a_joined_table_the_query_never_reads_is_dropped_when_the_call_is_recorded(
+    sql: str, recorded: str
+) -> None:
+    tool = default_registry().get("query_database")
+    call = tool.normalised({"sql": sql})
+    assert call == {"sql": recorded}
+    # the tool runs what was recorded: the join that was kept is not dropped in turn
+    assert asyncio.run(tool.invoke(call)).splitlines()[0] == f"Query: {recorded}"
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        # read by an unqualified column, or by its own name
+        "SELECT SUM(quantity) FROM orders o JOIN order_items ON order_id = o.id",
+        "SELECT COUNT(*) FROM orders JOIN customers ON customers.id = orders.customer_id "
+        "WHERE customers.city = 'Berlin'",
+        # a subquery: left as written
+        "SELECT COUNT(*) FROM orders o JOIN order_items oi ON oi.order_id = o.id "
+        "WHERE o.id IN (SELECT id FROM orders)",
+    ],
+)
+def test_a_joined_table_the_query_reads_is_kept(sql: str) -> None:
+    assert default_registry().get("query_database").normalised({"sql": sql}) == {"sql": sql}
+
+
+def test_berlins_orders_are_counted_once_each() -> None:
+    tool = default_registry().get("query_database")
+    lines = BERLIN.format(lines=" INNER JOIN order_items AS T3 ON T2.id = T3.order_id")
+    per_line = asyncio.run(tool.invoke({"sql": lines})).splitlines()[2]
+    per_order = asyncio.run(tool.invoke(tool.normalised({"sql": lines}))).splitlines()[2]
+    assert int(per_order) < int(per_line)
+    assert asyncio.run(tool.invoke({"sql": BERLIN.format(lines="")})).splitlines()[2] == per_order
