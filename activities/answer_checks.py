@@ -27,7 +27,6 @@ from activities.heartbeat import heartbeating
 from activities.request_steps import FILE_NAME
 from workflows.contracts.answer_checks import AnswerCheck, AnswerCheckRequest, AnswerCheckResult
 
-_REFUSED_BY_A_PERSON = "the approver rejected this call"
 REMINDER_PREFIX = "Not finished yet:"  # how a reminder starts: prompts.py tells it from requests
 
 
@@ -51,14 +50,10 @@ class AnswerCheckActivities:
             if request.check is AnswerCheck.model:
                 transcript = list(read.transcript)
             else:
-                missing = unhandled_files(read.transcript)
-                if request.check is not AnswerCheck.named_files or not missing:
+                text = named_files_reminder(read.transcript)
+                if request.check is not AnswerCheck.named_files or text is None:
                     return AnswerCheckResult()
-                text = (
-                    f"{REMINDER_PREFIX} the request also names {', '.join(missing)}, which no "
-                    "tool call has handled. Do that next, then answer."
-                )
-                data = {"iteration": request.iteration, "missing": missing}
+                data = {"iteration": request.iteration, "missing": unhandled_files(read.transcript)}
                 event = NewEvent("answer_check", data)
                 row = await steps.record(task_id, step_key, NewMessage("user", text), event)
                 return AnswerCheckResult(reminder_message_id=row.id)
@@ -119,24 +114,52 @@ def request_and_answer(transcript: Sequence[Message]) -> tuple[str, str]:
 
 
 def unhandled_files(transcript: Sequence[Message]) -> list[str]:
-    """The files the latest user message names that no later tool call handled: one whose
-    result is not an error, or that a person refused."""
-    request_at = max((i for i, row in enumerate(transcript) if row.role == "user"), default=-1)
+    """The files the latest user message names that no later tool call has named. A call
+    that failed counts: the model has read why ("no file drafts/plan.txt"), and told again
+    it only repeats the call."""
+    return _files_of_request(transcript)[0]
+
+
+def named_files_reminder(transcript: Sequence[Message]) -> str | None:
+    """What the model is told when the request names files no call has named, or None. When
+    one file is missing and the calls wrote one path the request does not name, the reminder
+    says which path was meant: the 0.5B model writes the system prompt's example path
+    (`drafts/notes.md` for `report.txt`), and told only that `report.txt` is left, it writes
+    the example path again."""
+    missing, request, stray = _files_of_request(transcript)
+    if not missing:
+        return None
+    if len(missing) == 1 and len(stray) == 1:
+        return f"{REMINDER_PREFIX} the path is {missing[0]}, not {stray[0]}. {request}"
+    return (
+        f"{REMINDER_PREFIX} the request also names {', '.join(missing)}, which no tool call "
+        "has handled. Do that next, then answer."
+    )
+
+
+def _files_of_request(transcript: Sequence[Message]) -> tuple[list[str], str, list[str]]:
+    """The files the latest request names that no later call named, the request, and the
+    paths later calls wrote that it does not name."""
+    request_at = max(
+        (
+            i
+            for i, row in enumerate(transcript)
+            if row.role == "user" and not (row.content or "").startswith(REMINDER_PREFIX)
+        ),
+        default=-1,
+    )
     if request_at < 0:
-        return []
-    named = dict.fromkeys(FILE_NAME.findall(transcript[request_at].content or ""))
-    results = {
-        row.tool_call_id: row.content or ""
-        for row in transcript[request_at:]
-        if row.role == "tool" and row.tool_call_id
-    }
-    handled: set[str] = set()
+        return [], "", []
+    request = transcript[request_at].content or ""
+    named = dict.fromkeys(FILE_NAME.findall(request))
+    called: set[str] = set()
+    written: dict[str, None] = {}
     for row in transcript[request_at:]:
         for call in row.tool_calls or []:
-            result = results.get(str(call.get("id")), "error: no result")
             path = (call.get("arguments") or {}).get("path")
-            if isinstance(path, str) and (
-                not result.startswith("error: ") or _REFUSED_BY_A_PERSON in result
-            ):
-                handled.add(path.strip().lstrip("./"))
-    return [name for name in named if name not in handled]
+            if isinstance(path, str):
+                called.add(path.strip().lstrip("./"))
+                if call.get("name") == "write_file":
+                    written[path.strip().lstrip("./")] = None
+    missing = [name for name in named if name not in called]
+    return missing, request, [path for path in written if path not in named]
