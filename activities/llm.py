@@ -31,6 +31,11 @@ from activities.model_turn_records import (
 from activities.prompts import prompt_body
 from activities.spend_guard import SpendGuard
 from activities.token_counts import TokenCounter, TokenCountError
+from activities.tool_call_repair import (
+    after_a_repeated_refusal,
+    ask_to_call_body,
+    repeats_refusal,
+)
 from activities.tools.registry import ToolRegistry
 from activities.trace_export import NO_TRACE_EXPORT, TraceExport
 from activities.turn_deltas import DeltaPublisher
@@ -136,6 +141,13 @@ class LlmActivities:
                 await self._spend.release(task_id, step_key)
             raise
         facts = FromTranscript.of(request, rows)
+        if facts.asked_again and tools and repeats_refusal(reply):  # tool_call_repair.py
+            again = ask_to_call_body(request.tool_call_format, rows, tools, reply, request)
+            again.update(
+                model=request.model, temperature=request.temperature, max_tokens=request.max_tokens
+            )
+            second, second_ms = await self._complete_in_slot(again)
+            reply, duration_ms = after_a_repeated_refusal(reply, second), duration_ms + second_ms
         return await self._record(request, reply, duration_ms, counted, details, facts)
 
     async def _record(

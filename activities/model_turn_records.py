@@ -29,9 +29,18 @@ from activities.tool_call_repair import (
     answer_after_refusal,
     refused_an_unknown_tool,
     repair_tool_names,
+    widen_partial_expressions,
+    written_expressions,
 )
 from activities.tools.registry import ToolRegistry
-from activities.turn_rules import citation_for, cited_passages, shown_calls
+from activities.turn_rules import (
+    citation_for,
+    cited_passages,
+    latest_request,
+    shown_calls,
+    table_cells,
+    whole_cells_quoted,
+)
 from workflows.contracts.model_turns import ModelTurnRequest, ModelTurnResult
 from workflows.contracts.tool_calls import ToolCall
 
@@ -71,6 +80,11 @@ class FromTranscript:
     passages: list[list[str]] = field(default_factory=list)  # [citation, text] to cite from
     # the reply was held to an answer: the last step's result came (model_requests.py)
     answer_held: bool = False
+    # cells of several words in the request's table results, for an answer that quotes one in
+    # part (turn_rules.py)
+    cells: list[str] = field(default_factory=list)
+    # the arithmetic the request writes out, for calls that drop part of it (tool_call_repair)
+    expressions: list[str] = field(default_factory=list)
 
     @classmethod
     def of(cls, request: ModelTurnRequest, rows: Sequence[Message]) -> FromTranscript:
@@ -80,6 +94,8 @@ class FromTranscript:
             shown_calls(request.show_calls, rows),
             cited_passages(request.cite_from, rows),
             final_result_given(request.tool_call_format, messages),
+            table_cells(rows),
+            written_expressions(latest_request(rows)),
         )
 
     @classmethod
@@ -114,13 +130,18 @@ def turn_record(
     )
     offered = {name: registry.get(name) for name in request.tools if name in registry}
     parsed = repair_tool_names(parsed, offered)
+    parsed = widen_partial_expressions(parsed, facts.expressions)
     if facts.asked_again:
         parsed = answer_after_refusal(parsed)
     if not parsed.tool_calls and parsed.final_text is not None:
-        citation = citation_for(parsed.final_text, facts.passages)
+        answer = whole_cells_quoted(parsed.final_text, facts.cells)
+        if answer != parsed.final_text:
+            parsed.problems.append("a result's cell quoted in part was written whole")
+        citation = citation_for(answer, facts.passages)
         added = "\n".join(line for line in (facts.shown, citation) if line)
         if added:
-            answer = f"{parsed.final_text.rstrip()}\n\n{added}"
+            answer = f"{answer.rstrip()}\n\n{added}"
+        if answer != parsed.final_text:
             parsed = parsed.model_copy(update={"final_text": answer, "content": answer})
     for call in parsed.tool_calls:  # approval rules judge what the tool will receive
         if call.id not in parsed.invalid_calls and call.name in registry:
@@ -150,6 +171,8 @@ def turn_record(
             "invalid_calls": parsed.invalid_calls,
             "quick_calls": quick_calls,
             "final_text": parsed.final_text,
+            # the model repeated a refusal as its answer and was asked again (llm.py)
+            **({"asked_before": reply["asked_before"]} if "asked_before" in reply else {}),
         },
     )
     row = NewMessage(
@@ -158,7 +181,7 @@ def turn_record(
         tool_calls=[call.model_dump() for call in parsed.tool_calls] or None,
     )
     counters = StepCounters(
-        llm_calls=1,
+        llm_calls=2 if "asked_before" in reply else 1,
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
         cost_usd=cost_usd or 0.0,

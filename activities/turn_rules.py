@@ -25,6 +25,7 @@ _QUESTION_WORD = (
 )
 _CITATION = re.compile(r"\[[\w.-]+\.md(?:#[\w-]+)?\]")
 _PASSAGE = re.compile(r"(\[[\w.-]+\.md(?:#[\w-]+)?\]) ([^\n]+)")
+_ROW_COUNT = re.compile(r"^\(\d+\+? rows?\b")
 _SENTENCE_END = re.compile(r"(?<=[.!])\s+(?=[A-Z])")
 _AND_QUESTION = re.compile(rf",?\s+(?:and|also|plus)\s+(?={_QUESTION_WORD})", re.IGNORECASE)
 
@@ -161,6 +162,42 @@ def cited_passages(cite_from: list[str], rows: Sequence[Message]) -> list[list[s
     ]
 
 
+def table_cells(rows: Sequence[Message]) -> list[str]:
+    """The cells of several words in this request's table results (a result that ends with
+    its row count, like query_database's), longest first."""
+    since = _since_request(rows) or []
+    cells: set[str] = set()
+    for row in since:
+        lines = (row.content or "").splitlines() if row.role == "tool" else []
+        if not lines or not _ROW_COUNT.match(lines[-1]):
+            continue
+        for line in lines[:-1]:
+            if not line.startswith("Query:"):
+                cells.update(c.strip() for c in line.split(" | ") if len(c.split()) >= 2)
+    return sorted(cells, key=len, reverse=True)
+
+
+def whole_cells_quoted(answer: str, cells: Sequence[str]) -> str:
+    """The answer with a cell it quotes in part, leading or trailing words left off
+    ("coffee 500g" for the row's "Filter coffee 500g"), written whole: small models drop the
+    words of a name that read like a verb or an adjective. A part is at least two words and
+    half of the cell's."""
+    for cell in cells:
+        if cell.lower() in answer.lower():
+            continue
+        words = cell.split()
+        parts = [" ".join(words[i:]) for i in range(1, len(words))]
+        parts += [" ".join(words[:i]) for i in range(len(words) - 1, 0, -1)]
+        for part in sorted(parts, key=len, reverse=True):
+            if len(part.split()) < max(2, len(words) / 2):
+                continue
+            found = re.search(rf"(?<!\w){re.escape(part)}(?!\w)", answer, re.IGNORECASE)
+            if found:
+                answer = answer[: found.start()] + cell + answer[found.end() :]
+                break
+    return answer
+
+
 def citation_for(answer: str, passages: list[list[str]]) -> str:
     """ "Source: [citation]" of the passage that shares the most words with the answer; ""
     when the answer cites already or shares no word with any."""
@@ -177,6 +214,14 @@ def citation_for(answer: str, passages: list[list[str]]) -> str:
 
 def _words(text: str) -> set[str]:
     return {word for word in re.findall(r"[a-z0-9]+", text.lower()) if len(word) > 2}
+
+
+def latest_request(rows: Sequence[Message]) -> str:
+    """What the latest request asks ("" when a summary came after it: it is not in view)."""
+    since = _since_request(rows)
+    if since is None:
+        return ""
+    return rows[len(rows) - len(since) - 1].content or ""
 
 
 def _since_request(rows: Sequence[Message]) -> Sequence[Message] | None:

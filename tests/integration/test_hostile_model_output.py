@@ -5,6 +5,8 @@ rule judges the path the tool will write, not the model's spelling of it."""
 
 from __future__ import annotations
 
+import json
+
 from tests.fakes.script_client import reply_text, reply_tool_calls, unique_key
 from tests.integration.helpers import events, messages, submit, wait_for_status
 from tests.integration.test_approvals_flow import AGENT, open_approvals
@@ -133,3 +135,63 @@ async def test_a_call_cut_off_at_max_tokens_goes_back_to_the_model_not_to_the_us
     assert "reached its token limit" in results[0] and results[1] == "7006652"
     finishes = [e["data"]["finish_reason"] for e in log if e["type"] == "llm_call"]
     assert finishes[0] == "length"
+
+
+async def test_a_refusal_repeated_as_the_answer_is_asked_again_held_to_a_call(
+    stack: RunningStack,
+) -> None:
+    """scripted-text: a model that answers the refusal of its made-up tool by repeating it is
+    asked again in the same turn, the request restated and decoding held to the offered
+    tools; the task goes on with the call it makes then, and both calls count."""
+    key = unique_key("repeated-refusal")
+    marker = await stack.scripted.script(
+        key,
+        [
+            reply_text('{"name": "total_cost", "arguments": {"shirts": 3, "hat": 12}}'),
+            reply_text("The tool 'total_cost' is not available; available tools: calculator."),
+            reply_text(
+                '{"tool_calls": [{"name": "calculator", "arguments": {"expression": "3*25+12"}}]}'
+            ),
+            reply_text("You pay $87."),
+        ],
+    )
+    async with stack.api() as api:
+        task = await submit(api, "scripted-text", f"3 shirts at $25 and a $12 hat? {marker}")
+        done = await wait_for_status(api, task["id"])
+        rows = await messages(api, task["id"])
+        log = await events(api, task["id"])
+    sent = await stack.scripted.requests(key)
+
+    assert done["status"] == "succeeded" and done["result"] == "You pay $87."
+    assert [row["content"] for row in rows if row["role"] == "tool"][1] == "87"
+    assert done["usage"]["llm_calls"] == 4
+    reasked = sent[2]
+    assert reasked["messages"][-1]["content"] == (
+        f"Call one of the available tools to answer: 3 shirts at $25 and a $12 hat? {marker}"
+    )
+    schema = reasked["response_format"]["json_schema"]["schema"]
+    assert "final_answer" not in json.dumps(schema)  # held to a call, never to an answer
+    [turn] = [e["data"] for e in log if e["type"] == "llm_call" and "asked_before" in e["data"]]
+    assert "is not available" in turn["asked_before"]["content"]
+
+
+async def test_a_call_dropping_part_of_the_requests_expression_computes_all_of_it(
+    stack: RunningStack,
+) -> None:
+    """scripted-text: asked for (48 + 52) * (17 - 9), the model computes 48 + 52; the call
+    runs the whole expression the request wrote, and the stored call says so."""
+    marker = await stack.scripted.script(
+        unique_key("partial-expression"),
+        [
+            reply_text('{"name": "calculator", "arguments": {"expression": "48 + 52"}}'),
+            reply_text("800"),
+        ],
+    )
+    async with stack.api() as api:
+        task = await submit(api, "scripted-text", f"Calculate (48 + 52) * (17 - 9). {marker}")
+        await wait_for_status(api, task["id"])
+        rows = await messages(api, task["id"])
+
+    [call] = [c for row in rows if row["role"] == "assistant" for c in row["tool_calls"] or []]
+    assert call["arguments"] == {"expression": "(48 + 52) * (17 - 9)"}
+    assert [row["content"] for row in rows if row["role"] == "tool"] == ["800"]

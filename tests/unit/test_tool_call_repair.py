@@ -12,6 +12,9 @@ from activities.tool_call_repair import (
     answer_after_refusal,
     refused_an_unknown_tool,
     repair_tool_names,
+    repeats_refusal,
+    widen_partial_expressions,
+    written_expressions,
 )
 from activities.tools.registry import default_registry
 from workflows.contracts.agents import ToolCallFormat
@@ -109,3 +112,56 @@ def test_a_refusal_counts_only_among_the_latest_tool_results() -> None:
         [row("tool", refusal), row("assistant", "{}"), row("tool", "395")]
     )
     assert not refused_an_unknown_tool([row("user", refusal)])
+
+
+@pytest.mark.parametrize(
+    ("request_text", "expressions"),
+    [
+        ("Calculate (48 + 52) * (17 - 9).", ["(48 + 52) * (17 - 9)"]),
+        ("Compute 17*23, then add 1000.", ["17*23"]),
+        ("What is 2^10 and 3 + 4?", ["2^10", "3 + 4"]),
+        # a date, a lone number, a measure: no arithmetic
+        ("On 2026-12-05 I paid 3 for a 6 m by 4.5 m room.", []),
+        ("Divide 100 by 0.", []),
+    ],
+)
+def test_the_arithmetic_a_request_writes_out_is_found_whole(
+    request_text: str, expressions: list[str]
+) -> None:
+    assert written_expressions(request_text) == expressions
+
+
+@pytest.mark.parametrize(
+    ("request_text", "expression", "runs"),
+    [
+        # a part dropped: the whole expression runs
+        ("Calculate (48 + 52) * (17 - 9).", "48 + 52", "(48 + 52) * (17 - 9)"),
+        ("Calculate (48 + 52) * (17 - 9).", "(17-9)", "(48 + 52) * (17 - 9)"),
+        # the whole, or a step's own expression, runs as written
+        ("Calculate (48 + 52) * (17 - 9).", "(48+52)*(17-9)", "(48+52)*(17-9)"),
+        ("Compute 17*23, then add 1000.", "391 + 1000", "391 + 1000"),
+        # one of two expressions the request writes is not part of the other
+        ("What is 2+3 and 2+3*4?", "2+3", "2+3"),
+        # digits that only look like a part (8+52 inside 48+52)
+        ("Calculate (48 + 52) * (17 - 9).", "8+52", "8+52"),
+    ],
+)
+def test_a_call_dropping_part_of_the_requests_expression_is_widened(
+    request_text: str, expression: str, runs: str
+) -> None:
+    content = f'{{"name": "calculator", "arguments": {{"expression": "{expression}"}}}}'
+    reply = widen_partial_expressions(repaired(content), written_expressions(request_text))
+
+    assert reply.tool_calls[0].arguments == {"expression": runs}
+    assert bool(reply.problems) == (runs != expression)
+
+
+def test_a_refusal_repeated_as_text_is_told_from_an_answer() -> None:
+    def reply(content: str, calls: list[Any] | None = None) -> dict[str, Any]:
+        message = {"role": "assistant", "content": content, "tool_calls": calls}
+        return {"choices": [{"message": message}]}
+
+    echo = "The tool 'total_cost' is not available; available tools: calculator, current_time."
+    assert repeats_refusal(reply(echo))
+    assert not repeats_refusal(reply("You pay $87."))
+    assert not repeats_refusal(reply(echo, [{"id": "c", "function": {"name": "calculator"}}]))

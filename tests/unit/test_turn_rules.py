@@ -15,6 +15,8 @@ from activities.turn_rules import (
     planned_calls,
     questions_of,
     shown_calls,
+    table_cells,
+    whole_cells_quoted,
 )
 from workflows.contracts.agents import PlannedCall
 from workflows.contracts.tool_calls import ToolCall
@@ -135,3 +137,31 @@ def test_questions_keep_their_full_stops_and_long_lists_are_not_fanned_out() -> 
     fan_out = PlannedCall(tool="delegate", arguments=arguments)
     many = [row("user", " ".join(f"What is {letter}?" for letter in "ABCDE"))]
     assert names(planned_calls(SEARCH, fan_out, 0, many)) == ["search_documents"]
+
+
+def test_an_answer_quoting_a_table_cell_in_part_writes_it_whole() -> None:
+    rows = [
+        row("user", "Which product sold the most units?"),
+        call("c1", "query_database", sql="SELECT ..."),
+        result("c1", "Query: SELECT ...\nname | total\nFilter coffee 500g | 30\n(1 row)"),
+    ]
+    cells = table_cells(rows)
+    assert cells == ["Filter coffee 500g"]
+    assert whole_cells_quoted("coffee 500g sold the most.", cells) == (
+        "Filter coffee 500g sold the most."
+    )
+    assert whole_cells_quoted("Filter coffee sold the most.", cells) == (
+        "Filter coffee 500g sold the most."
+    )
+    # whole already, or too small a part to tell, or words of another name: as written
+    for answer in ("Filter coffee 500g, 30 units.", "The 500g bag.", "Coffee beans 500g."):
+        assert whole_cells_quoted(answer, cells) == answer
+
+
+def test_only_table_results_give_cells() -> None:
+    rows = [
+        row("user", "What does the report say?"),
+        call("c1", "read_file", path="report.txt"),
+        result("c1", "Filter coffee 500g | sold out"),
+    ]
+    assert table_cells(rows) == []
