@@ -41,7 +41,7 @@ from workflows.contracts.model_turns import ModelTurnRequest
 _SCHEMA_WORDS = frozenset({"required", "type", "properties", "additionalProperties"})
 _UNKNOWN_TOOL = "is not available; available tools:"  # model_replies.py's refusal
 # a run of numbers, operators and brackets, as a request writes an expression out
-_ARITHMETIC_RUN = re.compile(r"[\d(][\d\s.+\-*/×÷^()]*[\d)]")
+_ARITHMETIC_RUN = re.compile(r"[\d\s.+\-*/×÷^()]+")  # one class: linear on any input
 _OPERATOR = re.compile(r"\d\s*[-+*/×÷^]\s*[\d(]|\)\s*[-+*/×÷^]")
 # words in tool names that say nothing about what a tool does
 _VAGUE_WORDS = frozenset({"", "get", "set", "do", "run", "call", "tool", "file", "files", "the"})
@@ -149,7 +149,7 @@ def written_expressions(request: str) -> list[str]:
     a date or a lone number is none."""
     found = []
     for match in _ARITHMETIC_RUN.finditer(request):
-        text = match.group().strip()
+        text = match.group().strip(" \t\n.+-*/×÷^")  # from a number or bracket to one
         if _OPERATOR.search(text) and _computes(text):
             found.append(text)
     return found

@@ -163,8 +163,8 @@ def cited_passages(cite_from: list[str], rows: Sequence[Message]) -> list[list[s
 
 
 def table_cells(rows: Sequence[Message]) -> list[str]:
-    """The cells of several words in this request's table results (a result that ends with
-    its row count, like query_database's), longest first."""
+    """The cells of several words (a name, not a text) in this request's table results (a
+    result that ends with its row count, like query_database's), longest first."""
     since = _since_request(rows) or []
     cells: set[str] = set()
     for row in since:
@@ -173,7 +173,7 @@ def table_cells(rows: Sequence[Message]) -> list[str]:
             continue
         for line in lines[:-1]:
             if not line.startswith("Query:"):
-                cells.update(c.strip() for c in line.split(" | ") if len(c.split()) >= 2)
+                cells.update(c.strip() for c in line.split(" | ") if 2 <= len(c.split()) <= 12)
     return sorted(cells, key=len, reverse=True)
 
 
