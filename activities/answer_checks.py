@@ -158,8 +158,9 @@ def _files_of_request(transcript: Sequence[Message]) -> tuple[list[str], str, li
         for call in row.tool_calls or []:
             path = (call.get("arguments") or {}).get("path")
             if isinstance(path, str):
-                called.add(path.strip().lstrip("./"))
+                path = path.strip().lstrip("./")
+                called.add(path)
                 if call.get("name") == "write_file":
-                    written[path.strip().lstrip("./")] = None
+                    written[path] = None
     missing = [name for name in named if name not in called]
     return missing, request, [path for path in written if path not in named]

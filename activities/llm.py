@@ -142,10 +142,7 @@ class LlmActivities:
             raise
         facts = FromTranscript.of(request, rows)
         if facts.asked_again and tools and repeats_refusal(reply):  # tool_call_repair.py
-            again = ask_to_call_body(request.tool_call_format, rows, tools, reply, request)
-            again.update(
-                model=request.model, temperature=request.temperature, max_tokens=request.max_tokens
-            )
+            again = ask_to_call_body(request, rows, tools, reply)
             second, second_ms = await self._complete_in_slot(again)
             reply, duration_ms = after_a_repeated_refusal(reply, second), duration_ms + second_ms
         return await self._record(request, reply, duration_ms, counted, details, facts)

@@ -34,7 +34,6 @@ from activities.tools.builtin import calculator
 from activities.tools.errors import ToolError
 from activities.tools.tool import Tool
 from activities.turn_rules import latest_request
-from workflows.contracts.agents import ToolCallFormat
 from workflows.contracts.model_turns import ModelTurnRequest
 
 # JSON-schema words small models copy into their arguments; they name no parameter
@@ -97,21 +96,19 @@ def repeats_refusal(reply: Mapping[str, Any]) -> bool:
 
 
 def ask_to_call_body(
-    fmt: ToolCallFormat,
-    rows: Sequence[Message],
-    tools: list[Tool],
-    echo: Mapping[str, Any],
-    limits: ModelTurnRequest,
+    request: ModelTurnRequest, rows: Sequence[Message], tools: list[Tool], echo: Mapping[str, Any]
 ) -> dict[str, Any]:
     """The chat request that asks again after `echo`, a refusal repeated as the answer: the
     request restated in the user's voice, the reply held to a call of the offered tools."""
-    messages = [chat_message(row, limits.max_tool_result_chars) for row in rows]
+    messages = [chat_message(row, request.max_tool_result_chars) for row in rows]
     restated = f"Call one of the available tools to answer: {latest_request(rows)}"
     messages += [
         ChatMessage(role="assistant", content=echo["choices"][0]["message"].get("content")),
         ChatMessage(role="user", content=restated, from_loop=True),
     ]
-    return build_chat_request(fmt, messages, tools, must_call=True)
+    body = build_chat_request(request.tool_call_format, messages, tools, must_call=True)
+    body.update(model=request.model, temperature=request.temperature, max_tokens=request.max_tokens)
+    return body
 
 
 def after_a_repeated_refusal(echo: Mapping[str, Any], reply: dict[str, Any]) -> dict[str, Any]:

@@ -61,7 +61,7 @@ def qualifiers_repaired(sql: str) -> str:
     that would become one (`p.quantity * o.quantity`: which was meant is anyone's guess), is
     left to SQLite's error; so is a name the query defines otherwise (a CTE, a subquery's
     alias). Quoted text is never changed."""
-    schema = {table.lower(): {c.lower() for c, _ in cols} for table, cols in _schema().items()}
+    schema = _columns_by_table()
     parts = _QUOTED.split(sql)
     code = " ".join(parts)  # what is outside quotes
     read: dict[str, str] = {}  # qualifier (alias or table name) → table
@@ -108,7 +108,7 @@ def unused_joins_dropped(sql: str, info: ValidationInfo) -> str:
         or re.search(r"\(\s*SELECT\b", sql, re.IGNORECASE)
     ):
         return sql
-    schema = {table.lower(): {c.lower() for c, _ in cols} for table, cols in _schema().items()}
+    schema = _columns_by_table()
     # quoted text blanked, same length: positions stay, its words count for nothing
     code = _QUOTED.sub(lambda m: "'" + " " * (len(m[0]) - 2) + "'", sql)
     unused = []
@@ -158,6 +158,12 @@ def describe_database() -> str:
         for table, columns in _schema().items()
     ]
     return "Tables:\n" + "\n".join(lines)
+
+
+@cache
+def _columns_by_table() -> dict[str, frozenset[str]]:
+    """Each table's column names, lowercased (SQL names are case-blind)."""
+    return {t.lower(): frozenset(c.lower() for c, _ in cols) for t, cols in _schema().items()}
 
 
 @cache
